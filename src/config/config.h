@@ -1,0 +1,130 @@
+/* The typed configuration (design section 3), loaded from one YAML file.
+ * A loaded config is immutable; a reload builds a new one and swaps it in
+ * whole.  All strings are owned by the config. */
+#ifndef JG_CONFIG_CONFIG_H
+#define JG_CONFIG_CONFIG_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/principal.h"
+#include "util/err.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024) /* bytes */
+
+struct identity_cfg {
+	char *subject;
+	char **groups;
+	size_t ngroups;
+	uint8_t token_sha256[32];
+	int line;
+};
+
+struct role_cfg {
+	char *name;
+	char *user;         /* upstream user (postgres resources) */
+	char *password_env; /* environment variable holding its password */
+};
+
+enum resource_kind { RESOURCE_POSTGRES, RESOURCE_GENERIC };
+
+struct resource_cfg {
+	char *name;
+	enum resource_kind kind;
+	char *host;   /* upstream, postgres only */
+	int port;
+	char *dbname;
+	bool upstream_tls; /* upstream.tls: true → require TLS to upstream */
+	bool audit_queries;
+	struct role_cfg *roles;
+	size_t nroles;
+	int line;
+};
+
+struct policy_cfg {
+	char *name;
+	struct principal_list requesters;
+	char **resources; /* names or globs */
+	size_t nresources;
+	char **roles;
+	size_t nroles;
+	int64_t max_duration_s;
+	int approvals;
+	struct principal_list approvers;
+	bool allow_self_approval;
+	bool require_reason;
+	char *ticket_pattern; /* NULL when none */
+	regex_t ticket_re;    /* compiled when ticket_pattern != NULL */
+	bool break_glass;     /* break_glass: present */
+	int64_t break_glass_max_s;
+	int line;
+};
+
+enum notify_kind { NOTIFY_SLACK, NOTIFY_WEBHOOK };
+
+struct notify_cfg {
+	enum notify_kind kind;
+	char *url;
+	char *secret_env; /* NULL when unsigned */
+	char **events;    /* action names or "*" */
+	size_t nevents;
+	int line;
+};
+
+struct oidc_cfg {
+	bool enabled;
+	char *issuer;
+	char **audiences;
+	size_t naudiences;
+	char *groups_claim;  /* default "groups" */
+	char *subject_claim; /* default "sub" */
+	char *jwks_uri;      /* NULL: discovered */
+	char **algorithms;   /* default RS256, PS256, ES256, EdDSA */
+	size_t nalgorithms;
+	int64_t leeway_s;    /* default 60 */
+};
+
+struct gateway_cfg {
+	bool enabled;
+	char *postgres_listen; /* "host:port" */
+	char *tls_cert;        /* NULL when no TLS */
+	char *tls_key;
+};
+
+struct config {
+	char *path;
+	char *listen;  /* default "127.0.0.1:8700" */
+	char *storage; /* "sqlite:PATH" or "postgresql://..." */
+	int64_t pending_ttl_s; /* default 1h */
+	struct principal_list admins, auditors, checkers;
+	struct identity_cfg *identities;
+	size_t nidentities;
+	struct resource_cfg *resources;
+	size_t nresources;
+	struct policy_cfg *policies;
+	size_t npolicies;
+	struct notify_cfg *notify;
+	size_t nnotify;
+	struct oidc_cfg oidc;
+	struct gateway_cfg gateway;
+};
+
+/* Loads and validates path.  On failure returns a negative code, *out is
+ * NULL and err holds "FILE:LINE: message".  Caller owns *out. */
+int config_load(const char *path, struct config **out, char *err,
+		size_t errlen) JG_WUR;
+/* Same from a buffer; name is used in messages. */
+int config_parse(const char *name, const char *text, size_t len,
+		 struct config **out, char *err, size_t errlen) JG_WUR;
+void config_free(struct config *cfg);
+
+const struct resource_cfg *config_resource(const struct config *cfg,
+					   const char *name);
+const struct role_cfg *config_role(const struct resource_cfg *res,
+				   const char *role);
+const struct policy_cfg *config_policy(const struct config *cfg,
+				       const char *name);
+
+#endif

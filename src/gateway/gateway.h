@@ -1,0 +1,59 @@
+/* PostgreSQL wire-protocol gateway (design section 6).
+ *
+ * The gateway runs on one libevent loop thread that owns all session state.
+ * It knows nothing of the store or the engine: the daemon hands it hooks.
+ * Hooks are called on the loop thread and must not block for long. */
+#ifndef JG_GATEWAY_GATEWAY_H
+#define JG_GATEWAY_GATEWAY_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "util/err.h"
+
+struct gateway;
+
+struct gateway_grant {
+	int64_t request_id;
+	int64_t expires_at_ms;
+	char role[128];
+};
+
+struct gateway_hooks {
+	void *ctx;
+	/* Authenticates a login.  0 when password is a valid credential whose
+	 * subject is exactly user; otherwise a negative code and a reason fit
+	 * for the client and the audit log (never containing the password). */
+	int (*authenticate)(void *ctx, const char *user, const char *password,
+			    char *reason, size_t reasonlen);
+	/* Finds an active grant of subject on resource.  role NULL means "the
+	 * one role the subject holds there": JG_ERR_CONFLICT when it holds
+	 * several, JG_ERR_NOTFOUND when none.  Fills out on success. */
+	int (*find_grant)(void *ctx, const char *subject, const char *resource,
+			  const char *role, struct gateway_grant *out);
+	/* Appends an audit event (session.started, session.ended,
+	 * session.query, check.denied).  detail is stolen (may be NULL).
+	 * Does not block: the event is queued for the store. */
+	void (*audit)(void *ctx, const char *action, const char *subject,
+		      const char *resource, const char *role,
+		      int64_t request_id, json_t *detail);
+};
+
+/* Starts listening on cfg->gateway.postgres_listen on base.  The config
+ * must outlive the gateway (or be replaced with gateway_set_config). */
+int gateway_start(struct event_base *base, const struct config *cfg,
+		  const struct gateway_hooks *hooks, struct gateway **out) JG_WUR;
+/* Swaps the config after a reload (loop thread only). */
+void gateway_set_config(struct gateway *gw, const struct config *cfg);
+/* Thread-safe: tells the gateway a grant ended (expired or revoked).  Every
+ * session admitted on request_id is re-checked with find_grant and, unless
+ * another active grant covers it, sent FATAL and closed on both sides. */
+void gateway_grant_ended(struct gateway *gw, int64_t request_id,
+			 const char *why);
+/* Closes every session and the listener. */
+void gateway_free(struct gateway *gw);
+
+#endif

@@ -1,0 +1,42 @@
+/* jitgate: `serve` runs the daemon; every other subcommand is a client of
+ * its API or an offline tool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/serve.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: jitgate COMMAND [ARGS]\n"
+	      "  serve -c FILE            run the daemon\n"
+	      "  check-config -c FILE     validate a config file\n"
+	      "  policy test ...          (see docs/cli.md)\n"
+	      "  request RESOURCE ROLE --for DURATION [--reason TEXT] ...\n"
+	      "  approve|deny|cancel|revoke|review|show ID\n"
+	      "  list [--pending|--active|--mine|--approvable]\n"
+	      "  check SUBJECT RESOURCE ROLE\n"
+	      "  whoami\n"
+	      "  audit [--follow] | audit export | audit verify [FILE]\n"
+	      "  token new | token verify [...] TOKEN\n"
+	      "see docs/cli.md for options, environment and exit codes\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check-config") == 0)
+		return check_config_main(argc - 1, argv + 1);
+	return cli_main(argc - 1, argv + 1);
+}

@@ -1,0 +1,67 @@
+#include "util/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+void crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
+{
+	unsigned int olen = SHA256_LEN;
+
+	EVP_Digest(data, len, out, &olen, EVP_sha256(), NULL);
+}
+
+void crypto_sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
+{
+	uint8_t md[SHA256_LEN];
+
+	crypto_sha256(data, len, md);
+	hex_encode(md, sizeof(md), out);
+}
+
+bool crypto_ct_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int crypto_random(void *buf, size_t len)
+{
+	return RAND_bytes(buf, (int)len) == 1 ? JG_OK : JG_ERR_CRYPTO;
+}
+
+void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *in, uint8_t *out, size_t len)
+{
+	if (strlen(in) != 2 * len)
+		return JG_ERR_INVALID;
+	for (size_t i = 0; i < len; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return JG_ERR_INVALID;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return JG_OK;
+}

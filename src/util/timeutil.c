@@ -1,0 +1,74 @@
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t time_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void time_format(int64_t ms, char *buf)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char tmp[96];
+
+	gmtime_r(&secs, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	memcpy(buf, tmp, TIME_RFC3339_LEN - 1);
+	buf[TIME_RFC3339_LEN - 1] = 0;
+}
+
+int time_parse(const char *s, int64_t *out_ms)
+{
+	struct tm tm;
+	int frac = 0, n = 0, consumed = 0;
+	time_t secs;
+
+	*out_ms = 0;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return JG_ERR_INVALID;
+	s += n;
+	if (*s == '.') {
+		s++;
+		while (*s >= '0' && *s <= '9') {
+			if (consumed < 3)
+				frac = frac * 10 + (*s - '0');
+			consumed++;
+			s++;
+		}
+		if (consumed == 0)
+			return JG_ERR_INVALID;
+		while (consumed < 3) {
+			frac *= 10;
+			consumed++;
+		}
+	}
+	if (strcmp(s, "Z") != 0)
+		return JG_ERR_INVALID;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	secs = timegm(&tm);
+	if (secs == (time_t)-1)
+		return JG_ERR_INVALID;
+	*out_ms = (int64_t)secs * 1000 + frac;
+	return JG_OK;
+}
