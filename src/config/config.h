@@ -13,6 +13,9 @@
 #include "util/err.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes */
+/* Resource, role, policy and identity subject names:
+ * ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
+#define CONFIG_NAME_MAX 128
 
 struct identity_cfg {
 	char *subject;
@@ -126,5 +129,10 @@ const struct role_cfg *config_role(const struct resource_cfg *res,
 				   const char *role);
 const struct policy_cfg *config_policy(const struct config *cfg,
 				       const char *name);
+
+/* True when s follows the name rule (CONFIG_NAME_MAX above). */
+bool config_name_valid(const char *s);
+/* True when s is an audit action of design section 5, or "*". */
+bool config_notify_event_valid(const char *s);
 
 #endif

@@ -1,0 +1,1128 @@
+/* Config loader: YAML (config/ytree) → typed struct config, validated whole.
+ * The section readers fill a zeroed struct config; any error frees it, so a
+ * caller sees either a complete valid config or nothing. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/cfgval.h"
+#include "config/ytree.h"
+#include "util/crypto.h"
+
+/* Bounds on list sizes.  Each is far above any real deployment and keeps
+ * cross-checks (policy × resource) cheap on any input. */
+#define MAX_RESOURCES 1024
+#define MAX_ROLES 64
+#define MAX_POLICIES 1024
+#define MAX_POLICY_PATTERNS 256
+#define MAX_IDENTITIES 10000
+#define MAX_NOTIFY 64
+#define MAX_EVENTS 32
+#define MAX_AUDIENCES 16
+#define MAX_APPROVALS 16
+#define MAX_LEEWAY_S 600
+#define MAX_PATTERN_LEN 256
+#define MAX_TICKET_RE_LEN 512
+#define MAX_STR 4096
+
+static const char *const notify_actions[] = {
+	"request.created", "request.approved", "request.denied",
+	"request.canceled", "request.activated", "request.expired",
+	"request.revoked", "request.timed_out", "request.break_glass",
+	"request.reviewed", "check.denied", "session.started",
+	"session.ended", "session.query", "auth.failed", "config.loaded",
+	NULL,
+};
+
+static const char *const oidc_algorithms[] = {
+	"RS256", "PS256", "ES256", "EdDSA", NULL,
+};
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (size_t i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+bool config_name_valid(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	for (i = 1; s[i] != '\0'; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return false;
+	}
+	return i <= CONFIG_NAME_MAX;
+}
+
+bool config_notify_event_valid(const char *s)
+{
+	return strcmp(s, "*") == 0 || in_list(notify_actions, s);
+}
+
+static bool is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Resource patterns in policies: a name, or a glob over names. */
+static bool pattern_ok(const char *s)
+{
+	if (!is_glob(s))
+		return config_name_valid(s);
+	if (strlen(s) > MAX_PATTERN_LEN)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool url_ok(const char *s)
+{
+	return (strncmp(s, "https://", 8) == 0 && s[8] != '\0') ||
+	       (strncmp(s, "http://", 7) == 0 && s[7] != '\0');
+}
+
+static bool algorithm_ok(const char *s)
+{
+	return in_list(oidc_algorithms, s);
+}
+
+/* "host:port", host maybe "[v6]"; port 1..65535. */
+static bool listen_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	long port = 0;
+
+	if (colon == NULL || colon == s || colon[1] == '\0')
+		return false;
+	if (s[0] == '[' && colon[-1] != ']')
+		return false;
+	for (const char *p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return false;
+		port = port * 10 + (*p - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+static bool storage_ok(const char *s)
+{
+	return (strncmp(s, "sqlite:", 7) == 0 && s[7] != '\0') ||
+	       (strncmp(s, "postgresql://", 13) == 0 && s[13] != '\0') ||
+	       (strncmp(s, "postgres://", 11) == 0 && s[11] != '\0');
+}
+
+/* ---- freeing ---------------------------------------------------------- */
+
+static void free_resource(struct resource_cfg *r)
+{
+	free(r->name);
+	free(r->host);
+	free(r->dbname);
+	for (size_t i = 0; i < r->nroles; i++) {
+		free(r->roles[i].name);
+		free(r->roles[i].user);
+		free(r->roles[i].password_env);
+	}
+	free(r->roles);
+}
+
+static void free_policy(struct policy_cfg *p)
+{
+	free(p->name);
+	cfgval_free_principals(&p->requesters);
+	cfgval_free_strv(p->resources, p->nresources);
+	cfgval_free_strv(p->roles, p->nroles);
+	cfgval_free_principals(&p->approvers);
+	if (p->ticket_pattern != NULL) /* set only once compiled */
+		regfree(&p->ticket_re);
+	free(p->ticket_pattern);
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->listen);
+	free(cfg->storage);
+	cfgval_free_principals(&cfg->admins);
+	cfgval_free_principals(&cfg->auditors);
+	cfgval_free_principals(&cfg->checkers);
+	for (size_t i = 0; i < cfg->nidentities; i++) {
+		free(cfg->identities[i].subject);
+		cfgval_free_strv(cfg->identities[i].groups,
+				 cfg->identities[i].ngroups);
+	}
+	free(cfg->identities);
+	for (size_t i = 0; i < cfg->nresources; i++)
+		free_resource(&cfg->resources[i]);
+	free(cfg->resources);
+	for (size_t i = 0; i < cfg->npolicies; i++)
+		free_policy(&cfg->policies[i]);
+	free(cfg->policies);
+	for (size_t i = 0; i < cfg->nnotify; i++) {
+		free(cfg->notify[i].url);
+		free(cfg->notify[i].secret_env);
+		cfgval_free_strv(cfg->notify[i].events, cfg->notify[i].nevents);
+	}
+	free(cfg->notify);
+	free(cfg->oidc.issuer);
+	cfgval_free_strv(cfg->oidc.audiences, cfg->oidc.naudiences);
+	free(cfg->oidc.groups_claim);
+	free(cfg->oidc.subject_claim);
+	free(cfg->oidc.jwks_uri);
+	cfgval_free_strv(cfg->oidc.algorithms, cfg->oidc.nalgorithms);
+	free(cfg->gateway.postgres_listen);
+	free(cfg->gateway.tls_cert);
+	free(cfg->gateway.tls_key);
+	free(cfg);
+}
+
+/* ---- small shared readers --------------------------------------------- */
+
+/* A string checked by valid; rule describes it in the message. */
+static int read_checked(struct cfgval_ctx *c, const struct ytree *v,
+			const char *key, bool (*valid)(const char *),
+			const char *rule, bool echo, char **out)
+{
+	char shown[72];
+	int rc = cfgval_str(c, v, key, MAX_STR, out);
+
+	if (rc < 0)
+		return rc;
+	if (!valid(*out)) {
+		if (echo)
+			rc = cfgval_err(c, v->line, "%s: '%s' is not %s", key,
+					cfgval_show(*out, shown), rule);
+		else
+			rc = cfgval_err(c, v->line, "%s: not %s", key, rule);
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static int read_name(struct cfgval_ctx *c, const struct ytree *v,
+		     const char *key, char **out)
+{
+	return read_checked(c, v, key, config_name_valid,
+			    "a valid name (letters, digits, '.', '_', '-'; "
+			    "starting with a letter or digit; at most 128)",
+			    true, out);
+}
+
+static int dupstr(const char *s, char **out)
+{
+	*out = strdup(s);
+	return *out == NULL ? JG_ERR_NOMEM : JG_OK;
+}
+
+/* ---- identities -------------------------------------------------------- */
+
+static int read_identity(struct cfgval_ctx *c, const struct ytree *m,
+			 struct identity_cfg *id)
+{
+	static const char *const keys[] = {"subject", "groups", "token_sha256",
+					   NULL};
+	const struct ytree *v[3];
+	int rc;
+
+	id->line = m->line;
+	rc = cfgval_fields(c, m, "identity", keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "identity", "subject");
+	if (v[2] == NULL)
+		return cfgval_missing(c, m, "identity", "token_sha256");
+	rc = read_name(c, v[0], "subject", &id->subject);
+	if (rc < 0)
+		return rc;
+	if (v[1] != NULL) {
+		rc = cfgval_str_list(c, v[1], "groups", SUBJECT_GROUPS_MAX, true,
+				     cfgval_principal_name_ok,
+				     "a valid group name", &id->groups,
+				     &id->ngroups);
+		if (rc < 0)
+			return rc;
+	}
+	rc = cfgval_want(c, v[2], YTREE_SCALAR, "token_sha256");
+	if (rc < 0)
+		return rc;
+	if (v[2]->len != SHA256_HEX_LEN ||
+	    hex_decode(v[2]->str, id->token_sha256, SHA256_LEN) < 0)
+		return cfgval_err(c, v[2]->line,
+				  "token_sha256: expected exactly 64 hex digits "
+				  "(the SHA-256 of the token, never the token)");
+	return JG_OK;
+}
+
+static int read_identities(struct cfgval_ctx *c, const struct ytree *v,
+			   struct config *cfg)
+{
+	struct cfgval_key *keys = NULL;
+	int rc;
+
+	rc = cfgval_list(c, v, "identities", MAX_IDENTITIES, true);
+	if (rc < 0)
+		return rc;
+	cfg->identities = calloc(v->n ? v->n : 1, sizeof(*cfg->identities));
+	if (cfg->identities == NULL)
+		return JG_ERR_NOMEM;
+	cfg->nidentities = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		rc = read_identity(c, v->kids[i], &cfg->identities[i]);
+		if (rc < 0)
+			return rc;
+	}
+	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
+	if (keys == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < v->n; i++)
+		keys[i] = (struct cfgval_key){cfg->identities[i].subject,
+			strlen(cfg->identities[i].subject),
+			cfg->identities[i].line};
+	rc = cfgval_unique(c, keys, v->n, "identity subject", true);
+	if (rc < 0)
+		goto out;
+	/* One token must never stand for two subjects. */
+	for (size_t i = 0; i < v->n; i++)
+		keys[i] = (struct cfgval_key){cfg->identities[i].token_sha256,
+			SHA256_LEN, cfg->identities[i].line};
+	rc = cfgval_unique(c, keys, v->n, "token_sha256", false);
+out:
+	free(keys);
+	return rc;
+}
+
+/* ---- oidc, gateway ----------------------------------------------------- */
+
+static int read_leeway(struct cfgval_ctx *c, const struct ytree *v,
+		       int64_t *out)
+{
+	int rc = cfgval_want(c, v, YTREE_SCALAR, "leeway");
+
+	if (rc < 0)
+		return rc;
+	/* duration_parse refuses 0, and "no leeway" is a fair choice. */
+	if (v->plain && v->str[0] >= '0' && v->str[0] <= '9' &&
+	    strspn(v->str, "0123456789") == v->len)
+		return cfgval_int(c, v, "leeway", 0, MAX_LEEWAY_S, out);
+	if (strcmp(v->str, "0s") == 0) {
+		*out = 0;
+		return JG_OK;
+	}
+	rc = cfgval_duration(c, v, "leeway", out);
+	if (rc < 0)
+		return rc;
+	if (*out > MAX_LEEWAY_S)
+		return cfgval_err(c, v->line, "leeway: at most %ds",
+				  MAX_LEEWAY_S);
+	return JG_OK;
+}
+
+static int read_oidc(struct cfgval_ctx *c, const struct ytree *m,
+		     struct oidc_cfg *o)
+{
+	static const char *const keys[] = {"issuer", "audience", "groups_claim",
+					   "subject_claim", "jwks_uri",
+					   "algorithms", "leeway", NULL};
+	const struct ytree *v[7];
+	int rc;
+
+	rc = cfgval_fields(c, m, "oidc", keys, v);
+	if (rc < 0)
+		return rc;
+	o->enabled = true;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "oidc", "issuer");
+	if (v[1] == NULL)
+		return cfgval_missing(c, m, "oidc", "audience");
+	rc = read_checked(c, v[0], "issuer", url_ok,
+			  "an http:// or https:// URL", true, &o->issuer);
+	if (rc < 0)
+		return rc;
+	if (v[1]->type == YTREE_SEQ) {
+		rc = cfgval_str_list(c, v[1], "audience", MAX_AUDIENCES, false,
+				     NULL, NULL, &o->audiences, &o->naudiences);
+	} else {
+		o->audiences = calloc(1, sizeof(*o->audiences));
+		if (o->audiences == NULL)
+			return JG_ERR_NOMEM;
+		o->naudiences = 1;
+		rc = cfgval_str(c, v[1], "audience", MAX_STR, &o->audiences[0]);
+	}
+	if (rc < 0)
+		return rc;
+	rc = v[2] ? cfgval_str(c, v[2], "groups_claim", 256, &o->groups_claim)
+		  : dupstr("groups", &o->groups_claim);
+	if (rc < 0)
+		return rc;
+	rc = v[3] ? cfgval_str(c, v[3], "subject_claim", 256, &o->subject_claim)
+		  : dupstr("sub", &o->subject_claim);
+	if (rc < 0)
+		return rc;
+	if (v[4] != NULL) {
+		rc = read_checked(c, v[4], "jwks_uri", url_ok,
+				  "an http:// or https:// URL", true,
+				  &o->jwks_uri);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[5] != NULL) {
+		rc = cfgval_str_list(c, v[5], "algorithms", 4, false,
+				     algorithm_ok,
+				     "one of RS256, PS256, ES256, EdDSA",
+				     &o->algorithms, &o->nalgorithms);
+		if (rc < 0)
+			return rc;
+		for (size_t i = 1; i < o->nalgorithms; i++)
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(o->algorithms[i], o->algorithms[j]) == 0)
+					return cfgval_err(c, v[5]->kids[i]->line,
+							  "algorithms: '%s' listed twice",
+							  o->algorithms[i]);
+	} else {
+		o->algorithms = calloc(4, sizeof(*o->algorithms));
+		if (o->algorithms == NULL)
+			return JG_ERR_NOMEM;
+		o->nalgorithms = 4;
+		for (size_t i = 0; i < 4; i++) {
+			rc = dupstr(oidc_algorithms[i], &o->algorithms[i]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	o->leeway_s = 60;
+	if (v[6] != NULL)
+		return read_leeway(c, v[6], &o->leeway_s);
+	return JG_OK;
+}
+
+static int read_gateway(struct cfgval_ctx *c, const struct ytree *m,
+			struct gateway_cfg *g)
+{
+	static const char *const keys[] = {"postgres_listen", "tls", NULL};
+	static const char *const tls_keys[] = {"cert", "key", NULL};
+	const struct ytree *v[2], *t[2];
+	int rc;
+
+	rc = cfgval_fields(c, m, "gateway", keys, v);
+	if (rc < 0)
+		return rc;
+	g->enabled = true;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "gateway", "postgres_listen");
+	rc = read_checked(c, v[0], "postgres_listen", listen_ok,
+			  "HOST:PORT", true, &g->postgres_listen);
+	if (rc < 0 || v[1] == NULL)
+		return rc;
+	rc = cfgval_fields(c, v[1], "gateway.tls", tls_keys, t);
+	if (rc < 0)
+		return rc;
+	if (t[0] == NULL)
+		return cfgval_missing(c, v[1], "gateway.tls", "cert");
+	if (t[1] == NULL)
+		return cfgval_missing(c, v[1], "gateway.tls", "key");
+	rc = cfgval_str(c, t[0], "cert", MAX_STR, &g->tls_cert);
+	if (rc < 0)
+		return rc;
+	return cfgval_str(c, t[1], "key", MAX_STR, &g->tls_key);
+}
+
+/* ---- resources --------------------------------------------------------- */
+
+static int read_upstream(struct cfgval_ctx *c, const struct ytree *m,
+			 struct resource_cfg *r)
+{
+	static const char *const keys[] = {"host", "port", "dbname", "tls",
+					   NULL};
+	const struct ytree *v[4];
+	int64_t port = 5432;
+	int rc;
+
+	rc = cfgval_fields(c, m, "upstream", keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "upstream", "host");
+	if (v[2] == NULL)
+		return cfgval_missing(c, m, "upstream", "dbname");
+	rc = cfgval_str(c, v[0], "host", 255, &r->host);
+	if (rc < 0)
+		return rc;
+	if (v[1] != NULL) {
+		rc = cfgval_int(c, v[1], "port", 1, 65535, &port);
+		if (rc < 0)
+			return rc;
+	}
+	r->port = (int)port;
+	rc = cfgval_str(c, v[2], "dbname", 63, &r->dbname);
+	if (rc < 0)
+		return rc;
+	if (v[3] != NULL)
+		return cfgval_bool(c, v[3], "tls", &r->upstream_tls);
+	return JG_OK;
+}
+
+static int read_role(struct cfgval_ctx *c, const struct ytree *m,
+		     struct resource_cfg *r, struct role_cfg *role)
+{
+	static const char *const pg_keys[] = {"user", "password_env", NULL};
+	static const char *const generic_keys[] = {NULL};
+	const struct ytree *v[2];
+	int rc;
+
+	if (r->kind == RESOURCE_GENERIC)
+		/* A generic role is only a name; {} keeps room to grow. */
+		return cfgval_fields(c, m, "role of a generic resource",
+				     generic_keys, v);
+	rc = cfgval_fields(c, m, "role", pg_keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "role", "user");
+	rc = cfgval_str(c, v[0], "user", 63, &role->user);
+	if (rc < 0 || v[1] == NULL)
+		return rc;
+	return read_checked(c, v[1], "password_env", cfgval_env_name_ok,
+			    "an environment variable name", true,
+			    &role->password_env);
+}
+
+static int read_roles(struct cfgval_ctx *c, const struct ytree *m,
+		      struct resource_cfg *r)
+{
+	struct cfgval_key keys[MAX_ROLES];
+	int rc = cfgval_want(c, m, YTREE_MAP, "roles");
+
+	if (rc < 0)
+		return rc;
+	if (m->n == 0)
+		return cfgval_err(c, m->line, "roles: must not be empty");
+	if (m->n > MAX_ROLES)
+		return cfgval_err(c, m->line, "roles: more than %d roles",
+				  MAX_ROLES);
+	r->roles = calloc(m->n, sizeof(*r->roles));
+	if (r->roles == NULL)
+		return JG_ERR_NOMEM;
+	r->nroles = m->n;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ytree *k = m->kids[2 * i];
+
+		rc = read_name(c, k, "role name", &r->roles[i].name);
+		if (rc < 0)
+			return rc;
+		keys[i] = (struct cfgval_key){r->roles[i].name,
+					      strlen(r->roles[i].name), k->line};
+		rc = read_role(c, m->kids[2 * i + 1], r, &r->roles[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return cfgval_unique(c, keys, m->n, "role", true);
+}
+
+static int read_resource(struct cfgval_ctx *c, const struct ytree *m,
+			 struct resource_cfg *r)
+{
+	static const char *const keys[] = {"name", "kind", "upstream",
+					   "audit_queries", "roles", NULL};
+	const struct ytree *v[5];
+	char shown[72];
+	int rc;
+
+	r->line = m->line;
+	rc = cfgval_fields(c, m, "resource", keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "resource", "name");
+	if (v[1] == NULL)
+		return cfgval_missing(c, m, "resource", "kind");
+	if (v[4] == NULL)
+		return cfgval_missing(c, m, "resource", "roles");
+	rc = read_name(c, v[0], "name", &r->name);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_want(c, v[1], YTREE_SCALAR, "kind");
+	if (rc < 0)
+		return rc;
+	if (strcmp(v[1]->str, "postgres") == 0)
+		r->kind = RESOURCE_POSTGRES;
+	else if (strcmp(v[1]->str, "generic") == 0)
+		r->kind = RESOURCE_GENERIC;
+	else
+		return cfgval_err(c, v[1]->line,
+				  "kind: '%s' is not postgres or generic",
+				  cfgval_show(v[1]->str, shown));
+	if (r->kind == RESOURCE_POSTGRES) {
+		if (v[2] == NULL)
+			return cfgval_missing(c, m, "postgres resource",
+					      "upstream");
+		rc = read_upstream(c, v[2], r);
+	} else if (v[2] != NULL) {
+		rc = cfgval_err(c, v[2]->line,
+				"upstream: only postgres resources have one");
+	}
+	if (rc < 0)
+		return rc;
+	if (v[3] != NULL) {
+		rc = cfgval_bool(c, v[3], "audit_queries", &r->audit_queries);
+		if (rc < 0)
+			return rc;
+	}
+	return read_roles(c, v[4], r);
+}
+
+static int read_resources(struct cfgval_ctx *c, const struct ytree *v,
+			  struct config *cfg)
+{
+	struct cfgval_key *keys;
+	int rc;
+
+	rc = cfgval_list(c, v, "resources", MAX_RESOURCES, true);
+	if (rc < 0)
+		return rc;
+	cfg->resources = calloc(v->n ? v->n : 1, sizeof(*cfg->resources));
+	if (cfg->resources == NULL)
+		return JG_ERR_NOMEM;
+	cfg->nresources = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		rc = read_resource(c, v->kids[i], &cfg->resources[i]);
+		if (rc < 0)
+			return rc;
+	}
+	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
+	if (keys == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < v->n; i++)
+		keys[i] = (struct cfgval_key){cfg->resources[i].name,
+			strlen(cfg->resources[i].name), cfg->resources[i].line};
+	rc = cfgval_unique(c, keys, v->n, "resource", true);
+	free(keys);
+	return rc;
+}
+
+/* ---- policies ---------------------------------------------------------- */
+
+/* Each resource pattern must name something, and each role must exist on
+ * at least one resource the policy covers: a policy that can never grant
+ * is a typo, and typos in access rules should stop the load. */
+static int check_policy_refs(struct cfgval_ctx *c,
+			     const struct ytree *res_node,
+			     const struct ytree *roles_node,
+			     const struct config *cfg,
+			     const struct policy_cfg *p)
+{
+	char shown[72];
+	bool *covered;
+	int rc = JG_OK;
+
+	covered = calloc(cfg->nresources ? cfg->nresources : 1, sizeof(*covered));
+	if (covered == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < p->nresources; i++) {
+		const char *pat = p->resources[i];
+		int line = res_node->kids[i]->line;
+		bool any = false;
+
+		for (size_t r = 0; r < cfg->nresources; r++) {
+			bool hit = is_glob(pat)
+				? fnmatch(pat, cfg->resources[r].name, 0) == 0
+				: strcmp(pat, cfg->resources[r].name) == 0;
+
+			if (hit)
+				covered[r] = any = true;
+		}
+		if (!any) {
+			rc = cfgval_err(c, line, is_glob(pat)
+					? "resources: pattern '%s' matches no configured resource"
+					: "resources: unknown resource '%s'",
+					cfgval_show(pat, shown));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < p->nroles; i++) {
+		bool found = false;
+
+		for (size_t r = 0; r < cfg->nresources && !found; r++)
+			found = covered[r] &&
+				config_role(&cfg->resources[r], p->roles[i]);
+		if (!found) {
+			rc = cfgval_err(c, roles_node->kids[i]->line,
+					"roles: no resource of policy '%s' has a role '%s'",
+					p->name, cfgval_show(p->roles[i], shown));
+			goto out;
+		}
+	}
+out:
+	free(covered);
+	return rc;
+}
+
+static int read_ticket_pattern(struct cfgval_ctx *c, const struct ytree *v,
+			       struct policy_cfg *p)
+{
+	char *pat = NULL, msg[128];
+	int rc, rerr;
+
+	rc = cfgval_str(c, v, "ticket_pattern", MAX_TICKET_RE_LEN, &pat);
+	if (rc < 0)
+		return rc;
+	rerr = regcomp(&p->ticket_re, pat, REG_EXTENDED | REG_NOSUB);
+	if (rerr != 0) {
+		regerror(rerr, &p->ticket_re, msg, sizeof(msg));
+		free(pat);
+		return cfgval_err(c, v->line, "ticket_pattern: bad regular expression: %s",
+				  msg);
+	}
+	p->ticket_pattern = pat; /* from here on config_free regfrees it */
+	return JG_OK;
+}
+
+/* With only user: approvers (no group can grow), more approvals than
+ * approvers could ever give means the policy can never be satisfied. */
+static int check_reachable(struct cfgval_ctx *c, const struct ytree *line_node,
+			   const struct policy_cfg *p)
+{
+	size_t users = 0;
+
+	for (size_t i = 0; i < p->approvers.n; i++) {
+		const struct principal *a = &p->approvers.v[i];
+		bool seen = false;
+
+		if (a->kind == PRINCIPAL_GROUP)
+			return JG_OK;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(p->approvers.v[j].name, a->name) == 0;
+		users += !seen;
+	}
+	if ((size_t)p->approvals > users)
+		return cfgval_err(c, line_node->line,
+				  "approvals: %d needed but only %zu distinct approvers listed",
+				  p->approvals, users);
+	return JG_OK;
+}
+
+enum {
+	P_NAME, P_REQUESTERS, P_RESOURCES, P_ROLES, P_MAX_DURATION,
+	P_APPROVALS, P_APPROVERS, P_SELF, P_REASON, P_TICKET, P_BREAK_GLASS,
+	P_NKEYS
+};
+
+static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
+		       const struct config *cfg, struct policy_cfg *p)
+{
+	static const char *const keys[] = {
+		"name", "requesters", "resources", "roles", "max_duration",
+		"approvals", "approvers", "allow_self_approval",
+		"require_reason", "ticket_pattern", "break_glass", NULL};
+	static const char *const bg_keys[] = {"max_duration", NULL};
+	static const int required[] = {P_NAME, P_REQUESTERS, P_RESOURCES,
+				       P_ROLES, P_MAX_DURATION, P_APPROVALS};
+	const struct ytree *v[P_NKEYS], *bg[1];
+	int64_t approvals = 0;
+	int rc;
+
+	p->line = m->line;
+	rc = cfgval_fields(c, m, "policy", keys, v);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (v[required[i]] == NULL)
+			return cfgval_missing(c, m, "policy", keys[required[i]]);
+	rc = read_name(c, v[P_NAME], "name", &p->name);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_principals(c, v[P_REQUESTERS], "requesters", false,
+			       &p->requesters);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_str_list(c, v[P_RESOURCES], "resources",
+			     MAX_POLICY_PATTERNS, false, pattern_ok,
+			     "a resource name or glob", &p->resources,
+			     &p->nresources);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_str_list(c, v[P_ROLES], "roles", MAX_ROLES, false,
+			     config_name_valid, "a valid role name", &p->roles,
+			     &p->nroles);
+	if (rc < 0)
+		return rc;
+	rc = check_policy_refs(c, v[P_RESOURCES], v[P_ROLES], cfg, p);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_duration(c, v[P_MAX_DURATION], "max_duration",
+			     &p->max_duration_s);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_int(c, v[P_APPROVALS], "approvals", 0, MAX_APPROVALS,
+			&approvals);
+	if (rc < 0)
+		return rc;
+	p->approvals = (int)approvals;
+	if (v[P_APPROVERS] != NULL) {
+		rc = cfgval_principals(c, v[P_APPROVERS], "approvers", false,
+				       &p->approvers);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_SELF] != NULL) {
+		rc = cfgval_bool(c, v[P_SELF], "allow_self_approval",
+				 &p->allow_self_approval);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_REASON] != NULL) {
+		rc = cfgval_bool(c, v[P_REASON], "require_reason",
+				 &p->require_reason);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_TICKET] != NULL) {
+		rc = read_ticket_pattern(c, v[P_TICKET], p);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_BREAK_GLASS] != NULL) {
+		rc = cfgval_fields(c, v[P_BREAK_GLASS], "break_glass", bg_keys,
+				   bg);
+		if (rc < 0)
+			return rc;
+		if (bg[0] == NULL)
+			return cfgval_missing(c, v[P_BREAK_GLASS], "break_glass",
+					      "max_duration");
+		rc = cfgval_duration(c, bg[0], "break_glass.max_duration",
+				     &p->break_glass_max_s);
+		if (rc < 0)
+			return rc;
+		p->break_glass = true;
+	}
+	if (p->approvals > 0 && p->approvers.n == 0)
+		return cfgval_err(c, v[P_APPROVALS]->line,
+				  "approvals: %d approvals need 'approvers'",
+				  p->approvals);
+	/* Break-glass grants are reviewed after the fact by an approver. */
+	if (p->break_glass && p->approvers.n == 0)
+		return cfgval_err(c, v[P_BREAK_GLASS]->line,
+				  "break_glass: needs 'approvers' to review it");
+	if (p->approvals > 0)
+		return check_reachable(c, v[P_APPROVALS], p);
+	return JG_OK;
+}
+
+static int read_policies(struct cfgval_ctx *c, const struct ytree *v,
+			 struct config *cfg)
+{
+	struct cfgval_key *keys;
+	int rc;
+
+	rc = cfgval_list(c, v, "policies", MAX_POLICIES, true);
+	if (rc < 0)
+		return rc;
+	cfg->policies = calloc(v->n ? v->n : 1, sizeof(*cfg->policies));
+	if (cfg->policies == NULL)
+		return JG_ERR_NOMEM;
+	cfg->npolicies = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		rc = read_policy(c, v->kids[i], cfg, &cfg->policies[i]);
+		if (rc < 0)
+			return rc;
+	}
+	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
+	if (keys == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < v->n; i++)
+		keys[i] = (struct cfgval_key){cfg->policies[i].name,
+			strlen(cfg->policies[i].name), cfg->policies[i].line};
+	rc = cfgval_unique(c, keys, v->n, "policy", true);
+	free(keys);
+	return rc;
+}
+
+/* ---- notify ------------------------------------------------------------ */
+
+static int read_notify_one(struct cfgval_ctx *c, const struct ytree *m,
+			   struct notify_cfg *n)
+{
+	static const char *const keys[] = {"kind", "url", "secret_env",
+					   "events", NULL};
+	const struct ytree *v[4];
+	char shown[72];
+	int rc;
+
+	n->line = m->line;
+	rc = cfgval_fields(c, m, "notify", keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "notify", "kind");
+	if (v[1] == NULL)
+		return cfgval_missing(c, m, "notify", "url");
+	if (v[3] == NULL)
+		return cfgval_missing(c, m, "notify", "events");
+	rc = cfgval_want(c, v[0], YTREE_SCALAR, "kind");
+	if (rc < 0)
+		return rc;
+	if (strcmp(v[0]->str, "slack") == 0)
+		n->kind = NOTIFY_SLACK;
+	else if (strcmp(v[0]->str, "webhook") == 0)
+		n->kind = NOTIFY_WEBHOOK;
+	else
+		return cfgval_err(c, v[0]->line,
+				  "kind: '%s' is not slack or webhook",
+				  cfgval_show(v[0]->str, shown));
+	/* Webhook URLs often embed a secret path: never echo them. */
+	rc = read_checked(c, v[1], "url", url_ok, "an http:// or https:// URL",
+			  false, &n->url);
+	if (rc < 0)
+		return rc;
+	if (v[2] != NULL) {
+		rc = read_checked(c, v[2], "secret_env", cfgval_env_name_ok,
+				  "an environment variable name", true,
+				  &n->secret_env);
+		if (rc < 0)
+			return rc;
+	}
+	return cfgval_str_list(c, v[3], "events", MAX_EVENTS, false,
+			       config_notify_event_valid,
+			       "an audit action (design section 5) or \"*\"",
+			       &n->events, &n->nevents);
+}
+
+static int read_notify(struct cfgval_ctx *c, const struct ytree *v,
+		       struct config *cfg)
+{
+	int rc = cfgval_list(c, v, "notify", MAX_NOTIFY, true);
+
+	if (rc < 0)
+		return rc;
+	cfg->notify = calloc(v->n ? v->n : 1, sizeof(*cfg->notify));
+	if (cfg->notify == NULL)
+		return JG_ERR_NOMEM;
+	cfg->nnotify = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		rc = read_notify_one(c, v->kids[i], &cfg->notify[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return JG_OK;
+}
+
+/* ---- top level --------------------------------------------------------- */
+
+enum {
+	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
+	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
+	T_NKEYS
+};
+
+static int read_root(struct cfgval_ctx *c, const struct ytree *root,
+		     struct config *cfg)
+{
+	static const char *const keys[] = {
+		"listen", "storage", "pending_ttl", "admins", "auditors",
+		"checkers", "identities", "oidc", "gateway", "resources",
+		"policies", "notify", NULL};
+	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
+	const struct ytree *v[T_NKEYS];
+	int rc;
+
+	/* An empty file is a config of defaults that grants nothing. */
+	rc = cfgval_fields(c, root ? root : &empty_map, "config", keys, v);
+	if (rc < 0)
+		return rc;
+	rc = v[T_LISTEN] ? read_checked(c, v[T_LISTEN], "listen", listen_ok,
+					"HOST:PORT", true, &cfg->listen)
+			 : dupstr("127.0.0.1:8700", &cfg->listen);
+	if (rc < 0)
+		return rc;
+	/* A postgresql:// URL may carry a password: never echo it. */
+	rc = v[T_STORAGE]
+		? read_checked(c, v[T_STORAGE], "storage", storage_ok,
+			       "sqlite:PATH, postgresql://... or postgres://...",
+			       false, &cfg->storage)
+		: dupstr("sqlite:jitgate.db", &cfg->storage);
+	if (rc < 0)
+		return rc;
+	cfg->pending_ttl_s = 3600;
+	if (v[T_PENDING_TTL] != NULL) {
+		rc = cfgval_duration(c, v[T_PENDING_TTL], "pending_ttl",
+				     &cfg->pending_ttl_s);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[T_ADMINS] != NULL &&
+	    (rc = cfgval_principals(c, v[T_ADMINS], "admins", true,
+				    &cfg->admins)) < 0)
+		return rc;
+	if (v[T_AUDITORS] != NULL &&
+	    (rc = cfgval_principals(c, v[T_AUDITORS], "auditors", true,
+				    &cfg->auditors)) < 0)
+		return rc;
+	if (v[T_CHECKERS] != NULL &&
+	    (rc = cfgval_principals(c, v[T_CHECKERS], "checkers", true,
+				    &cfg->checkers)) < 0)
+		return rc;
+	if (v[T_IDENTITIES] != NULL &&
+	    (rc = read_identities(c, v[T_IDENTITIES], cfg)) < 0)
+		return rc;
+	if (v[T_OIDC] != NULL && (rc = read_oidc(c, v[T_OIDC], &cfg->oidc)) < 0)
+		return rc;
+	if (v[T_GATEWAY] != NULL &&
+	    (rc = read_gateway(c, v[T_GATEWAY], &cfg->gateway)) < 0)
+		return rc;
+	/* Resources before policies whatever their order in the file: the
+	 * policies are checked against them. */
+	if (v[T_RESOURCES] != NULL &&
+	    (rc = read_resources(c, v[T_RESOURCES], cfg)) < 0)
+		return rc;
+	if (v[T_POLICIES] != NULL &&
+	    (rc = read_policies(c, v[T_POLICIES], cfg)) < 0)
+		return rc;
+	if (v[T_NOTIFY] != NULL && (rc = read_notify(c, v[T_NOTIFY], cfg)) < 0)
+		return rc;
+	return JG_OK;
+}
+
+int config_parse(const char *name, const char *text, size_t len,
+		 struct config **out, char *err, size_t errlen)
+{
+	struct cfgval_ctx c = {.name = name, .err = err, .errlen = errlen};
+	struct ytree *root = NULL;
+	struct config *cfg = NULL;
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s:1: file larger than %d bytes", name,
+			 CONFIG_FILE_MAX);
+		return JG_ERR_TOOBIG;
+	}
+	rc = ytree_parse(name, text, len, &root, err, errlen);
+	if (rc < 0)
+		return rc == JG_ERR_NOMEM ? rc : JG_ERR_INVALID;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		rc = JG_ERR_NOMEM;
+		goto out;
+	}
+	rc = dupstr(name, &cfg->path);
+	if (rc < 0)
+		goto out;
+	rc = read_root(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+out:
+	if (rc == JG_ERR_NOMEM && !c.failed)
+		snprintf(err, errlen, "%s: out of memory", name);
+	config_free(cfg);
+	ytree_free(root);
+	return rc;
+}
+
+int config_load(const char *path, struct config **out, char *err,
+		size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd, rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+			 strerror(errno));
+		return JG_ERR_IO;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		rc = JG_ERR_IO;
+		goto out;
+	}
+	/* Read at most one byte past the limit, whatever stat said: the file
+	 * may grow while we read it. */
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	if (buf == NULL) {
+		rc = JG_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 strerror(errno));
+			rc = JG_ERR_IO;
+			goto out;
+		}
+		if (n == 0 || (len += (size_t)n) > CONFIG_FILE_MAX)
+			break;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s:1: file larger than %d bytes", path,
+			 CONFIG_FILE_MAX);
+		rc = JG_ERR_TOOBIG;
+		goto out;
+	}
+	rc = config_parse(path, buf, len, out, err, errlen);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+const struct resource_cfg *config_resource(const struct config *cfg,
+					   const char *name)
+{
+	for (size_t i = 0; i < cfg->nresources; i++)
+		if (strcmp(cfg->resources[i].name, name) == 0)
+			return &cfg->resources[i];
+	return NULL;
+}
+
+const struct role_cfg *config_role(const struct resource_cfg *res,
+				   const char *role)
+{
+	for (size_t i = 0; i < res->nroles; i++)
+		if (strcmp(res->roles[i].name, role) == 0)
+			return &res->roles[i];
+	return NULL;
+}
+
+const struct policy_cfg *config_policy(const struct config *cfg,
+				       const char *name)
+{
+	for (size_t i = 0; i < cfg->npolicies; i++)
+		if (strcmp(cfg->policies[i].name, name) == 0)
+			return &cfg->policies[i];
+	return NULL;
+}
