@@ -157,15 +157,21 @@ static int hash_event(json_t *ev, char out[AUDIT_HASH_HEX_LEN + 1])
 int audit_event_seal(json_t *event, const char *prev_hex,
 		     char hash_out[AUDIT_HASH_HEX_LEN + 1])
 {
-	char why[AUDIT_REASON_LEN];
+	char why[AUDIT_REASON_LEN], prev[AUDIT_HASH_HEX_LEN + 1];
 	enum audit_action act;
 	int64_t seq;
 	int rc;
 
-	hash_out[0] = '\0';
-	if (!json_is_object(event) || !prev_hex || !is_hash_hex(prev_hex))
+	/* prev_hex may be hash_out itself (a writer rolling its head) */
+	if (!prev_hex || !is_hash_hex(prev_hex)) {
+		hash_out[0] = '\0';
 		return JG_ERR_INVALID;
-	if (json_object_set_new(event, "prev", json_string(prev_hex)) < 0)
+	}
+	memcpy(prev, prev_hex, sizeof(prev));
+	hash_out[0] = '\0';
+	if (!json_is_object(event))
+		return JG_ERR_INVALID;
+	if (json_object_set_new(event, "prev", json_string(prev)) < 0)
 		return JG_ERR_NOMEM;
 	(void)json_object_del(event, "hash");
 	if (!get_seq(event, &seq, why, sizeof(why)) ||

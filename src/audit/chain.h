@@ -32,7 +32,7 @@
  * typed optional fields), so a
  * writer bug fails here instead of producing a log that never verifies.
  * JG_ERR_INVALID otherwise (event may then hold the new prev but no hash).
- * The caller keeps ownership of event. */
+ * prev_hex may point into hash_out.  The caller keeps ownership of event. */
 int audit_event_seal(json_t *event, const char *prev_hex,
 		     char hash_out[AUDIT_HASH_HEX_LEN + 1]) JG_WUR;
 
