@@ -1,0 +1,79 @@
+/* OIDC bearer tokens: the verifier the API and the gateway share.  Holds
+ * the issuer's key set (fetched at start, refreshed on a schedule by an
+ * internal thread, refetched on an unknown kid at most once per
+ * OIDC_KID_REFETCH_WINDOW_S, persisted through store hooks) and a bounded
+ * cache of verified tokens. */
+#ifndef JG_IDENTITY_OIDC_H
+#define JG_IDENTITY_OIDC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "util/err.h"
+
+#define OIDC_REFRESH_MIN_S 60          /* never refetch more often on schedule */
+#define OIDC_REFRESH_MAX_S (24 * 3600) /* never keep a key set longer unchecked */
+#define OIDC_REFRESH_DEFAULT_S 900     /* when the IdP sends no max-age */
+#define OIDC_RETRY_MIN_S 5             /* first retry after a failed fetch */
+#define OIDC_RETRY_MAX_S 300
+#define OIDC_KID_REFETCH_WINDOW_S 60   /* unknown-kid refetches: one per window */
+#define OIDC_CACHE_SLOTS 4096          /* verified-token cache entries */
+
+/* Opaque: verifier + JWKS cache; oidc_authenticate is thread-safe. */
+struct oidc;
+
+/* Persistence of the last good JWKS (text), provided by the store.  Called
+ * from oidc_new and from the refresh thread, never concurrently. */
+struct oidc_store_hooks {
+	void *ctx;
+	/* JG_ERR_NOTFOUND when none; caller frees *jwks_json_out */
+	int (*load)(void *ctx, const char *issuer, char **jwks_json_out);
+	int (*save)(void *ctx, const char *issuer, const char *jwks_json);
+};
+
+/* A verified subject.  Owned; oidc_identity_clear frees.  groups are bare
+ * names (policies write them group:NAME). */
+struct oidc_identity {
+	char *subject;
+	char **groups;
+	size_t ngroups;
+	int64_t exp_s;
+};
+
+/* Why a token was refused, for the auth.failed audit event: the reason
+ * and what the token claimed, when readable.  Never the token itself. */
+struct oidc_failure {
+	char reason[256];
+	char iss[256];
+	char kid[128];
+	char sub[256];
+};
+
+/* Builds the verifier from cfg (copied) and hooks (copied; may be NULL).
+ * Fetches discovery and the JWKS now.  When the IdP cannot be reached it
+ * starts with the key set saved through hooks->load; when there is none
+ * either it still starts (logging an error: OIDC tokens are refused until
+ * the IdP answers, static tokens keep working) and the refresh thread keeps
+ * retrying.  Fails only on an invalid configuration (JG_ERR_INVALID) or
+ * out of memory.  Caller owns *out (oidc_free). */
+int oidc_new(const struct oidc_cfg *cfg, const struct oidc_store_hooks *hooks,
+	     struct oidc **out) JG_WUR;
+
+/* Verifies token (NUL-terminated) at now_s and maps it to out.  0 on
+ * success (caller clears out); JG_ERR_AUTH (or JG_ERR_TOOBIG) on refusal
+ * with fail filled.  May block for one JWKS refetch (bounded by
+ * OIDC_FETCH_TIMEOUT_MS) when the token names an unknown kid. */
+int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
+		      struct oidc_identity *out, struct oidc_failure *fail) JG_WUR;
+
+void oidc_identity_clear(struct oidc_identity *id);
+/* Stops the refresh thread and frees everything. */
+void oidc_free(struct oidc *o);
+
+/* Usable keys right now (for /readyz and tests). */
+size_t oidc_key_count(struct oidc *o);
+/* Refetches the JWKS now, ignoring the schedule (tests, SIGHUP). */
+int oidc_refresh_now(struct oidc *o) JG_WUR;
+
+#endif
