@@ -1,0 +1,779 @@
+/* Config loader: a full config parses into the right fields, defaults hold,
+ * every class of error names the right FILE:LINE, and demo.yaml loads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "util/crypto.h"
+
+static struct config *must_parse(const char *yaml)
+{
+	struct config *cfg = NULL;
+	char err[512];
+	int rc = config_parse("t.yaml", yaml, strlen(yaml), &cfg, err,
+			      sizeof(err));
+
+	if (rc != 0)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* The parse must fail, leave no config, and say "t.yaml:LINE: ..."
+ * with needle somewhere in the message. */
+static void expect_error_len(const char *yaml, size_t len, int line,
+			     const char *needle)
+{
+	struct config *cfg = (struct config *)1;
+	char err[512], prefix[32];
+	int rc = config_parse("t.yaml", yaml, len, &cfg, err, sizeof(err));
+
+	snprintf(prefix, sizeof(prefix), "t.yaml:%d: ", line);
+	if (rc == 0 || strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err, needle) == NULL)
+		print_message("want %s...%s\n got rc=%d %s\n", prefix, needle,
+			      rc, rc ? err : "(success)");
+	if (rc == 0)
+		config_free(cfg);
+	assert_true(rc < 0);
+	assert_null(cfg);
+	assert_memory_equal(err, prefix, strlen(prefix));
+	assert_non_null(strstr(err, needle));
+}
+
+static void expect_error(const char *yaml, int line, const char *needle)
+{
+	expect_error_len(yaml, strlen(yaml), line, needle);
+}
+
+static void sha256_of(const char *s, uint8_t out[SHA256_LEN])
+{
+	crypto_sha256(s, strlen(s), out);
+}
+
+/* Lines 1-10: two resources that the policy tests below build on. */
+#define RES \
+	"resources:\n"                                   /* 1 */ \
+	"  - name: db\n"                                 /* 2 */ \
+	"    kind: postgres\n"                           /* 3 */ \
+	"    upstream: {host: h, dbname: d}\n"           /* 4 */ \
+	"    roles:\n"                                   /* 5 */ \
+	"      read: {user: r}\n"                        /* 6 */ \
+	"      write: {user: w, password_env: W_PW}\n"   /* 7 */ \
+	"  - name: api\n"                                /* 8 */ \
+	"    kind: generic\n"                            /* 9 */ \
+	"    roles: {read: {}, admin: {}}\n"             /* 10 */
+
+#define POLICY_HEAD \
+	"policies:\n"                                    /* 11 */ \
+	"  - name: p\n"                                  /* 12 */ \
+	"    requesters: [group:eng]\n"                  /* 13 */
+
+static const char full_yaml[] =
+	"listen: 0.0.0.0:9000\n"                                       /* 1 */
+	"storage: postgresql://jit@db.example/jitgate\n"               /* 2 */
+	"pending_ttl: 2h30m\n"                                         /* 3 */
+	"admins: [group:security, user:root-admin]\n"                  /* 4 */
+	"auditors: [group:audit]\n"                                    /* 5 */
+	"checkers: [user:billing-svc]\n"                               /* 6 */
+	"identities:\n"                                                /* 7 */
+	"  - subject: alice\n"                                         /* 8 */
+	"    groups: [engineering, oncall]\n"                          /* 9 */
+	"    token_sha256: 4348e292502354682288b2cc8d9c5c6e57e1593e045026b7e59c1222cd248974\n"
+	"  - subject: billing-svc\n"                                   /* 11 */
+	"    token_sha256: EC36C401D5A412428A9CA8E0AE6BF66D85740727EBBBE23DDEA312BFB3E0324D\n"
+	"oidc:\n"                                                      /* 13 */
+	"  issuer: https://idp.example.com\n"
+	"  audience: [jitgate, jitgate-cli]\n"
+	"  groups_claim: roles\n"
+	"  subject_claim: email\n"
+	"  jwks_uri: https://idp.example.com/keys\n"
+	"  algorithms: [ES256, EdDSA]\n"
+	"  leeway: 30s\n"                                              /* 20 */
+	"gateway:\n"
+	"  postgres_listen: 127.0.0.1:6432\n"
+	"  tls: {cert: /etc/gw.crt, key: /etc/gw.key}\n"
+	"policies:\n"                               /* before resources: fine */
+	"  - name: engineers-read\n"                                   /* 25 */
+	"    requesters: [group:engineering]\n"
+	"    resources: [orders-db]\n"
+	"    roles: [read]\n"
+	"    max_duration: 4h\n"
+	"    approvals: 0\n"                                           /* 30 */
+	"  - name: prod-write\n"                                       /* 31 */
+	"    requesters: [group:engineering]\n"
+	"    resources: [\"*\"]\n"
+	"    roles: [write, admin]\n"
+	"    max_duration: 1h\n"
+	"    approvals: 2\n"
+	"    approvers: [group:sre, user:carol]\n"
+	"    allow_self_approval: true\n"
+	"    require_reason: true\n"
+	"    ticket_pattern: \"^OPS-[0-9]+$\"\n"                       /* 40 */
+	"    break_glass: {max_duration: 30m}\n"
+	"resources:\n"
+	"  - name: orders-db\n"                                        /* 43 */
+	"    kind: postgres\n"
+	"    upstream: {host: 10.0.0.5, port: 6543, dbname: orders, tls: true}\n"
+	"    audit_queries: true\n"
+	"    roles:\n"
+	"      read:  {user: jit_read,  password_env: ORDERS_READ_PASSWORD}\n"
+	"      write: {user: jit_write}\n"
+	"  - name: billing-api\n"                                      /* 50 */
+	"    kind: generic\n"
+	"    roles: {read: {}, admin: {}}\n"
+	"notify:\n"
+	"  - {kind: slack, url: https://hooks.example/T000, events: [request.created, request.break_glass]}\n"
+	"  - kind: webhook\n"                                          /* 55 */
+	"    url: https://siem.example/in\n"
+	"    secret_env: SIEM_HMAC_KEY\n"
+	"    events: [\"*\"]\n";
+
+static void test_full_config(void **state)
+{
+	struct config *cfg = must_parse(full_yaml);
+	const struct resource_cfg *r;
+	const struct policy_cfg *p;
+	uint8_t h[SHA256_LEN];
+
+	(void)state;
+	assert_string_equal(cfg->path, "t.yaml");
+	assert_string_equal(cfg->listen, "0.0.0.0:9000");
+	assert_string_equal(cfg->storage, "postgresql://jit@db.example/jitgate");
+	assert_int_equal(cfg->pending_ttl_s, 9000);
+
+	assert_int_equal(cfg->admins.n, 2);
+	assert_int_equal(cfg->admins.v[0].kind, PRINCIPAL_GROUP);
+	assert_string_equal(cfg->admins.v[0].name, "security");
+	assert_int_equal(cfg->admins.v[1].kind, PRINCIPAL_USER);
+	assert_string_equal(cfg->admins.v[1].name, "root-admin");
+	assert_int_equal(cfg->auditors.n, 1);
+	assert_string_equal(cfg->auditors.v[0].name, "audit");
+	assert_int_equal(cfg->checkers.n, 1);
+	assert_int_equal(cfg->checkers.v[0].kind, PRINCIPAL_USER);
+	assert_string_equal(cfg->checkers.v[0].name, "billing-svc");
+
+	assert_int_equal(cfg->nidentities, 2);
+	assert_string_equal(cfg->identities[0].subject, "alice");
+	assert_int_equal(cfg->identities[0].line, 8);
+	assert_int_equal(cfg->identities[0].ngroups, 2);
+	assert_string_equal(cfg->identities[0].groups[0], "engineering");
+	assert_string_equal(cfg->identities[0].groups[1], "oncall");
+	sha256_of("demo-alice-token", h);
+	assert_memory_equal(cfg->identities[0].token_sha256, h, SHA256_LEN);
+	assert_string_equal(cfg->identities[1].subject, "billing-svc");
+	assert_int_equal(cfg->identities[1].ngroups, 0);
+	sha256_of("demo-billing-svc-token", h); /* upper-case hex accepted */
+	assert_memory_equal(cfg->identities[1].token_sha256, h, SHA256_LEN);
+
+	assert_true(cfg->oidc.enabled);
+	assert_string_equal(cfg->oidc.issuer, "https://idp.example.com");
+	assert_int_equal(cfg->oidc.naudiences, 2);
+	assert_string_equal(cfg->oidc.audiences[0], "jitgate");
+	assert_string_equal(cfg->oidc.audiences[1], "jitgate-cli");
+	assert_string_equal(cfg->oidc.groups_claim, "roles");
+	assert_string_equal(cfg->oidc.subject_claim, "email");
+	assert_string_equal(cfg->oidc.jwks_uri, "https://idp.example.com/keys");
+	assert_int_equal(cfg->oidc.nalgorithms, 2);
+	assert_string_equal(cfg->oidc.algorithms[0], "ES256");
+	assert_string_equal(cfg->oidc.algorithms[1], "EdDSA");
+	assert_int_equal(cfg->oidc.leeway_s, 30);
+
+	assert_true(cfg->gateway.enabled);
+	assert_string_equal(cfg->gateway.postgres_listen, "127.0.0.1:6432");
+	assert_string_equal(cfg->gateway.tls_cert, "/etc/gw.crt");
+	assert_string_equal(cfg->gateway.tls_key, "/etc/gw.key");
+
+	assert_int_equal(cfg->nresources, 2);
+	r = config_resource(cfg, "orders-db");
+	assert_ptr_equal(r, &cfg->resources[0]);
+	assert_int_equal(r->line, 43);
+	assert_int_equal(r->kind, RESOURCE_POSTGRES);
+	assert_string_equal(r->host, "10.0.0.5");
+	assert_int_equal(r->port, 6543);
+	assert_string_equal(r->dbname, "orders");
+	assert_true(r->upstream_tls);
+	assert_true(r->audit_queries);
+	assert_int_equal(r->nroles, 2);
+	assert_string_equal(config_role(r, "read")->user, "jit_read");
+	assert_string_equal(config_role(r, "read")->password_env,
+			    "ORDERS_READ_PASSWORD");
+	assert_string_equal(config_role(r, "write")->user, "jit_write");
+	assert_null(config_role(r, "write")->password_env);
+	assert_null(config_role(r, "admin"));
+	r = config_resource(cfg, "billing-api");
+	assert_non_null(r);
+	assert_int_equal(r->kind, RESOURCE_GENERIC);
+	assert_null(r->host);
+	assert_false(r->audit_queries);
+	assert_int_equal(r->nroles, 2);
+	assert_null(config_role(r, "read")->user);
+	assert_non_null(config_role(r, "admin"));
+	assert_null(config_resource(cfg, "nope"));
+
+	assert_int_equal(cfg->npolicies, 2);
+	p = &cfg->policies[0]; /* file order is kept: first match decides */
+	assert_string_equal(p->name, "engineers-read");
+	assert_int_equal(p->line, 25);
+	assert_int_equal(p->approvals, 0);
+	assert_int_equal(p->approvers.n, 0);
+	assert_int_equal(p->max_duration_s, 4 * 3600);
+	assert_false(p->allow_self_approval);
+	assert_false(p->require_reason);
+	assert_null(p->ticket_pattern);
+	assert_false(p->break_glass);
+	p = config_policy(cfg, "prod-write");
+	assert_ptr_equal(p, &cfg->policies[1]);
+	assert_int_equal(p->requesters.n, 1);
+	assert_string_equal(p->requesters.v[0].name, "engineering");
+	assert_int_equal(p->nresources, 1);
+	assert_string_equal(p->resources[0], "*");
+	assert_int_equal(p->nroles, 2);
+	assert_string_equal(p->roles[1], "admin");
+	assert_int_equal(p->max_duration_s, 3600);
+	assert_int_equal(p->approvals, 2);
+	assert_int_equal(p->approvers.n, 2);
+	assert_int_equal(p->approvers.v[1].kind, PRINCIPAL_USER);
+	assert_string_equal(p->approvers.v[1].name, "carol");
+	assert_true(p->allow_self_approval);
+	assert_true(p->require_reason);
+	assert_string_equal(p->ticket_pattern, "^OPS-[0-9]+$");
+	assert_int_equal(regexec(&p->ticket_re, "OPS-42", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&p->ticket_re, "OPS-", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&p->ticket_re, "xOPS-1", 0, NULL, 0), 0);
+	assert_true(p->break_glass);
+	assert_int_equal(p->break_glass_max_s, 1800);
+	assert_null(config_policy(cfg, "nope"));
+
+	assert_int_equal(cfg->nnotify, 2);
+	assert_int_equal(cfg->notify[0].kind, NOTIFY_SLACK);
+	assert_string_equal(cfg->notify[0].url, "https://hooks.example/T000");
+	assert_null(cfg->notify[0].secret_env);
+	assert_int_equal(cfg->notify[0].nevents, 2);
+	assert_string_equal(cfg->notify[0].events[1], "request.break_glass");
+	assert_int_equal(cfg->notify[1].kind, NOTIFY_WEBHOOK);
+	assert_int_equal(cfg->notify[1].line, 55);
+	assert_string_equal(cfg->notify[1].secret_env, "SIEM_HMAC_KEY");
+	assert_int_equal(cfg->notify[1].nevents, 1);
+	assert_string_equal(cfg->notify[1].events[0], "*");
+	config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct config *cfg = must_parse("");
+
+	(void)state;
+	assert_string_equal(cfg->listen, "127.0.0.1:8700");
+	assert_string_equal(cfg->storage, "sqlite:jitgate.db");
+	assert_int_equal(cfg->pending_ttl_s, 3600);
+	assert_int_equal(cfg->admins.n + cfg->auditors.n + cfg->checkers.n, 0);
+	assert_int_equal(cfg->nidentities + cfg->nresources + cfg->npolicies +
+			 cfg->nnotify, 0);
+	assert_false(cfg->oidc.enabled);
+	assert_false(cfg->gateway.enabled);
+	assert_null(cfg->gateway.tls_cert);
+	config_free(cfg);
+
+	cfg = must_parse("oidc: {issuer: https://i.example, audience: a}\n"
+			 "gateway: {postgres_listen: '[::1]:6432'}\n"
+			 "storage: sqlite:/tmp/x.db\n");
+	assert_true(cfg->oidc.enabled);
+	assert_int_equal(cfg->oidc.naudiences, 1);
+	assert_string_equal(cfg->oidc.audiences[0], "a");
+	assert_string_equal(cfg->oidc.groups_claim, "groups");
+	assert_string_equal(cfg->oidc.subject_claim, "sub");
+	assert_null(cfg->oidc.jwks_uri);
+	assert_int_equal(cfg->oidc.nalgorithms, 4);
+	assert_string_equal(cfg->oidc.algorithms[0], "RS256");
+	assert_string_equal(cfg->oidc.algorithms[1], "PS256");
+	assert_string_equal(cfg->oidc.algorithms[2], "ES256");
+	assert_string_equal(cfg->oidc.algorithms[3], "EdDSA");
+	assert_int_equal(cfg->oidc.leeway_s, 60);
+	assert_true(cfg->gateway.enabled);
+	assert_string_equal(cfg->gateway.postgres_listen, "[::1]:6432");
+	assert_null(cfg->gateway.tls_cert);
+	assert_string_equal(cfg->storage, "sqlite:/tmp/x.db");
+	config_free(cfg);
+
+	/* Port defaults to 5432, upstream TLS and query audit to off. */
+	cfg = must_parse(RES);
+	assert_int_equal(cfg->resources[0].port, 5432);
+	assert_false(cfg->resources[0].upstream_tls);
+	assert_false(cfg->resources[0].audit_queries);
+	config_free(cfg);
+}
+
+static void test_leeway_forms(void **state)
+{
+	static const struct {
+		const char *v;
+		int64_t s;
+	} ok[] = {{"0", 0}, {"0s", 0}, {"45", 45}, {"2m", 120}, {"600", 600}};
+	char y[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct config *cfg;
+
+		snprintf(y, sizeof(y),
+			 "oidc:\n  issuer: https://i\n  audience: a\n  leeway: %s\n",
+			 ok[i].v);
+		cfg = must_parse(y);
+		assert_int_equal(cfg->oidc.leeway_s, ok[i].s);
+		config_free(cfg);
+	}
+	expect_error("oidc:\n  issuer: https://i\n  audience: a\n  leeway: 601\n",
+		     4, "out of range");
+	expect_error("oidc:\n  issuer: https://i\n  audience: a\n  leeway: 11m\n",
+		     4, "at most 600s");
+	expect_error("oidc:\n  issuer: https://i\n  audience: a\n  leeway: -1\n",
+		     4, "leeway: bad duration");
+}
+
+static void test_demo_yaml_loads(void **state)
+{
+	struct config *cfg = NULL;
+	char err[512] = "";
+	const struct policy_cfg *p;
+	uint8_t h[SHA256_LEN];
+	int rc;
+
+	(void)state;
+	rc = config_load(JG_SOURCE_DIR "/examples/demo.yaml", &cfg, err,
+			 sizeof(err));
+	if (rc != 0)
+		print_message("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(cfg->storage, "sqlite:jitgate-demo.db");
+	assert_string_equal(cfg->listen, "127.0.0.1:8700");
+	assert_int_equal(cfg->nidentities, 6);
+	for (size_t i = 0; i < cfg->nidentities; i++) {
+		char token[64];
+
+		/* The tokens listed in the file's header comment. */
+		snprintf(token, sizeof(token), "demo-%s-token",
+			 cfg->identities[i].subject);
+		sha256_of(token, h);
+		assert_memory_equal(cfg->identities[i].token_sha256, h,
+				    SHA256_LEN);
+	}
+	assert_string_equal(cfg->identities[3].subject, "dave");
+	assert_string_equal(cfg->identities[3].groups[0], "security");
+	assert_string_equal(cfg->admins.v[0].name, "security");
+	assert_string_equal(cfg->auditors.v[0].name, "audit");
+	assert_string_equal(cfg->checkers.v[0].name, "billing-svc");
+	assert_int_equal(config_resource(cfg, "orders-db")->kind,
+			 RESOURCE_POSTGRES);
+	assert_int_equal(config_resource(cfg, "orders-db")->port, 5432);
+	assert_int_equal(config_resource(cfg, "billing-api")->kind,
+			 RESOURCE_GENERIC);
+	p = config_policy(cfg, "engineers-read");
+	assert_int_equal(p->approvals, 0);
+	assert_int_equal(p->max_duration_s, 4 * 3600);
+	p = config_policy(cfg, "prod-write");
+	assert_int_equal(p->approvals, 2);
+	assert_true(p->require_reason);
+	assert_true(p->break_glass);
+	assert_int_equal(p->break_glass_max_s, 30 * 60);
+	assert_int_equal(p->max_duration_s, 3600);
+	config_free(cfg);
+}
+
+static void test_load_errors(void **state)
+{
+	char path[] = "/tmp/jg-test-config-XXXXXX";
+	struct config *cfg = NULL;
+	char err[512];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_int_equal(config_load("/nonexistent/jitgate.yaml", &cfg, err,
+				     sizeof(err)), JG_ERR_IO);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "/nonexistent/jitgate.yaml: cannot open"));
+
+	/* A file one byte over the limit is refused before parsing. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	for (int i = 0; i < CONFIG_FILE_MAX; i++)
+		fputc('#', f);
+	fputc('\n', f);
+	fclose(f);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)),
+			 JG_ERR_TOOBIG);
+	assert_null(cfg);
+	assert_non_null(strstr(err, ":1: file larger than"));
+
+	/* A real file's errors carry its path. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("listen: 127.0.0.1:1\nbogus: 1\n", f);
+	fclose(f);
+	assert_true(config_load(path, &cfg, err, sizeof(err)) < 0);
+	assert_null(cfg);
+	assert_memory_equal(err, path, strlen(path));
+	assert_string_equal(err + strlen(path), ":2: unknown key 'bogus' in config");
+	unlink(path);
+}
+
+static void test_error_size_limits(void **state)
+{
+	size_t big = CONFIG_FILE_MAX + 1, n = 0;
+	char *buf = malloc(big + 1);
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, '#', big);
+	buf[big] = '\0';
+	expect_error_len(buf, big, 1, "file larger than");
+
+	/* Nesting depth. */
+	for (int i = 0; i < 40; i++)
+		buf[n++] = '[';
+	for (int i = 0; i < 40; i++)
+		buf[n++] = ']';
+	buf[n] = '\0';
+	expect_error(buf, 1, "nested deeper than");
+
+	/* Scalar length. */
+	n = (size_t)snprintf(buf, 64, "listen: ");
+	memset(buf + n, 'a', 5000);
+	strcpy(buf + n + 5000, "\n");
+	expect_error(buf, 1, "longer than 4096 bytes");
+	free(buf);
+}
+
+static void test_error_yaml_features(void **state)
+{
+	(void)state;
+	expect_error("listen: 1.2.3.4:5\nstorage: [\n", 3, "YAML syntax error");
+	expect_error("listen: 1.2.3.4:5\n---\nlisten: 1.2.3.4:6\n", 2,
+		     "only one YAML document");
+	expect_error("admins: &a [group:x]\nauditors: *a\n", 1, "anchors");
+	expect_error("admins:\n  - group:x\nauditors:\n  - *a\n", 4, "aliases");
+	expect_error("listen: 1.2.3.4:5\nstorage: !!str sqlite:x\n", 2, "tags");
+	expect_error("listen: !custom 1.2.3.4:5\n", 1, "tags");
+	expect_error("[1, 2]\n", 1, "config: expected a mapping");
+	expect_error("listen: 1.2.3.4:5\n? [a]\n: 1\n", 2,
+		     "mapping keys must be plain strings");
+}
+
+static void test_error_keys(void **state)
+{
+	(void)state;
+	/* Unknown keys, at every level. */
+	expect_error("listen: 1.2.3.4:5\nlisen: 1.2.3.4:6\n", 2,
+		     "unknown key 'lisen' in config");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    colour: red\n    roles: {read: {}}\n", 4,
+		     "unknown key 'colour' in resource");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    roles:\n      read: {user: x}\n", 5,
+		     "unknown key 'user' in role of a generic resource");
+	expect_error(RES POLICY_HEAD
+		     "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    approval: 1\n", 18, "unknown key 'approval' in policy");
+	expect_error("gateway:\n  postgres_listen: 1.2.3.4:5\n"
+		     "  tls: {cert: c, key: k, ca: x}\n", 3,
+		     "unknown key 'ca' in gateway.tls");
+	expect_error("oidc:\n  issuer: https://i\n  audience: a\n  aud: b\n", 4,
+		     "unknown key 'aud' in oidc");
+
+	/* Duplicate keys in a mapping, with both lines. */
+	expect_error("listen: 1.2.3.4:5\npending_ttl: 1h\nlisten: 1.2.3.4:6\n",
+		     3, "duplicate key 'listen' in config (first at line 1)");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    roles:\n      read: {}\n      admin: {}\n      read: {}\n",
+		     7, "duplicate role 'read' (first at line 5)");
+
+	/* Missing required keys name the mapping's first line. */
+	expect_error("resources:\n  - name: db\n    roles: {read: {}}\n", 2,
+		     "missing required key 'kind'");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    roles: {read: {user: u}}\n", 2,
+		     "missing required key 'upstream'");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream:\n      host: h\n"
+		     "    roles: {read: {user: u}}\n", 5,
+		     "missing required key 'dbname'");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream: {host: h, dbname: d}\n"
+		     "    roles:\n      read: {password_env: X}\n", 6,
+		     "missing required key 'user'");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    approvals: 0\n", 12,
+		     "missing required key 'max_duration'");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n", 12,
+		     "missing required key 'approvals'");
+	expect_error("identities:\n  - subject: a\n", 2,
+		     "missing required key 'token_sha256'");
+	expect_error("oidc: {audience: a}\n", 1, "missing required key 'issuer'");
+	expect_error("gateway: {}\n", 1, "missing required key 'postgres_listen'");
+	expect_error("notify:\n  - kind: webhook\n    url: https://x\n", 2,
+		     "missing required key 'events'");
+}
+
+static void test_error_types(void **state)
+{
+	(void)state;
+	expect_error("admins: group:x\n", 1, "admins: expected a list, got a scalar");
+	expect_error("oidc: [a]\n", 1, "oidc: expected a mapping, got a list");
+	expect_error("listen: {a: 1}\n", 1, "listen: expected a value, got a mapping");
+	expect_error("listen:\n", 1, "listen: expected a value, got an empty value");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    roles: [read]\n", 4, "roles: expected a mapping");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    roles:\n      read:\n", 5,
+		     "expected a mapping, got an empty value");
+	/* Booleans are true/false only; integers decimal only. */
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    audit_queries: yes\n    roles: {read: {}}\n", 4,
+		     "audit_queries: expected true or false");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    audit_queries: \"true\"\n    roles: {read: {}}\n", 4,
+		     "expected true or false");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream: {host: h, dbname: d, port: 0x1538}\n"
+		     "    roles: {read: {user: u}}\n", 4,
+		     "port: expected a decimal integer");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream: {host: h, dbname: d, port: 070}\n"
+		     "    roles: {read: {user: u}}\n", 4,
+		     "port: expected a decimal integer");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream: {host: h, dbname: d, port: 65536}\n"
+		     "    roles: {read: {user: u}}\n", 4,
+		     "port: 65536 is out of range 1..65535");
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream: {host: h, dbname: d, tls: 1}\n"
+		     "    roles: {read: {user: u}}\n", 4,
+		     "tls: expected true or false");
+	expect_error("resources:\n  - name: db\n    kind: mysql\n"
+		     "    roles: {read: {}}\n", 3,
+		     "kind: 'mysql' is not postgres or generic");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    upstream: {host: h, dbname: d}\n"
+		     "    roles: {read: {}}\n", 4,
+		     "only postgres resources");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    roles: {}\n", 4, "roles: must not be empty");
+}
+
+static void test_error_values(void **state)
+{
+	char err_msg[128];
+
+	(void)state;
+	expect_error("listen: 1.2.3.4:5\npending_ttl: 5x\n", 2,
+		     "pending_ttl: bad duration");
+	expect_error("pending_ttl: 0s\n", 1, "pending_ttl: bad duration");
+	expect_error("pending_ttl: 400d\n", 1, "pending_ttl: bad duration");
+	expect_error("listen: localhost\n", 1, "listen: 'localhost' is not HOST:PORT");
+	expect_error("listen: h:99999\n", 1, "is not HOST:PORT");
+	expect_error("storage: mysql://root@h/db\n", 1, "storage: not sqlite:PATH");
+	expect_error("storage: \"sqlite:\"\n", 1, "storage: not");
+
+	/* Principals. */
+	expect_error("admins: [alice]\n", 1,
+		     "admins: 'alice' is not a principal (write user:NAME or group:NAME)");
+	expect_error("checkers:\n  - user:svc\n  - team:x\n", 3,
+		     "checkers: 'team:x' is not a principal");
+	expect_error("auditors: [\"user:\"]\n", 1, "has an empty");
+
+	/* Names. */
+	expect_error("resources:\n  - name: -db\n    kind: generic\n"
+		     "    roles: {read: {}}\n", 2,
+		     "name: '-db' is not a valid name");
+	expect_error("resources:\n  - name: db\n    kind: generic\n"
+		     "    roles: {\"re ad\": {}}\n", 4,
+		     "role name: 're ad' is not a valid name");
+	{
+		char y[512], nm[130];
+
+		memset(nm, 'a', 129);
+		nm[129] = '\0';
+		snprintf(y, sizeof(y), "resources:\n  - name: %s\n"
+			 "    kind: generic\n    roles: {read: {}}\n", nm);
+		expect_error(y, 2, "is not a valid name");
+		nm[128] = '\0'; /* 128 is the longest accepted */
+		snprintf(y, sizeof(y), "resources:\n  - name: %s\n"
+			 "    kind: generic\n    roles: {read: {}}\n", nm);
+		config_free(must_parse(y));
+	}
+	expect_error("resources:\n  - name: db\n    kind: postgres\n"
+		     "    upstream: {host: h, dbname: d}\n"
+		     "    roles: {read: {user: u, password_env: 1BAD}}\n", 5,
+		     "password_env: '1BAD' is not an environment variable name");
+
+	/* Identities. */
+	expect_error("identities:\n  - subject: a\n    token_sha256: abc\n", 3,
+		     "token_sha256: expected exactly 64 hex digits");
+	expect_error("identities:\n  - subject: a\n    token_sha256: "
+		     "zz48e292502354682288b2cc8d9c5c6e57e1593e045026b7e59c1222cd248974\n",
+		     3, "expected exactly 64 hex digits");
+	expect_error("identities:\n"
+		     "  - subject: a\n    token_sha256: "
+		     "4348e292502354682288b2cc8d9c5c6e57e1593e045026b7e59c1222cd248974\n"
+		     "  - subject: b\n    token_sha256: "
+		     "f53ac7c0c2bf5dd4a7d551a3d4cdadf03b3f2c0923e394749100ecae6e4523f1\n"
+		     "  - subject: c\n    token_sha256: "
+		     "4348E292502354682288B2CC8D9C5C6E57E1593E045026B7E59C1222CD248974\n",
+		     6, "duplicate token_sha256 (first at line 2)");
+	expect_error("identities:\n"
+		     "  - subject: a\n    token_sha256: "
+		     "4348e292502354682288b2cc8d9c5c6e57e1593e045026b7e59c1222cd248974\n"
+		     "  - subject: a\n    token_sha256: "
+		     "f53ac7c0c2bf5dd4a7d551a3d4cdadf03b3f2c0923e394749100ecae6e4523f1\n",
+		     4, "duplicate identity subject 'a' (first at line 2)");
+
+	/* OIDC. */
+	expect_error("oidc:\n  issuer: https://i\n  audience: a\n"
+		     "  algorithms: [RS256, HS256]\n", 4,
+		     "algorithms: 'HS256' is not one of RS256, PS256, ES256, EdDSA");
+	expect_error("oidc:\n  issuer: https://i\n  audience: a\n"
+		     "  algorithms:\n    - RS256\n    - RS256\n", 6,
+		     "'RS256' listed twice");
+	expect_error("oidc:\n  issuer: idp.example\n  audience: a\n", 2,
+		     "issuer: 'idp.example' is not an http:// or https:// URL");
+	expect_error("oidc:\n  issuer: https://i\n  audience: []\n", 3,
+		     "audience: must not be empty");
+
+	/* Notify: events are audit actions; URLs are never echoed. */
+	expect_error("notify:\n  - kind: slack\n    url: https://x\n"
+		     "    events:\n      - request.created\n      - request.create\n",
+		     6, "events: 'request.create' is not an audit action");
+	expect_error("notify:\n  - {kind: email, url: https://x, events: ['*']}\n",
+		     2, "kind: 'email' is not slack or webhook");
+	expect_error("notify:\n  - kind: webhook\n    url: ftp://hooks/SECRETPATH\n"
+		     "    events: ['*']\n", 3, "url: not an http");
+
+	/* Secrets in a bad value never reach the message. */
+	{
+		struct config *cfg = NULL;
+		const char *y = "storage: postgresq://u:hunter2@h/db\n";
+
+		assert_true(config_parse("t.yaml", y, strlen(y), &cfg, err_msg,
+					 sizeof(err_msg)) < 0);
+		assert_null(strstr(err_msg, "hunter2"));
+		y = "notify:\n  - kind: webhook\n    url: ftp://hooks/SECRETPATH\n"
+		    "    events: ['*']\n";
+		assert_true(config_parse("t.yaml", y, strlen(y), &cfg, err_msg,
+					 sizeof(err_msg)) < 0);
+		assert_null(strstr(err_msg, "SECRETPATH"));
+	}
+}
+
+static void test_error_policies(void **state)
+{
+	(void)state;
+	/* References: unknown resource, glob matching nothing, a role that
+	 * no covered resource has. */
+	expect_error(RES POLICY_HEAD
+		     "    resources:\n      - db\n      - nope\n"
+		     "    roles: [read]\n    max_duration: 1h\n    approvals: 0\n",
+		     16, "resources: unknown resource 'nope'");
+	expect_error(RES POLICY_HEAD
+		     "    resources: [\"prod-*\"]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n",
+		     14, "pattern 'prod-*' matches no configured resource");
+	expect_error(RES POLICY_HEAD
+		     "    resources: [api]\n    roles:\n      - read\n      - write\n"
+		     "    max_duration: 1h\n    approvals: 0\n",
+		     17, "roles: no resource of policy 'p' has a role 'write'");
+	/* ... but a role on any covered resource is enough. */
+	config_free(must_parse(RES POLICY_HEAD
+			       "    resources: [\"*\"]\n    roles: [write, admin]\n"
+			       "    max_duration: 1h\n    approvals: 0\n"));
+	config_free(must_parse(RES POLICY_HEAD
+			       "    resources: [\"d?\", \"[a]pi\"]\n    roles: [admin]\n"
+			       "    max_duration: 1h\n    approvals: 0\n"));
+
+	/* Approvals. */
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 1\n", 17,
+		     "approvals: 1 approvals need 'approvers'");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 17\n"
+		     "    approvers: [group:sre]\n", 17,
+		     "approvals: 17 is out of range 0..16");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 2\n"
+		     "    approvers: [user:carol, user:carol]\n", 17,
+		     "2 needed but only 1 distinct approvers");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    require_reason: 1\n", 18,
+		     "require_reason: expected true or false");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: forever\n    approvals: 0\n", 16,
+		     "max_duration: bad duration");
+
+	/* ticket_pattern is a POSIX extended regex. */
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    ticket_pattern: \"^OPS-([0-9]+$\"\n", 18,
+		     "ticket_pattern: bad regular expression");
+
+	/* Break-glass. */
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 1\n"
+		     "    approvers: [group:sre]\n"
+		     "    break_glass: {max_duration: 0s}\n", 19,
+		     "break_glass.max_duration: bad duration");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 1\n"
+		     "    approvers: [group:sre]\n"
+		     "    break_glass: {}\n", 19,
+		     "break_glass: missing required key 'max_duration'");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    break_glass: {max_duration: 10m}\n", 18,
+		     "break_glass: needs 'approvers'");
+
+	/* Duplicate names. */
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "  - name: p\n    requesters: [group:x]\n"
+		     "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n", 18,
+		     "duplicate policy 'p' (first at line 12)");
+	expect_error("resources:\n"
+		     "  - {name: a, kind: generic, roles: {r: {}}}\n"
+		     "  - {name: b, kind: generic, roles: {r: {}}}\n"
+		     "  - {name: a, kind: generic, roles: {r: {}}}\n", 4,
+		     "duplicate resource 'a' (first at line 2)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_leeway_forms),
+		cmocka_unit_test(test_demo_yaml_loads),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_error_size_limits),
+		cmocka_unit_test(test_error_yaml_features),
+		cmocka_unit_test(test_error_keys),
+		cmocka_unit_test(test_error_types),
+		cmocka_unit_test(test_error_values),
+		cmocka_unit_test(test_error_policies),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
