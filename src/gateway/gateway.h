@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +54,15 @@ void gateway_set_config(struct gateway *gw, const struct config *cfg);
  * another active grant covers it, sent FATAL and closed on both sides. */
 void gateway_grant_ended(struct gateway *gw, int64_t request_id,
 			 const char *why);
-/* Closes every session and the listener. */
+/* The port actually bound (useful with postgres_listen port 0), or -1. */
+int gateway_port(const struct gateway *gw);
+/* Open client connections (loop thread only; tests, metrics). */
+size_t gateway_session_count(const struct gateway *gw);
+/* Tests only: treat every client as non-loopback, to exercise the rule
+ * that cleartext passwords need TLS off loopback. */
+void gateway_test_force_remote(struct gateway *gw, bool on);
+/* Closes every session (FATAL 57P01 to each client) and the listener.
+ * Loop thread only; call before freeing the event_base. */
 void gateway_free(struct gateway *gw);
 
 #endif

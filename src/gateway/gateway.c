@@ -1,0 +1,306 @@
+#include "gateway/gateway.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "gateway/session.h"
+#include "util/log.h"
+
+#define GW_WHY_MAX 32
+#define GW_QUEUE_MAX 1000000 /* ended grants waiting for the loop */
+
+struct ended {
+	struct ended *next;
+	int64_t request_id;
+	char why[GW_WHY_MAX];
+};
+
+struct gateway {
+	struct gw_ctx ctx;
+	struct evconnlistener *listener;
+	int efd;                 /* eventfd: other threads wake the loop */
+	struct event *wake_ev;
+	pthread_mutex_t lock;    /* guards the queue below */
+	struct ended *head, *tail;
+	size_t queued;
+};
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct gateway *gw = arg;
+
+	(void)l;
+	session_accept(&gw->ctx, fd, sa, salen);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: keep listening, the next accept may succeed */
+	log_warn("gateway", "accept: %s", strerror(errno));
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gateway *gw = arg;
+	struct ended *list;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("gateway", "eventfd read: %s", strerror(errno));
+	pthread_mutex_lock(&gw->lock);
+	list = gw->head;
+	gw->head = gw->tail = NULL;
+	gw->queued = 0;
+	pthread_mutex_unlock(&gw->lock);
+	while (list) {
+		struct ended *e = list;
+
+		list = e->next;
+		session_grant_ended(&gw->ctx, e->request_id, e->why);
+		free(e);
+	}
+}
+
+void gateway_grant_ended(struct gateway *gw, int64_t request_id,
+			 const char *why)
+{
+	struct ended *e = calloc(1, sizeof(*e));
+	uint64_t one = 1;
+
+	if (!e) {
+		/* the per-session deadline timer still cuts at expiry; a
+		 * revocation lost here is logged loudly */
+		log_error("gateway", "out of memory: grant %lld end not "
+			  "delivered", (long long)request_id);
+		return;
+	}
+	e->request_id = request_id;
+	snprintf(e->why, sizeof(e->why), "%s", why ? why : "ended");
+	pthread_mutex_lock(&gw->lock);
+	if (gw->queued >= GW_QUEUE_MAX) {
+		pthread_mutex_unlock(&gw->lock);
+		free(e);
+		log_error("gateway", "queue full: grant %lld end not delivered",
+			  (long long)request_id);
+		return;
+	}
+	if (gw->tail)
+		gw->tail->next = e;
+	else
+		gw->head = e;
+	gw->tail = e;
+	gw->queued++;
+	pthread_mutex_unlock(&gw->lock);
+	if (write(gw->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("gateway", "eventfd write: %s", strerror(errno));
+}
+
+static int split_hostport(const char *hp, char *host, size_t hostlen,
+			  int *port)
+{
+	const char *colon = strrchr(hp, ':');
+	const char *h = hp;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!colon)
+		return JG_ERR_INVALID;
+	hl = (size_t)(colon - hp);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostlen)
+		return JG_ERR_INVALID;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	p = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || p < 0 || p > 65535)
+		return JG_ERR_INVALID;
+	*port = (int)p;
+	return 0;
+}
+
+static int make_tls(struct gateway *gw, const struct config *cfg)
+{
+	gw->ctx.tls_client = SSL_CTX_new(TLS_client_method());
+	if (!gw->ctx.tls_client)
+		return JG_ERR_CRYPTO;
+	SSL_CTX_set_min_proto_version(gw->ctx.tls_client, TLS1_2_VERSION);
+	/* The config has no CA for upstreams: TLS there protects against
+	 * passive eavesdropping (libpq's sslmode=require), see docs. */
+	SSL_CTX_set_verify(gw->ctx.tls_client, SSL_VERIFY_NONE, NULL);
+	if (!cfg->gateway.tls_cert)
+		return 0;
+	gw->ctx.tls_server = SSL_CTX_new(TLS_server_method());
+	if (!gw->ctx.tls_server)
+		return JG_ERR_CRYPTO;
+	SSL_CTX_set_min_proto_version(gw->ctx.tls_server, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(gw->ctx.tls_server,
+					       cfg->gateway.tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(gw->ctx.tls_server,
+					cfg->gateway.tls_key,
+					SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(gw->ctx.tls_server) != 1) {
+		log_error("gateway", "cannot load TLS certificate %s / key: %s",
+			  cfg->gateway.tls_cert,
+			  ERR_reason_error_string(ERR_get_error()));
+		return JG_ERR_CRYPTO;
+	}
+	return 0;
+}
+
+int gateway_start(struct event_base *base, const struct config *cfg,
+		  const struct gateway_hooks *hooks, struct gateway **out)
+{
+	struct gateway *gw;
+	struct evutil_addrinfo hints, *ai = NULL;
+	char host[256], portstr[8];
+	int port, rc;
+
+	*out = NULL;
+	if (!cfg->gateway.postgres_listen || !hooks->authenticate ||
+	    !hooks->find_grant)
+		return JG_ERR_INVALID;
+	gw = calloc(1, sizeof(*gw));
+	if (!gw)
+		return JG_ERR_NOMEM;
+	gw->efd = -1;
+	pthread_mutex_init(&gw->lock, NULL);
+	gw->ctx.base = base;
+	gw->ctx.cfg = cfg;
+	gw->ctx.hooks = *hooks;
+	rc = split_hostport(cfg->gateway.postgres_listen, host, sizeof(host),
+			    &port);
+	if (rc != 0) {
+		log_error("gateway", "bad postgres_listen %s",
+			  cfg->gateway.postgres_listen);
+		goto out;
+	}
+	rc = JG_ERR_NOMEM;
+	if (registry_new(4096, &gw->ctx.by_request) != 0 ||
+	    registry_new(4096, &gw->ctx.by_cancel) != 0)
+		goto out;
+	gw->ctx.dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+					   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (!gw->ctx.dns) /* no resolv.conf: numeric upstreams still work */
+		gw->ctx.dns = evdns_base_new(base, 0);
+	if (!gw->ctx.dns)
+		goto out;
+	rc = make_tls(gw, cfg);
+	if (rc != 0)
+		goto out;
+	rc = JG_ERR_IO;
+	gw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (gw->efd < 0)
+		goto out;
+	gw->wake_ev = event_new(base, gw->efd, EV_READ | EV_PERSIST, wake_cb,
+				gw);
+	if (!gw->wake_ev || event_add(gw->wake_ev, NULL) != 0)
+		goto out;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (evutil_getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
+		log_error("gateway", "postgres_listen host must be an IP "
+			  "address: %s", host);
+		rc = JG_ERR_INVALID;
+		goto out;
+	}
+	gw->listener = evconnlistener_new_bind(
+		base, accept_cb, gw,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+		1024, ai->ai_addr, (int)ai->ai_addrlen);
+	if (!gw->listener) {
+		log_error("gateway", "cannot listen on %s: %s",
+			  cfg->gateway.postgres_listen, strerror(errno));
+		goto out;
+	}
+	evconnlistener_set_error_cb(gw->listener, accept_error_cb);
+	log_info("gateway", "PostgreSQL gateway listening on %s%s",
+		 cfg->gateway.postgres_listen,
+		 gw->ctx.tls_server ? " (TLS offered)" : "");
+	rc = 0;
+	*out = gw;
+	gw = NULL;
+out:
+	if (ai)
+		evutil_freeaddrinfo(ai);
+	gateway_free(gw);
+	return rc;
+}
+
+void gateway_set_config(struct gateway *gw, const struct config *cfg)
+{
+	/* sessions copied what they need at admission; new logins see the
+	 * new resources and roles */
+	gw->ctx.cfg = cfg;
+}
+
+int gateway_port(const struct gateway *gw)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = evconnlistener_get_fd(gw->listener);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+size_t gateway_session_count(const struct gateway *gw)
+{
+	return session_count(&gw->ctx);
+}
+
+void gateway_test_force_remote(struct gateway *gw, bool on)
+{
+	gw->ctx.force_remote = on;
+}
+
+void gateway_free(struct gateway *gw)
+{
+	struct ended *e;
+
+	if (!gw)
+		return;
+	session_close_all(&gw->ctx);
+	if (gw->listener)
+		evconnlistener_free(gw->listener);
+	if (gw->wake_ev)
+		event_free(gw->wake_ev);
+	if (gw->efd >= 0)
+		close(gw->efd);
+	while ((e = gw->head) != NULL) {
+		gw->head = e->next;
+		free(e);
+	}
+	registry_free(gw->ctx.by_request);
+	registry_free(gw->ctx.by_cancel);
+	if (gw->ctx.dns)
+		evdns_base_free(gw->ctx.dns, 0);
+	SSL_CTX_free(gw->ctx.tls_server);
+	SSL_CTX_free(gw->ctx.tls_client);
+	pthread_mutex_destroy(&gw->lock);
+	free(gw);
+}
