@@ -327,7 +327,7 @@ int cli_args_query_add(char *buf, size_t len, const char *key,
 		       const char *value)
 {
 	static const char hexd[] = "0123456789ABCDEF";
-	size_t n = strlen(buf);
+	size_t start = strlen(buf), n = start;
 
 	if (n + strlen(key) + 2 >= len)
 		return JG_ERR_TOOBIG;
@@ -340,8 +340,10 @@ int cli_args_query_add(char *buf, size_t len, const char *key,
 			     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
 			     *p == '.' || *p == '~';
 
-		if (n + (plain ? 1 : 3) >= len)
+		if (n + (plain ? 1 : 3) >= len) {
+			buf[start] = '\0'; /* leave buf as it was */
 			return JG_ERR_TOOBIG;
+		}
 		if (plain) {
 			buf[n++] = (char)*p;
 		} else {

@@ -107,8 +107,12 @@ static int page_audit(struct cli_http *h, const struct cli_audit_filter *f,
 		json_decref(page);
 		if (o->follow)
 			fflush(stdout);
-		if (f->limit > 0 && (int64_t)o->printed >= f->limit)
+		if (f->limit > 0 && (int64_t)o->printed >= f->limit) {
+			/* Stopped inside the page: resume after what was shown. */
+			if (last > *cursor)
+				*cursor = last;
 			return CLI_EXIT_OK;
+		}
 		/* No next_after (or an empty page) means caught up.  The
 		 * cursor moves to next_after or the newest seq seen, never
 		 * back, so a confused server cannot make us loop. */
