@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_format.h"
+
 int cli_api_exit_for_status(long status)
 {
 	switch (status) {
@@ -22,14 +24,6 @@ int cli_api_exit_for_status(long status)
 	}
 }
 
-/* Writes s to f with control characters shown as '?': the message comes
- * from the server. */
-static void put_clean(const char *s, FILE *f)
-{
-	for (; *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
-}
-
 void cli_api_print_error(long status, const json_t *body, FILE *f)
 {
 	const json_t *e = json_object_get(body, "error");
@@ -38,9 +32,9 @@ void cli_api_print_error(long status, const json_t *body, FILE *f)
 
 	fputs("jitgate: ", f);
 	if (msg != NULL) {
-		put_clean(msg, f);
+		cli_format_put(msg, f);
 		fputs(" (", f);
-		put_clean(code != NULL ? code : "error", f);
+		cli_format_put(code != NULL ? code : "error", f);
 		fprintf(f, ", HTTP %ld)\n", status);
 	} else {
 		fprintf(f, "server answered HTTP %ld\n", status);

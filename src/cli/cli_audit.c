@@ -195,8 +195,9 @@ static int audit_export(int argc, char **argv)
 			     sizeof(err));
 	if (rc == JG_ERR_IO) {
 		fprintf(stderr, "jitgate: %s\n", err);
-		rc = status >= 200 && status < 300 ? CLI_EXIT_SERVER :
-						     CLI_EXIT_UNREACHABLE;
+		/* A full disk or closed pipe is ours; anything else is the
+		 * transfer (refused, or cut midway). */
+		rc = ferror(stdout) ? CLI_EXIT_SERVER : CLI_EXIT_UNREACHABLE;
 	} else if (rc != JG_OK) {
 		fprintf(stderr, "jitgate: %s\n", jg_strerror(rc));
 		rc = CLI_EXIT_SERVER;

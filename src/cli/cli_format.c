@@ -45,8 +45,7 @@ static size_t seq_len(unsigned char c)
 	return 1; /* stray byte: copied alone */
 }
 
-/* Writes s to f with control characters shown as '?', whatever its length. */
-static void fput_clean(const char *s, FILE *f)
+void cli_format_put(const char *s, FILE *f)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
@@ -301,7 +300,7 @@ out:
 static void kv(FILE *f, const char *key, const char *val)
 {
 	fprintf(f, "%-17s ", key);
-	fput_clean(val != NULL ? val : "-", f);
+	cli_format_put(val != NULL ? val : "-", f);
 	fputc('\n', f);
 }
 
@@ -324,11 +323,11 @@ static void print_approvals(const json_t *req, FILE *f)
 		if (time_of(a, "at", at, sizeof(at)) == NULL)
 			snprintf(at, sizeof(at), "-");
 		fputs("  - ", f);
-		fput_clean(str_of(a, "by") != NULL ? str_of(a, "by") : "-", f);
+		cli_format_put(str_of(a, "by") != NULL ? str_of(a, "by") : "-", f);
 		fprintf(f, " at %s", at);
 		if (c != NULL && *c != '\0') {
 			fputs(": ", f);
-			fput_clean(c, f);
+			cli_format_put(c, f);
 		}
 		fputc('\n', f);
 	}
@@ -383,7 +382,7 @@ static void audit_field(FILE *f, const char *key, const json_t *v)
 		text = dumped != NULL ? dumped : "?";
 	}
 	fprintf(f, " %s=", key);
-	fput_clean(text, f);
+	cli_format_put(text, f);
 	free(dumped);
 }
 
@@ -399,7 +398,7 @@ void cli_format_audit_event(const json_t *ev, FILE *f)
 	if (time_of(ev, "time", when, sizeof(when)) == NULL)
 		snprintf(when, sizeof(when), "-");
 	fprintf(f, "%s  %s  ", seq, when);
-	fput_clean(str_of(ev, "action") != NULL ? str_of(ev, "action") : "-", f);
+	cli_format_put(str_of(ev, "action") != NULL ? str_of(ev, "action") : "-", f);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
 		audit_field(f, keys[i], json_object_get(ev, keys[i]));
 	fputc('\n', f);
@@ -446,7 +445,7 @@ void cli_format_whoami(const json_t *res, FILE *f)
 		if (!json_is_string(g))
 			continue;
 		fputs(first ? "" : ", ", f);
-		fput_clean(json_string_value(g), f);
+		cli_format_put(json_string_value(g), f);
 		first = false;
 	}
 	fputs(first ? "-\n" : "\n", f);

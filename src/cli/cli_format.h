@@ -33,6 +33,10 @@ void cli_table_print(const struct cli_table *t, FILE *f);
  * max_chars 0 means no cut).  Never splits a UTF-8 sequence. */
 void cli_format_clean(const char *s, size_t max_chars, char *out, size_t len);
 
+/* Writes s to f, whatever its length, with control characters (C0, DEL,
+ * C1) shown as '?'. */
+void cli_format_put(const char *s, FILE *f);
+
 /* "2026-11-27T20:56:17.123Z" → "2026-11-27T20:56:17Z"; other text is
  * copied as is.  out holds len bytes. */
 void cli_format_time(const char *s, char *out, size_t len);

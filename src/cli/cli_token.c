@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli_api.h"
+#include "identity/token_verify.h"
 #include "util/crypto.h"
 
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
@@ -74,23 +75,17 @@ static int token_new(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-/* Delegated to the identity module once it is part of the build. */
-static int token_verify(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("token verify: not available in this build\n", stderr);
-	return CLI_EXIT_USAGE;
-}
-
 int cli_cmd_token(int argc, char **argv)
 {
-	static const char usage[] = "token new [--json] | token verify ...";
+	static const char usage[] =
+		"token new [--json]\n"
+		"       jitgate token verify [--jwks FILE] [--issuer URL] "
+		"[--audience A]... [--signature-only] TOKEN|-";
 
 	if (argc >= 2 && strcmp(argv[1], "new") == 0)
 		return token_new(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-		return token_verify(argc - 1, argv + 1);
+		return identity_cli_token_verify(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		printf("usage: jitgate %s\n", usage);
 		return CLI_EXIT_OK;
