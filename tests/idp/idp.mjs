@@ -1,0 +1,158 @@
+// A real OpenID Connect provider (oidc-provider) on loopback for jitgate's
+// end-to-end tests.  Usage:
+//   node idp.mjs --port PORT --keys FILE [--rotate]
+// FILE holds the provider's private JWKS (an RS256 and an ES256 key); it is
+// created when missing and regenerated with --rotate, so a test can restart
+// the provider with the same keys or with new ones.  Prints
+// "ready ISSUER" on stdout once listening.
+//
+// Accounts (login_hint selects one in the scripted authorization code flow):
+//   alice: groups [engineering]   bob: groups [sre]   carol: [security, sre]
+// Clients: "cli" (public, authorization code + PKCE, redirect
+// http://127.0.0.1/cb) and "svc" (client_credentials, secret "svc-secret",
+// groups [automation]).  Access tokens are JWTs for the resource
+// urn:jitgate (RS256) or urn:jitgate:es (ES256), both with audience
+// "jitgate" and a "groups" claim.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const port = Number(opt('--port', '4455'));
+const keysFile = opt('--keys', 'idp-keys.json');
+const rotate = args.includes('--rotate');
+const issuer = `http://127.0.0.1:${port}`;
+
+const ACCOUNTS = {
+  alice: ['engineering'],
+  bob: ['sre'],
+  carol: ['security', 'sre'],
+};
+const CLIENT_GROUPS = { svc: ['automation'] };
+
+function newKeys() {
+  const tag = randomUUID().slice(0, 8);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    .export({ format: 'jwk' });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+    .export({ format: 'jwk' });
+  return {
+    keys: [
+      { ...rsa, kid: `rsa-${tag}`, alg: 'RS256', use: 'sig' },
+      { ...ec, kid: `ec-${tag}`, alg: 'ES256', use: 'sig' },
+    ],
+  };
+}
+
+let jwks;
+if (!rotate && existsSync(keysFile)) {
+  jwks = JSON.parse(readFileSync(keysFile, 'utf8'));
+} else {
+  jwks = newKeys();
+  writeFileSync(keysFile, JSON.stringify(jwks), { mode: 0o600 });
+}
+
+const resource = (alg) => ({
+  scope: 'api',
+  audience: 'jitgate',
+  accessTokenFormat: 'jwt',
+  accessTokenTTL: 3600,
+  jwt: { sign: { alg } },
+});
+
+const provider = new Provider(issuer, {
+  jwks,
+  clients: [
+    {
+      client_id: 'cli',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/cb'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    },
+    {
+      client_id: 'svc',
+      client_secret: 'svc-secret',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+  ],
+  scopes: ['openid', 'api'],
+  claims: { openid: ['sub'], groups: ['groups'] },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'urn:jitgate',
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, indicator) => {
+        if (indicator === 'urn:jitgate') return resource('RS256');
+        if (indicator === 'urn:jitgate:es') return resource('ES256');
+        throw new Error(`unknown resource ${indicator}`);
+      },
+    },
+  },
+  async findAccount(ctx, id) {
+    if (!ACCOUNTS[id]) return undefined;
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, groups: ACCOUNTS[id] };
+      },
+    };
+  },
+  async extraTokenClaims(ctx, token) {
+    if (token.accountId) return { groups: ACCOUNTS[token.accountId] || [] };
+    return { groups: CLIENT_GROUPS[token.clientId] || [] };
+  },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  ttl: { Session: 600, Interaction: 600, Grant: 600, AuthorizationCode: 60 },
+});
+
+// Scripted interactions stand in for the login and consent pages: the
+// account comes from login_hint, consent grants what was asked for.
+async function interaction(req, res) {
+  try {
+    const details = await provider.interactionDetails(req, res);
+    const { prompt, params, session } = details;
+    let result;
+    if (prompt.name === 'login') {
+      const id = params.login_hint;
+      if (!ACCOUNTS[id]) throw new Error(`unknown account ${id}`);
+      result = { login: { accountId: id } };
+    } else {
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+      if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+      if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
+      for (const [ind, scopes] of Object.entries(prompt.details.missingResourceScopes || {})) {
+        grant.addResourceScope(ind, scopes.join(' '));
+      }
+      result = { consent: { grantId: await grant.save() } };
+    }
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+  } catch (err) {
+    res.statusCode = 400;
+    res.end(String(err));
+  }
+}
+
+const callback = provider.callback();
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/interaction/')) return interaction(req, res);
+  return callback(req, res);
+});
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`ready ${issuer}\n`);
+});
+const stop = () => server.close(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
