@@ -1,0 +1,35 @@
+/* The HTTP API (design section 4) on libmicrohttpd.  Handlers run on a
+ * small pool of MHD threads; anything that changes state is handed to the
+ * engine and the connection is suspended until the outcome is durable, so
+ * no HTTP thread ever waits on an fsync. */
+#ifndef JG_API_API_H
+#define JG_API_API_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/grant_index.h"
+#include "identity/auth.h"
+#include "server/cfgref.h"
+#include "server/engine.h"
+#include "server/metrics.h"
+#include "store/store.h"
+
+struct api;
+
+struct api_deps {
+	struct cfgholder *cfg;
+	struct engine *engine;
+	struct store *store;
+	struct grant_index *gi;
+	struct metrics *metrics;
+	auth_oidc_fn oidc;  /* NULL without OIDC */
+	void *oidc_ctx;
+	atomic_bool ready;  /* /readyz */
+};
+
+/* Listens on "host:port" (deps must outlive the api). */
+int api_start(struct api_deps *deps, const char *listen, struct api **out) JG_WUR;
+void api_stop(struct api *a);
+
+#endif

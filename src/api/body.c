@@ -1,0 +1,113 @@
+#include "api/body.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *type_name(enum field_type t)
+{
+	switch (t) {
+	case FIELD_STRING: return "a string";
+	case FIELD_INT: return "an integer";
+	case FIELD_BOOL: return "a boolean";
+	}
+	return "?";
+}
+
+static bool type_ok(const json_t *v, enum field_type t)
+{
+	switch (t) {
+	case FIELD_STRING: return json_is_string(v);
+	case FIELD_INT: return json_is_integer(v);
+	case FIELD_BOOL: return json_is_boolean(v);
+	}
+	return false;
+}
+
+int body_parse(const char *buf, size_t len, const struct field_spec *spec,
+	       size_t nspec, json_t **out, char *msg, size_t msglen,
+	       const char **field)
+{
+	json_error_t jerr;
+	json_t *o;
+	const char *key;
+	json_t *v;
+
+	*out = NULL;
+	*field = NULL;
+	if (len > API_BODY_MAX) {
+		snprintf(msg, msglen, "body larger than %d bytes", API_BODY_MAX);
+		return JG_ERR_TOOBIG;
+	}
+	if (len == 0) {
+		o = json_object();
+	} else {
+		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
+			       &jerr);
+		if (o == NULL) {
+			snprintf(msg, msglen, "body is not valid JSON: %s (at byte %d)",
+				 jerr.text, jerr.position);
+			return JG_ERR_INVALID;
+		}
+	}
+	if (!json_is_object(o)) {
+		snprintf(msg, msglen, "body must be a JSON object");
+		json_decref(o);
+		return JG_ERR_INVALID;
+	}
+	json_object_foreach(o, key, v) {
+		size_t i;
+
+		for (i = 0; i < nspec; i++)
+			if (strcmp(spec[i].name, key) == 0)
+				break;
+		if (i == nspec) {
+			*field = NULL;
+			snprintf(msg, msglen, "%.64s: unknown field", key);
+			json_decref(o);
+			return JG_ERR_INVALID;
+		}
+		if (json_is_null(v) && !spec[i].required)
+			continue;
+		if (!type_ok(v, spec[i].type)) {
+			*field = spec[i].name;
+			snprintf(msg, msglen, "%s: must be %s", spec[i].name,
+				 type_name(spec[i].type));
+			json_decref(o);
+			return JG_ERR_INVALID;
+		}
+		if (spec[i].type == FIELD_STRING &&
+		    strlen(json_string_value(v)) > API_STRING_MAX) {
+			*field = spec[i].name;
+			snprintf(msg, msglen, "%s: longer than %d bytes", spec[i].name,
+				 API_STRING_MAX);
+			json_decref(o);
+			return JG_ERR_INVALID;
+		}
+	}
+	for (size_t i = 0; i < nspec; i++) {
+		v = json_object_get(o, spec[i].name);
+		if (spec[i].required && (v == NULL || json_is_null(v))) {
+			*field = spec[i].name;
+			snprintf(msg, msglen, "%s: required", spec[i].name);
+			json_decref(o);
+			return JG_ERR_INVALID;
+		}
+	}
+	*out = o;
+	return JG_OK;
+}
+
+const char *body_str(const json_t *o, const char *name)
+{
+	return json_string_value(json_object_get(o, name));
+}
+
+long long body_int(const json_t *o, const char *name)
+{
+	return json_integer_value(json_object_get(o, name));
+}
+
+bool body_bool(const json_t *o, const char *name)
+{
+	return json_is_true(json_object_get(o, name));
+}

@@ -1,0 +1,481 @@
+/* HTTP plumbing: the MHD daemon, body reading with its limit, bearer
+ * authentication, routing, and turning answers into responses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "api/api_internal.h"
+#include "api/render.h"
+#include "core/policy.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+struct api {
+	struct MHD_Daemon *d;
+	struct api_deps *deps;
+};
+
+void conn_reply(struct conn *c, int status, json_t *resp)
+{
+	json_decref(c->resp);
+	c->status = status;
+	c->resp = resp;
+}
+
+void conn_error(struct conn *c, int status, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conn_reply(c, status, render_error(code, msg));
+}
+
+void conn_fail(struct conn *c, int err, const char *message)
+{
+	static const struct { int err, status; const char *code; } map[] = {
+		{JG_ERR_INVALID, 400, "bad_request"},
+		{JG_ERR_PARSE, 400, "bad_request"},
+		{JG_ERR_AUTH, 401, "unauthenticated"},
+		{JG_ERR_FORBIDDEN, 403, "forbidden"},
+		{JG_ERR_NOTFOUND, 404, "not_found"},
+		{JG_ERR_CONFLICT, 409, "conflict"},
+		{JG_ERR_TOOBIG, 413, "too_large"},
+		{JG_ERR_STORE, 503, "unavailable"},
+		{JG_ERR_UNAVAILABLE, 503, "unavailable"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (map[i].err == err) {
+			conn_error(c, map[i].status, map[i].code, "%s",
+				   message && *message ? message : jg_strerror(err));
+			return;
+		}
+	}
+	conn_error(c, 500, "internal", "internal error");
+}
+
+const char *conn_arg(struct conn *c, const char *name)
+{
+	return MHD_lookup_connection_value(c->mhd, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void on_engine_done(struct engine_cmd *cmd, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)cmd;
+	MHD_resume_connection(c->mhd);
+}
+
+void conn_submit(struct conn *c, void (*after)(struct conn *c))
+{
+	c->after = after;
+	c->cmd.on_done = on_engine_done;
+	c->cmd.on_done_arg = c;
+	c->state = CONN_SUSPENDED;
+	/* suspend first: the engine may finish before submit returns */
+	MHD_suspend_connection(c->mhd);
+	if (engine_submit(c->deps->engine, &c->cmd) != JG_OK) {
+		c->cmd.err = JG_ERR_UNAVAILABLE;
+		snprintf(c->cmd.res.message, sizeof(c->cmd.res.message),
+			 "jitgate is overloaded or shutting down; nothing was changed");
+		json_decref(c->cmd.event);
+		c->cmd.event = NULL;
+		MHD_resume_connection(c->mhd);
+	}
+}
+
+static void reply_after_audit(struct conn *c)
+{
+	/* the prepared answer stands unless the audit could not be made
+	 * durable: then the caller is told (fail closed) */
+	if (c->cmd.err != JG_OK)
+		conn_fail(c, c->cmd.err, c->cmd.res.message);
+}
+
+void conn_audit_then_reply(struct conn *c, json_t *event, int status, json_t *resp)
+{
+	conn_reply(c, status, resp);
+	memset(&c->cmd, 0, sizeof(c->cmd));
+	c->cmd.op = ENG_AUDIT;
+	c->cmd.event = event;
+	conn_submit(c, reply_after_audit);
+}
+
+static void remote_addr(struct conn *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(buf, len, "unknown");
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
+			  buf, (socklen_t)len);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
+			  buf, (socklen_t)len);
+}
+
+/* Authenticates the bearer token; on failure answers 401 after auditing
+ * auth.failed (the token itself is never recorded). */
+static bool authenticate(struct conn *c, const char *url)
+{
+	const char *h = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	struct auth_failure fail;
+	char addr[64];
+	json_t *ev;
+	int rc;
+
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		rc = auth_bearer(c->cfg, c->deps->oidc, c->deps->oidc_ctx, h + 7,
+				 time_now_ms(), &c->who, &fail);
+		if (rc == JG_OK) {
+			c->authed = true;
+			return true;
+		}
+	} else {
+		memset(&fail, 0, sizeof(fail));
+		snprintf(fail.reason, sizeof(fail.reason), "%s",
+			 h ? "authorization is not a bearer token" : "no bearer token");
+	}
+	remote_addr(c, addr, sizeof(addr));
+	log_info(NULL, "auth failed from %s on %.128s: %s", addr, url, fail.reason);
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s?, s:s?, s:s?}}", "action",
+		       "auth.failed", "actor", fail.sub[0] ? fail.sub : "anonymous",
+		       "detail", "reason", fail.reason, "remote_addr", addr, "via",
+		       "api", "iss", fail.iss[0] ? fail.iss : NULL, "kid",
+		       fail.kid[0] ? fail.kid : NULL, "sub",
+		       fail.sub[0] ? fail.sub : NULL);
+	if (ev == NULL) {
+		conn_error(c, 401, "unauthenticated", "%s", fail.reason);
+		return false;
+	}
+	conn_audit_then_reply(c, ev, 401,
+			      render_error("unauthenticated", fail.reason));
+	return false;
+}
+
+static bool parse_id(const char *s, int64_t *id)
+{
+	char *end;
+	long long v;
+
+	if (*s < '1' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || (*end != '\0' && *end != '/') || v <= 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+static void route_requests(struct conn *c, const char *method, const char *rest)
+{
+	int64_t id;
+	const char *slash;
+
+	if (*rest == '\0') {
+		if (strcmp(method, "POST") == 0)
+			handle_create(c);
+		else if (strcmp(method, "GET") == 0)
+			handle_list(c);
+		else
+			conn_error(c, 405, "method_not_allowed", "use GET or POST");
+		return;
+	}
+	if (*rest != '/' || !parse_id(rest + 1, &id)) {
+		conn_error(c, 404, "not_found", "no such path");
+		return;
+	}
+	slash = strchr(rest + 1, '/');
+	if (slash == NULL) {
+		if (strcmp(method, "GET") == 0)
+			handle_get_request(c, id);
+		else
+			conn_error(c, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	if (strcmp(method, "POST") != 0) {
+		conn_error(c, 405, "method_not_allowed", "use POST");
+		return;
+	}
+	handle_action(c, id, slash + 1);
+}
+
+/* Public endpoints answer without credentials. */
+static struct MHD_Response *route_public(struct conn *c, const char *method,
+					 const char *url, int *status)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET") != 0)
+		return NULL;
+	if (strcmp(url, "/healthz") == 0) {
+		*status = 200;
+		return MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
+	}
+	if (strcmp(url, "/readyz") == 0) {
+		bool ok = atomic_load(&c->deps->ready) && store_ping(c->deps->store);
+
+		*status = ok ? 200 : 503;
+		return MHD_create_response_from_buffer(ok ? 6 : 10, ok ? "ready\n" : "not ready\n",
+						       MHD_RESPMEM_PERSISTENT);
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		int64_t by_state[REQ_STATE_COUNT];
+
+		for (int i = 0; i < REQ_STATE_COUNT; i++)
+			by_state[i] = -1;
+		f = open_memstream(&text, &len);
+		if (f == NULL)
+			return NULL;
+		if (store_count_by_state(c->deps->store, by_state, REQ_STATE_COUNT) != JG_OK)
+			for (int i = 0; i < REQ_STATE_COUNT; i++)
+				by_state[i] = -1;
+		metrics_render(c->deps->metrics, by_state, REQ_STATE_COUNT,
+			       (int64_t)grant_index_count(c->deps->gi), f);
+		fclose(f);
+		*status = 200;
+		return MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	}
+	return NULL;
+}
+
+static void route(struct conn *c, const char *method, const char *url)
+{
+	if (!authenticate(c, url))
+		return;
+	if (strncmp(url, "/v1/requests", 12) == 0)
+		route_requests(c, method, url + 12);
+	else if (strcmp(url, "/v1/check") == 0)
+		strcmp(method, "POST") == 0 ? handle_check(c)
+					    : conn_error(c, 405, "method_not_allowed", "use POST");
+	else if (strcmp(url, "/v1/whoami") == 0)
+		strcmp(method, "GET") == 0 ? handle_whoami(c)
+					   : conn_error(c, 405, "method_not_allowed", "use GET");
+	else if (strcmp(url, "/v1/audit") == 0 || strcmp(url, "/v1/audit/verify") == 0 ||
+		 strcmp(url, "/v1/audit/export") == 0) {
+		if (strcmp(method, "GET") != 0)
+			conn_error(c, 405, "method_not_allowed", "use GET");
+		else if (!policy_is_auditor(c->cfg, &c->who.subject))
+			conn_error(c, 403, "forbidden",
+				   "only admins and auditors may read the audit log");
+		else if (strcmp(url, "/v1/audit") == 0)
+			handle_audit_list(c);
+		else if (strcmp(url, "/v1/audit/verify") == 0)
+			handle_audit_verify(c);
+		/* export answers with a streamed response in send_answer */
+	} else {
+		conn_error(c, 404, "not_found", "no such path");
+	}
+}
+
+static enum MHD_Result send_answer(struct conn *c, const char *url)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *text;
+	int status = c->status;
+
+	if (c->resp == NULL && strcmp(url, "/v1/audit/export") == 0 && c->authed) {
+		r = audit_export_response(c);
+		status = 200;
+	} else {
+		if (c->resp == NULL) {
+			c->status = 500;
+			c->resp = render_error("internal", "no answer");
+		}
+		text = json_dumps(c->resp, JSON_COMPACT);
+		if (text == NULL)
+			return MHD_NO;
+		status = c->status;
+		r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+						"application/json");
+	}
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (status >= 400)
+		atomic_fetch_add_explicit(&c->deps->metrics->http_errors, 1,
+					  memory_order_relaxed);
+	ret = MHD_queue_response(c->mhd, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct conn *c = *con_cls;
+	struct MHD_Response *pub;
+	int status = 200;
+
+	(void)version;
+	if (c == NULL) {
+		const char *cl;
+
+		atomic_fetch_add_explicit(&a->deps->metrics->http_requests, 1,
+					  memory_order_relaxed);
+		pub = route_public(&(struct conn){.deps = a->deps, .mhd = mhd},
+				   method, url, &status);
+		if (pub != NULL) {
+			enum MHD_Result ret = MHD_queue_response(mhd, (unsigned)status, pub);
+
+			MHD_destroy_response(pub);
+			return ret;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return MHD_NO;
+		c->deps = a->deps;
+		c->mhd = mhd;
+		c->state = CONN_READING;
+		*con_cls = c;
+		cl = MHD_lookup_connection_value(mhd, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
+			c->too_big = true; /* answered below without reading it */
+		if (!c->too_big)
+			return MHD_YES;
+	}
+	if (c->state == CONN_READING && *upload_data_size > 0) {
+		if (!c->too_big && c->len + *upload_data_size <= API_BODY_MAX) {
+			char *nb = realloc(c->body, c->len + *upload_data_size + 1);
+
+			if (nb == NULL)
+				return MHD_NO;
+			c->body = nb;
+			memcpy(c->body + c->len, upload_data, *upload_data_size);
+			c->len += *upload_data_size;
+			c->body[c->len] = '\0';
+		} else {
+			c->too_big = true; /* the rest is read and dropped */
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (c->state == CONN_READING) {
+		c->ref = cfgholder_get(a->deps->cfg);
+		c->cfg = cfgref_config(c->ref);
+		if (c->too_big)
+			conn_error(c, 413, "too_large", "body larger than %d bytes",
+				   API_BODY_MAX);
+		else
+			route(c, method, url);
+		if (c->state == CONN_SUSPENDED)
+			return MHD_YES;
+	}
+	if (c->state == CONN_SUSPENDED) {
+		/* resumed: the engine is done */
+		c->state = CONN_RESUMED;
+		if (c->after)
+			c->after(c);
+	}
+	return send_answer(c, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn *c = *con_cls;
+
+	(void)cls;
+	(void)mhd;
+	(void)toe;
+	if (c == NULL)
+		return;
+	if (c->ref)
+		cfgref_put(c->ref);
+	authn_clear(&c->who);
+	request_clear(&c->cmd.out);
+	json_decref(c->cmd.event);
+	json_decref(c->args);
+	json_decref(c->resp);
+	free(c->body);
+	free(c);
+	*con_cls = NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	long port;
+	char *end;
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+		return JG_ERR_INVALID;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return JG_ERR_INVALID;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return JG_ERR_INVALID;
+	return JG_OK;
+}
+
+int api_start(struct api_deps *deps, const char *listen, struct api **out)
+{
+	struct sockaddr_in sa;
+	struct api *a;
+
+	*out = NULL;
+	if (parse_listen(listen, &sa) != JG_OK) {
+		log_error(NULL, "listen address %s is not IPv4 host:port", listen);
+		return JG_ERR_INVALID;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return JG_ERR_NOMEM;
+	a->deps = deps;
+	a->d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_TURBO,
+		0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+		(unsigned)1, MHD_OPTION_END);
+	if (a->d == NULL) {
+		log_error(NULL, "cannot listen on %s", listen);
+		free(a);
+		return JG_ERR_IO;
+	}
+	*out = a;
+	return JG_OK;
+}
+
+void api_stop(struct api *a)
+{
+	if (a == NULL)
+		return;
+	MHD_stop_daemon(a->d);
+	free(a);
+}

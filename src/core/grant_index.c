@@ -1,0 +1,336 @@
+#include "core/grant_index.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Grants with the same (subject, resource, role) share one key; a key
+ * lives while it has grants.  Two chained hash tables: keys by hash of the
+ * triple, grants by request id. */
+struct gkey {
+	uint64_t hash;
+	struct gkey *next;
+	struct grant *grants;
+	uint16_t len_s, len_r; /* offsets into text */
+	char text[];           /* "subject\0resource\0role\0" */
+};
+
+struct grant {
+	int64_t request_id;
+	int64_t expires_at_ms;
+	struct gkey *key;
+	struct grant *next_in_key;
+	struct grant *next_by_id;
+};
+
+struct grant_index {
+	pthread_rwlock_t lock;
+	struct gkey **keys;
+	size_t nkeys, key_cap; /* key_cap: power of two */
+	struct grant **ids;
+	size_t ngrants, id_cap;
+	size_t key_bytes;
+};
+
+#define INITIAL_CAP 1024
+#define TRIPLE_MAX 1024
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t hash_triple(const char *s, size_t ls, const char *r, size_t lr,
+			    const char *o, size_t lo)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	/* lengths separate the fields, so ("ab","c") and ("a","bc") differ */
+	h = fnv1a(h, s, ls + 1);
+	h = fnv1a(h, r, lr + 1);
+	h = fnv1a(h, o, lo + 1);
+	return h ^ (h >> 29);
+}
+
+static uint64_t hash_id(int64_t id)
+{
+	uint64_t x = (uint64_t)id;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+int grant_index_new(struct grant_index **out)
+{
+	struct grant_index *gi;
+
+	*out = NULL;
+	gi = calloc(1, sizeof(*gi));
+	if (gi == NULL)
+		return JG_ERR_NOMEM;
+	gi->key_cap = gi->id_cap = INITIAL_CAP;
+	gi->keys = calloc(gi->key_cap, sizeof(*gi->keys));
+	gi->ids = calloc(gi->id_cap, sizeof(*gi->ids));
+	if (gi->keys == NULL || gi->ids == NULL ||
+	    pthread_rwlock_init(&gi->lock, NULL) != 0) {
+		free(gi->keys);
+		free(gi->ids);
+		free(gi);
+		return JG_ERR_NOMEM;
+	}
+	*out = gi;
+	return JG_OK;
+}
+
+void grant_index_free(struct grant_index *gi)
+{
+	if (gi == NULL)
+		return;
+	for (size_t i = 0; i < gi->id_cap; i++) {
+		struct grant *g = gi->ids[i], *next;
+
+		for (; g; g = next) {
+			next = g->next_by_id;
+			free(g);
+		}
+	}
+	for (size_t i = 0; i < gi->key_cap; i++) {
+		struct gkey *k = gi->keys[i], *next;
+
+		for (; k; k = next) {
+			next = k->next;
+			free(k);
+		}
+	}
+	free(gi->keys);
+	free(gi->ids);
+	pthread_rwlock_destroy(&gi->lock);
+	free(gi);
+}
+
+static bool key_equals(const struct gkey *k, uint64_t h, const char *s,
+		       size_t ls, const char *r, size_t lr, const char *o,
+		       size_t lo)
+{
+	return k->hash == h && k->len_s == ls && k->len_r == lr &&
+	       memcmp(k->text, s, ls) == 0 &&
+	       memcmp(k->text + ls + 1, r, lr) == 0 &&
+	       strcmp(k->text + ls + lr + 2, o) == 0 &&
+	       strlen(k->text + ls + lr + 2) == lo;
+}
+
+static struct gkey *key_find(const struct grant_index *gi, uint64_t h,
+			     const char *s, size_t ls, const char *r, size_t lr,
+			     const char *o, size_t lo)
+{
+	struct gkey *k = gi->keys[h & (gi->key_cap - 1)];
+
+	for (; k; k = k->next)
+		if (key_equals(k, h, s, ls, r, lr, o, lo))
+			return k;
+	return NULL;
+}
+
+/* Doubles a table when its load reaches 1; failure to grow only costs
+ * speed, never correctness. */
+static void grow_keys(struct grant_index *gi)
+{
+	size_t cap = gi->key_cap * 2;
+	struct gkey **t = calloc(cap, sizeof(*t));
+
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < gi->key_cap; i++) {
+		struct gkey *k = gi->keys[i], *next;
+
+		for (; k; k = next) {
+			next = k->next;
+			k->next = t[k->hash & (cap - 1)];
+			t[k->hash & (cap - 1)] = k;
+		}
+	}
+	free(gi->keys);
+	gi->keys = t;
+	gi->key_cap = cap;
+}
+
+static void grow_ids(struct grant_index *gi)
+{
+	size_t cap = gi->id_cap * 2;
+	struct grant **t = calloc(cap, sizeof(*t));
+
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < gi->id_cap; i++) {
+		struct grant *g = gi->ids[i], *next;
+
+		for (; g; g = next) {
+			size_t b = hash_id(g->request_id) & (cap - 1);
+
+			next = g->next_by_id;
+			g->next_by_id = t[b];
+			t[b] = g;
+		}
+	}
+	free(gi->ids);
+	gi->ids = t;
+	gi->id_cap = cap;
+}
+
+static struct grant **id_slot(struct grant_index *gi, int64_t id)
+{
+	struct grant **p = &gi->ids[hash_id(id) & (gi->id_cap - 1)];
+
+	while (*p && (*p)->request_id != id)
+		p = &(*p)->next_by_id;
+	return p;
+}
+
+int grant_index_add(struct grant_index *gi, const char *subject,
+		    const char *resource, const char *role, int64_t request_id,
+		    int64_t expires_at_ms)
+{
+	size_t ls = strlen(subject), lr = strlen(resource), lo = strlen(role);
+	uint64_t h = hash_triple(subject, ls, resource, lr, role, lo);
+	struct gkey *k, *newkey = NULL;
+	struct grant *g;
+	int rc = JG_OK;
+
+	if (ls + lr + lo + 3 > TRIPLE_MAX)
+		return JG_ERR_INVALID;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return JG_ERR_NOMEM;
+	g->request_id = request_id;
+	g->expires_at_ms = expires_at_ms;
+	/* build a key outside the lock; dropped if one exists */
+	newkey = malloc(sizeof(*newkey) + ls + lr + lo + 3);
+	if (newkey == NULL) {
+		free(g);
+		return JG_ERR_NOMEM;
+	}
+	newkey->hash = h;
+	newkey->grants = NULL;
+	newkey->len_s = (uint16_t)ls;
+	newkey->len_r = (uint16_t)lr;
+	memcpy(newkey->text, subject, ls + 1);
+	memcpy(newkey->text + ls + 1, resource, lr + 1);
+	memcpy(newkey->text + ls + lr + 2, role, lo + 1);
+
+	pthread_rwlock_wrlock(&gi->lock);
+	if (*id_slot(gi, request_id) != NULL) {
+		rc = JG_ERR_CONFLICT;
+		goto out;
+	}
+	k = key_find(gi, h, subject, ls, resource, lr, role, lo);
+	if (k == NULL) {
+		if (gi->nkeys >= gi->key_cap)
+			grow_keys(gi);
+		k = newkey;
+		newkey = NULL;
+		k->next = gi->keys[h & (gi->key_cap - 1)];
+		gi->keys[h & (gi->key_cap - 1)] = k;
+		gi->nkeys++;
+		gi->key_bytes += sizeof(*k) + ls + lr + lo + 3;
+	}
+	g->key = k;
+	g->next_in_key = k->grants;
+	k->grants = g;
+	if (gi->ngrants >= gi->id_cap)
+		grow_ids(gi);
+	g->next_by_id = NULL;
+	*id_slot(gi, request_id) = g;
+	gi->ngrants++;
+	g = NULL;
+out:
+	pthread_rwlock_unlock(&gi->lock);
+	free(newkey);
+	free(g);
+	return rc;
+}
+
+bool grant_index_remove(struct grant_index *gi, int64_t request_id)
+{
+	struct grant **slot, *g, **pp;
+	struct gkey *k = NULL;
+
+	pthread_rwlock_wrlock(&gi->lock);
+	slot = id_slot(gi, request_id);
+	g = *slot;
+	if (g == NULL) {
+		pthread_rwlock_unlock(&gi->lock);
+		return false;
+	}
+	*slot = g->next_by_id;
+	gi->ngrants--;
+	for (pp = &g->key->grants; *pp != g; pp = &(*pp)->next_in_key)
+		;
+	*pp = g->next_in_key;
+	if (g->key->grants == NULL) {
+		struct gkey **kp = &gi->keys[g->key->hash & (gi->key_cap - 1)];
+
+		while (*kp != g->key)
+			kp = &(*kp)->next;
+		k = *kp;
+		*kp = k->next;
+		gi->nkeys--;
+		gi->key_bytes -= sizeof(*k) + strlen(k->text) +
+				 strlen(k->text + k->len_s + 1) +
+				 strlen(k->text + k->len_s + k->len_r + 2) + 3;
+	}
+	pthread_rwlock_unlock(&gi->lock);
+	free(k);
+	free(g);
+	return true;
+}
+
+bool grant_index_check(struct grant_index *gi, const char *subject,
+		       const char *resource, const char *role, int64_t now_ms,
+		       struct grant_hit *hit)
+{
+	size_t ls = strlen(subject), lr = strlen(resource), lo = strlen(role);
+	uint64_t h = hash_triple(subject, ls, resource, lr, role, lo);
+	const struct grant *best = NULL;
+	struct gkey *k;
+
+	pthread_rwlock_rdlock(&gi->lock);
+	k = key_find(gi, h, subject, ls, resource, lr, role, lo);
+	for (const struct grant *g = k ? k->grants : NULL; g; g = g->next_in_key)
+		if (g->expires_at_ms > now_ms &&
+		    (best == NULL || g->expires_at_ms > best->expires_at_ms))
+			best = g;
+	if (best && hit) {
+		hit->request_id = best->request_id;
+		hit->expires_at_ms = best->expires_at_ms;
+	}
+	pthread_rwlock_unlock(&gi->lock);
+	return best != NULL;
+}
+
+size_t grant_index_count(struct grant_index *gi)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&gi->lock);
+	n = gi->ngrants;
+	pthread_rwlock_unlock(&gi->lock);
+	return n;
+}
+
+size_t grant_index_bytes(struct grant_index *gi)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&gi->lock);
+	n = sizeof(*gi) + gi->key_cap * sizeof(*gi->keys) +
+	    gi->id_cap * sizeof(*gi->ids) + gi->ngrants * sizeof(struct grant) +
+	    gi->key_bytes;
+	pthread_rwlock_unlock(&gi->lock);
+	return n;
+}

@@ -1,0 +1,866 @@
+#include "server/engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/canon.h"
+#include "audit/chain.h"
+#include "core/deadlines.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define QUEUE_MAX 65536
+#define BATCH_MAX 1024
+#define RETRY_MS 200
+
+enum effect_kind { EFF_ADD, EFF_REMOVE, EFF_DEADLINE, EFF_ENDED };
+
+struct effect {
+	enum effect_kind kind;
+	int64_t id;
+	int64_t at_ms;
+	char *subject, *resource, *role; /* EFF_ADD */
+	const char *why;                 /* EFF_ENDED */
+};
+
+struct batch {
+	const struct config *cfg;
+	int64_t now_ms;
+	struct effect *fx;
+	size_t nfx, capfx;
+	uint64_t counts[ACT_COUNT];
+	bool failed; /* a store write failed: the whole batch is rolled back */
+};
+
+struct engine {
+	struct store *store;
+	struct grant_index *gi;
+	struct cfgholder *cfg;
+	struct metrics *m;
+	struct engine_hooks hooks;
+
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* work arrived */
+	pthread_cond_t done; /* a batch finished */
+	struct engine_cmd *head, *tail;
+	size_t queued;
+	bool stop;
+
+	/* engine thread only */
+	struct deadlines dl;
+	int64_t audit_seq;
+	char audit_hash[65];
+	int64_t retry_at_ms;
+};
+
+int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
+	       struct metrics *m, const struct engine_hooks *hooks,
+	       struct engine **out)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	*out = NULL;
+	if (e == NULL)
+		return JG_ERR_NOMEM;
+	e->store = st;
+	e->gi = gi;
+	e->cfg = cfg;
+	e->m = m;
+	if (hooks)
+		e->hooks = *hooks;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->wake, NULL);
+	pthread_cond_init(&e->done, NULL);
+	*out = e;
+	return JG_OK;
+}
+
+/* ---- effects, applied only after a successful commit ---- */
+
+static struct effect *fx_add(struct batch *b, enum effect_kind k, int64_t id)
+{
+	struct effect *f;
+
+	if (b->nfx == b->capfx) {
+		size_t cap = b->capfx ? b->capfx * 2 : 64;
+		struct effect *v = realloc(b->fx, cap * sizeof(*v));
+
+		if (v == NULL) {
+			b->failed = true;
+			return NULL;
+		}
+		b->fx = v;
+		b->capfx = cap;
+	}
+	f = &b->fx[b->nfx++];
+	memset(f, 0, sizeof(*f));
+	f->kind = k;
+	f->id = id;
+	return f;
+}
+
+static void fx_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->nfx; i++) {
+		free(b->fx[i].subject);
+		free(b->fx[i].resource);
+		free(b->fx[i].role);
+	}
+	free(b->fx);
+	b->fx = NULL;
+	b->nfx = b->capfx = 0;
+}
+
+/* Records what a request's new state means for memory. */
+static void fx_for_request(struct batch *b, const struct request *r,
+			   enum req_state before, bool is_new)
+{
+	struct effect *f;
+
+	if (r->state == REQ_ACTIVE && (is_new || before != REQ_ACTIVE)) {
+		f = fx_add(b, EFF_ADD, r->id);
+		if (f) {
+			f->at_ms = r->expires_at;
+			f->subject = strdup(r->requester);
+			f->resource = strdup(r->resource);
+			f->role = strdup(r->role);
+			if (!f->subject || !f->resource || !f->role)
+				b->failed = true;
+		}
+	}
+	if (core_request_deadline(r) != 0 && (is_new || before != r->state)) {
+		f = fx_add(b, EFF_DEADLINE, r->id);
+		if (f)
+			f->at_ms = core_request_deadline(r);
+	}
+	if (!is_new && before == REQ_ACTIVE && r->state != REQ_ACTIVE) {
+		if ((f = fx_add(b, EFF_REMOVE, r->id)) != NULL)
+			f->at_ms = 0;
+		if ((f = fx_add(b, EFF_ENDED, r->id)) != NULL)
+			f->why = req_state_name(r->state);
+	}
+}
+
+static void apply_effects(struct engine *e, struct batch *b)
+{
+	for (size_t i = 0; i < b->nfx; i++) {
+		struct effect *f = &b->fx[i];
+
+		switch (f->kind) {
+		case EFF_ADD:
+			if (grant_index_add(e->gi, f->subject, f->resource, f->role,
+					    f->id, f->at_ms) != JG_OK)
+				log_error(NULL, "grant index add failed for request %lld",
+					  (long long)f->id);
+			break;
+		case EFF_REMOVE:
+			grant_index_remove(e->gi, f->id);
+			break;
+		case EFF_DEADLINE:
+			if (deadlines_push(&e->dl, f->at_ms, f->id) != JG_OK)
+				log_error(NULL, "deadline push failed for request %lld",
+					  (long long)f->id);
+			break;
+		case EFF_ENDED:
+			if (e->hooks.grant_ended)
+				e->hooks.grant_ended(e->hooks.ctx, f->id, f->why);
+			break;
+		}
+	}
+}
+
+/* ---- audit ---- */
+
+static bool notify_wants(const struct notify_cfg *n, enum audit_action a)
+{
+	/* break-glass alerts every channel (design rule 7) */
+	if (a == ACT_REQUEST_BREAK_GLASS)
+		return true;
+	for (size_t i = 0; i < n->nevents; i++)
+		if (strcmp(n->events[i], "*") == 0 ||
+		    strcmp(n->events[i], action_name(a)) == 0)
+			return true;
+	return false;
+}
+
+static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
+		      int64_t seq, const char *text)
+{
+	for (size_t i = 0; i < b->cfg->nnotify; i++) {
+		const struct notify_cfg *n = &b->cfg->notify[i];
+		json_t *t;
+		char *target;
+		int rc;
+
+		if (!notify_wants(n, a))
+			continue;
+		t = json_pack("{s:s, s:s, s:s?}", "kind",
+			      n->kind == NOTIFY_SLACK ? "slack" : "webhook", "url",
+			      n->url, "secret_env", n->secret_env);
+		target = t ? json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(t);
+		if (target == NULL)
+			return JG_ERR_NOMEM;
+		rc = store_tx_outbox_add(e->store, seq, target, text);
+		free(target);
+		if (rc != JG_OK)
+			return rc;
+	}
+	return JG_OK;
+}
+
+/* Seals and appends one event (ev stolen) at the head of the chain. */
+static int append_event(struct engine *e, struct batch *b, json_t *ev)
+{
+	char tbuf[TIME_RFC3339_LEN], hash[65];
+	const char *action = json_string_value(json_object_get(ev, "action"));
+	enum audit_action a;
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (action == NULL || !action_parse(action, &a)) {
+		json_decref(ev);
+		return JG_ERR_INVALID;
+	}
+	time_format(b->now_ms, tbuf);
+	json_object_set_new(ev, "seq", json_integer(e->audit_seq + 1));
+	json_object_set_new(ev, "time", json_string(tbuf));
+	rc = audit_event_seal(ev, e->audit_hash, hash);
+	if (rc == JG_OK)
+		rc = canon_json(ev, &text, &len);
+	if (rc == JG_OK) {
+		struct audit_row row = {
+			.seq = e->audit_seq + 1,
+			.time = tbuf,
+			.action = action,
+			.actor = json_string_value(json_object_get(ev, "actor")),
+			.request_id = json_integer_value(json_object_get(ev, "request_id")),
+			.subject = json_string_value(json_object_get(ev, "subject")),
+			.resource = json_string_value(json_object_get(ev, "resource")),
+			.role = json_string_value(json_object_get(ev, "role")),
+			.event = text,
+			.hash = hash,
+		};
+
+		rc = store_tx_audit_append(e->store, &row);
+		if (rc == JG_OK)
+			rc = add_outbox(e, b, a, row.seq, text);
+	}
+	if (rc == JG_OK) {
+		e->audit_seq++;
+		memcpy(e->audit_hash, hash, sizeof(hash));
+		b->counts[a]++;
+	} else {
+		log_error(NULL, "audit append of %s failed: %s", action, jg_strerror(rc));
+	}
+	free(text);
+	json_decref(ev);
+	return rc;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *time_json(int64_t ms)
+{
+	char buf[TIME_RFC3339_LEN];
+
+	if (ms == 0)
+		return json_null();
+	time_format(ms, buf);
+	return json_string(buf);
+}
+
+/* What each transition records beyond the common fields. */
+static json_t *detail_for(enum audit_action a, const struct request *r,
+			  const char *comment)
+{
+	json_t *d = json_object();
+
+	if (d == NULL)
+		return NULL;
+	switch (a) {
+	case ACT_REQUEST_CREATED:
+		json_object_set_new(d, "duration_s", json_integer(r->duration_s));
+		json_object_set_new(d, "reason", str_or_null(r->reason));
+		json_object_set_new(d, "ticket", str_or_null(r->ticket));
+		json_object_set_new(d, "policy", json_string(r->policy));
+		json_object_set_new(d, "approvals_required", json_integer(r->approvals_required));
+		json_object_set_new(d, "break_glass", json_boolean(r->break_glass));
+		if (r->extends)
+			json_object_set_new(d, "extends", json_integer(r->extends));
+		break;
+	case ACT_REQUEST_APPROVED:
+		json_object_set_new(d, "comment", str_or_null(comment));
+		json_object_set_new(d, "approvals", json_integer((json_int_t)r->napprovals));
+		json_object_set_new(d, "approvals_required", json_integer(r->approvals_required));
+		break;
+	case ACT_REQUEST_DENIED:
+	case ACT_REQUEST_REVIEWED:
+		json_object_set_new(d, "comment", str_or_null(comment));
+		break;
+	case ACT_REQUEST_REVOKED:
+		json_object_set_new(d, "reason", str_or_null(comment));
+		break;
+	case ACT_REQUEST_ACTIVATED:
+		json_object_set_new(d, "activated_at", time_json(r->activated_at));
+		json_object_set_new(d, "expires_at", time_json(r->expires_at));
+		break;
+	case ACT_REQUEST_EXPIRED:
+		json_object_set_new(d, "expires_at", time_json(r->expires_at));
+		break;
+	case ACT_REQUEST_TIMED_OUT:
+		json_object_set_new(d, "ended_at", time_json(r->ended_at));
+		break;
+	case ACT_REQUEST_BREAK_GLASS:
+		json_object_set_new(d, "reason", str_or_null(r->reason));
+		json_object_set_new(d, "duration_s", json_integer(r->duration_s));
+		break;
+	default:
+		break;
+	}
+	return d;
+}
+
+static int append_transition(struct engine *e, struct batch *b,
+			     enum audit_action a, const char *actor,
+			     const struct request *r, const char *comment)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o*}", "action",
+			       action_name(a), "actor", actor, "request_id",
+			       (json_int_t)r->id, "subject", r->requester,
+			       "resource", r->resource, "role", r->role, "detail",
+			       detail_for(a, r, comment));
+
+	if (ev == NULL)
+		return JG_ERR_NOMEM;
+	return append_event(e, b, ev);
+}
+
+/* ---- commands ---- */
+
+static int exec_create(struct engine *e, struct batch *b, struct engine_cmd *c)
+{
+	struct request ext = {0};
+	bool have_ext = false;
+	int rc;
+
+	if (c->create.extends != 0) {
+		rc = store_tx_request_get(e->store, c->create.extends, &ext);
+		if (rc == JG_OK)
+			have_ext = true;
+		else if (rc != JG_ERR_NOTFOUND)
+			return rc;
+	}
+	c->create.extended = have_ext ? &ext : NULL;
+	rc = core_request_create(b->cfg, c->who, &c->create, b->now_ms, &c->out, &c->res);
+	c->create.extended = NULL;
+	request_clear(&ext);
+	if (rc != JG_OK)
+		return rc;
+	rc = store_tx_request_insert(e->store, &c->out);
+	for (size_t i = 0; rc == JG_OK && i < c->res.nactions; i++)
+		rc = append_transition(e, b, c->res.actions[i], c->who->name, &c->out, NULL);
+	if (rc == JG_OK)
+		fx_for_request(b, &c->out, REQ_PENDING, true);
+	return rc;
+}
+
+static int exec_transition(struct engine *e, struct batch *b, struct engine_cmd *c)
+{
+	enum req_state before;
+	int rc;
+
+	rc = store_tx_request_get(e->store, c->id, &c->out);
+	if (rc == JG_ERR_NOTFOUND) {
+		snprintf(c->res.message, sizeof(c->res.message), "no request %lld",
+			 (long long)c->id);
+		return rc;
+	}
+	if (rc != JG_OK)
+		return rc;
+	/* only those who may see a request learn that it exists */
+	if (!core_may_view(b->cfg, &c->out, c->who) &&
+	    !core_may_decide(b->cfg, &c->out, c->who)) {
+		snprintf(c->res.message, sizeof(c->res.message), "no request %lld",
+			 (long long)c->id);
+		return JG_ERR_NOTFOUND;
+	}
+	before = c->out.state;
+	switch (c->op) {
+	case ENG_APPROVE:
+		rc = core_request_approve(b->cfg, &c->out, c->who, c->comment, b->now_ms, &c->res);
+		break;
+	case ENG_DENY:
+		rc = core_request_deny(b->cfg, &c->out, c->who, c->comment, b->now_ms, &c->res);
+		break;
+	case ENG_CANCEL:
+		rc = core_request_cancel(&c->out, c->who, b->now_ms, &c->res);
+		break;
+	case ENG_REVOKE:
+		rc = core_request_revoke(b->cfg, &c->out, c->who, b->now_ms, &c->res);
+		break;
+	case ENG_REVIEW:
+		rc = core_request_review(b->cfg, &c->out, c->who, b->now_ms, &c->res);
+		break;
+	default:
+		rc = JG_ERR_INTERNAL;
+	}
+	if (rc != JG_OK)
+		return rc;
+	rc = store_tx_request_update(e->store, &c->out);
+	for (size_t i = 0; rc == JG_OK && i < c->res.nactions; i++)
+		rc = append_transition(e, b, c->res.actions[i], c->who->name, &c->out,
+				       c->comment);
+	if (rc == JG_OK)
+		fx_for_request(b, &c->out, before, false);
+	return rc;
+}
+
+/* Store failures poison the batch; refusals (4xx) only fail the command. */
+static bool is_store_failure(int rc)
+{
+	return rc == JG_ERR_STORE || rc == JG_ERR_NOMEM || rc == JG_ERR_INTERNAL ||
+	       rc == JG_ERR_IO;
+}
+
+static void exec_cmd(struct engine *e, struct batch *b, struct engine_cmd *c)
+{
+	int rc;
+
+	switch (c->op) {
+	case ENG_CREATE:
+		rc = exec_create(e, b, c);
+		break;
+	case ENG_AUDIT:
+		rc = append_event(e, b, c->event);
+		c->event = NULL;
+		break;
+	case ENG_KV_PUT:
+		rc = store_tx_kv_put(e->store, c->key, c->value);
+		break;
+	default:
+		rc = exec_transition(e, b, c);
+		break;
+	}
+	if (rc != JG_OK)
+		request_clear(&c->out);
+	c->err = rc;
+	if (is_store_failure(rc))
+		b->failed = true;
+}
+
+/* Expires or times out the request of a due deadline, if it still applies. */
+static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
+{
+	struct request r;
+	struct core_result res;
+	enum req_state before;
+	int rc;
+
+	rc = store_tx_request_get(e->store, id, &r);
+	if (rc != JG_OK) {
+		if (rc != JG_ERR_NOTFOUND)
+			b->failed = true;
+		return;
+	}
+	before = r.state;
+	if (r.state == REQ_ACTIVE)
+		rc = core_request_expire(&r, b->now_ms, &res);
+	else
+		rc = core_request_timeout(&r, b->now_ms, &res);
+	if (rc == JG_OK) {
+		rc = store_tx_request_update(e->store, &r);
+		for (size_t i = 0; rc == JG_OK && i < res.nactions; i++)
+			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r, NULL);
+		if (rc == JG_OK)
+			fx_for_request(b, &r, before, false);
+		else
+			b->failed = true;
+	} else if (rc == JG_ERR_CONFLICT && core_request_deadline(&r) > b->now_ms) {
+		/* not due yet (a deadline entry older than the request's current
+		 * one): keep waiting for the right time */
+		struct effect *f = fx_add(b, EFF_DEADLINE, id);
+
+		if (f)
+			f->at_ms = core_request_deadline(&r);
+	}
+	request_clear(&r);
+}
+
+static void finish_batch(struct engine *e, struct batch *b,
+			 struct engine_cmd *cmds, struct deadline *due, size_t ndue,
+			 int64_t started_ns)
+{
+	bool ok = !b->failed;
+
+	if (ok && store_commit(e->store) != JG_OK)
+		ok = false;
+	if (!ok) {
+		store_rollback(e->store);
+		atomic_fetch_add(&e->m->commit_failures, 1);
+		if (store_tx_audit_head(e->store, &e->audit_seq, e->audit_hash) != JG_OK)
+			log_error(NULL, "cannot re-read the audit head after a failed commit");
+		for (size_t i = 0; i < ndue; i++)
+			if (deadlines_push(&e->dl, due[i].at_ms, due[i].request_id) != JG_OK)
+				log_error(NULL, "lost a deadline after a failed commit");
+		/* An expiry is a fact of time, not a decision: sessions relying on
+		 * a grant whose time is up are cut even when the store is down
+		 * (checks already deny it by its expires_at). */
+		for (size_t i = 0; i < b->nfx; i++)
+			if (b->fx[i].kind == EFF_ENDED && e->hooks.grant_ended &&
+			    strcmp(b->fx[i].why, "expired") == 0)
+				e->hooks.grant_ended(e->hooks.ctx, b->fx[i].id, "expired");
+		e->retry_at_ms = time_now_ms() + RETRY_MS;
+	} else {
+		apply_effects(e, b);
+		for (int a = 0; a < ACT_COUNT; a++)
+			if (b->counts[a])
+				atomic_fetch_add(&e->m->transitions[a], b->counts[a]);
+		metrics_observe(&e->m->audit_append_latency, time_mono_ns() - started_ns);
+	}
+	fx_free(b);
+
+	pthread_mutex_lock(&e->lock);
+	for (struct engine_cmd *c = cmds, *next; c; c = next) {
+		next = c->next;
+		if (!ok && (c->err == JG_OK || is_store_failure(c->err))) {
+			request_clear(&c->out);
+			c->err = JG_ERR_STORE;
+			snprintf(c->res.message, sizeof(c->res.message),
+				 "the store or audit log is not writable; nothing was changed");
+		}
+		if (c->async) {
+			if (c->err != JG_OK)
+				atomic_fetch_add(&e->m->audit_dropped, 1);
+			json_decref(c->event);
+			free(c);
+		} else if (c->on_done) {
+			c->done = true;
+			c->on_done(c, c->on_done_arg);
+		} else {
+			c->done = true;
+		}
+	}
+	pthread_cond_broadcast(&e->done);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void run_batch(struct engine *e, struct engine_cmd *cmds)
+{
+	struct deadline due[BATCH_MAX];
+	size_t ndue = 0;
+	struct batch b = {0};
+	struct cfgref *ref = cfgholder_get(e->cfg);
+	int64_t started = time_mono_ns();
+
+	b.cfg = cfgref_config(ref);
+	b.now_ms = time_now_ms();
+	if (store_begin(e->store) != JG_OK) {
+		b.failed = true;
+		finish_batch(e, &b, cmds, NULL, 0, started);
+		cfgref_put(ref);
+		return;
+	}
+	if (b.now_ms >= e->retry_at_ms)
+		while (ndue < BATCH_MAX && deadlines_pop_due(&e->dl, b.now_ms, &due[ndue]))
+			exec_deadline(e, &b, due[ndue++].request_id);
+	for (struct engine_cmd *c = cmds; c && !b.failed; c = c->next)
+		exec_cmd(e, &b, c);
+	finish_batch(e, &b, cmds, due, ndue, started);
+	cfgref_put(ref);
+}
+
+static void *engine_main(void *arg)
+{
+	struct engine *e = arg;
+
+	pthread_mutex_lock(&e->lock);
+	while (!e->stop) {
+		struct deadline next;
+		int64_t now = time_now_ms();
+		bool due = deadlines_peek(&e->dl, &next) && next.at_ms <= now &&
+			   now >= e->retry_at_ms;
+		struct engine_cmd *cmds;
+
+		if (e->head == NULL && !due) {
+			int64_t until = 0;
+
+			if (deadlines_peek(&e->dl, &next))
+				until = next.at_ms > e->retry_at_ms ? next.at_ms : e->retry_at_ms;
+			if (until) {
+				struct timespec ts = {
+					.tv_sec = (time_t)(until / 1000),
+					.tv_nsec = (long)(until % 1000) * 1000000L,
+				};
+
+				pthread_cond_timedwait(&e->wake, &e->lock, &ts);
+			} else {
+				pthread_cond_wait(&e->wake, &e->lock);
+			}
+			continue;
+		}
+		/* take up to BATCH_MAX commands */
+		cmds = e->head;
+		{
+			struct engine_cmd *c = cmds, *last = NULL;
+			size_t n = 0;
+
+			while (c && n < BATCH_MAX) {
+				last = c;
+				c = c->next;
+				n++;
+			}
+			if (last)
+				last->next = NULL;
+			e->head = c;
+			if (c == NULL)
+				e->tail = NULL;
+			e->queued -= n;
+		}
+		pthread_mutex_unlock(&e->lock);
+		run_batch(e, cmds);
+		pthread_mutex_lock(&e->lock);
+	}
+	/* nothing queued after stop will run: answer every waiter */
+	for (struct engine_cmd *c = e->head, *next; c; c = next) {
+		next = c->next;
+		if (c->async)
+			continue;
+		c->err = JG_ERR_UNAVAILABLE;
+		c->done = true;
+		if (c->on_done)
+			c->on_done(c, c->on_done_arg);
+	}
+	pthread_cond_broadcast(&e->done);
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+/* Caller holds e->lock. */
+static int enqueue(struct engine *e, struct engine_cmd *c)
+{
+	if (e->stop || e->queued >= QUEUE_MAX)
+		return JG_ERR_UNAVAILABLE;
+	c->next = NULL;
+	if (e->tail)
+		e->tail->next = c;
+	else
+		e->head = c;
+	e->tail = c;
+	e->queued++;
+	pthread_cond_signal(&e->wake);
+	return JG_OK;
+}
+
+static void cmd_reset(struct engine_cmd *cmd)
+{
+	memset(&cmd->res, 0, sizeof(cmd->res));
+	memset(&cmd->out, 0, sizeof(cmd->out));
+	cmd->done = false;
+	cmd->async = false;
+	cmd->err = JG_OK;
+}
+
+int engine_submit(struct engine *e, struct engine_cmd *cmd)
+{
+	int rc;
+
+	cmd_reset(cmd);
+	pthread_mutex_lock(&e->lock);
+	rc = enqueue(e, cmd);
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
+
+int engine_run(struct engine *e, struct engine_cmd *cmd)
+{
+	int rc;
+
+	cmd_reset(cmd);
+	cmd->on_done = NULL;
+	pthread_mutex_lock(&e->lock);
+	rc = enqueue(e, cmd);
+	if (rc == JG_OK)
+		while (!cmd->done)
+			pthread_cond_wait(&e->done, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+	if (rc != JG_OK) {
+		cmd->err = rc;
+		snprintf(cmd->res.message, sizeof(cmd->res.message),
+			 "jitgate is overloaded or shutting down; nothing was changed");
+		json_decref(cmd->event);
+		cmd->event = NULL;
+	}
+	return cmd->err;
+}
+
+void engine_audit_async(struct engine *e, json_t *event)
+{
+	struct engine_cmd *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (c == NULL) {
+		json_decref(event);
+		atomic_fetch_add(&e->m->audit_dropped, 1);
+		return;
+	}
+	c->op = ENG_AUDIT;
+	c->event = event;
+	c->async = true;
+	pthread_mutex_lock(&e->lock);
+	rc = enqueue(e, c);
+	pthread_mutex_unlock(&e->lock);
+	if (rc != JG_OK) {
+		log_warn(NULL, "audit queue full: dropping one event");
+		atomic_fetch_add(&e->m->audit_dropped, 1);
+		json_decref(event);
+		free(c);
+	}
+}
+
+/* ---- start-up recovery ---- */
+
+struct live {
+	struct request *v;
+	size_t n, cap;
+};
+
+static int collect_live(void *ctx, const struct request *r)
+{
+	struct live *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct request *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return JG_ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	return request_copy(&l->v[l->n++], r) == JG_OK ? 0 : (l->n--, JG_ERR_NOMEM);
+}
+
+static json_t *config_event(const char *path, const char *digest,
+			    const struct config *cfg)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:I}}", "action",
+			 "config.loaded", "actor", REQ_SYSTEM_ACTOR, "detail", "path",
+			 path ? path : "", "sha256", digest ? digest : "",
+			 "policies", (json_int_t)cfg->npolicies, "resources",
+			 (json_int_t)cfg->nresources);
+}
+
+int engine_start(struct engine *e, const char *config_digest)
+{
+	struct cfgref *ref = cfgholder_get(e->cfg);
+	struct batch b = {0};
+	struct live l = {0};
+	int rc;
+
+	b.cfg = cfgref_config(ref);
+	b.now_ms = time_now_ms();
+	rc = store_begin(e->store);
+	if (rc != JG_OK)
+		goto out;
+	rc = store_tx_audit_head(e->store, &e->audit_seq, e->audit_hash);
+	if (rc == JG_OK)
+		rc = store_tx_requests_live(e->store, collect_live, &l);
+	if (rc == JG_OK)
+		rc = append_event(e, &b, config_event(b.cfg->path, config_digest, b.cfg));
+	for (size_t i = 0; rc == JG_OK && i < l.n; i++) {
+		struct request *r = &l.v[i];
+		int64_t deadline = core_request_deadline(r);
+
+		if (deadline != 0 && deadline <= b.now_ms) {
+			/* ended while jitgate was down: audited now, with the real
+			 * end time as ended_at */
+			exec_deadline(e, &b, r->id);
+			if (b.failed)
+				rc = JG_ERR_STORE;
+		} else {
+			fx_for_request(&b, r, r->state == REQ_ACTIVE ? REQ_PENDING : REQ_ACTIVE,
+				       true);
+		}
+	}
+	if (rc == JG_OK && !b.failed)
+		rc = store_commit(e->store);
+	else if (rc == JG_OK)
+		rc = JG_ERR_STORE;
+	if (rc != JG_OK) {
+		store_rollback(e->store);
+		goto out;
+	}
+	apply_effects(e, &b);
+	for (int a = 0; a < ACT_COUNT; a++)
+		atomic_fetch_add(&e->m->transitions[a], b.counts[a]);
+	log_info(NULL, "recovered %zu live requests, %zu active grants, audit head seq %lld",
+		 l.n, grant_index_count(e->gi), (long long)e->audit_seq);
+	if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+		rc = JG_ERR_INTERNAL;
+		goto out;
+	}
+	e->running = true;
+out:
+	fx_free(&b);
+	for (size_t i = 0; i < l.n; i++)
+		request_clear(&l.v[i]);
+	free(l.v);
+	cfgref_put(ref);
+	return rc;
+}
+
+int engine_config_loaded(struct engine *e, const char *path, const char *digest)
+{
+	struct cfgref *ref = cfgholder_get(e->cfg);
+	struct engine_cmd c = {.op = ENG_AUDIT};
+	int rc;
+
+	c.event = config_event(path, digest, cfgref_config(ref));
+	cfgref_put(ref);
+	if (c.event == NULL)
+		return JG_ERR_NOMEM;
+	rc = engine_run(e, &c);
+	return rc;
+}
+
+void engine_stop(struct engine *e)
+{
+	if (!e->running)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+	pthread_join(e->thread, NULL);
+	e->running = false;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	engine_stop(e);
+	/* commands still queued after stop are async audit events */
+	for (struct engine_cmd *c = e->head, *next; c; c = next) {
+		next = c->next;
+		if (c->async) {
+			json_decref(c->event);
+			free(c);
+		}
+	}
+	deadlines_free(&e->dl);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->wake);
+	pthread_cond_destroy(&e->done);
+	free(e);
+}

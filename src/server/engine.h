@@ -1,0 +1,92 @@
+/* The engine: the one thread that changes state.  It owns the store's
+ * write side, the audit chain head and the deadline heap, and applies
+ * commands in batches: every command of a batch and every deadline that
+ * came due is evaluated by the pure core inside one store transaction, with
+ * its audit events and outbox rows, and the batch is made durable by one
+ * commit (group commit).  Only after the commit do callers get answers and
+ * the grant index, the deadlines and the gateway see the change; if the
+ * commit fails, nothing of the batch happened and every caller gets
+ * JG_ERR_STORE (fail closed). */
+#ifndef JG_SERVER_ENGINE_H
+#define JG_SERVER_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/grant_index.h"
+#include "core/request.h"
+#include "server/cfgref.h"
+#include "server/metrics.h"
+#include "store/store.h"
+
+struct engine;
+
+enum engine_op {
+	ENG_CREATE,
+	ENG_APPROVE,
+	ENG_DENY,
+	ENG_CANCEL,
+	ENG_REVOKE,
+	ENG_REVIEW,
+	ENG_AUDIT,  /* append one audit event given in cmd.event */
+	ENG_KV_PUT, /* store key/value (e.g. the last good JWKS) */
+};
+
+struct engine_cmd {
+	enum engine_op op;
+	const struct subject *who; /* borrowed until engine_run returns */
+	int64_t id;                /* the request acted on */
+	struct create_input create;
+	const char *comment; /* approve/deny/review comment, revoke reason */
+	json_t *event;       /* ENG_AUDIT: action, actor and optional request_id,
+				subject, resource, role, detail; stolen */
+	const char *key, *value; /* ENG_KV_PUT */
+
+	/* results */
+	int err;                 /* 0 or JG_ERR_* */
+	struct core_result res;  /* why a transition was refused */
+	struct request out;      /* the request after the change; caller clears */
+
+	/* engine_submit: called on the engine thread once the outcome is
+	 * durable (or refused); must not block */
+	void (*on_done)(struct engine_cmd *cmd, void *arg);
+	void *on_done_arg;
+
+	/* internal */
+	bool done;
+	bool async;
+	struct engine_cmd *next;
+};
+
+struct engine_hooks {
+	void *ctx;
+	/* After a grant ended (revoke committed, or expiry came): called on
+	 * the engine thread, must not block. */
+	void (*grant_ended)(void *ctx, int64_t request_id, const char *why);
+};
+
+int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
+	       struct metrics *m, const struct engine_hooks *hooks,
+	       struct engine **out) JG_WUR;
+/* Recovers state from the store (index, deadlines; grants and pending
+ * requests whose time ran out while jitgate was down end now, audited with
+ * their real end time), appends config.loaded, and starts the thread. */
+int engine_start(struct engine *e, const char *config_digest) JG_WUR;
+/* Runs cmd and waits for its durable outcome; returns cmd->err. */
+int engine_run(struct engine *e, struct engine_cmd *cmd) JG_WUR;
+/* Queues cmd and returns at once; cmd->on_done reports the outcome.  A
+ * negative return means it was not queued (JG_ERR_UNAVAILABLE: overloaded
+ * or stopping) and on_done will not be called. */
+int engine_submit(struct engine *e, struct engine_cmd *cmd) JG_WUR;
+/* Queues one audit event without waiting (event stolen).  Used where the
+ * caller must not block (gateway loop).  A full queue drops the event and
+ * counts it in metrics. */
+void engine_audit_async(struct engine *e, json_t *event);
+/* Appends config.loaded after a reload (waits for durability). */
+int engine_config_loaded(struct engine *e, const char *path,
+			 const char *digest) JG_WUR;
+void engine_stop(struct engine *e);
+void engine_free(struct engine *e);
+
+#endif

@@ -1,0 +1,258 @@
+#include "server/notify.h"
+
+#include <curl/curl.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/crypto.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define POLL_MS 500
+#define BACKOFF_MAX_S 3600
+#define POST_TIMEOUT_MS 5000
+
+struct notifier {
+	struct store *st;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+char *notify_slack_text(const json_t *event)
+{
+	const char *action = json_string_value(json_object_get(event, "action"));
+	const char *actor = json_string_value(json_object_get(event, "actor"));
+	const char *subject = json_string_value(json_object_get(event, "subject"));
+	const char *resource = json_string_value(json_object_get(event, "resource"));
+	const char *role = json_string_value(json_object_get(event, "role"));
+	json_int_t id = json_integer_value(json_object_get(event, "request_id"));
+	const char *reason = json_string_value(
+		json_object_get(json_object_get(event, "detail"), "reason"));
+	char *text = NULL;
+
+	if (asprintf(&text, "%sjitgate: %s by %s%s%s%s%s%s%s (request %lld)%s%s",
+		     action && strcmp(action, "request.break_glass") == 0 ? ":rotating_light: BREAK-GLASS " : "",
+		     action ? action : "event", actor ? actor : "?",
+		     subject ? " for " : "", subject ? subject : "",
+		     resource ? " on " : "", resource ? resource : "", role ? " as " : "",
+		     role ? role : "", (long long)id, reason ? ": " : "",
+		     reason ? reason : "") < 0)
+		return NULL;
+	return text;
+}
+
+void notify_signature(const char *key, const char *body, char *out, size_t outlen)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+
+	HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body,
+	     strlen(body), mac, &maclen);
+	hex_encode(mac, maclen, hex);
+	snprintf(out, outlen, "sha256=%s", hex);
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+/* Posts one row; 0 on a 2xx answer.  err gets a reason without the URL
+ * (Slack webhook URLs are secrets). */
+static int deliver(const struct outbox_row *row, char *err, size_t errlen)
+{
+	json_t *target = json_loads(row->target, 0, NULL);
+	json_t *event = json_loads(row->payload, 0, NULL);
+	const char *kind = json_string_value(json_object_get(target, "kind"));
+	const char *url = json_string_value(json_object_get(target, "url"));
+	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
+	struct curl_slist *hdrs = NULL;
+	char *body = NULL, sig[96];
+	CURL *curl = NULL;
+	long status = 0;
+	CURLcode cc;
+	int rc = JG_ERR_IO;
+
+	if (target == NULL || event == NULL || kind == NULL || url == NULL) {
+		snprintf(err, errlen, "malformed outbox row");
+		goto out;
+	}
+	if (strcmp(kind, "slack") == 0) {
+		char *text = notify_slack_text(event);
+		json_t *msg = json_pack("{s:s}", "text", text ? text : "jitgate event");
+
+		free(text);
+		body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+		json_decref(msg);
+	} else {
+		body = strdup(row->payload);
+	}
+	curl = curl_easy_init();
+	if (body == NULL || curl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	if (secret_env) {
+		const char *key = getenv(secret_env);
+
+		if (key == NULL || *key == '\0') {
+			snprintf(err, errlen, "signing key variable %s is not set", secret_env);
+			goto out;
+		}
+		notify_signature(key, body, sig, sizeof(sig));
+		{
+			char h[128];
+
+			snprintf(h, sizeof(h), "X-Jitgate-Signature: %s", sig);
+			hdrs = curl_slist_append(hdrs, h);
+		}
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)POST_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	cc = curl_easy_perform(curl);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		snprintf(err, errlen, "HTTP %ld", status);
+		goto out;
+	}
+	rc = JG_OK;
+out:
+	curl_slist_free_all(hdrs);
+	if (curl)
+		curl_easy_cleanup(curl);
+	free(body);
+	json_decref(target);
+	json_decref(event);
+	return rc;
+}
+
+struct due_row {
+	int64_t id;
+	int attempts;
+	char *target, *payload;
+};
+
+struct due_list {
+	struct due_row v[32];
+	int n;
+};
+
+static int collect(void *ctx, const struct outbox_row *row)
+{
+	struct due_list *l = ctx;
+	struct due_row *r = &l->v[l->n];
+
+	r->id = row->id;
+	r->attempts = row->attempts;
+	r->target = strdup(row->target);
+	r->payload = strdup(row->payload);
+	l->n++;
+	return l->n >= 32 ? 1 : 0;
+}
+
+static void *notifier_main(void *arg)
+{
+	struct notifier *n = arg;
+
+	pthread_mutex_lock(&n->lock);
+	while (!n->stop) {
+		struct due_list l = {.n = 0};
+		struct timespec ts;
+		int64_t until;
+
+		pthread_mutex_unlock(&n->lock);
+		/* rows are read on a reader connection and delivered without
+		 * holding anything the engine needs */
+		if (store_outbox_due(n->st, time_now_ms(), 32, collect, &l) < 0)
+			log_warn(NULL, "outbox not readable");
+		for (int i = 0; i < l.n; i++) {
+			struct outbox_row row = {.id = l.v[i].id, .target = l.v[i].target,
+						 .payload = l.v[i].payload,
+						 .attempts = l.v[i].attempts};
+			char err[256];
+
+			if (row.target && row.payload && deliver(&row, err, sizeof(err)) == JG_OK) {
+				if (store_outbox_done(n->st, row.id) != JG_OK)
+					log_warn(NULL, "outbox row %lld delivered but not marked",
+						 (long long)row.id);
+			} else {
+				int shift = row.attempts < 12 ? row.attempts : 12;
+				int64_t backoff = (int64_t)1 << shift;
+
+				if (backoff > BACKOFF_MAX_S)
+					backoff = BACKOFF_MAX_S;
+				log_warn(NULL, "notification %lld failed (attempt %d): %s; retry in %llds",
+					 (long long)row.id, row.attempts + 1,
+					 row.target ? err : "out of memory", (long long)backoff);
+				if (store_outbox_retry(n->st, row.id, time_now_ms() + backoff * 1000,
+						       err) != JG_OK)
+					log_warn(NULL, "outbox row %lld not rescheduled",
+						 (long long)row.id);
+			}
+			free(l.v[i].target);
+			free(l.v[i].payload);
+		}
+		pthread_mutex_lock(&n->lock);
+		if (l.n == 32)
+			continue; /* more may be due */
+		until = time_now_ms() + POLL_MS;
+		ts.tv_sec = (time_t)(until / 1000);
+		ts.tv_nsec = (long)(until % 1000) * 1000000L;
+		if (!n->stop)
+			pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+int notifier_start(struct store *st, struct notifier **out)
+{
+	struct notifier *n = calloc(1, sizeof(*n));
+
+	*out = NULL;
+	if (n == NULL)
+		return JG_ERR_NOMEM;
+	n->st = st;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
+		free(n);
+		return JG_ERR_INTERNAL;
+	}
+	*out = n;
+	return JG_OK;
+}
+
+void notifier_stop(struct notifier *n)
+{
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->stop = true;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	pthread_join(n->thread, NULL);
+	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->cond);
+	free(n);
+}

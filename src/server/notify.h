@@ -1,0 +1,23 @@
+/* Delivers the outbox: notification rows written in the same transaction
+ * as the audit event they announce.  A worker thread posts each to its
+ * target (Slack incoming webhook, or a generic webhook signed with
+ * HMAC-SHA256) and retries with exponential backoff, so neither a target
+ * outage nor a restart loses an event. */
+#ifndef JG_SERVER_NOTIFY_H
+#define JG_SERVER_NOTIFY_H
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+struct notifier;
+
+int notifier_start(struct store *st, struct notifier **out) JG_WUR;
+void notifier_stop(struct notifier *n);
+
+/* The Slack message text for an audit event (caller frees). */
+char *notify_slack_text(const json_t *event);
+/* "sha256=<hex HMAC-SHA256(key, body)>" into out (>= 72 bytes). */
+void notify_signature(const char *key, const char *body, char *out, size_t outlen);
+
+#endif

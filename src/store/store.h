@@ -1,0 +1,98 @@
+/* Durable state: requests, the audit log, the notification outbox and a
+ * small key/value table.  One interface, backends chosen by URL
+ * ("sqlite:PATH"; a PostgreSQL backend implements the same operations).
+ *
+ * Writer operations (store_tx_*) run on one thread at a time, the engine's,
+ * between store_begin and store_commit/store_rollback: they see their own
+ * uncommitted writes.  Reader operations may run on any thread and see
+ * committed state only. */
+#ifndef JG_STORE_STORE_H
+#define JG_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/request.h"
+#include "util/err.h"
+
+struct store;
+
+struct audit_row {
+	int64_t seq;
+	const char *time;   /* RFC 3339 */
+	const char *action;
+	const char *actor;
+	int64_t request_id; /* 0 when none */
+	const char *subject;  /* NULL when none */
+	const char *resource;
+	const char *role;
+	const char *event;  /* the full event, canonical JSON with hash */
+	const char *hash;
+};
+
+struct request_filter {
+	int64_t before_id;   /* only ids below this; 0 = no bound */
+	int state;           /* enum req_state, or -1 for any */
+	const char *requester; /* NULL = any */
+};
+
+struct audit_filter {
+	int64_t after_seq;
+	const char *subject, *resource, *action; /* NULL = any */
+};
+
+/* Called once per row; a non-zero return stops the scan and is returned. */
+typedef int (*store_request_cb)(void *ctx, const struct request *r);
+typedef int (*store_audit_cb)(void *ctx, int64_t seq, const char *event);
+
+/* Opens (creating and migrating as needed) the store at url. */
+int store_open(const char *url, struct store **out, char *err,
+	       size_t errlen) JG_WUR;
+void store_close(struct store *s);
+
+int store_begin(struct store *s) JG_WUR;
+int store_commit(struct store *s) JG_WUR;
+void store_rollback(struct store *s);
+/* Inserts r and sets r->id. */
+int store_tx_request_insert(struct store *s, struct request *r) JG_WUR;
+int store_tx_request_update(struct store *s, const struct request *r) JG_WUR;
+int store_tx_request_get(struct store *s, int64_t id, struct request *out) JG_WUR;
+int store_tx_audit_append(struct store *s, const struct audit_row *row) JG_WUR;
+int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
+			const char *payload) JG_WUR;
+int store_tx_kv_put(struct store *s, const char *key, const char *value) JG_WUR;
+/* The last audit event's seq and hash (seq 0 and 64 '0's when empty). */
+int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65]) JG_WUR;
+/* Every pending and active request, for rebuilding memory at start. */
+int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx) JG_WUR;
+
+/* Readers. */
+int store_request_get(struct store *s, int64_t id, struct request *out) JG_WUR;
+/* Newest first. */
+int store_requests_scan(struct store *s, const struct request_filter *f,
+			store_request_cb cb, void *ctx) JG_WUR;
+/* Oldest first from f->after_seq. */
+int store_audit_scan(struct store *s, const struct audit_filter *f,
+		     store_audit_cb cb, void *ctx) JG_WUR;
+int store_kv_get(struct store *s, const char *key, char **value) JG_WUR;
+/* Outbox: the oldest undelivered rows, and marking a row done or retried. */
+struct outbox_row {
+	int64_t id;
+	const char *target;
+	const char *payload;
+	int attempts;
+	int64_t next_at_ms;
+};
+typedef int (*store_outbox_cb)(void *ctx, const struct outbox_row *row);
+int store_outbox_due(struct store *s, int64_t now_ms, int limit,
+		     store_outbox_cb cb, void *ctx) JG_WUR;
+int store_outbox_done(struct store *s, int64_t id) JG_WUR;
+int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
+		       const char *last_error) JG_WUR;
+/* Counts requests by state into counts[state] (n entries). */
+int store_count_by_state(struct store *s, int64_t *counts, size_t n) JG_WUR;
+/* True when the store answers a trivial query (readiness). */
+bool store_ping(struct store *s);
+
+#endif

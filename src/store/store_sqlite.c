@@ -1,0 +1,780 @@
+/* SQLite backend of the store: WAL mode, synchronous=FULL (a commit is on
+ * disk when it returns), one writer connection for the engine and a small
+ * pool of reader connections for the API threads. */
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/log.h"
+
+#define READERS 4
+
+struct reader {
+	sqlite3 *db;
+	bool busy;
+};
+
+struct store {
+	char *path;
+	sqlite3 *w; /* writer */
+	struct reader readers[READERS];
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+};
+
+/* Versioned migrations: migrations[i] brings the schema from version i to
+ * i+1, applied in one transaction each. */
+static const char *const migrations[] = {
+	"CREATE TABLE requests ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" state TEXT NOT NULL, requester TEXT NOT NULL, resource TEXT NOT NULL,"
+	" role TEXT NOT NULL, duration_s INTEGER NOT NULL, reason TEXT,"
+	" ticket TEXT, policy TEXT NOT NULL, approvals_required INTEGER NOT NULL,"
+	" approvals TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL,"
+	" pending_until INTEGER, activated_at INTEGER, expires_at INTEGER,"
+	" ended_at INTEGER, ended_by TEXT, break_glass INTEGER NOT NULL,"
+	" review_required INTEGER NOT NULL, reviewed_by TEXT, extends INTEGER);"
+	"CREATE INDEX requests_state ON requests(state);"
+	"CREATE INDEX requests_requester ON requests(requester, id);"
+	"CREATE TABLE audit ("
+	" seq INTEGER PRIMARY KEY, time TEXT NOT NULL, action TEXT NOT NULL,"
+	" actor TEXT NOT NULL, request_id INTEGER, subject TEXT, resource TEXT,"
+	" role TEXT, event TEXT NOT NULL, hash TEXT NOT NULL);"
+	"CREATE INDEX audit_subject ON audit(subject, seq);"
+	"CREATE INDEX audit_resource ON audit(resource, seq);"
+	"CREATE INDEX audit_action ON audit(action, seq);"
+	/* the audit table is append-only, also against a stray UPDATE */
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TABLE outbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,"
+	" target TEXT NOT NULL, payload TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT, done INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX outbox_due ON outbox(done, next_at);"
+	"CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+
+#define REQ_COLS \
+	"id, state, requester, resource, role, duration_s, reason, ticket," \
+	" policy, approvals_required, approvals, created_at, pending_until," \
+	" activated_at, expires_at, ended_at, ended_by, break_glass," \
+	" review_required, reviewed_by, extends"
+
+static int db_err(sqlite3 *db, const char *what)
+{
+	log_error(NULL, "sqlite %s: %s", what, sqlite3_errmsg(db));
+	return JG_ERR_STORE;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error(NULL, "sqlite: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+static int open_conn(const char *path, bool writer, sqlite3 **out)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+		    (writer ? SQLITE_OPEN_CREATE : 0);
+	sqlite3 *db = NULL;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		if (db)
+			db_err(db, "open");
+		sqlite3_close(db);
+		return JG_ERR_STORE;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		     "PRAGMA foreign_keys=ON;") != JG_OK) {
+		sqlite3_close(db);
+		return JG_ERR_STORE;
+	}
+	*out = db;
+	return JG_OK;
+}
+
+static int schema_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*v = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return db_err(db, "user_version");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? JG_OK : db_err(db, "user_version");
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int have, want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	char sql[64];
+
+	if (schema_version(db, &have) != JG_OK)
+		return JG_ERR_STORE;
+	if (have > want) {
+		snprintf(err, errlen, "store schema version %d is newer than this jitgate (%d)",
+			 have, want);
+		return JG_ERR_STORE;
+	}
+	for (int v = have; v < want; v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;", v + 1);
+		if (exec(db, "BEGIN IMMEDIATE") != JG_OK)
+			return JG_ERR_STORE;
+		if (exec(db, migrations[v]) != JG_OK || exec(db, sql) != JG_OK) {
+			exec(db, "ROLLBACK");
+			snprintf(err, errlen, "store migration to version %d failed", v + 1);
+			return JG_ERR_STORE;
+		}
+		if (exec(db, "COMMIT") != JG_OK)
+			return JG_ERR_STORE;
+		log_info(NULL, "store schema migrated to version %d", v + 1);
+	}
+	return JG_OK;
+}
+
+int store_open(const char *url, struct store **out, char *err, size_t errlen)
+{
+	struct store *s;
+	int rc;
+
+	*out = NULL;
+	if (strncmp(url, "sqlite:", 7) != 0) {
+		snprintf(err, errlen, "storage %.32s...: only sqlite: is supported by this build",
+			 url);
+		return JG_ERR_INVALID;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->path = strdup(url + 7)) == NULL) {
+		free(s);
+		return JG_ERR_NOMEM;
+	}
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_cond_init(&s->rcond, NULL);
+	rc = open_conn(s->path, true, &s->w);
+	if (rc != JG_OK) {
+		snprintf(err, errlen, "cannot open sqlite database %s", s->path);
+		goto fail;
+	}
+	rc = migrate(s->w, err, errlen);
+	if (rc != JG_OK)
+		goto fail;
+	for (int i = 0; i < READERS; i++) {
+		rc = open_conn(s->path, false, &s->readers[i].db);
+		if (rc != JG_OK) {
+			snprintf(err, errlen, "cannot open sqlite reader on %s", s->path);
+			goto fail;
+		}
+	}
+	*out = s;
+	return JG_OK;
+fail:
+	store_close(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < READERS; i++)
+		sqlite3_close(s->readers[i].db);
+	sqlite3_close(s->w);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_cond_destroy(&s->rcond);
+	free(s->path);
+	free(s);
+}
+
+static sqlite3 *reader_acquire(struct store *s)
+{
+	sqlite3 *db = NULL;
+
+	pthread_mutex_lock(&s->rlock);
+	while (db == NULL) {
+		for (int i = 0; i < READERS; i++) {
+			if (!s->readers[i].busy) {
+				s->readers[i].busy = true;
+				db = s->readers[i].db;
+				break;
+			}
+		}
+		if (db == NULL)
+			pthread_cond_wait(&s->rcond, &s->rlock);
+	}
+	pthread_mutex_unlock(&s->rlock);
+	return db;
+}
+
+static void reader_release(struct store *s, sqlite3 *db)
+{
+	pthread_mutex_lock(&s->rlock);
+	for (int i = 0; i < READERS; i++)
+		if (s->readers[i].db == db)
+			s->readers[i].busy = false;
+	pthread_cond_signal(&s->rcond);
+	pthread_mutex_unlock(&s->rlock);
+}
+
+int store_begin(struct store *s)
+{
+	return exec(s->w, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+	return exec(s->w, "COMMIT");
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->w))
+		(void)exec(s->w, "ROLLBACK");
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *approvals_json(const struct request *r)
+{
+	json_t *a = json_array();
+	char *out;
+
+	for (size_t i = 0; a && i < r->napprovals; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:s?}", "by",
+						   r->approvals[i].by, "at",
+						   (json_int_t)r->approvals[i].at_ms,
+						   "comment", r->approvals[i].comment));
+	out = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return out;
+}
+
+/* Binds every column but id starting at index 1, in REQ_COLS order. */
+static int bind_request(sqlite3_stmt *st, const struct request *r)
+{
+	char *appr = approvals_json(r);
+
+	if (appr == NULL)
+		return JG_ERR_NOMEM;
+	bind_text(st, 1, req_state_name(r->state));
+	bind_text(st, 2, r->requester);
+	bind_text(st, 3, r->resource);
+	bind_text(st, 4, r->role);
+	sqlite3_bind_int64(st, 5, r->duration_s);
+	bind_text(st, 6, r->reason);
+	bind_text(st, 7, r->ticket);
+	bind_text(st, 8, r->policy);
+	sqlite3_bind_int(st, 9, r->approvals_required);
+	bind_text(st, 10, appr);
+	sqlite3_bind_int64(st, 11, r->created_at);
+	bind_time(st, 12, r->pending_until);
+	bind_time(st, 13, r->activated_at);
+	bind_time(st, 14, r->expires_at);
+	bind_time(st, 15, r->ended_at);
+	bind_text(st, 16, r->ended_by);
+	sqlite3_bind_int(st, 17, r->break_glass);
+	sqlite3_bind_int(st, 18, r->review_required);
+	bind_text(st, 19, r->reviewed_by);
+	bind_time(st, 20, r->extends);
+	free(appr);
+	return JG_OK;
+}
+
+static char *col_text(sqlite3_stmt *st, int i, bool *ok)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	char *d;
+
+	if (t == NULL)
+		return NULL;
+	d = strdup((const char *)t);
+	if (d == NULL)
+		*ok = false;
+	return d;
+}
+
+static int parse_approvals(const char *text, struct request *r)
+{
+	json_t *a = json_loads(text ? text : "[]", JSON_REJECT_DUPLICATES, NULL);
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) > REQ_MAX_APPROVALS) {
+		json_decref(a);
+		return JG_ERR_STORE;
+	}
+	json_array_foreach(a, i, v) {
+		const char *by = json_string_value(json_object_get(v, "by"));
+		const char *c = json_string_value(json_object_get(v, "comment"));
+
+		r->approvals[i].by = strdup(by ? by : "");
+		r->approvals[i].comment = c ? strdup(c) : NULL;
+		r->approvals[i].at_ms = json_integer_value(json_object_get(v, "at"));
+		r->napprovals++;
+	}
+	json_decref(a);
+	return JG_OK;
+}
+
+static int row_to_request(sqlite3_stmt *st, struct request *r)
+{
+	bool ok = true;
+	const char *state = (const char *)sqlite3_column_text(st, 1);
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	if (state == NULL || !req_state_parse(state, &r->state))
+		return JG_ERR_STORE;
+	r->requester = col_text(st, 2, &ok);
+	r->resource = col_text(st, 3, &ok);
+	r->role = col_text(st, 4, &ok);
+	r->duration_s = sqlite3_column_int64(st, 5);
+	r->reason = col_text(st, 6, &ok);
+	r->ticket = col_text(st, 7, &ok);
+	r->policy = col_text(st, 8, &ok);
+	r->approvals_required = sqlite3_column_int(st, 9);
+	r->created_at = sqlite3_column_int64(st, 11);
+	r->pending_until = sqlite3_column_int64(st, 12);
+	r->activated_at = sqlite3_column_int64(st, 13);
+	r->expires_at = sqlite3_column_int64(st, 14);
+	r->ended_at = sqlite3_column_int64(st, 15);
+	r->ended_by = col_text(st, 16, &ok);
+	r->break_glass = sqlite3_column_int(st, 17) != 0;
+	r->review_required = sqlite3_column_int(st, 18) != 0;
+	r->reviewed_by = col_text(st, 19, &ok);
+	r->extends = sqlite3_column_int64(st, 20);
+	if (!ok || parse_approvals((const char *)sqlite3_column_text(st, 10), r) != JG_OK ||
+	    r->requester == NULL || r->resource == NULL || r->role == NULL ||
+	    r->policy == NULL) {
+		request_clear(r);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+int store_tx_request_insert(struct store *s, struct request *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->w,
+			       "INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "insert request");
+	rc = bind_request(st, r);
+	if (rc == JG_OK) {
+		if (sqlite3_step(st) == SQLITE_DONE)
+			r->id = sqlite3_last_insert_rowid(s->w);
+		else
+			rc = db_err(s->w, "insert request");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_tx_request_update(struct store *s, const struct request *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->w,
+			       "UPDATE requests SET state=?1, requester=?2, resource=?3,"
+			       " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
+			       " approvals_required=?9, approvals=?10, created_at=?11,"
+			       " pending_until=?12, activated_at=?13, expires_at=?14,"
+			       " ended_at=?15, ended_by=?16, break_glass=?17,"
+			       " review_required=?18, reviewed_by=?19, extends=?20"
+			       " WHERE id=?21",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "update request");
+	rc = bind_request(st, r);
+	sqlite3_bind_int64(st, 21, r->id);
+	if (rc == JG_OK && (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->w) != 1))
+		rc = db_err(s->w, "update request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int get_request(sqlite3 *db, int64_t id, struct request *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(db, "SELECT " REQ_COLS " FROM requests WHERE id=?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(db, "get request");
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = row_to_request(st, out);
+	else if (rc == SQLITE_DONE)
+		rc = JG_ERR_NOTFOUND;
+	else
+		rc = db_err(db, "get request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_tx_request_get(struct store *s, int64_t id, struct request *out)
+{
+	return get_request(s->w, id, out);
+}
+
+int store_request_get(struct store *s, int64_t id, struct request *out)
+{
+	sqlite3 *db = reader_acquire(s);
+	int rc = get_request(db, id, out);
+
+	reader_release(s, db);
+	return rc;
+}
+
+static int scan_requests(sqlite3 *db, sqlite3_stmt *st, store_request_cb cb,
+			 void *ctx)
+{
+	int rc, step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct request r;
+
+		rc = row_to_request(st, &r);
+		if (rc != JG_OK)
+			return rc;
+		rc = cb(ctx, &r);
+		request_clear(&r);
+		if (rc != 0)
+			return rc;
+	}
+	return step == SQLITE_DONE ? JG_OK : db_err(db, "scan requests");
+}
+
+int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->w, "SELECT " REQ_COLS " FROM requests WHERE"
+			       " state IN ('pending','active') ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "live requests");
+	rc = scan_requests(s->w, st, cb, ctx);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_requests_scan(struct store *s, const struct request_filter *f,
+			store_request_cb cb, void *ctx)
+{
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT " REQ_COLS " FROM requests WHERE"
+			       " (?1 = 0 OR id < ?1) AND (?2 IS NULL OR state = ?2)"
+			       " AND (?3 IS NULL OR requester = ?3) ORDER BY id DESC",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, "scan requests");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, f->before_id);
+	bind_text(st, 2, f->state >= 0 ? req_state_name((enum req_state)f->state) : NULL);
+	bind_text(st, 3, f->requester);
+	rc = scan_requests(db, st, cb, ctx);
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+int store_tx_audit_append(struct store *s, const struct audit_row *row)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK;
+
+	if (sqlite3_prepare_v2(s->w,
+			       "INSERT INTO audit (seq, time, action, actor, request_id,"
+			       " subject, resource, role, event, hash)"
+			       " VALUES (?,?,?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "audit append");
+	sqlite3_bind_int64(st, 1, row->seq);
+	bind_text(st, 2, row->time);
+	bind_text(st, 3, row->action);
+	bind_text(st, 4, row->actor);
+	bind_time(st, 5, row->request_id);
+	bind_text(st, 6, row->subject);
+	bind_text(st, 7, row->resource);
+	bind_text(st, 8, row->role);
+	bind_text(st, 9, row->event);
+	bind_text(st, 10, row->hash);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s->w, "audit append");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65])
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*seq = 0;
+	memset(hash, '0', 64);
+	hash[64] = '\0';
+	if (sqlite3_prepare_v2(s->w, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "audit head");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+
+		*seq = sqlite3_column_int64(st, 0);
+		if (h && strlen(h) == 64)
+			memcpy(hash, h, 64);
+		rc = JG_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? JG_OK : db_err(s->w, "audit head");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_audit_scan(struct store *s, const struct audit_filter *f,
+		     store_audit_cb cb, void *ctx)
+{
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT seq, event FROM audit WHERE seq > ?1"
+			       " AND (?2 IS NULL OR subject = ?2)"
+			       " AND (?3 IS NULL OR resource = ?3)"
+			       " AND (?4 IS NULL OR action = ?4) ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, "audit scan");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, f->after_seq);
+	bind_text(st, 2, f->subject);
+	bind_text(st, 3, f->resource);
+	bind_text(st, 4, f->action);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = cb(ctx, sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1));
+		if (rc != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_err(db, "audit scan");
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
+			const char *payload)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK;
+
+	if (sqlite3_prepare_v2(s->w, "INSERT INTO outbox (seq, target, payload) VALUES (?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "outbox add");
+	sqlite3_bind_int64(st, 1, seq);
+	bind_text(st, 2, target);
+	bind_text(st, 3, payload);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s->w, "outbox add");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_outbox_due(struct store *s, int64_t now_ms, int limit,
+		     store_outbox_cb cb, void *ctx)
+{
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, target, payload, attempts, next_at FROM outbox"
+			       " WHERE done = 0 AND next_at <= ? ORDER BY id LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, "outbox due");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int(st, 2, limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct outbox_row row = {
+			.id = sqlite3_column_int64(st, 0),
+			.target = (const char *)sqlite3_column_text(st, 1),
+			.payload = (const char *)sqlite3_column_text(st, 2),
+			.attempts = sqlite3_column_int(st, 3),
+			.next_at_ms = sqlite3_column_int64(st, 4),
+		};
+
+		rc = cb(ctx, &row);
+		if (rc != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_err(db, "outbox due");
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+/* Outbox bookkeeping runs outside the engine's transactions, on a reader
+ * connection: WAL allows it to write between the engine's batches. */
+static int outbox_update(struct store *s, const char *sql, int64_t id,
+			 int64_t next_at, const char *err)
+{
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, "outbox update");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_bind_parameter_count(st) >= 3) {
+		sqlite3_bind_int64(st, 2, next_at);
+		bind_text(st, 3, err);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(db, "outbox update");
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+int store_outbox_done(struct store *s, int64_t id)
+{
+	return outbox_update(s, "UPDATE outbox SET done = 1 WHERE id = ?1", id, 0, NULL);
+}
+
+int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
+		       const char *last_error)
+{
+	return outbox_update(s, "UPDATE outbox SET attempts = attempts + 1,"
+			     " next_at = ?2, last_error = ?3 WHERE id = ?1",
+			     id, next_at_ms, last_error);
+}
+
+int store_tx_kv_put(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK;
+
+	if (sqlite3_prepare_v2(s->w, "INSERT INTO kv (key, value) VALUES (?1, ?2)"
+			       " ON CONFLICT(key) DO UPDATE SET value = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "kv put");
+	bind_text(st, 1, key);
+	bind_text(st, 2, value);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s->w, "kv put");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_kv_get(struct store *s, const char *key, char **value)
+{
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*value = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM kv WHERE key = ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = db_err(db, "kv get");
+		goto out;
+	}
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*value = strdup((const char *)sqlite3_column_text(st, 0));
+		rc = *value ? JG_OK : JG_ERR_NOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? JG_ERR_NOTFOUND : db_err(db, "kv get");
+	}
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+bool store_ping(struct store *s)
+{
+	sqlite3 *db = reader_acquire(s);
+	bool ok = exec(db, "SELECT 1") == JG_OK;
+
+	reader_release(s, db);
+	return ok;
+}
+
+int store_count_by_state(struct store *s, int64_t *counts, size_t n)
+{
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK, step;
+
+	for (size_t i = 0; i < n; i++)
+		counts[i] = 0;
+	if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM requests GROUP BY state",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, "count");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		enum req_state state;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (name && req_state_parse(name, &state) && (size_t)state < n)
+			counts[state] = sqlite3_column_int64(st, 1);
+	}
+	if (step != SQLITE_DONE)
+		rc = db_err(db, "count");
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
