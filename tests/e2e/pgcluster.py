@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Throwaway PostgreSQL cluster for gateway tests and benchmarks.
+
+initdb + pg_ctl as the unprivileged `postgres` user (tests run as root),
+listening on 127.0.0.1:PORT with its socket in the data directory's parent.
+Roles, all with LOGIN on database `orders`:
+
+  jit_read   SCRAM-SHA-256, password $PG_READ_PASSWORD  (default read-pw)
+  jit_write  SCRAM-SHA-256, password write-pw
+  jit_md5    md5,           password md5-pw
+  jit_trust  trust (pg_hba), no password
+  jit_tls    SCRAM-SHA-256, password tls-pw, hostssl only
+
+Library:  with PgCluster(port) as pg: pg.sql("select 1")
+CLI:      pgcluster.py start DIR PORT [max_connections] | stop DIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+PASSWORDS = {"jit_read": "read-pw", "jit_write": "write-pw",
+             "jit_md5": "md5-pw", "jit_tls": "tls-pw"}
+
+
+def _as_postgres(args, **kw):
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--"] + args
+    return subprocess.run(args, check=True, **kw)
+
+
+class PgCluster:
+    def __init__(self, port, base=None, max_connections=200):
+        self.port = port
+        self.own_base = base is None
+        self.base = base or tempfile.mkdtemp(prefix="jg-pg-")
+        self.data = os.path.join(self.base, "data")
+        self.sockdir = self.base
+        self.max_connections = max_connections
+        self.started = False
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        os.makedirs(self.base, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+        os.chmod(self.base, 0o755)
+        _as_postgres([PGBIN + "/initdb", "-D", self.data, "-U", "postgres",
+                      "--auth-local=trust", "--auth-host=reject",
+                      "--no-sync", "-E", "UTF8", "--locale=C"],
+                     stdout=subprocess.DEVNULL)
+        key = os.path.join(self.data, "server.key")
+        crt = os.path.join(self.data, "server.crt")
+        _as_postgres(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                      "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                      "-keyout", key, "-out", crt],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.chmod(key, 0o600)
+        with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
+            f.write(f"""
+listen_addresses = '127.0.0.1'
+port = {self.port}
+unix_socket_directories = '{self.sockdir}'
+max_connections = {self.max_connections}
+shared_buffers = 32MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+ssl = on
+log_min_messages = warning
+""")
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+            f.write("""local all all trust
+host all jit_trust 127.0.0.1/32 trust
+host all jit_md5 127.0.0.1/32 md5
+hostssl all jit_tls 127.0.0.1/32 scram-sha-256
+host all jit_tls 127.0.0.1/32 reject
+host all all 127.0.0.1/32 scram-sha-256
+""")
+        _as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-w", "-l",
+                      os.path.join(self.data, "log"), "start"],
+                     stdout=subprocess.DEVNULL)
+        self.started = True
+        self.sql("""
+CREATE DATABASE orders;
+""", db="postgres")
+        roles = "".join(
+            f"SET password_encryption = '{'md5' if r == 'jit_md5' else 'scram-sha-256'}';"
+            f"CREATE ROLE {r} LOGIN PASSWORD '{p}';"
+            for r, p in PASSWORDS.items())
+        self.sql(roles + """
+CREATE ROLE jit_trust LOGIN;
+CREATE TABLE items (id int PRIMARY KEY, name text);
+INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO jit_read, jit_md5, jit_trust, jit_tls;
+GRANT ALL ON SCHEMA public TO jit_write;
+GRANT ALL ON ALL TABLES IN SCHEMA public TO jit_write;
+""", db="orders")
+
+    def sql(self, text, db="orders"):
+        """Runs SQL as the superuser over the unix socket; returns stdout."""
+        r = _as_postgres(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                          "-h", self.sockdir, "-p", str(self.port), "-U",
+                          "postgres", "-d", db, "-c", text],
+                         capture_output=True, text=True)
+        return r.stdout
+
+    def stop(self):
+        if self.started:
+            _as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-m", "immediate",
+                          "-w", "stop"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+            self.started = False
+        if self.own_base:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[1] == "start":
+        mc = int(argv[4]) if len(argv) > 4 else 200
+        shutil.rmtree(argv[2], ignore_errors=True)
+        PgCluster(int(argv[3]), base=argv[2], max_connections=mc).start()
+        return 0
+    if len(argv) == 3 and argv[1] == "stop":
+        c = PgCluster(0, base=argv[2])
+        c.started = True
+        c.stop()
+        shutil.rmtree(argv[2], ignore_errors=True)
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

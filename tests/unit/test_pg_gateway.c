@@ -1,0 +1,775 @@
+/* The gateway against a real PostgreSQL cluster (started here through
+ * tests/e2e/pgcluster.py) with real libpq clients and psql.  The gateway
+ * runs on its own event loop thread with small in-memory hooks: a token
+ * table, a grant table the tests edit, and an audit log in memory. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+#define MAX_GRANTS 32
+#define MAX_EVENTS 4096
+
+struct tgrant {
+	const char *subject, *resource, *role;
+	int64_t id, expires_at_ms;
+	int active;
+};
+
+struct tevent {
+	char action[32];
+	char subject[64];
+	int64_t request_id;
+	char *detail; /* JSON text */
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tgrant grants[MAX_GRANTS];
+static size_t ngrants;
+static struct tevent events[MAX_EVENTS];
+static size_t nevents;
+
+static int pg_port, gw_port;
+static char pg_dir[256];
+static char tls_dir[256];
+static struct event_base *base;
+static struct gateway *gw;
+static pthread_t loop_thread;
+
+static struct role_cfg orders_roles[] = {
+	{"read", "jit_read", "JGT_READ_PW"},
+	{"write", "jit_write", "JGT_WRITE_PW"},
+	{"md5", "jit_md5", "JGT_MD5_PW"},
+	{"trust", "jit_trust", NULL},
+	{"nopw", "jit_read", "JGT_UNSET_PW"},
+};
+static struct role_cfg secure_roles[] = {{"read", "jit_tls", "JGT_TLS_PW"}};
+static struct role_cfg generic_roles[] = {{"read", NULL, NULL}};
+static struct resource_cfg resources[3];
+static struct config cfg;
+
+/* --- hooks ----------------------------------------------------------- */
+
+static const char *const tokens[][2] = {
+	{"alice", "tok-alice"},
+	{"bob", "tok-bob"},
+};
+
+static int h_authenticate(void *ctx, const char *user, const char *password,
+			  char *reason, size_t reasonlen)
+{
+	(void)ctx;
+	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+		if (strcmp(password, tokens[i][1]) != 0)
+			continue;
+		if (strcmp(user, tokens[i][0]) == 0)
+			return 0;
+		snprintf(reason, reasonlen, "token belongs to another subject");
+		return JG_ERR_AUTH;
+	}
+	snprintf(reason, reasonlen, "invalid token");
+	return JG_ERR_AUTH;
+}
+
+static int h_find_grant(void *ctx, const char *subject, const char *resource,
+			const char *role, struct gateway_grant *out)
+{
+	const struct tgrant *best = NULL;
+	int64_t now = time_now_ms();
+	int rc = JG_ERR_NOTFOUND;
+
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < ngrants; i++) {
+		const struct tgrant *g = &grants[i];
+
+		if (!g->active || g->expires_at_ms <= now ||
+		    strcmp(g->subject, subject) || strcmp(g->resource, resource))
+			continue;
+		if (role && strcmp(g->role, role))
+			continue;
+		if (!role && best && strcmp(best->role, g->role)) {
+			rc = JG_ERR_CONFLICT;
+			goto out;
+		}
+		if (!best || g->expires_at_ms > best->expires_at_ms)
+			best = g;
+	}
+	if (best) {
+		out->request_id = best->id;
+		out->expires_at_ms = best->expires_at_ms;
+		snprintf(out->role, sizeof(out->role), "%s", best->role);
+		rc = 0;
+	}
+out:
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
+
+static void h_audit(void *ctx, const char *action, const char *subject,
+		    const char *resource, const char *role, int64_t request_id,
+		    json_t *detail)
+{
+	(void)ctx;
+	(void)resource;
+	(void)role;
+	pthread_mutex_lock(&mu);
+	if (nevents < MAX_EVENTS) {
+		struct tevent *e = &events[nevents++];
+
+		snprintf(e->action, sizeof(e->action), "%s", action);
+		snprintf(e->subject, sizeof(e->subject), "%s",
+			 subject ? subject : "");
+		e->request_id = request_id;
+		e->detail = detail ? json_dumps(detail, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	}
+	pthread_mutex_unlock(&mu);
+	json_decref(detail);
+}
+
+static int64_t add_grant(const char *subject, const char *resource,
+			 const char *role, int64_t ttl_ms)
+{
+	static int64_t next_id = 100;
+	int64_t id;
+
+	pthread_mutex_lock(&mu);
+	assert_true(ngrants < MAX_GRANTS);
+	id = ++next_id;
+	grants[ngrants++] = (struct tgrant){subject, resource, role, id,
+					    time_now_ms() + ttl_ms, 1};
+	pthread_mutex_unlock(&mu);
+	return id;
+}
+
+static void end_grant(int64_t id, const char *why)
+{
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < ngrants; i++)
+		if (grants[i].id == id)
+			grants[i].active = 0;
+	pthread_mutex_unlock(&mu);
+	gateway_grant_ended(gw, id, why);
+}
+
+static void clear_grants(void)
+{
+	pthread_mutex_lock(&mu);
+	ngrants = 0;
+	pthread_mutex_unlock(&mu);
+}
+
+/* Index of the first event with action whose detail contains needle
+ * (NULL: any), or -1. */
+static int find_event(const char *action, const char *needle)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < nevents && found < 0; i++)
+		if (strcmp(events[i].action, action) == 0 &&
+		    (!needle ||
+		     (events[i].detail && strstr(events[i].detail, needle))))
+			found = (int)i;
+	pthread_mutex_unlock(&mu);
+	return found;
+}
+
+/* Waits (bounded, as a hang guard only) for an audit event. */
+static int wait_event(const char *action, const char *needle)
+{
+	for (int i = 0; i < 1000; i++) {
+		int e = find_event(action, needle);
+
+		if (e >= 0)
+			return e;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* --- setup ----------------------------------------------------------- */
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(base);
+	return NULL;
+}
+
+static int run(const char *fmt, ...) JG_PRINTF(1, 2);
+static int run(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static int setup(void **state)
+{
+	static const struct gateway_hooks hooks = {
+		NULL, h_authenticate, h_find_grant, h_audit};
+	static char listen[64], cert[300], key[300];
+	int rc;
+
+	(void)state;
+	pg_port = 26000 + getpid() % 2000;
+	snprintf(pg_dir, sizeof(pg_dir), "/tmp/jg-pgunit-%d", getpid());
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/jg-gwtls-%d", getpid());
+	if (run("python3 %s/tests/e2e/pgcluster.py start %s %d",
+		JG_SOURCE_DIR, pg_dir, pg_port) != 0)
+		return -1;
+	if (run("mkdir -p %s && openssl req -x509 -newkey rsa:2048 -nodes "
+		"-days 1 -subj /CN=localhost -keyout %s/gw.key -out %s/gw.crt "
+		">/dev/null 2>&1", tls_dir, tls_dir, tls_dir) != 0)
+		return -1;
+	setenv("JGT_READ_PW", "read-pw", 1);
+	setenv("JGT_WRITE_PW", "write-pw", 1);
+	setenv("JGT_MD5_PW", "md5-pw", 1);
+	setenv("JGT_TLS_PW", "tls-pw", 1);
+	unsetenv("JGT_UNSET_PW");
+
+	resources[0] = (struct resource_cfg){
+		.name = "orders-db", .kind = RESOURCE_POSTGRES,
+		.host = "127.0.0.1", .port = pg_port, .dbname = "orders",
+		.audit_queries = true, .roles = orders_roles,
+		.nroles = sizeof(orders_roles) / sizeof(orders_roles[0])};
+	resources[1] = (struct resource_cfg){
+		.name = "secure-db", .kind = RESOURCE_POSTGRES,
+		.host = "localhost", .port = pg_port, .dbname = "orders",
+		.upstream_tls = true, .roles = secure_roles, .nroles = 1};
+	resources[2] = (struct resource_cfg){
+		.name = "billing-api", .kind = RESOURCE_GENERIC,
+		.roles = generic_roles, .nroles = 1};
+	cfg.resources = resources;
+	cfg.nresources = 3;
+	snprintf(listen, sizeof(listen), "127.0.0.1:0");
+	snprintf(cert, sizeof(cert), "%s/gw.crt", tls_dir);
+	snprintf(key, sizeof(key), "%s/gw.key", tls_dir);
+	cfg.gateway.enabled = true;
+	cfg.gateway.postgres_listen = listen;
+	cfg.gateway.tls_cert = cert;
+	cfg.gateway.tls_key = key;
+
+	evthread_use_pthreads();
+	base = event_base_new();
+	if (!base)
+		return -1;
+	rc = gateway_start(base, &cfg, &hooks, &gw);
+	if (rc != 0)
+		return -1;
+	gw_port = gateway_port(gw);
+	return pthread_create(&loop_thread, NULL, loop_main, NULL);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (base) {
+		event_base_loopbreak(base);
+		pthread_join(loop_thread, NULL);
+		gateway_free(gw);
+		event_base_free(base);
+	}
+	run("python3 %s/tests/e2e/pgcluster.py stop %s", JG_SOURCE_DIR, pg_dir);
+	run("rm -rf %s", tls_dir);
+	for (size_t i = 0; i < nevents; i++)
+		free(events[i].detail);
+	return 0;
+}
+
+/* --- client helpers --------------------------------------------------- */
+
+static char notices[8][512];
+static int nnotices;
+
+static void on_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	if (nnotices < 8)
+		snprintf(notices[nnotices++], sizeof(notices[0]), "%s", msg);
+}
+
+static PGconn *connect_as(const char *user, const char *password,
+			  const char *db, const char *extra)
+{
+	char ci[512];
+	PGconn *c;
+
+	snprintf(ci, sizeof(ci),
+		 "host=127.0.0.1 port=%d user=%s password=%s dbname=%s "
+		 "connect_timeout=10 %s",
+		 gw_port, user, password, db, extra ? extra : "sslmode=disable");
+	c = PQconnectdb(ci);
+	PQsetNoticeProcessor(c, on_notice, NULL);
+	return c;
+}
+
+static char *query1(PGconn *c, const char *sql)
+{
+	static char buf[256];
+	PGresult *r = PQexec(c, sql);
+
+	buf[0] = '\0';
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
+	else
+		snprintf(buf, sizeof(buf), "ERR %s", PQerrorMessage(c));
+	PQclear(r);
+	return buf;
+}
+
+/* Waits until the server side sends something or closes (bounded as a hang
+ * guard), then lets libpq take it in; returns what libpq reported. */
+static const char *wait_for_cut(PGconn *c)
+{
+	struct pollfd p = {PQsocket(c), POLLIN, 0};
+	static char buf[1024];
+
+	nnotices = 0;
+	assert_int_equal(poll(&p, 1, 20000), 1);
+	PQconsumeInput(c);
+	PQisBusy(c);
+	snprintf(buf, sizeof(buf), "%s | %s", nnotices ? notices[0] : "",
+		 PQerrorMessage(c));
+	return buf;
+}
+
+/* --- tests ------------------------------------------------------------ */
+
+static void test_query_scram(void **state)
+{
+	int64_t id;
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	id = add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select count(*) from items"), "100");
+	assert_string_equal(query1(c, "select current_user"), "jit_read");
+	/* read role cannot write: the upstream's privileges apply */
+	assert_non_null(strstr(query1(c, "insert into items values (1000, 'x')"),
+			       "permission denied"));
+	PQfinish(c);
+	assert_true(wait_event("session.ended", "client closed") >= 0);
+	assert_true(find_event("session.started", "\"request_id\":") >= 0);
+	assert_true(find_event("session.query", "select count(*) from items") >= 0);
+	(void)id;
+}
+
+static void test_role_inferred_and_params(void **state)
+{
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "write", 3600 * 1000);
+	/* no @role: alice holds exactly one role there */
+	c = connect_as("alice", "tok-alice", "orders-db",
+		       "sslmode=disable application_name=jgtest "
+		       "options='-c search_path=pg_catalog,public'");
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select current_user"), "jit_write");
+	assert_string_equal(query1(c, "select current_setting('application_name')"),
+			    "jgtest");
+	assert_string_equal(query1(c, "show search_path"), "pg_catalog,public");
+	assert_string_equal(PQparameterStatus(c, "application_name"), "jgtest");
+	PQfinish(c);
+	/* holding two roles makes the bare name ambiguous */
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "several roles"));
+	PQfinish(c);
+}
+
+static void test_md5_trust_tls_upstreams(void **state)
+{
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	add_grant("bob", "orders-db", "md5", 3600 * 1000);
+	add_grant("bob", "orders-db", "trust", 3600 * 1000);
+	add_grant("bob", "secure-db", "read", 3600 * 1000);
+	c = connect_as("bob", "tok-bob", "orders-db@md5", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select current_user"), "jit_md5");
+	PQfinish(c);
+	c = connect_as("bob", "tok-bob", "orders-db@trust", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select current_user"), "jit_trust");
+	PQfinish(c);
+	/* pg_hba admits jit_tls only over hostssl */
+	c = connect_as("bob", "tok-bob", "secure-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select ssl::text from pg_stat_ssl "
+				      "where pid = pg_backend_pid()"), "true");
+	PQfinish(c);
+}
+
+static void test_refusals(void **state)
+{
+	static const struct {
+		const char *user, *pw, *db, *sqlstate_text;
+	} cases[] = {
+		{"alice", "tok-alice", "orders-db@write",
+		 "no active grant for orders-db as write; request one with: "
+		 "jitgate request orders-db write"},
+		{"alice", "wrong", "orders-db@read", "password authentication failed"},
+		{"alice", "tok-bob", "orders-db@read", "another subject"},
+		{"alice", "tok-alice", "nope-db", "no PostgreSQL resource named \"nope-db\""},
+		{"alice", "tok-alice", "billing-api", "no PostgreSQL resource"},
+		{"alice", "tok-alice", "orders-db@admin", "has no role \"admin\""},
+		{"alice", "tok-alice", "orders-db@nopw", "no upstream password"},
+	};
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	add_grant("alice", "orders-db", "nopw", 3600 * 1000);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		PGconn *c = connect_as(cases[i].user, cases[i].pw, cases[i].db,
+				       NULL);
+
+		assert_int_equal(PQstatus(c), CONNECTION_BAD);
+		if (!strstr(PQerrorMessage(c), cases[i].sqlstate_text))
+			fail_msg("case %zu: %s", i, PQerrorMessage(c));
+		/* the token never shows up in what the client is told */
+		assert_null(strstr(PQerrorMessage(c), "tok-"));
+		PQfinish(c);
+	}
+	assert_true(find_event("check.denied", "\"reason\":\"no_grant\"") >= 0);
+	assert_true(find_event("check.denied", "unknown_resource") >= 0);
+	assert_true(find_event("check.denied", "unknown_role") >= 0);
+	assert_true(find_event("auth.failed", "invalid token") >= 0);
+	assert_true(find_event("auth.failed", "another subject") >= 0);
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < nevents; i++)
+		assert_null(events[i].detail ? strstr(events[i].detail, "tok-")
+					     : NULL);
+	pthread_mutex_unlock(&mu);
+}
+
+static void test_remote_needs_tls(void **state)
+{
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	gateway_test_force_remote(gw, true);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "TLS is required"));
+	PQfinish(c);
+	c = connect_as("alice", "tok-alice", "orders-db@read",
+		       "sslmode=require");
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_non_null(PQsslAttribute(c, "protocol"));
+	assert_string_equal(query1(c, "select 7"), "7");
+	PQfinish(c);
+	gateway_test_force_remote(gw, false);
+	assert_true(find_event("check.denied", "tls_required") >= 0);
+}
+
+static void test_psql_binary(void **state)
+{
+	char cmd[512], out[256] = "";
+	FILE *f;
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	snprintf(cmd, sizeof(cmd),
+		 "PGPASSWORD=tok-alice psql -X -At \"host=127.0.0.1 port=%d "
+		 "user=alice dbname=orders-db@read sslmode=prefer\" "
+		 "-c 'select name from items where id = 42' 2>&1", gw_port);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(out, sizeof(out), f));
+	pclose(f);
+	assert_string_equal(out, "item 42\n");
+}
+
+static void test_cancel(void **state)
+{
+	PGconn *c;
+	PGcancel *k;
+	PGresult *r;
+	char err[256];
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(PQsendQuery(c, "select pg_sleep(60)"), 1);
+	usleep(200000);
+	k = PQgetCancel(c);
+	assert_int_equal(PQcancel(k, err, sizeof(err)), 1);
+	PQfreeCancel(k);
+	r = PQgetResult(c);
+	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "57014");
+	PQclear(r);
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	assert_string_equal(query1(c, "select 1"), "1");
+	PQfinish(c);
+}
+
+static void test_revoke_idle(void **state)
+{
+	int64_t id;
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	id = add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select 1"), "1");
+	end_grant(id, "revoked");
+	assert_non_null(strstr(wait_for_cut(c), "was revoked"));
+	assert_non_null(strstr(query1(c, "select 1"), "ERR"));
+	PQfinish(c);
+	assert_true(wait_event("session.ended", "\"why\":\"revoked\"") >= 0);
+}
+
+static void test_expiry_idle(void **state)
+{
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	/* nobody calls gateway_grant_ended: the session's own deadline cuts */
+	add_grant("bob", "orders-db", "read", 1500);
+	c = connect_as("bob", "tok-bob", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_non_null(strstr(wait_for_cut(c), "expired at"));
+	PQfinish(c);
+	assert_true(wait_event("session.ended", "\"why\":\"expired\"") >= 0);
+}
+
+static void test_overlapping_grants(void **state)
+{
+	int64_t a, b;
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	a = add_grant("alice", "orders-db", "read", 3600 * 1000);
+	b = add_grant("alice", "orders-db", "read", 7200 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	end_grant(b, "revoked");
+	usleep(300000);
+	assert_string_equal(query1(c, "select 2"), "2");
+	/* the session moved onto grant a: ending that one cuts it */
+	end_grant(a, "revoked");
+	assert_non_null(strstr(wait_for_cut(c), "was revoked"));
+	PQfinish(c);
+}
+
+static void test_cut_mid_result(void **state)
+{
+	int64_t id;
+	PGconn *c;
+	PGresult *r;
+	long rows = 0;
+	char err[512] = "";
+
+	(void)state;
+	clear_grants();
+	id = add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(PQsendQuery(c, "select g, repeat('x', 3000) from "
+				     "generate_series(1, 3000000) g"), 1);
+	assert_int_equal(PQsetSingleRowMode(c), 1);
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st == PGRES_SINGLE_TUPLE) {
+			/* every row arrives whole: never a torn message */
+			assert_int_equal(PQgetlength(r, 0, 1), 3000);
+			if (++rows == 1000)
+				end_grant(id, "revoked");
+		} else if (st == PGRES_FATAL_ERROR && !err[0]) {
+			/* the FATAL first, then libpq notices the close */
+			snprintf(err, sizeof(err), "%s", PQresultErrorMessage(r));
+		}
+		PQclear(r);
+		if (PQstatus(c) == CONNECTION_BAD)
+			break;
+	}
+	assert_true(rows >= 1000);
+	assert_true(rows < 3000000);
+	assert_non_null(strstr(err, "was revoked"));
+	PQfinish(c);
+}
+
+static void test_copy_and_notify(void **state)
+{
+	PGconn *c, *l;
+	PGresult *r;
+	PGnotify *n = NULL;
+	char *buf = NULL;
+	int got = 0;
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "write", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@write", NULL);
+	l = connect_as("alice", "tok-alice", "orders-db@write", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(PQstatus(l), CONNECTION_OK);
+	PQclear(PQexec(c, "create temp table t (a int, b text)"));
+	r = PQexec(c, "copy t from stdin");
+	assert_int_equal(PQresultStatus(r), PGRES_COPY_IN);
+	PQclear(r);
+	for (int i = 0; i < 1000; i++) {
+		char line[64];
+		int len = snprintf(line, sizeof(line), "%d\trow %d\n", i, i);
+
+		assert_int_equal(PQputCopyData(c, line, len), 1);
+	}
+	assert_int_equal(PQputCopyEnd(c, NULL), 1);
+	r = PQgetResult(c);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	assert_string_equal(query1(c, "select count(*) from t"), "1000");
+	r = PQexec(c, "copy t to stdout");
+	assert_int_equal(PQresultStatus(r), PGRES_COPY_OUT);
+	PQclear(r);
+	while (PQgetCopyData(c, &buf, 0) > 0) {
+		got++;
+		PQfreemem(buf);
+	}
+	assert_int_equal(got, 1000);
+	PQclear(PQgetResult(c));
+
+	PQclear(PQexec(l, "listen jg_chan"));
+	PQclear(PQexec(c, "notify jg_chan, 'hello'"));
+	for (int i = 0; i < 100 && !n; i++) {
+		struct pollfd p = {PQsocket(l), POLLIN, 0};
+
+		poll(&p, 1, 100);
+		PQconsumeInput(l);
+		n = PQnotifies(l);
+	}
+	assert_non_null(n);
+	assert_string_equal(n->extra, "hello");
+	PQfreemem(n);
+	PQfinish(c);
+	PQfinish(l);
+}
+
+static void test_extended_and_pipeline(void **state)
+{
+	PGconn *c;
+	PGresult *r;
+	const char *params[1] = {"41"};
+	int results = 0;
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQprepare(c, "byid", "select name from items where id = $1 + 1",
+		      1, NULL);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	r = PQexecPrepared(c, "byid", 1, params, NULL, NULL, 0);
+	assert_string_equal(PQgetvalue(r, 0, 0), "item 42");
+	PQclear(r);
+	assert_true(wait_event("session.query", "$1 + 1") >= 0);
+	assert_true(find_event("session.query", "\"name\":\"byid\"") >= 0);
+
+	assert_int_equal(PQenterPipelineMode(c), 1);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(PQsendQueryPrepared(c, "byid", 1, params, NULL,
+						     NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(c), 1);
+	for (;;) {
+		r = PQgetResult(c);
+		if (!r)
+			continue;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			results++;
+		PQclear(r);
+	}
+	assert_int_equal(results, 50);
+	PQexitPipelineMode(c);
+	PQfinish(c);
+}
+
+static void test_long_query_audit_truncated(void **state)
+{
+	char *sql = malloc(10000);
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	strcpy(sql, "select 'jgmarker");
+	memset(sql + 16, 'y', 8000);
+	strcpy(sql + 8016, "' is not null");
+	assert_string_equal(query1(c, sql), "t");
+	PQfinish(c);
+	assert_true(wait_event("session.query", "jgmarker") >= 0);
+	assert_true(find_event("session.query", "\"truncated\":true") >= 0);
+	free(sql);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_query_scram),
+		cmocka_unit_test(test_role_inferred_and_params),
+		cmocka_unit_test(test_md5_trust_tls_upstreams),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_remote_needs_tls),
+		cmocka_unit_test(test_psql_binary),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_revoke_idle),
+		cmocka_unit_test(test_expiry_idle),
+		cmocka_unit_test(test_overlapping_grants),
+		cmocka_unit_test(test_cut_mid_result),
+		cmocka_unit_test(test_copy_and_notify),
+		cmocka_unit_test(test_extended_and_pipeline),
+		cmocka_unit_test(test_long_query_audit_truncated),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
