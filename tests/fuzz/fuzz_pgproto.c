@@ -1,0 +1,72 @@
+/* Fuzzes the gateway's wire parsers: the startup-phase packet parser and
+ * the message framer that walks relayed streams (fed in random chunk
+ * sizes, with and without stopping at boundaries), plus error-field
+ * lookup.  The first input byte picks the chunking. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/pgproto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static size_t nmsgs;
+
+static void on_msg(void *arg, uint8_t type, const uint8_t *prefix,
+		   size_t prefixlen, uint32_t bodylen)
+{
+	(void)arg;
+	(void)type;
+	if (prefixlen > PGPROTO_CAPTURE_MAX || prefixlen > bodylen)
+		abort();
+	if (prefixlen > 0 && prefix[0] == 0xff)
+		nmsgs++;
+	nmsgs++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pgproto_startup st;
+	struct pgproto_framer *f;
+	size_t chunk, i = 0;
+	uint32_t len;
+	char field[64];
+
+	if (size < 1)
+		return 0;
+	chunk = (size_t)(data[0] % 17) + 1;
+	data++;
+	size--;
+
+	if (pgproto_startup_len(data, size, &len) == 0 && len <= size &&
+	    pgproto_startup_parse(data, len, &st) == 0) {
+		(void)pgproto_startup_get(&st, "user");
+		pgproto_startup_clear(&st);
+	}
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return 0;
+	f->capture_types = "QP";
+	f->on_msg = on_msg;
+	while (i < size) {
+		size_t n = size - i < chunk ? size - i : chunk;
+		bool stop = (data[i] & 1) != 0;
+		long c = pgproto_framer_feed(f, data + i, n, stop);
+
+		if (c < 0)
+			break;
+		if ((size_t)c > n)
+			abort();
+		if (c == 0 && !stop)
+			abort();
+		if (c == 0) /* already on a boundary: move on without stop */
+			c = pgproto_framer_feed(f, data + i, n, false);
+		if (c < 0)
+			break;
+		i += (size_t)c;
+	}
+	free(f);
+	pgproto_error_field(data, size, 'M', field, sizeof(field));
+	return 0;
+}
