@@ -634,6 +634,7 @@ static int check_policy_refs(struct cfgval_ctx *c,
 			     const struct policy_cfg *p)
 {
 	char shown[72];
+	size_t ncovered = 0;
 	bool *covered;
 	int rc = JG_OK;
 
@@ -650,8 +651,16 @@ static int check_policy_refs(struct cfgval_ctx *c,
 				? fnmatch(pat, cfg->resources[r].name, 0) == 0
 				: strcmp(pat, cfg->resources[r].name) == 0;
 
-			if (hit)
-				covered[r] = any = true;
+			if (!hit)
+				continue;
+			any = true;
+			if (!covered[r]) {
+				covered[r] = true;
+				ncovered++;
+			}
+			/* Once all are covered, one hit proves the pattern. */
+			if (ncovered == cfg->nresources)
+				break;
 		}
 		if (!any) {
 			rc = cfgval_err(c, line, is_glob(pat)
@@ -679,15 +688,65 @@ out:
 	return rc;
 }
 
+/* glibc compiles a counted repeat by copying its operand, so nested counts
+ * multiply ("(a{999}){999}" takes minutes and gigabytes), and
+ * back-references make matching exponential in the ticket a requester
+ * sends.  Refuse both; real ticket patterns need neither.  The count
+ * product is taken over the whole pattern, which overestimates sequential
+ * repeats and so only errs on the strict side. */
+static const char *ticket_pattern_problem(const char *pat)
+{
+	uint64_t product = 1;
+
+	for (const char *s = pat; *s; s++) {
+		uint64_t lo = 0, hi = 0;
+		bool has_hi = false;
+
+		if (*s == '\\') {
+			if (s[1] >= '1' && s[1] <= '9')
+				return "back-references are not allowed";
+			if (s[1] != '\0')
+				s++;
+			continue;
+		}
+		if (*s != '{')
+			continue;
+		for (s++; *s >= '0' && *s <= '9' && lo <= 100000; s++)
+			lo = lo * 10 + (uint64_t)(*s - '0');
+		if (*s == ',') {
+			for (s++; *s >= '0' && *s <= '9' && hi <= 100000; s++) {
+				hi = hi * 10 + (uint64_t)(*s - '0');
+				has_hi = true;
+			}
+		}
+		if (has_hi && hi > lo)
+			lo = hi;
+		if (lo > 1000)
+			return "a repeat count is over 1000";
+		product *= lo ? lo : 1;
+		if (product > 10000)
+			return "repeat counts multiply to more than 10000";
+		if (*s == '\0')
+			break;
+	}
+	return NULL;
+}
+
 static int read_ticket_pattern(struct cfgval_ctx *c, const struct ytree *v,
 			       struct policy_cfg *p)
 {
 	char *pat = NULL, msg[128];
+	const char *problem;
 	int rc, rerr;
 
 	rc = cfgval_str(c, v, "ticket_pattern", MAX_TICKET_RE_LEN, &pat);
 	if (rc < 0)
 		return rc;
+	problem = ticket_pattern_problem(pat);
+	if (problem != NULL) {
+		free(pat);
+		return cfgval_err(c, v->line, "ticket_pattern: %s", problem);
+	}
 	rerr = regcomp(&p->ticket_re, pat, REG_EXTENDED | REG_NOSUB);
 	if (rerr != 0) {
 		regerror(rerr, &p->ticket_re, msg, sizeof(msg));

@@ -729,6 +729,23 @@ static void test_error_policies(void **state)
 		     "    ticket_pattern: \"^OPS-([0-9]+$\"\n", 18,
 		     "ticket_pattern: bad regular expression");
 
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    ticket_pattern: \"(a{32767}){32767}\"\n", 18,
+		     "ticket_pattern: a repeat count is over 1000");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    ticket_pattern: \"((a{100}){100}){2,3}\"\n", 18,
+		     "repeat counts multiply to more than 10000");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    ticket_pattern: '^(a+)\\1$'\n", 18,
+		     "back-references are not allowed");
+	config_free(must_parse(RES POLICY_HEAD "    resources: [db]\n"
+			       "    roles: [read]\n    max_duration: 1h\n"
+			       "    approvals: 0\n"
+			       "    ticket_pattern: '^[A-Z]{2,10}-[0-9]{1,8}\\.x$'\n"));
+
 	/* Break-glass. */
 	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
 		     "    max_duration: 1h\n    approvals: 1\n"
