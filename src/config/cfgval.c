@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "util/duration.h"
 
 int cfgval_err(struct cfgval_ctx *c, int line, const char *fmt, ...)
@@ -383,4 +384,35 @@ int cfgval_unique(struct cfgval_ctx *c, struct cfgval_key *v, size_t n,
 		 (const char *)rep->key);
 	return cfgval_err(c, rep->line, "duplicate %s '%s' (first at line %d)",
 			  what, cfgval_show(buf, shown), first->line);
+}
+
+/* A string checked by valid; rule describes it in the message. */
+int cfgval_checked(struct cfgval_ctx *c, const struct ytree *v,
+		   const char *key, bool (*valid)(const char *),
+		   const char *rule, bool echo, char **out)
+{
+	char shown[72];
+	int rc = cfgval_str(c, v, key, YTREE_SCALAR_MAX, out);
+
+	if (rc < 0)
+		return rc;
+	if (!valid(*out)) {
+		if (echo)
+			rc = cfgval_err(c, v->line, "%s: '%s' is not %s", key,
+					cfgval_show(*out, shown), rule);
+		else
+			rc = cfgval_err(c, v->line, "%s: not %s", key, rule);
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int cfgval_name(struct cfgval_ctx *c, const struct ytree *v, const char *key,
+		char **out)
+{
+	return cfgval_checked(c, v, key, config_name_valid,
+			      "a valid name (letters, digits, '.', '_', '-'; "
+			      "starting with a letter or digit; at most 128)",
+			      true, out);
 }

@@ -49,6 +49,15 @@ int cfgval_want(struct cfgval_ctx *c, const struct ytree *v,
 /* A non-empty scalar, copied into *out (caller frees). */
 int cfgval_str(struct cfgval_ctx *c, const struct ytree *v, const char *key,
 	       size_t maxlen, char **out) JG_WUR;
+/* A non-empty scalar accepted by valid; rule describes it in the message,
+ * which echoes the value only with echo (never for what may hold a
+ * secret, such as a URL). */
+int cfgval_checked(struct cfgval_ctx *c, const struct ytree *v,
+		   const char *key, bool (*valid)(const char *),
+		   const char *rule, bool echo, char **out) JG_WUR;
+/* A name following config_name_valid. */
+int cfgval_name(struct cfgval_ctx *c, const struct ytree *v, const char *key,
+		char **out) JG_WUR;
 /* Plain `true` or `false`, nothing else. */
 int cfgval_bool(struct cfgval_ctx *c, const struct ytree *v, const char *key,
 		bool *out) JG_WUR;

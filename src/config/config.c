@@ -5,31 +5,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/cfgrules.h"
 #include "config/cfgval.h"
 #include "config/ytree.h"
 #include "util/crypto.h"
 
-/* Bounds on list sizes.  Each is far above any real deployment and keeps
- * cross-checks (policy × resource) cheap on any input. */
-#define MAX_RESOURCES 1024
-#define MAX_ROLES 64
-#define MAX_POLICIES 1024
-#define MAX_POLICY_PATTERNS 256
+/* Bounds on list sizes, far above any real deployment. */
 #define MAX_IDENTITIES 10000
 #define MAX_NOTIFY 64
 #define MAX_EVENTS 32
 #define MAX_AUDIENCES 16
-#define MAX_APPROVALS 16
 #define MAX_LEEWAY_S 600
-#define MAX_PATTERN_LEN 256
-#define MAX_TICKET_RE_LEN 512
 #define MAX_STR 4096
 
 static const char *const notify_actions[] = {
@@ -74,24 +66,6 @@ bool config_name_valid(const char *s)
 bool config_notify_event_valid(const char *s)
 {
 	return strcmp(s, "*") == 0 || in_list(notify_actions, s);
-}
-
-static bool is_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-/* Resource patterns in policies: a name, or a glob over names. */
-static bool pattern_ok(const char *s)
-{
-	if (!is_glob(s))
-		return config_name_valid(s);
-	if (strlen(s) > MAX_PATTERN_LEN)
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return false;
-	return true;
 }
 
 static bool url_ok(const char *s)
@@ -197,39 +171,6 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
-/* ---- small shared readers --------------------------------------------- */
-
-/* A string checked by valid; rule describes it in the message. */
-static int read_checked(struct cfgval_ctx *c, const struct ytree *v,
-			const char *key, bool (*valid)(const char *),
-			const char *rule, bool echo, char **out)
-{
-	char shown[72];
-	int rc = cfgval_str(c, v, key, MAX_STR, out);
-
-	if (rc < 0)
-		return rc;
-	if (!valid(*out)) {
-		if (echo)
-			rc = cfgval_err(c, v->line, "%s: '%s' is not %s", key,
-					cfgval_show(*out, shown), rule);
-		else
-			rc = cfgval_err(c, v->line, "%s: not %s", key, rule);
-		free(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-static int read_name(struct cfgval_ctx *c, const struct ytree *v,
-		     const char *key, char **out)
-{
-	return read_checked(c, v, key, config_name_valid,
-			    "a valid name (letters, digits, '.', '_', '-'; "
-			    "starting with a letter or digit; at most 128)",
-			    true, out);
-}
-
 static int dupstr(const char *s, char **out)
 {
 	*out = strdup(s);
@@ -254,7 +195,7 @@ static int read_identity(struct cfgval_ctx *c, const struct ytree *m,
 		return cfgval_missing(c, m, "identity", "subject");
 	if (v[2] == NULL)
 		return cfgval_missing(c, m, "identity", "token_sha256");
-	rc = read_name(c, v[0], "subject", &id->subject);
+	rc = cfgval_name(c, v[0], "subject", &id->subject);
 	if (rc < 0)
 		return rc;
 	if (v[1] != NULL) {
@@ -357,8 +298,8 @@ static int read_oidc(struct cfgval_ctx *c, const struct ytree *m,
 		return cfgval_missing(c, m, "oidc", "issuer");
 	if (v[1] == NULL)
 		return cfgval_missing(c, m, "oidc", "audience");
-	rc = read_checked(c, v[0], "issuer", url_ok,
-			  "an http:// or https:// URL", true, &o->issuer);
+	rc = cfgval_checked(c, v[0], "issuer", url_ok,
+			    "an http:// or https:// URL", true, &o->issuer);
 	if (rc < 0)
 		return rc;
 	if (v[1]->type == YTREE_SEQ) {
@@ -382,9 +323,9 @@ static int read_oidc(struct cfgval_ctx *c, const struct ytree *m,
 	if (rc < 0)
 		return rc;
 	if (v[4] != NULL) {
-		rc = read_checked(c, v[4], "jwks_uri", url_ok,
-				  "an http:// or https:// URL", true,
-				  &o->jwks_uri);
+		rc = cfgval_checked(c, v[4], "jwks_uri", url_ok,
+				    "an http:// or https:// URL", true,
+				    &o->jwks_uri);
 		if (rc < 0)
 			return rc;
 	}
@@ -432,8 +373,8 @@ static int read_gateway(struct cfgval_ctx *c, const struct ytree *m,
 	g->enabled = true;
 	if (v[0] == NULL)
 		return cfgval_missing(c, m, "gateway", "postgres_listen");
-	rc = read_checked(c, v[0], "postgres_listen", listen_ok,
-			  "HOST:PORT", true, &g->postgres_listen);
+	rc = cfgval_checked(c, v[0], "postgres_listen", listen_ok,
+			    "HOST:PORT", true, &g->postgres_listen);
 	if (rc < 0 || v[1] == NULL)
 		return rc;
 	rc = cfgval_fields(c, v[1], "gateway.tls", tls_keys, t);
@@ -447,475 +388,6 @@ static int read_gateway(struct cfgval_ctx *c, const struct ytree *m,
 	if (rc < 0)
 		return rc;
 	return cfgval_str(c, t[1], "key", MAX_STR, &g->tls_key);
-}
-
-/* ---- resources --------------------------------------------------------- */
-
-static int read_upstream(struct cfgval_ctx *c, const struct ytree *m,
-			 struct resource_cfg *r)
-{
-	static const char *const keys[] = {"host", "port", "dbname", "tls",
-					   NULL};
-	const struct ytree *v[4];
-	int64_t port = 5432;
-	int rc;
-
-	rc = cfgval_fields(c, m, "upstream", keys, v);
-	if (rc < 0)
-		return rc;
-	if (v[0] == NULL)
-		return cfgval_missing(c, m, "upstream", "host");
-	if (v[2] == NULL)
-		return cfgval_missing(c, m, "upstream", "dbname");
-	rc = cfgval_str(c, v[0], "host", 255, &r->host);
-	if (rc < 0)
-		return rc;
-	if (v[1] != NULL) {
-		rc = cfgval_int(c, v[1], "port", 1, 65535, &port);
-		if (rc < 0)
-			return rc;
-	}
-	r->port = (int)port;
-	rc = cfgval_str(c, v[2], "dbname", 63, &r->dbname);
-	if (rc < 0)
-		return rc;
-	if (v[3] != NULL)
-		return cfgval_bool(c, v[3], "tls", &r->upstream_tls);
-	return JG_OK;
-}
-
-static int read_role(struct cfgval_ctx *c, const struct ytree *m,
-		     struct resource_cfg *r, struct role_cfg *role)
-{
-	static const char *const pg_keys[] = {"user", "password_env", NULL};
-	static const char *const generic_keys[] = {NULL};
-	const struct ytree *v[2];
-	int rc;
-
-	if (r->kind == RESOURCE_GENERIC)
-		/* A generic role is only a name; {} keeps room to grow. */
-		return cfgval_fields(c, m, "role of a generic resource",
-				     generic_keys, v);
-	rc = cfgval_fields(c, m, "role", pg_keys, v);
-	if (rc < 0)
-		return rc;
-	if (v[0] == NULL)
-		return cfgval_missing(c, m, "role", "user");
-	rc = cfgval_str(c, v[0], "user", 63, &role->user);
-	if (rc < 0 || v[1] == NULL)
-		return rc;
-	return read_checked(c, v[1], "password_env", cfgval_env_name_ok,
-			    "an environment variable name", true,
-			    &role->password_env);
-}
-
-static int read_roles(struct cfgval_ctx *c, const struct ytree *m,
-		      struct resource_cfg *r)
-{
-	struct cfgval_key keys[MAX_ROLES];
-	int rc = cfgval_want(c, m, YTREE_MAP, "roles");
-
-	if (rc < 0)
-		return rc;
-	if (m->n == 0)
-		return cfgval_err(c, m->line, "roles: must not be empty");
-	if (m->n > MAX_ROLES)
-		return cfgval_err(c, m->line, "roles: more than %d roles",
-				  MAX_ROLES);
-	r->roles = calloc(m->n, sizeof(*r->roles));
-	if (r->roles == NULL)
-		return JG_ERR_NOMEM;
-	r->nroles = m->n;
-	for (size_t i = 0; i < m->n; i++) {
-		const struct ytree *k = m->kids[2 * i];
-
-		rc = read_name(c, k, "role name", &r->roles[i].name);
-		if (rc < 0)
-			return rc;
-		keys[i] = (struct cfgval_key){r->roles[i].name,
-					      strlen(r->roles[i].name), k->line};
-		rc = read_role(c, m->kids[2 * i + 1], r, &r->roles[i]);
-		if (rc < 0)
-			return rc;
-	}
-	return cfgval_unique(c, keys, m->n, "role", true);
-}
-
-static int read_resource(struct cfgval_ctx *c, const struct ytree *m,
-			 struct resource_cfg *r)
-{
-	static const char *const keys[] = {"name", "kind", "upstream",
-					   "audit_queries", "roles", NULL};
-	const struct ytree *v[5];
-	char shown[72];
-	int rc;
-
-	r->line = m->line;
-	rc = cfgval_fields(c, m, "resource", keys, v);
-	if (rc < 0)
-		return rc;
-	if (v[0] == NULL)
-		return cfgval_missing(c, m, "resource", "name");
-	if (v[1] == NULL)
-		return cfgval_missing(c, m, "resource", "kind");
-	if (v[4] == NULL)
-		return cfgval_missing(c, m, "resource", "roles");
-	rc = read_name(c, v[0], "name", &r->name);
-	if (rc < 0)
-		return rc;
-	rc = cfgval_want(c, v[1], YTREE_SCALAR, "kind");
-	if (rc < 0)
-		return rc;
-	if (strcmp(v[1]->str, "postgres") == 0)
-		r->kind = RESOURCE_POSTGRES;
-	else if (strcmp(v[1]->str, "generic") == 0)
-		r->kind = RESOURCE_GENERIC;
-	else
-		return cfgval_err(c, v[1]->line,
-				  "kind: '%s' is not postgres or generic",
-				  cfgval_show(v[1]->str, shown));
-	if (r->kind == RESOURCE_POSTGRES) {
-		if (v[2] == NULL)
-			return cfgval_missing(c, m, "postgres resource",
-					      "upstream");
-		rc = read_upstream(c, v[2], r);
-	} else if (v[2] != NULL) {
-		rc = cfgval_err(c, v[2]->line,
-				"upstream: only postgres resources have one");
-	}
-	if (rc < 0)
-		return rc;
-	if (v[3] != NULL) {
-		rc = cfgval_bool(c, v[3], "audit_queries", &r->audit_queries);
-		if (rc < 0)
-			return rc;
-	}
-	return read_roles(c, v[4], r);
-}
-
-static int read_resources(struct cfgval_ctx *c, const struct ytree *v,
-			  struct config *cfg)
-{
-	struct cfgval_key *keys;
-	int rc;
-
-	rc = cfgval_list(c, v, "resources", MAX_RESOURCES, true);
-	if (rc < 0)
-		return rc;
-	cfg->resources = calloc(v->n ? v->n : 1, sizeof(*cfg->resources));
-	if (cfg->resources == NULL)
-		return JG_ERR_NOMEM;
-	cfg->nresources = v->n;
-	for (size_t i = 0; i < v->n; i++) {
-		rc = read_resource(c, v->kids[i], &cfg->resources[i]);
-		if (rc < 0)
-			return rc;
-	}
-	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
-	if (keys == NULL)
-		return JG_ERR_NOMEM;
-	for (size_t i = 0; i < v->n; i++)
-		keys[i] = (struct cfgval_key){cfg->resources[i].name,
-			strlen(cfg->resources[i].name), cfg->resources[i].line};
-	rc = cfgval_unique(c, keys, v->n, "resource", true);
-	free(keys);
-	return rc;
-}
-
-/* ---- policies ---------------------------------------------------------- */
-
-/* Each resource pattern must name something, and each role must exist on
- * at least one resource the policy covers: a policy that can never grant
- * is a typo, and typos in access rules should stop the load. */
-static int check_policy_refs(struct cfgval_ctx *c,
-			     const struct ytree *res_node,
-			     const struct ytree *roles_node,
-			     const struct config *cfg,
-			     const struct policy_cfg *p)
-{
-	char shown[72];
-	size_t ncovered = 0;
-	bool *covered;
-	int rc = JG_OK;
-
-	covered = calloc(cfg->nresources ? cfg->nresources : 1, sizeof(*covered));
-	if (covered == NULL)
-		return JG_ERR_NOMEM;
-	for (size_t i = 0; i < p->nresources; i++) {
-		const char *pat = p->resources[i];
-		int line = res_node->kids[i]->line;
-		bool any = false;
-
-		for (size_t r = 0; r < cfg->nresources; r++) {
-			bool hit = is_glob(pat)
-				? fnmatch(pat, cfg->resources[r].name, 0) == 0
-				: strcmp(pat, cfg->resources[r].name) == 0;
-
-			if (!hit)
-				continue;
-			any = true;
-			if (!covered[r]) {
-				covered[r] = true;
-				ncovered++;
-			}
-			/* Once all are covered, one hit proves the pattern. */
-			if (ncovered == cfg->nresources)
-				break;
-		}
-		if (!any) {
-			rc = cfgval_err(c, line, is_glob(pat)
-					? "resources: pattern '%s' matches no configured resource"
-					: "resources: unknown resource '%s'",
-					cfgval_show(pat, shown));
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < p->nroles; i++) {
-		bool found = false;
-
-		for (size_t r = 0; r < cfg->nresources && !found; r++)
-			found = covered[r] &&
-				config_role(&cfg->resources[r], p->roles[i]);
-		if (!found) {
-			rc = cfgval_err(c, roles_node->kids[i]->line,
-					"roles: no resource of policy '%s' has a role '%s'",
-					p->name, cfgval_show(p->roles[i], shown));
-			goto out;
-		}
-	}
-out:
-	free(covered);
-	return rc;
-}
-
-/* glibc compiles a counted repeat by copying its operand, so nested counts
- * multiply ("(a{999}){999}" takes minutes and gigabytes), and
- * back-references make matching exponential in the ticket a requester
- * sends.  Refuse both; real ticket patterns need neither.  The count
- * product is taken over the whole pattern, which overestimates sequential
- * repeats and so only errs on the strict side. */
-static const char *ticket_pattern_problem(const char *pat)
-{
-	uint64_t product = 1;
-
-	for (const char *s = pat; *s; s++) {
-		uint64_t lo = 0, hi = 0;
-		bool has_hi = false;
-
-		if (*s == '\\') {
-			if (s[1] >= '1' && s[1] <= '9')
-				return "back-references are not allowed";
-			if (s[1] != '\0')
-				s++;
-			continue;
-		}
-		if (*s != '{')
-			continue;
-		for (s++; *s >= '0' && *s <= '9' && lo <= 100000; s++)
-			lo = lo * 10 + (uint64_t)(*s - '0');
-		if (*s == ',') {
-			for (s++; *s >= '0' && *s <= '9' && hi <= 100000; s++) {
-				hi = hi * 10 + (uint64_t)(*s - '0');
-				has_hi = true;
-			}
-		}
-		if (has_hi && hi > lo)
-			lo = hi;
-		if (lo > 1000)
-			return "a repeat count is over 1000";
-		product *= lo ? lo : 1;
-		if (product > 10000)
-			return "repeat counts multiply to more than 10000";
-		if (*s == '\0')
-			break;
-	}
-	return NULL;
-}
-
-static int read_ticket_pattern(struct cfgval_ctx *c, const struct ytree *v,
-			       struct policy_cfg *p)
-{
-	char *pat = NULL, msg[128];
-	const char *problem;
-	int rc, rerr;
-
-	rc = cfgval_str(c, v, "ticket_pattern", MAX_TICKET_RE_LEN, &pat);
-	if (rc < 0)
-		return rc;
-	problem = ticket_pattern_problem(pat);
-	if (problem != NULL) {
-		free(pat);
-		return cfgval_err(c, v->line, "ticket_pattern: %s", problem);
-	}
-	rerr = regcomp(&p->ticket_re, pat, REG_EXTENDED | REG_NOSUB);
-	if (rerr != 0) {
-		regerror(rerr, &p->ticket_re, msg, sizeof(msg));
-		free(pat);
-		return cfgval_err(c, v->line, "ticket_pattern: bad regular expression: %s",
-				  msg);
-	}
-	p->ticket_pattern = pat; /* from here on config_free regfrees it */
-	return JG_OK;
-}
-
-/* With only user: approvers (no group can grow), more approvals than
- * approvers could ever give means the policy can never be satisfied. */
-static int check_reachable(struct cfgval_ctx *c, const struct ytree *line_node,
-			   const struct policy_cfg *p)
-{
-	size_t users = 0;
-
-	for (size_t i = 0; i < p->approvers.n; i++) {
-		const struct principal *a = &p->approvers.v[i];
-		bool seen = false;
-
-		if (a->kind == PRINCIPAL_GROUP)
-			return JG_OK;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(p->approvers.v[j].name, a->name) == 0;
-		users += !seen;
-	}
-	if ((size_t)p->approvals > users)
-		return cfgval_err(c, line_node->line,
-				  "approvals: %d needed but only %zu distinct approvers listed",
-				  p->approvals, users);
-	return JG_OK;
-}
-
-enum {
-	P_NAME, P_REQUESTERS, P_RESOURCES, P_ROLES, P_MAX_DURATION,
-	P_APPROVALS, P_APPROVERS, P_SELF, P_REASON, P_TICKET, P_BREAK_GLASS,
-	P_NKEYS
-};
-
-static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
-		       const struct config *cfg, struct policy_cfg *p)
-{
-	static const char *const keys[] = {
-		"name", "requesters", "resources", "roles", "max_duration",
-		"approvals", "approvers", "allow_self_approval",
-		"require_reason", "ticket_pattern", "break_glass", NULL};
-	static const char *const bg_keys[] = {"max_duration", NULL};
-	static const int required[] = {P_NAME, P_REQUESTERS, P_RESOURCES,
-				       P_ROLES, P_MAX_DURATION, P_APPROVALS};
-	const struct ytree *v[P_NKEYS], *bg[1];
-	int64_t approvals = 0;
-	int rc;
-
-	p->line = m->line;
-	rc = cfgval_fields(c, m, "policy", keys, v);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (v[required[i]] == NULL)
-			return cfgval_missing(c, m, "policy", keys[required[i]]);
-	rc = read_name(c, v[P_NAME], "name", &p->name);
-	if (rc < 0)
-		return rc;
-	rc = cfgval_principals(c, v[P_REQUESTERS], "requesters", false,
-			       &p->requesters);
-	if (rc < 0)
-		return rc;
-	rc = cfgval_str_list(c, v[P_RESOURCES], "resources",
-			     MAX_POLICY_PATTERNS, false, pattern_ok,
-			     "a resource name or glob", &p->resources,
-			     &p->nresources);
-	if (rc < 0)
-		return rc;
-	rc = cfgval_str_list(c, v[P_ROLES], "roles", MAX_ROLES, false,
-			     config_name_valid, "a valid role name", &p->roles,
-			     &p->nroles);
-	if (rc < 0)
-		return rc;
-	rc = check_policy_refs(c, v[P_RESOURCES], v[P_ROLES], cfg, p);
-	if (rc < 0)
-		return rc;
-	rc = cfgval_duration(c, v[P_MAX_DURATION], "max_duration",
-			     &p->max_duration_s);
-	if (rc < 0)
-		return rc;
-	rc = cfgval_int(c, v[P_APPROVALS], "approvals", 0, MAX_APPROVALS,
-			&approvals);
-	if (rc < 0)
-		return rc;
-	p->approvals = (int)approvals;
-	if (v[P_APPROVERS] != NULL) {
-		rc = cfgval_principals(c, v[P_APPROVERS], "approvers", false,
-				       &p->approvers);
-		if (rc < 0)
-			return rc;
-	}
-	if (v[P_SELF] != NULL) {
-		rc = cfgval_bool(c, v[P_SELF], "allow_self_approval",
-				 &p->allow_self_approval);
-		if (rc < 0)
-			return rc;
-	}
-	if (v[P_REASON] != NULL) {
-		rc = cfgval_bool(c, v[P_REASON], "require_reason",
-				 &p->require_reason);
-		if (rc < 0)
-			return rc;
-	}
-	if (v[P_TICKET] != NULL) {
-		rc = read_ticket_pattern(c, v[P_TICKET], p);
-		if (rc < 0)
-			return rc;
-	}
-	if (v[P_BREAK_GLASS] != NULL) {
-		rc = cfgval_fields(c, v[P_BREAK_GLASS], "break_glass", bg_keys,
-				   bg);
-		if (rc < 0)
-			return rc;
-		if (bg[0] == NULL)
-			return cfgval_missing(c, v[P_BREAK_GLASS], "break_glass",
-					      "max_duration");
-		rc = cfgval_duration(c, bg[0], "break_glass.max_duration",
-				     &p->break_glass_max_s);
-		if (rc < 0)
-			return rc;
-		p->break_glass = true;
-	}
-	if (p->approvals > 0 && p->approvers.n == 0)
-		return cfgval_err(c, v[P_APPROVALS]->line,
-				  "approvals: %d approvals need 'approvers'",
-				  p->approvals);
-	/* Break-glass grants are reviewed after the fact by an approver. */
-	if (p->break_glass && p->approvers.n == 0)
-		return cfgval_err(c, v[P_BREAK_GLASS]->line,
-				  "break_glass: needs 'approvers' to review it");
-	if (p->approvals > 0)
-		return check_reachable(c, v[P_APPROVALS], p);
-	return JG_OK;
-}
-
-static int read_policies(struct cfgval_ctx *c, const struct ytree *v,
-			 struct config *cfg)
-{
-	struct cfgval_key *keys;
-	int rc;
-
-	rc = cfgval_list(c, v, "policies", MAX_POLICIES, true);
-	if (rc < 0)
-		return rc;
-	cfg->policies = calloc(v->n ? v->n : 1, sizeof(*cfg->policies));
-	if (cfg->policies == NULL)
-		return JG_ERR_NOMEM;
-	cfg->npolicies = v->n;
-	for (size_t i = 0; i < v->n; i++) {
-		rc = read_policy(c, v->kids[i], cfg, &cfg->policies[i]);
-		if (rc < 0)
-			return rc;
-	}
-	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
-	if (keys == NULL)
-		return JG_ERR_NOMEM;
-	for (size_t i = 0; i < v->n; i++)
-		keys[i] = (struct cfgval_key){cfg->policies[i].name,
-			strlen(cfg->policies[i].name), cfg->policies[i].line};
-	rc = cfgval_unique(c, keys, v->n, "policy", true);
-	free(keys);
-	return rc;
 }
 
 /* ---- notify ------------------------------------------------------------ */
@@ -951,14 +423,14 @@ static int read_notify_one(struct cfgval_ctx *c, const struct ytree *m,
 				  "kind: '%s' is not slack or webhook",
 				  cfgval_show(v[0]->str, shown));
 	/* Webhook URLs often embed a secret path: never echo them. */
-	rc = read_checked(c, v[1], "url", url_ok, "an http:// or https:// URL",
-			  false, &n->url);
+	rc = cfgval_checked(c, v[1], "url", url_ok, "an http:// or https:// URL",
+			    false, &n->url);
 	if (rc < 0)
 		return rc;
 	if (v[2] != NULL) {
-		rc = read_checked(c, v[2], "secret_env", cfgval_env_name_ok,
-				  "an environment variable name", true,
-				  &n->secret_env);
+		rc = cfgval_checked(c, v[2], "secret_env", cfgval_env_name_ok,
+				    "an environment variable name", true,
+				    &n->secret_env);
 		if (rc < 0)
 			return rc;
 	}
@@ -1010,16 +482,16 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	rc = cfgval_fields(c, root ? root : &empty_map, "config", keys, v);
 	if (rc < 0)
 		return rc;
-	rc = v[T_LISTEN] ? read_checked(c, v[T_LISTEN], "listen", listen_ok,
+	rc = v[T_LISTEN] ? cfgval_checked(c, v[T_LISTEN], "listen", listen_ok,
 					"HOST:PORT", true, &cfg->listen)
 			 : dupstr("127.0.0.1:8700", &cfg->listen);
 	if (rc < 0)
 		return rc;
 	/* A postgresql:// URL may carry a password: never echo it. */
 	rc = v[T_STORAGE]
-		? read_checked(c, v[T_STORAGE], "storage", storage_ok,
-			       "sqlite:PATH, postgresql://... or postgres://...",
-			       false, &cfg->storage)
+		? cfgval_checked(c, v[T_STORAGE], "storage", storage_ok,
+			         "sqlite:PATH, postgresql://... or postgres://...",
+			         false, &cfg->storage)
 		: dupstr("sqlite:jitgate.db", &cfg->storage);
 	if (rc < 0)
 		return rc;
@@ -1053,10 +525,10 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	/* Resources before policies whatever their order in the file: the
 	 * policies are checked against them. */
 	if (v[T_RESOURCES] != NULL &&
-	    (rc = read_resources(c, v[T_RESOURCES], cfg)) < 0)
+	    (rc = cfgrules_read_resources(c, v[T_RESOURCES], cfg)) < 0)
 		return rc;
 	if (v[T_POLICIES] != NULL &&
-	    (rc = read_policies(c, v[T_POLICIES], cfg)) < 0)
+	    (rc = cfgrules_read_policies(c, v[T_POLICIES], cfg)) < 0)
 		return rc;
 	if (v[T_NOTIFY] != NULL && (rc = read_notify(c, v[T_NOTIFY], cfg)) < 0)
 		return rc;

@@ -1,0 +1,504 @@
+/* The access rules of the config: resources (with their roles) and the
+ * policies over them, with the cross-checks that tie the two together. */
+#include "config/cfgrules.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+#define MAX_RESOURCES 1024
+#define MAX_ROLES 64
+#define MAX_POLICIES 1024
+#define MAX_POLICY_PATTERNS 256
+#define MAX_APPROVALS 16
+#define MAX_PATTERN_LEN 256
+#define MAX_TICKET_RE_LEN 512
+
+static bool is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Resource patterns in policies: a name, or a glob over names. */
+static bool pattern_ok(const char *s)
+{
+	if (!is_glob(s))
+		return config_name_valid(s);
+	if (strlen(s) > MAX_PATTERN_LEN)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* ---- resources --------------------------------------------------------- */
+
+static int read_upstream(struct cfgval_ctx *c, const struct ytree *m,
+			 struct resource_cfg *r)
+{
+	static const char *const keys[] = {"host", "port", "dbname", "tls",
+					   NULL};
+	const struct ytree *v[4];
+	int64_t port = 5432;
+	int rc;
+
+	rc = cfgval_fields(c, m, "upstream", keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "upstream", "host");
+	if (v[2] == NULL)
+		return cfgval_missing(c, m, "upstream", "dbname");
+	rc = cfgval_str(c, v[0], "host", 255, &r->host);
+	if (rc < 0)
+		return rc;
+	if (v[1] != NULL) {
+		rc = cfgval_int(c, v[1], "port", 1, 65535, &port);
+		if (rc < 0)
+			return rc;
+	}
+	r->port = (int)port;
+	rc = cfgval_str(c, v[2], "dbname", 63, &r->dbname);
+	if (rc < 0)
+		return rc;
+	if (v[3] != NULL)
+		return cfgval_bool(c, v[3], "tls", &r->upstream_tls);
+	return JG_OK;
+}
+
+static int read_role(struct cfgval_ctx *c, const struct ytree *m,
+		     struct resource_cfg *r, struct role_cfg *role)
+{
+	static const char *const pg_keys[] = {"user", "password_env", NULL};
+	static const char *const generic_keys[] = {NULL};
+	const struct ytree *v[2];
+	int rc;
+
+	if (r->kind == RESOURCE_GENERIC)
+		/* A generic role is only a name; {} keeps room to grow. */
+		return cfgval_fields(c, m, "role of a generic resource",
+				     generic_keys, v);
+	rc = cfgval_fields(c, m, "role", pg_keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "role", "user");
+	rc = cfgval_str(c, v[0], "user", 63, &role->user);
+	if (rc < 0 || v[1] == NULL)
+		return rc;
+	return cfgval_checked(c, v[1], "password_env", cfgval_env_name_ok,
+			      "an environment variable name", true,
+			      &role->password_env);
+}
+
+static int read_roles(struct cfgval_ctx *c, const struct ytree *m,
+		      struct resource_cfg *r)
+{
+	struct cfgval_key keys[MAX_ROLES];
+	int rc = cfgval_want(c, m, YTREE_MAP, "roles");
+
+	if (rc < 0)
+		return rc;
+	if (m->n == 0)
+		return cfgval_err(c, m->line, "roles: must not be empty");
+	if (m->n > MAX_ROLES)
+		return cfgval_err(c, m->line, "roles: more than %d roles",
+				  MAX_ROLES);
+	r->roles = calloc(m->n, sizeof(*r->roles));
+	if (r->roles == NULL)
+		return JG_ERR_NOMEM;
+	r->nroles = m->n;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ytree *k = m->kids[2 * i];
+
+		rc = cfgval_name(c, k, "role name", &r->roles[i].name);
+		if (rc < 0)
+			return rc;
+		keys[i] = (struct cfgval_key){r->roles[i].name,
+					      strlen(r->roles[i].name), k->line};
+		rc = read_role(c, m->kids[2 * i + 1], r, &r->roles[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return cfgval_unique(c, keys, m->n, "role", true);
+}
+
+static int read_resource(struct cfgval_ctx *c, const struct ytree *m,
+			 struct resource_cfg *r)
+{
+	static const char *const keys[] = {"name", "kind", "upstream",
+					   "audit_queries", "roles", NULL};
+	const struct ytree *v[5];
+	char shown[72];
+	int rc;
+
+	r->line = m->line;
+	rc = cfgval_fields(c, m, "resource", keys, v);
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "resource", "name");
+	if (v[1] == NULL)
+		return cfgval_missing(c, m, "resource", "kind");
+	if (v[4] == NULL)
+		return cfgval_missing(c, m, "resource", "roles");
+	rc = cfgval_name(c, v[0], "name", &r->name);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_want(c, v[1], YTREE_SCALAR, "kind");
+	if (rc < 0)
+		return rc;
+	if (strcmp(v[1]->str, "postgres") == 0)
+		r->kind = RESOURCE_POSTGRES;
+	else if (strcmp(v[1]->str, "generic") == 0)
+		r->kind = RESOURCE_GENERIC;
+	else
+		return cfgval_err(c, v[1]->line,
+				  "kind: '%s' is not postgres or generic",
+				  cfgval_show(v[1]->str, shown));
+	if (r->kind == RESOURCE_POSTGRES) {
+		if (v[2] == NULL)
+			return cfgval_missing(c, m, "postgres resource",
+					      "upstream");
+		rc = read_upstream(c, v[2], r);
+	} else if (v[2] != NULL) {
+		rc = cfgval_err(c, v[2]->line,
+				"upstream: only postgres resources have one");
+	}
+	if (rc < 0)
+		return rc;
+	if (v[3] != NULL) {
+		rc = cfgval_bool(c, v[3], "audit_queries", &r->audit_queries);
+		if (rc < 0)
+			return rc;
+	}
+	return read_roles(c, v[4], r);
+}
+
+int cfgrules_read_resources(struct cfgval_ctx *c, const struct ytree *v,
+			    struct config *cfg)
+{
+	struct cfgval_key *keys;
+	int rc;
+
+	rc = cfgval_list(c, v, "resources", MAX_RESOURCES, true);
+	if (rc < 0)
+		return rc;
+	cfg->resources = calloc(v->n ? v->n : 1, sizeof(*cfg->resources));
+	if (cfg->resources == NULL)
+		return JG_ERR_NOMEM;
+	cfg->nresources = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		rc = read_resource(c, v->kids[i], &cfg->resources[i]);
+		if (rc < 0)
+			return rc;
+	}
+	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
+	if (keys == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < v->n; i++)
+		keys[i] = (struct cfgval_key){cfg->resources[i].name,
+			strlen(cfg->resources[i].name), cfg->resources[i].line};
+	rc = cfgval_unique(c, keys, v->n, "resource", true);
+	free(keys);
+	return rc;
+}
+
+/* ---- policies ---------------------------------------------------------- */
+
+/* Each resource pattern must name something, and each role must exist on
+ * at least one resource the policy covers: a policy that can never grant
+ * is a typo, and typos in access rules should stop the load. */
+static int check_policy_refs(struct cfgval_ctx *c,
+			     const struct ytree *res_node,
+			     const struct ytree *roles_node,
+			     const struct config *cfg,
+			     const struct policy_cfg *p)
+{
+	char shown[72];
+	size_t ncovered = 0;
+	bool *covered;
+	int rc = JG_OK;
+
+	covered = calloc(cfg->nresources ? cfg->nresources : 1, sizeof(*covered));
+	if (covered == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < p->nresources; i++) {
+		const char *pat = p->resources[i];
+		int line = res_node->kids[i]->line;
+		bool any = false;
+
+		for (size_t r = 0; r < cfg->nresources; r++) {
+			bool hit = is_glob(pat)
+				? fnmatch(pat, cfg->resources[r].name, 0) == 0
+				: strcmp(pat, cfg->resources[r].name) == 0;
+
+			if (!hit)
+				continue;
+			any = true;
+			if (!covered[r]) {
+				covered[r] = true;
+				ncovered++;
+			}
+			/* Once all are covered, one hit proves the pattern. */
+			if (ncovered == cfg->nresources)
+				break;
+		}
+		if (!any) {
+			rc = cfgval_err(c, line, is_glob(pat)
+					? "resources: pattern '%s' matches no configured resource"
+					: "resources: unknown resource '%s'",
+					cfgval_show(pat, shown));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < p->nroles; i++) {
+		bool found = false;
+
+		for (size_t r = 0; r < cfg->nresources && !found; r++)
+			found = covered[r] &&
+				config_role(&cfg->resources[r], p->roles[i]);
+		if (!found) {
+			rc = cfgval_err(c, roles_node->kids[i]->line,
+					"roles: no resource of policy '%s' has a role '%s'",
+					p->name, cfgval_show(p->roles[i], shown));
+			goto out;
+		}
+	}
+out:
+	free(covered);
+	return rc;
+}
+
+/* glibc compiles a counted repeat by copying its operand, so nested counts
+ * multiply ("(a{999}){999}" takes minutes and gigabytes), and
+ * back-references make matching exponential in the ticket a requester
+ * sends.  Refuse both; real ticket patterns need neither.  The count
+ * product is taken over the whole pattern, which overestimates sequential
+ * repeats and so only errs on the strict side. */
+static const char *ticket_pattern_problem(const char *pat)
+{
+	uint64_t product = 1;
+
+	for (const char *s = pat; *s; s++) {
+		uint64_t lo = 0, hi = 0;
+		bool has_hi = false;
+
+		if (*s == '\\') {
+			if (s[1] >= '1' && s[1] <= '9')
+				return "back-references are not allowed";
+			if (s[1] != '\0')
+				s++;
+			continue;
+		}
+		if (*s != '{')
+			continue;
+		for (s++; *s >= '0' && *s <= '9' && lo <= 100000; s++)
+			lo = lo * 10 + (uint64_t)(*s - '0');
+		if (*s == ',') {
+			for (s++; *s >= '0' && *s <= '9' && hi <= 100000; s++) {
+				hi = hi * 10 + (uint64_t)(*s - '0');
+				has_hi = true;
+			}
+		}
+		if (has_hi && hi > lo)
+			lo = hi;
+		if (lo > 1000)
+			return "a repeat count is over 1000";
+		product *= lo ? lo : 1;
+		if (product > 10000)
+			return "repeat counts multiply to more than 10000";
+		if (*s == '\0')
+			break;
+	}
+	return NULL;
+}
+
+static int read_ticket_pattern(struct cfgval_ctx *c, const struct ytree *v,
+			       struct policy_cfg *p)
+{
+	char *pat = NULL, msg[128];
+	const char *problem;
+	int rc, rerr;
+
+	rc = cfgval_str(c, v, "ticket_pattern", MAX_TICKET_RE_LEN, &pat);
+	if (rc < 0)
+		return rc;
+	problem = ticket_pattern_problem(pat);
+	if (problem != NULL) {
+		free(pat);
+		return cfgval_err(c, v->line, "ticket_pattern: %s", problem);
+	}
+	rerr = regcomp(&p->ticket_re, pat, REG_EXTENDED | REG_NOSUB);
+	if (rerr != 0) {
+		regerror(rerr, &p->ticket_re, msg, sizeof(msg));
+		free(pat);
+		return cfgval_err(c, v->line, "ticket_pattern: bad regular expression: %s",
+				  msg);
+	}
+	p->ticket_pattern = pat; /* from here on config_free regfrees it */
+	return JG_OK;
+}
+
+/* With only user: approvers (no group can grow), more approvals than
+ * approvers could ever give means the policy can never be satisfied. */
+static int check_reachable(struct cfgval_ctx *c, const struct ytree *line_node,
+			   const struct policy_cfg *p)
+{
+	size_t users = 0;
+
+	for (size_t i = 0; i < p->approvers.n; i++) {
+		const struct principal *a = &p->approvers.v[i];
+		bool seen = false;
+
+		if (a->kind == PRINCIPAL_GROUP)
+			return JG_OK;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(p->approvers.v[j].name, a->name) == 0;
+		users += !seen;
+	}
+	if ((size_t)p->approvals > users)
+		return cfgval_err(c, line_node->line,
+				  "approvals: %d needed but only %zu distinct approvers listed",
+				  p->approvals, users);
+	return JG_OK;
+}
+
+enum {
+	P_NAME, P_REQUESTERS, P_RESOURCES, P_ROLES, P_MAX_DURATION,
+	P_APPROVALS, P_APPROVERS, P_SELF, P_REASON, P_TICKET, P_BREAK_GLASS,
+	P_NKEYS
+};
+
+static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
+		       const struct config *cfg, struct policy_cfg *p)
+{
+	static const char *const keys[] = {
+		"name", "requesters", "resources", "roles", "max_duration",
+		"approvals", "approvers", "allow_self_approval",
+		"require_reason", "ticket_pattern", "break_glass", NULL};
+	static const char *const bg_keys[] = {"max_duration", NULL};
+	static const int required[] = {P_NAME, P_REQUESTERS, P_RESOURCES,
+				       P_ROLES, P_MAX_DURATION, P_APPROVALS};
+	const struct ytree *v[P_NKEYS], *bg[1];
+	int64_t approvals = 0;
+	int rc;
+
+	p->line = m->line;
+	rc = cfgval_fields(c, m, "policy", keys, v);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (v[required[i]] == NULL)
+			return cfgval_missing(c, m, "policy", keys[required[i]]);
+	rc = cfgval_name(c, v[P_NAME], "name", &p->name);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_principals(c, v[P_REQUESTERS], "requesters", false,
+			       &p->requesters);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_str_list(c, v[P_RESOURCES], "resources",
+			     MAX_POLICY_PATTERNS, false, pattern_ok,
+			     "a resource name or glob", &p->resources,
+			     &p->nresources);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_str_list(c, v[P_ROLES], "roles", MAX_ROLES, false,
+			     config_name_valid, "a valid role name", &p->roles,
+			     &p->nroles);
+	if (rc < 0)
+		return rc;
+	rc = check_policy_refs(c, v[P_RESOURCES], v[P_ROLES], cfg, p);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_duration(c, v[P_MAX_DURATION], "max_duration",
+			     &p->max_duration_s);
+	if (rc < 0)
+		return rc;
+	rc = cfgval_int(c, v[P_APPROVALS], "approvals", 0, MAX_APPROVALS,
+			&approvals);
+	if (rc < 0)
+		return rc;
+	p->approvals = (int)approvals;
+	if (v[P_APPROVERS] != NULL) {
+		rc = cfgval_principals(c, v[P_APPROVERS], "approvers", false,
+				       &p->approvers);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_SELF] != NULL) {
+		rc = cfgval_bool(c, v[P_SELF], "allow_self_approval",
+				 &p->allow_self_approval);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_REASON] != NULL) {
+		rc = cfgval_bool(c, v[P_REASON], "require_reason",
+				 &p->require_reason);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_TICKET] != NULL) {
+		rc = read_ticket_pattern(c, v[P_TICKET], p);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[P_BREAK_GLASS] != NULL) {
+		rc = cfgval_fields(c, v[P_BREAK_GLASS], "break_glass", bg_keys,
+				   bg);
+		if (rc < 0)
+			return rc;
+		if (bg[0] == NULL)
+			return cfgval_missing(c, v[P_BREAK_GLASS], "break_glass",
+					      "max_duration");
+		rc = cfgval_duration(c, bg[0], "break_glass.max_duration",
+				     &p->break_glass_max_s);
+		if (rc < 0)
+			return rc;
+		p->break_glass = true;
+	}
+	if (p->approvals > 0 && p->approvers.n == 0)
+		return cfgval_err(c, v[P_APPROVALS]->line,
+				  "approvals: %d approvals need 'approvers'",
+				  p->approvals);
+	/* Break-glass grants are reviewed after the fact by an approver. */
+	if (p->break_glass && p->approvers.n == 0)
+		return cfgval_err(c, v[P_BREAK_GLASS]->line,
+				  "break_glass: needs 'approvers' to review it");
+	if (p->approvals > 0)
+		return check_reachable(c, v[P_APPROVALS], p);
+	return JG_OK;
+}
+
+int cfgrules_read_policies(struct cfgval_ctx *c, const struct ytree *v,
+			   struct config *cfg)
+{
+	struct cfgval_key *keys;
+	int rc;
+
+	rc = cfgval_list(c, v, "policies", MAX_POLICIES, true);
+	if (rc < 0)
+		return rc;
+	cfg->policies = calloc(v->n ? v->n : 1, sizeof(*cfg->policies));
+	if (cfg->policies == NULL)
+		return JG_ERR_NOMEM;
+	cfg->npolicies = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		rc = read_policy(c, v->kids[i], cfg, &cfg->policies[i]);
+		if (rc < 0)
+			return rc;
+	}
+	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
+	if (keys == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < v->n; i++)
+		keys[i] = (struct cfgval_key){cfg->policies[i].name,
+			strlen(cfg->policies[i].name), cfg->policies[i].line};
+	rc = cfgval_unique(c, keys, v->n, "policy", true);
+	free(keys);
+	return rc;
+}
