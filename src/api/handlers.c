@@ -112,10 +112,12 @@ void handle_get_request(struct conn *c, int64_t id)
 	struct request r;
 	int rc = store_request_get(c->deps->store, id, &r);
 
-	if (rc == JG_ERR_NOTFOUND ||
-	    (rc == JG_OK && !core_may_view(c->cfg, &r, &c->who.subject))) {
-		/* the same answer whether it does not exist or is not yours */
+	/* ids are sequential, so existence is no secret; contents are */
+	if (rc == JG_ERR_NOTFOUND) {
 		conn_error(c, 404, "not_found", "no request %lld", (long long)id);
+	} else if (rc == JG_OK && !core_may_view(c->cfg, &r, &c->who.subject)) {
+		conn_error(c, 403, "forbidden", "%s may not see request %lld", c->who.name,
+			   (long long)id);
 	} else if (rc != JG_OK) {
 		conn_fail(c, JG_ERR_STORE, "the store is not readable");
 	} else {

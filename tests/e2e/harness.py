@@ -1,0 +1,279 @@
+"""End-to-end harness: runs the real `jitgate serve` and the real CLI.
+
+Every test gets its own temporary directory, config, SQLite file and port.
+Only the Python standard library is used, so the suite needs nothing from
+PyPI.  Typical use:
+
+    from harness import Server, base_config
+    srv = Server(base_config())
+    st, body = srv.http("POST", "/v1/requests", "alice", {...})
+    srv.stop()
+"""
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+JITGATE = os.environ.get("JITGATE_BIN") or os.path.join(
+    os.environ.get("JG_BUILD_DIR", "build"), "jitgate")
+SOURCE_DIR = os.environ.get(
+    "JG_SOURCE_DIR",
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+# Static test identities: name -> (token, groups)
+USERS = {
+    "alice": ("tok-alice-0123456789", ["engineering"]),
+    "erik": ("tok-erik-0123456789", ["engineering"]),
+    "bob": ("tok-bob-0123456789", ["sre"]),
+    "carol": ("tok-carol-0123456789", ["sre"]),
+    "sam": ("tok-sam-0123456789", ["sre", "engineering"]),
+    "dave": ("tok-dave-0123456789", ["security"]),
+    "erin": ("tok-erin-0123456789", ["audit"]),
+    "svc": ("tok-svc-0123456789", []),
+    "mallory": ("tok-mallory-0123456789", ["contractors"]),
+}
+
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def token(name):
+    return USERS[name][0]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def identities_yaml(users=USERS):
+    out = ["identities:"]
+    for name, (tok, groups) in users.items():
+        out.append("  - subject: %s" % name)
+        out.append("    groups: [%s]" % ", ".join(groups))
+        out.append("    token_sha256: %s" % sha256_hex(tok))
+    return "\n".join(out) + "\n"
+
+
+DEFAULT_RESOURCES = """\
+resources:
+  - name: orders-db
+    kind: generic
+    roles: {read: {}, write: {}, admin: {}}
+  - name: billing-api
+    kind: generic
+    roles: {read: {}, admin: {}}
+  - name: prod-payments
+    kind: generic
+    roles: {read: {}, write: {}}
+"""
+
+DEFAULT_POLICIES = """\
+policies:
+  - name: engineers-read
+    requesters: [group:engineering]
+    resources: [orders-db, billing-api]
+    roles: [read]
+    max_duration: 4h
+    approvals: 0
+  - name: prod-write
+    requesters: [group:engineering]
+    resources: ["*"]
+    roles: [write, admin]
+    max_duration: 1h
+    approvals: 2
+    approvers: [group:sre, user:carol]
+    allow_self_approval: false
+    require_reason: true
+    ticket_pattern: "^OPS-[0-9]+$"
+    break_glass: {max_duration: 30m}
+  - name: prod-read-selfapprove
+    requesters: [group:sre]
+    resources: ["prod-*"]
+    roles: [read]
+    max_duration: 2h
+    approvals: 1
+    approvers: [group:sre]
+    allow_self_approval: true
+"""
+
+
+def base_config(pending_ttl="1h", resources=DEFAULT_RESOURCES,
+                policies=DEFAULT_POLICIES, extra=""):
+    """The config text most tests use; LISTEN and STORAGE are filled in by
+    Server."""
+    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: %s\n"
+            "admins: [group:security]\nauditors: [group:audit]\n"
+            "checkers: [user:svc]\n" % pending_ttl
+            + identities_yaml() + resources + policies + extra)
+
+
+class Server:
+    """One `jitgate serve` process with its own directory."""
+
+    def __init__(self, config_text, workdir=None, env=None, start=True):
+        self.dir = workdir or tempfile.mkdtemp(prefix="jg-e2e-")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.db = os.path.join(self.dir, "jitgate.db")
+        self.config_path = os.path.join(self.dir, "jitgate.yaml")
+        self.log_path = os.path.join(self.dir, "serve.log")
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.write_config(config_text)
+        if start:
+            self.start()
+
+    def render(self, text):
+        return (text.replace("{LISTEN}", "127.0.0.1:%d" % self.port)
+                .replace("{STORAGE}", "sqlite:" + self.db)
+                .replace("{DIR}", self.dir))
+
+    def write_config(self, text):
+        with open(self.config_path, "w") as f:
+            f.write(self.render(text))
+
+    def start(self, timeout=15):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([JITGATE, "serve", "-c", self.config_path],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=self.dir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("jitgate exited with %s:\n%s" %
+                                   (self.proc.returncode, self.logs()))
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("jitgate did not become ready:\n" + self.logs())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def sighup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def http(self, method, path, who=None, body=None, raw=None, headers=None,
+             bearer=None):
+        """Returns (status, parsed JSON or text).  who is a USERS name;
+        bearer a literal token."""
+        data = raw if raw is not None else (
+            json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        tok = bearer if bearer is not None else (token(who) if who else None)
+        if tok is not None:
+            req.add_header("Authorization", "Bearer " + tok)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def cli(self, args, who=None, bearer=None, input=None, timeout=30):
+        env = dict(self.env)
+        env["JITGATE_ADDR"] = self.url
+        tok = bearer if bearer is not None else (token(who) if who else None)
+        if tok is not None:
+            env["JITGATE_TOKEN"] = tok
+        else:
+            env.pop("JITGATE_TOKEN", None)
+        p = subprocess.run([JITGATE] + list(args), capture_output=True, text=True,
+                           env=env, input=input, timeout=timeout, cwd=self.dir)
+        return p.returncode, p.stdout, p.stderr
+
+    # conveniences
+    def request(self, who, resource, role, duration="30m", **kw):
+        body = {"resource": resource, "role": role, "duration": duration}
+        body.update(kw)
+        return self.http("POST", "/v1/requests", who, body)
+
+    def act(self, who, rid, verb, body=None):
+        return self.http("POST", "/v1/requests/%d/%s" % (rid, verb), who, body)
+
+    def check(self, subject, resource, role, who="svc"):
+        return self.http("POST", "/v1/check", who,
+                         {"subject": subject, "resource": resource, "role": role})
+
+    def audit_events(self, who="erin", **filters):
+        events, after = [], 0
+        while True:
+            q = "&".join(["after=%d" % after, "limit=1000"] +
+                         ["%s=%s" % kv for kv in filters.items()])
+            st, body = self.http("GET", "/v1/audit?" + q, who)
+            assert st == 200, (st, body)
+            events += body["events"]
+            if not body["events"]:
+                return events
+            after = body["next_after"]
+
+    def export(self, who="erin"):
+        st, text = self.http("GET", "/v1/audit/export", who)
+        assert st == 200, (st, text)
+        return text
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def run(test_case_cls):
+    """unittest main that exits non-zero on failure and prints a summary."""
+    import unittest
+    import sys
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(test_case_cls)
+    res = unittest.TextTestRunner(verbosity=2).run(suite)
+    # a skipped test is not a pass: it fails the run, loudly
+    for case, why in res.skipped:
+        print("SKIPPED (counted as failure): %s: %s" % (case.id(), why))
+    ok = res.wasSuccessful() and res.testsRun > 0 and not res.skipped
+    sys.exit(0 if ok else 1)
