@@ -224,7 +224,8 @@ static int put_object(struct obuf *b, const json_t *v, int depth)
 		m[i].val = json_object_iter_value(it);
 	}
 	n = i;
-	qsort(m, n, sizeof(*m), member_cmp);
+	if (n > 1)
+		qsort(m, n, sizeof(*m), member_cmp);
 	if ((rc = ob_putc(b, '{')) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
