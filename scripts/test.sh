@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is
+# missing, builds three ways and runs every tier with ctest.
+#   1. build/        RelWithDebInfo: unit, end-to-end (real daemon, CLI,
+#                    PostgreSQL, OIDC provider), fuzz corpora replayed
+#   2. build-fuzz/   clang + libFuzzer + ASan/UBSan: each fuzz target runs
+#                    a bounded number of iterations
+#   3. build-asan/   gcc + ASan/UBSan: the whole suite again
+# Servers the tests need (PostgreSQL, PgBouncer, the OIDC provider) are
+# started and stopped by the tests themselves.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+if [ -f tests/idp/package.json ] && [ ! -d tests/idp/node_modules ]; then
+  (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error) || exit 1
+fi
+
+jobs=$(nproc)
+fail=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+run_ctest() {
+  local dir=$1; shift
+  echo "=== ctest in $dir $*"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") || fail=1
+}
+
+scripts/build.sh build || exit 1
+run_ctest build
+
+scripts/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DJG_FUZZ=ON -DJG_SANITIZE=ON \
+  -DJG_FUZZ_RUNS="${JG_FUZZ_RUNS:-20000}" || exit 1
+run_ctest build-fuzz -L fuzz
+
+scripts/build.sh build-asan -DJG_SANITIZE=ON || exit 1
+run_ctest build-asan
+
+# ctest's own summary line stays the last thing printed
+[ $fail -eq 0 ] || { echo "test suite: a tier FAILED (see above)"; exit 1; }
