@@ -16,6 +16,11 @@
 /* Longest accepted argument (reason, comment, filter value...).  The server
  * has its own limits; this only keeps query strings and bodies bounded. */
 #define CLI_ARG_MAX 4096
+/* Largest page the client asks for with --limit; a bigger --limit takes
+ * several pages.  These match what the server accepts (api/handlers.c,
+ * api/audit_api.c) so a large --limit is never refused as a bad request. */
+#define CLI_LIST_PAGE_MAX 500
+#define CLI_AUDIT_PAGE_MAX 1000
 /* Query strings are built into fixed buffers of this size. */
 #define CLI_QUERY_MAX 16384
 

@@ -47,8 +47,19 @@ static void sleep_ms(long ms)
 struct audit_out {
 	bool json;
 	bool follow;
+	bool opened; /* the {"events": [ document has been started */
 	size_t printed;
 };
+
+/* Starts the one-document --json output once the first page is in, so a
+ * refused request leaves stdout empty. */
+static void open_document(struct audit_out *o)
+{
+	if (o->json && !o->follow && !o->opened) {
+		fputs("{\"events\": [", stdout);
+		o->opened = true;
+	}
+}
 
 static void print_event(struct audit_out *o, const json_t *ev)
 {
@@ -80,8 +91,11 @@ static int page_audit(struct cli_http *h, const struct cli_audit_filter *f,
 		bool caught_up;
 		size_t i, n;
 
-		if (f->limit > 0)
+		if (f->limit > 0) {
 			want = f->limit - (int64_t)o->printed;
+			if (want > CLI_AUDIT_PAGE_MAX)
+				want = CLI_AUDIT_PAGE_MAX;
+		}
 		if (cli_args_audit_path(f, *cursor, want, path, sizeof(path)) != JG_OK)
 			return CLI_EXIT_USAGE;
 		if ((rc = cli_api_call(h, "GET", path, NULL, &page)) != CLI_EXIT_OK)
@@ -94,6 +108,7 @@ static int page_audit(struct cli_http *h, const struct cli_audit_filter *f,
 			return CLI_EXIT_SERVER;
 		}
 		n = json_array_size(evs);
+		open_document(o);
 		json_array_foreach(evs, i, ev) {
 			const json_t *seq = json_object_get(ev, "seq");
 
@@ -164,11 +179,9 @@ static int audit_list(int argc, char **argv)
 	o.follow = f.follow;
 	if (f.follow)
 		catch_interrupts();
-	if (o.json && !o.follow)
-		fputs("{\"events\": [", stdout);
 	cursor = f.after;
 	rc = page_audit(h, &f, &o, &cursor);
-	if (o.json && !o.follow) {
+	if (o.opened) {
 		fprintf(stdout, "%s],\n  \"next_after\": %" PRId64 "\n}\n",
 			o.printed > 0 ? "\n  " : "", cursor);
 	}

@@ -360,6 +360,7 @@ void cli_format_request(const json_t *req, FILE *f)
 	   json_is_true(json_object_get(req, "break_glass")) ? "yes" : "no");
 	kv(f, "review_required:",
 	   json_is_true(json_object_get(req, "review_required")) ? "yes" : "no");
+	kv(f, "reviewed_by:", str_of(req, "reviewed_by"));
 	kv(f, "extends:", int_of(req, "extends", buf, sizeof(buf)));
 }
 

@@ -158,8 +158,11 @@ static int fetch_requests(struct cli_http *h, const struct cli_list_filter *f,
 		json_t *page = NULL, *reqs;
 		size_t n;
 
-		if (f->limit > 0)
+		if (f->limit > 0) {
 			want = f->limit - (int64_t)json_array_size(all);
+			if (want > CLI_LIST_PAGE_MAX)
+				want = CLI_LIST_PAGE_MAX;
+		}
 		if (cli_args_list_path(f, after, want, path, sizeof(path)) != JG_OK)
 			return CLI_EXIT_USAGE;
 		if ((rc = cli_api_call(h, "GET", path, NULL, &page)) != CLI_EXIT_OK)

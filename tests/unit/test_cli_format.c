@@ -183,6 +183,7 @@ static void test_request_block(void **state)
 		"ended_by:         -\n"
 		"break_glass:      no\n"
 		"review_required:  no\n"
+		"reviewed_by:      -\n"
 		"extends:          4\n");
 	cap_free(&c);
 	json_decref(req);
