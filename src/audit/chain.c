@@ -54,7 +54,9 @@ static void set_reason(char *buf, size_t len, const char *fmt, ...)
 
 /* The shape every event must have, shared by the writer (seal) and the
  * verifier so that nothing is sealed that would not verify.  seq is checked
- * by the caller, which needs its value; hash only when need_hash. */
+ * by the caller, which needs its value; hash only when need_hash.  An
+ * optional member may be null: it is hashed like any value, and writers
+ * that fill a fixed set of members should not fail closed over it. */
 static bool check_fields(json_t *ev, bool need_hash, char *why, size_t whylen)
 {
 	static const char *const required_str[] = {"time", "action", "actor", "prev"};
@@ -97,18 +99,18 @@ static bool check_fields(json_t *ev, bool need_hash, char *why, size_t whylen)
 	}
 	for (i = 0; i < sizeof(optional_str) / sizeof(optional_str[0]); i++) {
 		f = json_object_get(ev, optional_str[i]);
-		if (f && !json_is_string(f)) {
+		if (f && !json_is_string(f) && !json_is_null(f)) {
 			set_reason(why, whylen, "field %s is not a string", optional_str[i]);
 			return false;
 		}
 	}
 	f = json_object_get(ev, "request_id");
-	if (f && !json_is_string(f) && !json_is_integer(f)) {
+	if (f && !json_is_string(f) && !json_is_integer(f) && !json_is_null(f)) {
 		set_reason(why, whylen, "field request_id is not a string or integer");
 		return false;
 	}
 	f = json_object_get(ev, "detail");
-	if (f && !json_is_object(f)) {
+	if (f && !json_is_object(f) && !json_is_null(f)) {
 		set_reason(why, whylen, "field detail is not an object");
 		return false;
 	}

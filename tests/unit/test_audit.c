@@ -377,6 +377,40 @@ static void test_seal_is_deterministic_and_links(void **state)
 	}
 }
 
+/* Optional members may be absent or null; both seal and verify. */
+static void test_optional_members(void **state)
+{
+	struct audit_verifier *v = NULL;
+	struct audit_verify_result r;
+	char h1[AUDIT_HASH_HEX_LEN + 1], h2[AUDIT_HASH_HEX_LEN + 1];
+	json_t *a = json_pack("{s:i, s:s, s:s, s:s}", "seq", 1,
+			      "time", "2026-01-01T00:00:00Z",
+			      "action", "config.loaded", "actor", "system");
+	json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:i}",
+			      "seq", 2, "time", "2026-01-01T00:00:01.5Z",
+			      "action", "check.denied", "actor", "svc",
+			      "subject", "resource", "role", "request_id", "detail",
+			      "extra", 7);
+	char *la, *lb;
+
+	(void)state;
+	assert_int_equal(audit_event_seal(a, AUDIT_GENESIS_PREV, h1), 0);
+	assert_int_equal(audit_event_seal(b, h1, h2), 0);
+	la = dump_line(a);
+	lb = dump_line(b);
+	assert_int_equal(audit_verifier_new(&v), 0);
+	assert_int_equal(audit_verifier_feed_line(v, la, strlen(la)), 0);
+	assert_int_equal(audit_verifier_feed_line(v, lb, strlen(lb)), 0);
+	audit_verifier_result(v, &r);
+	assert_true(r.ok);
+	assert_string_equal(r.head, h2);
+	audit_verifier_free(v);
+	free(la);
+	free(lb);
+	json_decref(a);
+	json_decref(b);
+}
+
 static void test_seal_refuses_malformed_events(void **state)
 {
 	char h[AUDIT_HASH_HEX_LEN + 1];
@@ -656,6 +690,7 @@ static void test_tamper_missing_fields(void **state)
 		{"time", "\"noon\"", "field time is not an RFC 3339 UTC time"},
 		{"detail", "[]", "field detail is not an object"},
 		{"subject", "7", "field subject is not a string"},
+		{"request_id", "[1]", "field request_id is not a string or integer"},
 	};
 
 	(void)state;
@@ -903,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_canon_key_cmp),
 		cmocka_unit_test(test_chain_intact),
 		cmocka_unit_test(test_seal_is_deterministic_and_links),
+		cmocka_unit_test(test_optional_members),
 		cmocka_unit_test(test_seal_refuses_malformed_events),
 		cmocka_unit_test(test_tamper_edit_field),
 		cmocka_unit_test(test_tamper_edit_and_rehash),
