@@ -14,6 +14,13 @@ endforeach()
 # binaries run for a bounded number of iterations over their seed corpus;
 # otherwise they are linked to a small driver that replays the corpus, so
 # every build still exercises each parser on its seeds.
+if(NOT DEFINED JG_FUZZ_RUNS)
+  set(JG_FUZZ_RUNS 20000)
+endif()
+if(JG_FUZZ)
+  # coverage feedback from the library under test, not just the harness
+  target_compile_options(jitgate_lib PRIVATE -fsanitize=fuzzer-no-link)
+endif()
 file(GLOB JG_FUZZERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
 foreach(src ${JG_FUZZERS})
   get_filename_component(name ${src} NAME_WE)
@@ -35,9 +42,6 @@ foreach(src ${JG_FUZZERS})
     add_test(NAME replay/${target} COMMAND ${name} ${corpus})
   endif()
 endforeach()
-if(NOT DEFINED JG_FUZZ_RUNS)
-  set(JG_FUZZ_RUNS 20000)
-endif()
 
 # End-to-end tests: tests/e2e/test_*.py drive the real daemon, CLI and the
 # servers they need (PostgreSQL, OIDC provider) started by the test itself.
