@@ -3,6 +3,7 @@
 #include "config/cfgrules.h"
 
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,46 +274,136 @@ out:
 	return rc;
 }
 
-/* glibc compiles a counted repeat by copying its operand, so nested counts
- * multiply ("(a{999}){999}" takes minutes and gigabytes), and
- * back-references make matching exponential in the ticket a requester
- * sends.  Refuse both; real ticket patterns need neither.  The count
- * product is taken over the whole pattern, which overestimates sequential
- * repeats and so only errs on the strict side. */
+/* glibc compiles a repeat by copying its operand ("x+" becomes "xx*",
+ * "x{3}" becomes "xxx"), so repeats of repeats multiply: "(a{999}){999}"
+ * or "a++++…" take minutes and gigabytes.  Back-references make matching
+ * exponential in the ticket a requester sends.  Real ticket patterns need
+ * neither, so both are refused, by estimating the compiled size: an atom
+ * counts 1, a group the sum of its parts, a repeat multiplies what it
+ * repeats by its largest count ("+" by 2). */
+#define TICKET_RE_SIZE_MAX 10000
+#define TICKET_RE_COUNT_MAX 1000
+#define TICKET_RE_GROUPS_MAX 64
+
+struct re_frame {
+	uint64_t total; /* estimated size of the group so far */
+	uint64_t last;  /* size of its last item, which a repeat applies to */
+};
+
+/* Skips a bracket expression starting at s ('['); returns its last char. */
+static const char *skip_bracket(const char *s)
+{
+	const char *p = s + 1;
+
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++; /* a leading ']' is literal */
+	for (; *p != '\0'; p++) {
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			const char *close = strchr(p + 2, p[1]);
+
+			while (close != NULL && close[1] != ']')
+				close = strchr(close + 1, p[1]);
+			if (close == NULL)
+				return p + strlen(p) - 1; /* regcomp will refuse */
+			p = close + 1;
+			continue;
+		}
+		if (*p == ']')
+			return p;
+	}
+	return p - 1;
+}
+
+/* Reads "{m}", "{m,}" or "{m,n}" at s; returns the largest count it allows
+ * (m + 1 for an open "{m,}") and sets *end to the closing '}', or returns 0
+ * when s does not hold a valid bound (regcomp judges that). */
+static uint64_t read_bound(const char *s, const char **end)
+{
+	uint64_t lo = 0, hi = 0;
+	bool comma = false, has_hi = false;
+	const char *p = s + 1;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9' && lo <= 100000; p++)
+		lo = lo * 10 + (uint64_t)(*p - '0');
+	if (*p == ',') {
+		comma = true;
+		for (p++; *p >= '0' && *p <= '9' && hi <= 100000; p++) {
+			hi = hi * 10 + (uint64_t)(*p - '0');
+			has_hi = true;
+		}
+	}
+	if (*p != '}')
+		return 0;
+	*end = p;
+	if (comma && !has_hi)
+		return lo + 1;
+	return has_hi && hi > lo ? hi : (lo ? lo : 1);
+}
+
 static const char *ticket_pattern_problem(const char *pat)
 {
-	uint64_t product = 1;
+	struct re_frame st[TICKET_RE_GROUPS_MAX + 1] = {{0, 0}};
+	size_t depth = 0;
 
-	for (const char *s = pat; *s; s++) {
-		uint64_t lo = 0, hi = 0;
-		bool has_hi = false;
+	for (const char *s = pat; *s != '\0'; s++) {
+		struct re_frame *f = &st[depth];
+		uint64_t item = 1, mult = 0;
+		const char *end;
 
-		if (*s == '\\') {
+		switch (*s) {
+		case '\\':
 			if (s[1] >= '1' && s[1] <= '9')
 				return "back-references are not allowed";
 			if (s[1] != '\0')
 				s++;
-			continue;
-		}
-		if (*s != '{')
-			continue;
-		for (s++; *s >= '0' && *s <= '9' && lo <= 100000; s++)
-			lo = lo * 10 + (uint64_t)(*s - '0');
-		if (*s == ',') {
-			for (s++; *s >= '0' && *s <= '9' && hi <= 100000; s++) {
-				hi = hi * 10 + (uint64_t)(*s - '0');
-				has_hi = true;
-			}
-		}
-		if (has_hi && hi > lo)
-			lo = hi;
-		if (lo > 1000)
-			return "a repeat count is over 1000";
-		product *= lo ? lo : 1;
-		if (product > 10000)
-			return "repeat counts multiply to more than 10000";
-		if (*s == '\0')
 			break;
+		case '[':
+			s = skip_bracket(s);
+			break;
+		case '(':
+			if (depth == TICKET_RE_GROUPS_MAX)
+				return "groups nested too deeply";
+			st[++depth] = (struct re_frame){0, 0};
+			continue;
+		case ')':
+			if (depth == 0)
+				break; /* a literal ')' in ERE */
+			item = st[depth--].total;
+			f = &st[depth];
+			break;
+		case '|':
+			f->last = 0;
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '+':
+			mult = 2;
+			break;
+		case '{':
+			mult = read_bound(s, &end);
+			if (mult == 0)
+				break; /* not a bound: a literal '{' */
+			if (mult > TICKET_RE_COUNT_MAX + 1)
+				return "a repeat count is over 1000";
+			s = end;
+			break;
+		default:
+			break;
+		}
+		if (mult != 0) {
+			f->total += f->last * (mult - 1);
+			f->last *= mult;
+		} else {
+			f->total += item;
+			f->last = item;
+		}
+		if (f->total > TICKET_RE_SIZE_MAX)
+			return "too complex (its repeats expand past 10000 elements)";
 	}
 	return NULL;
 }

@@ -736,7 +736,15 @@ static void test_error_policies(void **state)
 	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
 		     "    max_duration: 1h\n    approvals: 0\n"
 		     "    ticket_pattern: \"((a{100}){100}){2,3}\"\n", 18,
-		     "repeat counts multiply to more than 10000");
+		     "ticket_pattern: too complex");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    ticket_pattern: \"^OPS-[0-9]++++++++++++++++++++$\"\n", 18,
+		     "ticket_pattern: too complex");
+	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
+		     "    max_duration: 1h\n    approvals: 0\n"
+		     "    ticket_pattern: \"(((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)\"\n",
+		     18, "ticket_pattern: too complex");
 	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
 		     "    max_duration: 1h\n    approvals: 0\n"
 		     "    ticket_pattern: '^(a+)\\1$'\n", 18,
@@ -745,6 +753,10 @@ static void test_error_policies(void **state)
 			       "    roles: [read]\n    max_duration: 1h\n"
 			       "    approvals: 0\n"
 			       "    ticket_pattern: '^[A-Z]{2,10}-[0-9]{1,8}\\.x$'\n"));
+	config_free(must_parse(RES POLICY_HEAD "    resources: [db]\n"
+			       "    roles: [read]\n    max_duration: 1h\n"
+			       "    approvals: 0\n"
+			       "    ticket_pattern: '^([A-Z]+-[0-9]+|[]a-z{}[:digit:]]+|x{3,})$'\n"));
 
 	/* Break-glass. */
 	expect_error(RES POLICY_HEAD "    resources: [db]\n    roles: [read]\n"
