@@ -11,7 +11,6 @@ static void usage(FILE *f)
 	fputs("usage: jitgate COMMAND [ARGS]\n"
 	      "  serve -c FILE            run the daemon\n"
 	      "  check-config -c FILE     validate a config file\n"
-	      "  policy test ...          (see docs/cli.md)\n"
 	      "  request RESOURCE ROLE --for DURATION [--reason TEXT] ...\n"
 	      "  approve|deny|cancel|revoke|review|show ID\n"
 	      "  list [--pending|--active|--mine|--approvable]\n"
