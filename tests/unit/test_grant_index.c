@@ -1,0 +1,386 @@
+/* The in-memory grant index: add/check/remove, overlapping grants on one
+ * key, expiry at the boundary, duplicate ids, key text boundaries, growth
+ * to 100k grants within the memory budget of design section 8, and
+ * readers checking while a writer changes the index. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+
+#include <cmocka.h>
+
+#include "core/grant_index.h"
+
+#define T0 1772323200000LL
+
+static struct grant_index *new_index(void)
+{
+	struct grant_index *gi = NULL;
+
+	assert_int_equal(grant_index_new(&gi), 0);
+	assert_non_null(gi);
+	return gi;
+}
+
+static void test_add_check_remove(void **state)
+{
+	struct grant_index *gi = new_index();
+	struct grant_hit hit = {0};
+
+	(void)state;
+	assert_int_equal(grant_index_count(gi), 0);
+	assert_false(grant_index_check(gi, "alice", "db", "read", T0, &hit));
+	assert_int_equal(grant_index_add(gi, "alice", "db", "read", 7, T0 + 1000), 0);
+	assert_int_equal(grant_index_count(gi), 1);
+	assert_true(grant_index_check(gi, "alice", "db", "read", T0, &hit));
+	assert_int_equal(hit.request_id, 7);
+	assert_int_equal(hit.expires_at_ms, T0 + 1000);
+	assert_true(grant_index_check(gi, "alice", "db", "read", T0, NULL));
+	/* every other triple is denied */
+	assert_false(grant_index_check(gi, "alice", "db", "write", T0, NULL));
+	assert_false(grant_index_check(gi, "alice", "db2", "read", T0, NULL));
+	assert_false(grant_index_check(gi, "bob", "db", "read", T0, NULL));
+	assert_false(grant_index_check(gi, "Alice", "db", "read", T0, NULL));
+	assert_false(grant_index_check(gi, "alice", "db", "rea", T0, NULL));
+	assert_true(grant_index_remove(gi, 7));
+	assert_int_equal(grant_index_count(gi), 0);
+	assert_false(grant_index_check(gi, "alice", "db", "read", T0, &hit));
+	/* the key can come back after it was dropped */
+	assert_int_equal(grant_index_add(gi, "alice", "db", "read", 8, T0 + 5), 0);
+	assert_true(grant_index_check(gi, "alice", "db", "read", T0, &hit));
+	assert_int_equal(hit.request_id, 8);
+	grant_index_free(gi);
+}
+
+static void test_expiry_boundary(void **state)
+{
+	struct grant_index *gi = new_index();
+
+	(void)state;
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 1, T0 + 1000), 0);
+	assert_true(grant_index_check(gi, "a", "r", "o", T0 + 999, NULL));
+	/* now >= expires_at: expired, even though still in the index */
+	assert_false(grant_index_check(gi, "a", "r", "o", T0 + 1000, NULL));
+	assert_false(grant_index_check(gi, "a", "r", "o", T0 + 5000, NULL));
+	assert_int_equal(grant_index_count(gi), 1);
+	grant_index_free(gi);
+}
+
+static void test_overlapping_grants(void **state)
+{
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+
+	(void)state;
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 10, T0 + 10000), 0);
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 30, T0 + 30000), 0);
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 20, T0 + 20000), 0);
+	assert_int_equal(grant_index_count(gi), 3);
+	/* the longest-lasting one */
+	assert_true(grant_index_check(gi, "a", "r", "o", T0, &hit));
+	assert_int_equal(hit.request_id, 30);
+	assert_int_equal(hit.expires_at_ms, T0 + 30000);
+	/* one grant ending never ends another (rule 5) */
+	assert_true(grant_index_remove(gi, 30));
+	assert_true(grant_index_check(gi, "a", "r", "o", T0, &hit));
+	assert_int_equal(hit.request_id, 20);
+	/* the expired one is skipped, the live one is found */
+	assert_true(grant_index_check(gi, "a", "r", "o", T0 + 15000, &hit));
+	assert_int_equal(hit.request_id, 20);
+	assert_false(grant_index_check(gi, "a", "r", "o", T0 + 20000, &hit));
+	/* an already-expired grant added later changes nothing */
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 40, T0 - 1), 0);
+	assert_true(grant_index_check(gi, "a", "r", "o", T0, &hit));
+	assert_int_equal(hit.request_id, 20);
+	assert_true(grant_index_remove(gi, 10));
+	assert_true(grant_index_remove(gi, 20));
+	assert_false(grant_index_check(gi, "a", "r", "o", T0, &hit));
+	assert_true(grant_index_remove(gi, 40));
+	assert_int_equal(grant_index_count(gi), 0);
+	grant_index_free(gi);
+}
+
+static void test_duplicate_and_unknown_ids(void **state)
+{
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+
+	(void)state;
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 5, T0 + 100), 0);
+	/* same id, same or another key: conflict, nothing changes */
+	assert_int_equal(grant_index_add(gi, "a", "r", "o", 5, T0 + 900),
+			 JG_ERR_CONFLICT);
+	assert_int_equal(grant_index_add(gi, "b", "r", "o", 5, T0 + 900),
+			 JG_ERR_CONFLICT);
+	assert_int_equal(grant_index_count(gi), 1);
+	assert_false(grant_index_check(gi, "b", "r", "o", T0, NULL));
+	assert_true(grant_index_check(gi, "a", "r", "o", T0, &hit));
+	assert_int_equal(hit.expires_at_ms, T0 + 100);
+	assert_false(grant_index_remove(gi, 6));
+	assert_false(grant_index_remove(gi, 0));
+	assert_false(grant_index_remove(gi, -5));
+	assert_true(grant_index_remove(gi, 5));
+	assert_false(grant_index_remove(gi, 5)); /* twice */
+	assert_int_equal(grant_index_count(gi), 0);
+	grant_index_free(gi);
+}
+
+static void test_key_text_boundaries(void **state)
+{
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+
+	(void)state;
+	assert_int_equal(grant_index_add(gi, "ab", "c", "d", 1, T0 + 100), 0);
+	assert_false(grant_index_check(gi, "a", "bc", "d", T0, NULL));
+	assert_false(grant_index_check(gi, "a", "b", "cd", T0, NULL));
+	assert_false(grant_index_check(gi, "abc", "", "d", T0, NULL));
+	assert_false(grant_index_check(gi, "ab", "cd", "", T0, NULL));
+	assert_int_equal(grant_index_add(gi, "a", "bc", "d", 2, T0 + 200), 0);
+	assert_int_equal(grant_index_add(gi, "a", "b", "cd", 3, T0 + 300), 0);
+	assert_true(grant_index_check(gi, "ab", "c", "d", T0, &hit));
+	assert_int_equal(hit.request_id, 1);
+	assert_true(grant_index_check(gi, "a", "bc", "d", T0, &hit));
+	assert_int_equal(hit.request_id, 2);
+	assert_true(grant_index_check(gi, "a", "b", "cd", T0, &hit));
+	assert_int_equal(hit.request_id, 3);
+	assert_true(grant_index_remove(gi, 2));
+	assert_true(grant_index_check(gi, "ab", "c", "d", T0, NULL));
+	assert_false(grant_index_check(gi, "a", "bc", "d", T0, NULL));
+	assert_true(grant_index_check(gi, "a", "b", "cd", T0, NULL));
+	grant_index_free(gi);
+}
+
+static void test_oversized_key_refused(void **state)
+{
+	struct grant_index *gi = new_index();
+	char big[2048];
+
+	(void)state;
+	memset(big, 's', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(grant_index_add(gi, big, "r", "o", 1, T0 + 100),
+			 JG_ERR_INVALID);
+	assert_int_equal(grant_index_count(gi), 0);
+	assert_false(grant_index_check(gi, big, "r", "o", T0, NULL));
+	grant_index_free(gi);
+}
+
+/* 100k grants on distinct keys force both tables to grow many times; all
+ * of them are still found, none leaks into another key, and the memory
+ * per grant stays within the 256-byte budget of design section 8. */
+static void test_many_grants(void **state)
+{
+	enum { N = 100000 };
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+	char subj[32], res[32];
+	size_t bytes;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(subj, sizeof(subj), "user-%d", i);
+		snprintf(res, sizeof(res), "db-%d", i % 97);
+		assert_int_equal(grant_index_add(gi, subj, res, "read", i + 1,
+						 T0 + 1000 + i), 0);
+	}
+	assert_int_equal(grant_index_count(gi), N);
+	bytes = grant_index_bytes(gi);
+	print_message("%zu bytes for %d grants: %zu per grant\n", bytes, N,
+		      bytes / N);
+	assert_true(bytes / N <= 256);
+	for (int i = 0; i < N; i++) {
+		snprintf(subj, sizeof(subj), "user-%d", i);
+		snprintf(res, sizeof(res), "db-%d", i % 97);
+		assert_true(grant_index_check(gi, subj, res, "read", T0, &hit));
+		assert_int_equal(hit.request_id, i + 1);
+		assert_int_equal(hit.expires_at_ms, T0 + 1000 + i);
+		/* the neighbouring resource is not granted */
+		snprintf(res, sizeof(res), "db-%d", (i + 1) % 97);
+		assert_false(grant_index_check(gi, subj, res, "read", T0, NULL));
+	}
+	/* remove every other one; the rest stay */
+	for (int i = 0; i < N; i += 2)
+		assert_true(grant_index_remove(gi, i + 1));
+	assert_int_equal(grant_index_count(gi), N / 2);
+	for (int i = 0; i < N; i++) {
+		snprintf(subj, sizeof(subj), "user-%d", i);
+		snprintf(res, sizeof(res), "db-%d", i % 97);
+		assert_int_equal(grant_index_check(gi, subj, res, "read", T0, NULL),
+				 i % 2 == 1);
+	}
+	/* removing frees the keys' bytes again */
+	assert_true(grant_index_bytes(gi) < bytes);
+	grant_index_free(gi);
+}
+
+/* Many grants on few keys: the per-grant cost without the key text. */
+static void test_many_grants_one_key_bytes(void **state)
+{
+	enum { N = 100000 };
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		assert_int_equal(grant_index_add(gi, "alice", "db", "read", i + 1,
+						 T0 + i), 0);
+	assert_true(grant_index_bytes(gi) / N <= 256);
+	assert_true(grant_index_check(gi, "alice", "db", "read", T0, &hit));
+	assert_int_equal(hit.request_id, N);
+	assert_true(grant_index_check(gi, "alice", "db", "read", T0 + N - 2, &hit));
+	assert_int_equal(hit.request_id, N);
+	assert_false(grant_index_check(gi, "alice", "db", "read", T0 + N - 1, NULL));
+	grant_index_free(gi);
+}
+
+/* ---- readers while a writer changes the index ---- */
+
+#define CC_PERM 64          /* keys that always hold one permanent grant */
+#define CC_CHURN_KEYS 3000  /* keys that come and go */
+#define CC_IDS 20000        /* churned request ids */
+#define CC_WRITES 60000
+#define CC_FAR (T0 + 100LL * 86400 * 1000)
+#define CC_PERM_ID(i) (1000000 + (i))
+
+struct cc {
+	struct grant_index *gi;
+	atomic_bool done;
+	atomic_long reads;
+	atomic_long failures;
+};
+
+/* Churned id j lives on a permanent key when odd, on a churn key when
+ * even; its expiry encodes its id so a reader can tell a torn hit. */
+static void churn_key(int64_t j, char *subj, size_t len)
+{
+	if (j % 2)
+		snprintf(subj, len, "p%lld", (long long)((j / 2) % CC_PERM));
+	else
+		snprintf(subj, len, "c%lld", (long long)((j / 2) % CC_CHURN_KEYS));
+}
+
+static void *cc_reader(void *arg)
+{
+	struct cc *cc = arg;
+	uint64_t x = (uint64_t)(uintptr_t)&x | 1;
+	char subj[32];
+	struct grant_hit hit;
+
+	while (!atomic_load(&cc->done)) {
+		bool perm, ok;
+		int64_t i;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		perm = x & 1;
+		i = (int64_t)((x >> 8) % (perm ? CC_PERM : CC_CHURN_KEYS));
+		snprintf(subj, sizeof(subj), "%c%lld", perm ? 'p' : 'c', (long long)i);
+		hit.request_id = -1;
+		hit.expires_at_ms = -1;
+		ok = grant_index_check(cc->gi, subj, "db", "read", T0, &hit);
+		if (perm && !ok) {
+			atomic_fetch_add(&cc->failures, 1); /* a live grant denied */
+		} else if (ok) {
+			int64_t id = hit.request_id;
+			bool consistent;
+
+			if (id == CC_PERM_ID(i) && perm)
+				consistent = hit.expires_at_ms == CC_FAR;
+			else
+				consistent = id >= 1 && id < CC_IDS &&
+					     (id % 2 == 1) == perm &&
+					     (id / 2) % (perm ? CC_PERM : CC_CHURN_KEYS) == i &&
+					     hit.expires_at_ms == CC_FAR + id;
+			if (!consistent)
+				atomic_fetch_add(&cc->failures, 1);
+		}
+		atomic_fetch_add(&cc->reads, 1);
+	}
+	return NULL;
+}
+
+static void test_concurrent_readers_and_writer(void **state)
+{
+	static bool present[CC_IDS];
+	struct cc cc = {.gi = new_index()};
+	pthread_t readers[2];
+	uint64_t x = 0x1234567887654321ULL;
+	char subj[32];
+	size_t live = CC_PERM;
+
+	(void)state;
+	memset(present, 0, sizeof(present));
+	atomic_init(&cc.done, false);
+	atomic_init(&cc.reads, 0);
+	atomic_init(&cc.failures, 0);
+	for (int i = 0; i < CC_PERM; i++) {
+		snprintf(subj, sizeof(subj), "p%d", i);
+		assert_int_equal(grant_index_add(cc.gi, subj, "db", "read",
+						 CC_PERM_ID(i), CC_FAR), 0);
+	}
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(pthread_create(&readers[t], NULL, cc_reader, &cc), 0);
+	for (int w = 0; w < CC_WRITES; w++) {
+		int64_t j;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		j = 1 + (int64_t)(x % (CC_IDS - 1));
+		if (present[j]) {
+			assert_true(grant_index_remove(cc.gi, j));
+			live--;
+		} else {
+			churn_key(j, subj, sizeof(subj));
+			assert_int_equal(grant_index_add(cc.gi, subj, "db", "read",
+							 j, CC_FAR + j), 0);
+			live++;
+		}
+		present[j] = !present[j];
+	}
+	atomic_store(&cc.done, true);
+	for (int t = 0; t < 2; t++)
+		pthread_join(readers[t], NULL);
+	print_message("%ld reads during %d writes, %zu grants at the end\n",
+		      atomic_load(&cc.reads), CC_WRITES, live);
+	assert_int_equal(atomic_load(&cc.failures), 0);
+	assert_int_equal(grant_index_count(cc.gi), live);
+	/* the final state is exactly what the writer left */
+	for (int64_t j = 1; j < CC_IDS; j++) {
+		struct grant_hit hit;
+
+		churn_key(j, subj, sizeof(subj));
+		if (present[j]) {
+			assert_true(grant_index_check(cc.gi, subj, "db", "read", T0, &hit));
+			assert_true(hit.expires_at_ms >= CC_FAR + j);
+		}
+		assert_int_equal(grant_index_remove(cc.gi, j), present[j]);
+	}
+	assert_int_equal(grant_index_count(cc.gi), CC_PERM);
+	grant_index_free(cc.gi);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_check_remove),
+		cmocka_unit_test(test_expiry_boundary),
+		cmocka_unit_test(test_overlapping_grants),
+		cmocka_unit_test(test_duplicate_and_unknown_ids),
+		cmocka_unit_test(test_key_text_boundaries),
+		cmocka_unit_test(test_oversized_key_refused),
+		cmocka_unit_test(test_many_grants),
+		cmocka_unit_test(test_many_grants_one_key_bytes),
+		cmocka_unit_test(test_concurrent_readers_and_writer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
