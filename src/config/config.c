@@ -478,8 +478,12 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	const struct ytree *v[T_NKEYS];
 	int rc;
 
-	/* An empty file is a config of defaults that grants nothing. */
-	rc = cfgval_fields(c, root ? root : &empty_map, "config", keys, v);
+	/* An empty file (or a lone "---") is a config of defaults that
+	 * grants nothing. */
+	if (root == NULL || (root->type == YTREE_SCALAR && root->plain &&
+			     root->len == 0))
+		root = &empty_map;
+	rc = cfgval_fields(c, root, "config", keys, v);
 	if (rc < 0)
 		return rc;
 	rc = v[T_LISTEN] ? cfgval_checked(c, v[T_LISTEN], "listen", listen_ok,

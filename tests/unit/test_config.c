@@ -284,6 +284,10 @@ static void test_defaults(void **state)
 	assert_null(cfg->gateway.tls_cert);
 	config_free(cfg);
 
+	cfg = must_parse("# only a comment\n---\n");
+	assert_string_equal(cfg->listen, "127.0.0.1:8700");
+	config_free(cfg);
+
 	cfg = must_parse("oidc: {issuer: https://i.example, audience: a}\n"
 			 "gateway: {postgres_listen: '[::1]:6432'}\n"
 			 "storage: sqlite:/tmp/x.db\n");
