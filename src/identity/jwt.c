@@ -5,6 +5,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,16 @@ out:
 	return rc;
 }
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* Fetched once: looking the digest up by name on every verification costs
+ * a provider query each time. */
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 			 const uint8_t *msg, size_t msglen, const uint8_t *sig,
 			 size_t siglen)
@@ -89,7 +100,7 @@ int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 	EVP_PKEY_CTX *pctx = NULL;
 	uint8_t *der = NULL;
 	int derlen = 0, rc = JG_ERR_CRYPTO;
-	const char *md = alg == JWS_EDDSA ? NULL : "SHA256";
+	const EVP_MD *md = NULL;
 
 	if (!key || !(key->algs & (unsigned)alg) || siglen != key->sig_len)
 		return JG_ERR_CRYPTO;
@@ -99,9 +110,14 @@ int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 		sig = der;
 		siglen = (size_t)derlen;
 	}
+	if (alg != JWS_EDDSA) {
+		pthread_once(&sha256_once, sha256_fetch);
+		md = sha256_md;
+		if (!md)
+			goto out;
+	}
 	mctx = EVP_MD_CTX_new();
-	if (!mctx ||
-	    EVP_DigestVerifyInit_ex(mctx, &pctx, md, NULL, NULL, key->pkey, NULL) != 1)
+	if (!mctx || EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key->pkey) != 1)
 		goto out;
 	if (alg == JWS_RS256 &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
