@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	token = getenv("JG_BENCH_TOKEN");
 	if (!token)
 		token = "bench-token";
-	log_set_level(LOG_LVL_WARN);
+	log_set_level(getenv("JG_BENCH_LOG") ? LOG_LVL_INFO : LOG_LVL_WARN);
 	res[0] = (struct resource_cfg){.name = "bench-db",
 		.kind = RESOURCE_POSTGRES, .host = "127.0.0.1",
 		.port = atoi(argv[2]), .dbname = "orders", .roles = roles,

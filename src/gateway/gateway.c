@@ -285,6 +285,9 @@ void gateway_free(struct gateway *gw)
 	if (!gw)
 		return;
 	session_close_all(&gw->ctx);
+	/* one non-blocking turn lets the FATALs just queued go out */
+	event_base_loop(gw->ctx.base, EVLOOP_NONBLOCK);
+	session_free_closers(&gw->ctx);
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	if (gw->wake_ev)

@@ -106,6 +106,25 @@ size_t session_count(const struct gw_ctx *gw)
 
 /* --- closing ------------------------------------------------------------ */
 
+/* A bufferevent that outlives its session to deliver the last bytes. */
+struct closer {
+	struct closer *next, *prev;
+	struct bufferevent *bev;
+	struct gw_ctx *gw;
+};
+
+static void closer_done(struct closer *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->gw->closers = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
 static void closer_read(struct bufferevent *bev, void *arg)
 {
 	(void)arg;
@@ -117,30 +136,37 @@ static void closer_read(struct bufferevent *bev, void *arg)
 
 static void closer_write(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
+		closer_done(arg);
 }
 
 static void closer_event(struct bufferevent *bev, short what, void *arg)
 {
+	(void)bev;
 	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	closer_done(arg);
 }
 
 /* Hands bev over to be freed once its output is written (bounded). */
-static void bev_close_after_flush(struct bufferevent *bev)
+static void bev_close_after_flush(struct gw_ctx *gw, struct bufferevent *bev)
 {
 	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
+	struct closer *c;
 
 	if (!bev)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 ||
+	    !(c = calloc(1, sizeof(*c)))) {
 		bufferevent_free(bev);
 		return;
 	}
-	bufferevent_setcb(bev, closer_read, closer_write, closer_event, NULL);
+	c->bev = bev;
+	c->gw = gw;
+	c->next = gw->closers;
+	if (gw->closers)
+		gw->closers->prev = c;
+	gw->closers = c;
+	bufferevent_setcb(bev, closer_read, closer_write, closer_event, c);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
 	bufferevent_set_timeouts(bev, &tv, &tv);
@@ -188,8 +214,8 @@ static void session_free(struct session *s, const char *why)
 		gw->all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	bev_close_after_flush(s->cbev);
-	bev_close_after_flush(s->ubev);
+	bev_close_after_flush(gw, s->cbev);
+	bev_close_after_flush(gw, s->ubev);
 	if (s->deadline_ev)
 		event_free(s->deadline_ev);
 	if (s->timeout_ev)
@@ -310,6 +336,11 @@ static void arm_deadline(struct session *s)
 
 	if (ms < 0)
 		ms = 0;
+	/* The kernel lets a long epoll_wait oversleep by 0.1% of its timeout
+	 * (up to 100 ms): wake a second early and re-arm for the rest, so the
+	 * last sleep is short and the cut lands within a millisecond or two. */
+	if (ms > 2000)
+		ms -= 1000;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(s->deadline_ev, &tv);
@@ -353,6 +384,10 @@ static void deadline_fired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (time_now_ms() < s->grant.expires_at_ms) {
+		arm_deadline(s); /* the early wake-up above, or clock skew */
+		return;
+	}
 	/* the engine's expiry may not have reached the index yet: a grant
 	 * past its expires_at no longer counts, whatever find_grant says */
 	end_of_grant(s, "expired");
@@ -388,6 +423,12 @@ void session_close_all(struct gw_ctx *gw)
 		session_fatal(gw->all, "57P01",
 			      "jitgate: the gateway is shutting down",
 			      "shutdown");
+}
+
+void session_free_closers(struct gw_ctx *gw)
+{
+	while (gw->closers)
+		closer_done(gw->closers);
 }
 
 /* --- client startup ----------------------------------------------------- */
@@ -1277,22 +1318,24 @@ static void upstream_event(struct bufferevent *bev, short what, void *arg)
 
 /* --- cancel ----------------------------------------------------------- */
 
+struct cancel_req {
+	struct gw_ctx *gw;
+	uint8_t msg[16];
+};
+
 static void cancel_event(struct bufferevent *bev, short what, void *arg)
 {
-	uint8_t *msg = arg;
+	struct cancel_req *req = arg;
+	struct gw_ctx *gw = req->gw;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		if (bufferevent_write(bev, msg, 16) != 0) {
-			free(msg);
-			bufferevent_free(bev);
-			return;
-		}
-		free(msg);
+	if ((what & BEV_EVENT_CONNECTED) &&
+	    bufferevent_write(bev, req->msg, 16) == 0) {
+		free(req);
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		bev_close_after_flush(bev);
+		bev_close_after_flush(gw, bev);
 		return;
 	}
-	free(msg);
+	free(req);
 	bufferevent_free(bev);
 }
 
@@ -1303,7 +1346,7 @@ static void handle_cancel(struct session *s, uint32_t pid, uint32_t key)
 	size_t n = registry_find(s->gw->by_cancel, (int64_t)pid, l, 4);
 	struct bufferevent *bev;
 	struct timeval tv = {5, 0};
-	uint8_t *msg;
+	struct cancel_req *req;
 
 	for (size_t i = 0; i < n && i < 4; i++) {
 		struct session *c = (struct session *)(void *)
@@ -1318,24 +1361,25 @@ static void handle_cancel(struct session *s, uint32_t pid, uint32_t key)
 		return;
 	}
 	log_info(t->tag, "cancel request from %s", s->peer);
-	msg = malloc(16);
+	req = calloc(1, sizeof(*req));
 	bev = bufferevent_socket_new(s->gw->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!msg || !bev) {
-		free(msg);
+	if (!req || !bev) {
+		free(req);
 		if (bev)
 			bufferevent_free(bev);
 		session_free(s, "out of memory");
 		return;
 	}
-	pgproto_put_be32(msg, 16);
-	pgproto_put_be32(msg + 4, PGPROTO_CANCEL_CODE);
-	pgproto_put_be32(msg + 8, t->up_pid);
-	pgproto_put_be32(msg + 12, t->up_key);
-	bufferevent_setcb(bev, NULL, NULL, cancel_event, msg);
+	req->gw = s->gw;
+	pgproto_put_be32(req->msg, 16);
+	pgproto_put_be32(req->msg + 4, PGPROTO_CANCEL_CODE);
+	pgproto_put_be32(req->msg + 8, t->up_pid);
+	pgproto_put_be32(req->msg + 12, t->up_key);
+	bufferevent_setcb(bev, NULL, NULL, cancel_event, req);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	if (bufferevent_socket_connect_hostname(bev, s->gw->dns, AF_UNSPEC,
 						t->up_host, t->up_port) != 0) {
-		free(msg);
+		free(req);
 		bufferevent_free(bev);
 	}
 	session_free(s, "cancel request forwarded");

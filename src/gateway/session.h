@@ -22,6 +22,7 @@
 #define SESSION_QUERY_TEXT_MAX 4096
 
 struct session;
+struct closer;
 
 /* Shared state of one gateway, owned by gateway.c. */
 struct gw_ctx {
@@ -34,6 +35,7 @@ struct gw_ctx {
 	struct registry *by_request; /* admitted sessions by request_id */
 	struct registry *by_cancel;  /* by the pid of our BackendKeyData */
 	struct session *all;         /* every open session */
+	struct closer *closers;      /* connections flushing their last bytes */
 	uint64_t next_id;
 	/* Tests only: treat every peer as non-loopback. */
 	bool force_remote;
@@ -48,6 +50,8 @@ void session_grant_ended(struct gw_ctx *gw, int64_t request_id,
 			 const char *why);
 /* Closes every session at once (gateway shutdown). */
 void session_close_all(struct gw_ctx *gw);
+/* Frees connections still flushing (shutdown, after session_close_all). */
+void session_free_closers(struct gw_ctx *gw);
 /* 127.0.0.0/8, ::1 and v4-mapped loopback. */
 bool session_addr_is_loopback(const struct sockaddr *sa);
 /* Number of open sessions (tests, metrics). */
