@@ -27,7 +27,8 @@ struct gateway_hooks {
 	void *ctx;
 	/* Authenticates a login.  0 when password is a valid credential whose
 	 * subject is exactly user; otherwise a negative code and a reason fit
-	 * for the client and the audit log (never containing the password). */
+	 * for the client (never containing the password).  The hook audits
+	 * auth.failed itself; the gateway does not. */
 	int (*authenticate)(void *ctx, const char *user, const char *password,
 			    char *reason, size_t reasonlen);
 	/* Finds an active grant of subject on resource.  role NULL means "the

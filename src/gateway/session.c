@@ -666,8 +666,11 @@ static void admit(struct session *s, const char *password)
 			 "jitgate: password authentication failed for user "
 			 "\"%s\"%s%s", s->subject, reason[0] ? ": " : "",
 			 reason);
-		session_refuse(s, "28P01", "auth.failed",
-			       reason[0] ? reason : "bad_token", msg);
+		/* the authenticate hook audits auth.failed itself, with
+		 * what it knows of the credential (issuer, key id) */
+		log_info(s->tag, "authentication failed for %s from %s: %s",
+			 s->subject, s->peer, reason);
+		session_fatal(s, "28P01", msg, "authentication failed");
 		return;
 	}
 	res = config_resource(s->gw->cfg, s->resource);

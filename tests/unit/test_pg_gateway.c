@@ -72,10 +72,13 @@ static const char *const tokens[][2] = {
 	{"bob", "tok-bob"},
 };
 
-static int h_authenticate(void *ctx, const char *user, const char *password,
-			  char *reason, size_t reasonlen)
+static void h_audit(void *ctx, const char *action, const char *subject,
+		    const char *resource, const char *role, int64_t request_id,
+		    json_t *detail);
+
+static int h_authenticate_check(const char *user, const char *password,
+				char *reason, size_t reasonlen)
 {
-	(void)ctx;
 	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
 		if (strcmp(password, tokens[i][1]) != 0)
 			continue;
@@ -86,6 +89,18 @@ static int h_authenticate(void *ctx, const char *user, const char *password,
 	}
 	snprintf(reason, reasonlen, "invalid token");
 	return JG_ERR_AUTH;
+}
+
+/* Like the daemon's hook: audits its own failures. */
+static int h_authenticate(void *ctx, const char *user, const char *password,
+			  char *reason, size_t reasonlen)
+{
+	int rc = h_authenticate_check(user, password, reason, reasonlen);
+
+	if (rc != 0)
+		h_audit(ctx, "auth.failed", user, NULL, NULL, 0,
+			json_pack("{s:s}", "reason", reason));
+	return rc;
 }
 
 static int h_find_grant(void *ctx, const char *subject, const char *resource,
