@@ -1,0 +1,286 @@
+"""The PostgreSQL gateway through the real daemon (`jitgate serve` with a
+`gateway:` section) against a throwaway PostgreSQL cluster, with real psql
+and pgbench: queries, prepared statements, COPY both ways, cancel, many
+sessions, refusals (including cleartext from a non-loopback address), and
+live sessions cut by revoke and by expiry."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, free_port, identities_yaml, run, token, wait_for  # noqa: E402
+from pgcluster import PgCluster  # noqa: E402
+
+PG = None
+
+
+def local_nonloopback_ip():
+    """An address of this host that is not loopback (eth0's), or None."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout
+    for a in out.split():
+        if "." in a and not a.startswith("127."):
+            return a
+    return None
+
+
+def config(pgport, gwport, listen_host="127.0.0.1"):
+    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
+            "admins: [group:security]\nauditors: [group:audit]\n"
+            "checkers: [user:svc]\n" + identities_yaml() + f"""
+gateway:
+  postgres_listen: {listen_host}:{gwport}
+resources:
+  - name: orders-db
+    kind: postgres
+    upstream: {{host: 127.0.0.1, port: {pgport}, dbname: orders}}
+    audit_queries: true
+    roles:
+      read:  {{user: jit_read,  password_env: ORDERS_READ_PASSWORD}}
+      write: {{user: jit_write, password_env: ORDERS_WRITE_PASSWORD}}
+  - name: billing-api
+    kind: generic
+    roles: {{read: {{}}}}
+policies:
+  - name: gw-tests
+    requesters: [group:engineering]
+    resources: [orders-db, billing-api]
+    roles: [read, write]
+    max_duration: 4h
+    approvals: 0
+""")
+
+
+class GatewayTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pgport = free_port()
+        cls.pg = PgCluster(cls.pgport)
+        cls.pg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+
+    def setUp(self):
+        self.gwport = free_port()
+        self.ip = local_nonloopback_ip()
+        # listen on all addresses so that a client can come from eth0's
+        self.srv = Server(config(self.pgport, self.gwport, "0.0.0.0"),
+                          env={"ORDERS_READ_PASSWORD": "read-pw",
+                               "ORDERS_WRITE_PASSWORD": "write-pw"})
+
+    def tearDown(self):
+        self.srv.stop()
+
+    # helpers
+    def grant(self, who, role, duration="30m"):
+        st, body = self.srv.request(who, "orders-db", role, duration,
+                                    reason="gateway test")
+        self.assertEqual(st, 201, body)
+        self.assertEqual(body["state"], "active", body)
+        return body["id"]
+
+    def env(self, who, password=None):
+        e = dict(os.environ)
+        e["PGPASSWORD"] = password if password is not None else token(who)
+        e.pop("PGSSLMODE", None)
+        return e
+
+    def dsn(self, who, db, host="127.0.0.1", sslmode="disable"):
+        return (f"host={host} port={self.gwport} user={who} dbname={db} "
+                f"sslmode={sslmode} connect_timeout=10")
+
+    def psql(self, who, db, *cmds, password=None, host="127.0.0.1",
+             sslmode="disable", timeout=60):
+        args = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                self.dsn(who, db, host, sslmode)]
+        for c in cmds:
+            args += ["-c", c]
+        return subprocess.run(args, capture_output=True, text=True,
+                              env=self.env(who, password), timeout=timeout)
+
+    def popen_psql(self, who, db, *cmds):
+        args = ["psql", "-X", "-At", self.dsn(who, db)]
+        for c in cmds:
+            args += ["-c", c]
+        return subprocess.Popen(args, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env=self.env(who))
+
+    def events(self, action):
+        return [e for e in self.srv.audit_events() if e["action"] == action]
+
+    # tests
+    def test_query_and_audit(self):
+        rid = self.grant("alice", "read")
+        r = self.psql("alice", "orders-db@read",
+                      "select name from items where id = 42")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "item 42")
+        # role left out: alice holds exactly one role there
+        r = self.psql("alice", "orders-db", "select current_user")
+        self.assertEqual(r.stdout.strip(), "jit_read", r.stderr)
+        started = wait_for(lambda: self.events("session.started"),
+                           what="session.started")
+        self.assertEqual(started[0]["subject"], "alice")
+        self.assertEqual(started[0]["request_id"], rid)
+        self.assertIn("127.0.0.1", started[0]["detail"]["client"])
+        q = wait_for(lambda: [e for e in self.events("session.query")
+                              if "id = 42" in e["detail"]["statement"]],
+                     what="session.query")
+        self.assertEqual(q[0]["resource"], "orders-db")
+        ended = wait_for(lambda: self.events("session.ended"),
+                         what="session.ended")
+        self.assertIn("duration_ms", ended[0]["detail"])
+        self.assertGreater(ended[0]["detail"]["bytes_out"], 0)
+        # the token never reaches the audit log
+        self.assertNotIn(token("alice"), self.srv.export())
+
+    def test_pgbench_prepared_and_many_sessions(self):
+        self.grant("alice", "read")
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as f:
+            f.write("\\set id random(1, 100)\n"
+                    "select name from items where id = :id;\n")
+            f.flush()
+            for extra in (["-M", "prepared", "-c", "4", "-t", "200"],
+                          ["-C", "-c", "20", "-t", "5"]):
+                r = subprocess.run(
+                    ["pgbench", "-n", "-f", f.name] + extra +
+                    ["-h", "127.0.0.1", "-p", str(self.gwport), "-U",
+                     "alice", "orders-db@read"],
+                    capture_output=True, text=True, env=self.env("alice"),
+                    timeout=120)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                want = 4 * 200 if "-M" in extra else 20 * 5
+                self.assertIn("number of transactions actually processed: "
+                              f"{want}/{want}", r.stdout)
+        # 20 sessions open at the same time
+        procs = [self.popen_psql("alice", "orders-db@read",
+                                 "select pg_sleep(1)", f"select {i}")
+                 for i in range(20)]
+        for i, p in enumerate(procs):
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertEqual(out.split()[-1], str(i))
+
+    def test_copy_both_ways(self):
+        self.grant("alice", "write")
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "in.tsv")
+            dst = os.path.join(d, "out.tsv")
+            with open(src, "w") as f:
+                for i in range(5000):
+                    f.write(f"{i}\trow {i}\n")
+            r = self.psql("alice", "orders-db@write",
+                          "create temp table t (a int, b text)",
+                          f"\\copy t from '{src}'",
+                          "select count(*), sum(a) from t",
+                          f"\\copy (select * from t order by a) to '{dst}'")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("5000|12497500", r.stdout)
+            with open(dst) as f:
+                self.assertEqual(f.read(), open(src).read())
+
+    def test_cancel_long_query(self):
+        self.grant("alice", "read")
+        p = self.popen_psql("alice", "orders-db@read", "select pg_sleep(60)")
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)  # psql sends a CancelRequest
+        out, err = p.communicate(timeout=30)
+        self.assertIn("canceling statement due to user request", err)
+
+    def test_refusals(self):
+        self.grant("alice", "read")
+        cases = [
+            ("alice", None, "orders-db@write", "no active grant for orders-db as write"),
+            ("alice", "not-a-token", "orders-db@read", "password authentication failed"),
+            ("alice", token("bob"), "orders-db@read", "password authentication failed"),
+            ("alice", None, "nope-db", 'no PostgreSQL resource named "nope-db"'),
+            ("alice", None, "billing-api", "no PostgreSQL resource"),
+            ("alice", None, "orders-db@admin", 'has no role "admin"'),
+            ("bob", None, "orders-db@read", "no active grant"),
+        ]
+        for who, pw, db, msg in cases:
+            r = self.psql(who, db, "select 1", password=pw)
+            self.assertNotEqual(r.returncode, 0, (db, r.stdout))
+            self.assertIn(msg, r.stderr, (who, db))
+            self.assertNotIn("tok-", r.stderr)
+        r = self.psql("alice", "orders-db@write", "select 1")
+        self.assertIn("jitgate request orders-db write --for", r.stderr)
+        denied = wait_for(lambda: [e for e in self.events("check.denied")
+                                   if e["detail"].get("reason") == "no_grant"],
+                          what="check.denied")
+        self.assertEqual(denied[0]["detail"]["via"], "gateway")
+        wait_for(lambda: self.events("auth.failed"), what="auth.failed")
+
+    def test_cleartext_refused_off_loopback(self):
+        self.assertIsNotNone(self.ip, "no non-loopback address on this host")
+        self.grant("alice", "read")
+        r = self.psql("alice", "orders-db@read", "select 1", host=self.ip)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("TLS is required", r.stderr)
+        wait_for(lambda: [e for e in self.events("check.denied")
+                          if e["detail"].get("reason") == "tls_required"],
+                 what="tls_required")
+
+    def test_revoke_cuts_live_session(self):
+        rid = self.grant("alice", "read")
+        p = self.popen_psql("alice", "orders-db@read", "select pg_sleep(60)")
+        wait_for(lambda: self.events("session.started"), what="session")
+        time.sleep(0.5)
+        st, body = self.srv.act("alice", rid, "revoke", {"reason": "done"})
+        self.assertEqual(st, 200, body)
+        out, err = p.communicate(timeout=30)
+        self.assertIn(f"FATAL:  jitgate: your grant {rid} for orders-db as "
+                      "read was revoked", err)
+        ended = wait_for(lambda: self.events("session.ended"), what="ended")
+        self.assertEqual(ended[0]["detail"]["why"], "revoked")
+        # and a new login is refused at once
+        r = self.psql("alice", "orders-db@read", "select 1")
+        self.assertIn("no active grant", r.stderr)
+
+    def test_expiry_cuts_idle_and_streaming_sessions(self):
+        rid = self.grant("alice", "read", duration="4s")
+        idle = self.popen_psql("alice", "orders-db@read", "select pg_sleep(60)")
+        # a result streaming when the grant runs out
+        stream = subprocess.Popen(
+            ["psql", "-X", "-At", self.dsn("alice", "orders-db@read"), "-c",
+             "copy (select g, repeat('x', 500) from "
+             "generate_series(1, 1000000000) g) to stdout"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=self.env("alice"))
+        for p in (idle, stream):
+            _, err = p.communicate(timeout=60)
+            self.assertIn(f"jitgate: your grant {rid} for orders-db as read "
+                          "expired at", err)
+
+    def test_overlapping_grants(self):
+        a = self.grant("alice", "read", duration="1h")
+        b = self.grant("alice", "read", duration="2h")
+        p = self.popen_psql("alice", "orders-db@read", "select pg_sleep(3)",
+                            "select 'alive'")
+        wait_for(lambda: self.events("session.started"), what="session")
+        used = self.events("session.started")[0]["request_id"]
+        other = a if used == b else b
+        st, _ = self.srv.act("alice", used, "revoke")
+        self.assertEqual(st, 200)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("alive", out)
+        # the remaining grant ending does cut
+        p = self.popen_psql("alice", "orders-db@read", "select pg_sleep(60)")
+        wait_for(lambda: len(self.events("session.started")) == 2, what="2nd")
+        time.sleep(0.3)
+        st, _ = self.srv.act("alice", other, "revoke")
+        self.assertEqual(st, 200)
+        _, err = p.communicate(timeout=30)
+        self.assertIn("was revoked", err)
+
+
+if __name__ == "__main__":
+    run(GatewayTest)
