@@ -14,6 +14,7 @@
 #include "config/cfgrules.h"
 #include "config/cfgval.h"
 #include "config/ytree.h"
+#include "core/actions.h"
 #include "util/crypto.h"
 
 /* Bounds on list sizes, far above any real deployment. */
@@ -23,15 +24,6 @@
 #define MAX_AUDIENCES 16
 #define MAX_LEEWAY_S 600
 #define MAX_STR 4096
-
-static const char *const notify_actions[] = {
-	"request.created", "request.approved", "request.denied",
-	"request.canceled", "request.activated", "request.expired",
-	"request.revoked", "request.timed_out", "request.break_glass",
-	"request.reviewed", "check.denied", "session.started",
-	"session.ended", "session.query", "auth.failed", "config.loaded",
-	NULL,
-};
 
 static const char *const oidc_algorithms[] = {
 	"RS256", "PS256", "ES256", "EdDSA", NULL,
@@ -65,7 +57,9 @@ bool config_name_valid(const char *s)
 
 bool config_notify_event_valid(const char *s)
 {
-	return strcmp(s, "*") == 0 || in_list(notify_actions, s);
+	enum audit_action a;
+
+	return strcmp(s, "*") == 0 || action_parse(s, &a);
 }
 
 static bool url_ok(const char *s)
