@@ -308,6 +308,20 @@ static void gw_set_config(evutil_socket_t fd, short what, void *arg)
 	free(s);
 }
 
+static bool differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Parts that are wired once at start. */
+static bool needs_restart(const struct config *a, const struct config *b)
+{
+	return differ(a->storage, b->storage) || differ(a->listen, b->listen) ||
+	       a->oidc.enabled != b->oidc.enabled || differ(a->oidc.issuer, b->oidc.issuer) ||
+	       a->gateway.enabled != b->gateway.enabled ||
+	       differ(a->gateway.postgres_listen, b->gateway.postgres_listen);
+}
+
 static void reload(struct daemon *d, const char *path)
 {
 	struct config *cfg = NULL;
@@ -319,9 +333,9 @@ static void reload(struct daemon *d, const char *path)
 		return;
 	}
 	old = cfgholder_get(d->cfg);
-	if (strcmp(cfgref_config(old)->storage, cfg->storage) != 0 ||
-	    strcmp(cfgref_config(old)->listen, cfg->listen) != 0)
-		log_warn(NULL, "storage and listen changes take effect at the next restart");
+	if (needs_restart(cfgref_config(old), cfg))
+		log_warn(NULL, "listen, storage, oidc and gateway listener changes take effect "
+			       "at the next restart; policies, identities and resources apply now");
 	cfgref_put(old);
 	file_digest(path, digest);
 	if (cfgholder_swap(d->cfg, cfg) != JG_OK) {
@@ -341,6 +355,9 @@ static void reload(struct daemon *d, const char *path)
 			}
 		}
 	}
+	/* an operator who sends SIGHUP after rotating IdP keys wants them now */
+	if (d->oidc && oidc_refresh_now(d->oidc) != JG_OK)
+		log_warn(NULL, "oidc: key set refresh on reload failed; keeping the current keys");
 	if (engine_config_loaded(d->engine, path, digest) != JG_OK)
 		log_error(NULL, "config.loaded could not be audited");
 	log_info(NULL, "config reloaded from %s (sha256 %s)", path, digest);
