@@ -410,6 +410,53 @@ static void test_rule3_non_approvers_403(void **state)
 	request_clear(&r);
 }
 
+/* The largest threshold the config allows fills every approval slot. */
+static void test_rule3_sixteen_approvals(void **state)
+{
+	struct config *old = cfg;
+	static const char *const sre[] = {"sre"};
+	struct subject approver[REQ_MAX_APPROVALS + 1];
+	char names[REQ_MAX_APPROVALS + 1][16];
+	struct request r;
+	struct core_result res;
+
+	(void)state;
+	cfg = fx_config("resources:\n"
+			"  - {name: orders-db, kind: generic, roles: {admin: {}}}\n"
+			"policies:\n"
+			"  - name: many\n"
+			"    requesters: [group:eng]\n"
+			"    resources: [orders-db]\n"
+			"    roles: [admin]\n"
+			"    max_duration: 1h\n"
+			"    approvals: 16\n"
+			"    approvers: [group:sre]\n");
+	for (int i = 0; i <= REQ_MAX_APPROVALS; i++) {
+		snprintf(names[i], sizeof(names[i]), "sre-%d", i);
+		approver[i] = (struct subject){names[i], sre, 1};
+	}
+	create_ok(&alice, MK(.resource = "orders-db", .role = "admin",
+			     .duration_s = 60), FX_T0, &r, &res);
+	assert_int_equal(r.approvals_required, REQ_MAX_APPROVALS);
+	for (int i = 0; i < REQ_MAX_APPROVALS - 1; i++) {
+		accepted(OP_APPROVE, &r, &approver[i], NULL, FX_T0 + i, &res);
+		FX_ACTIONS(&res, ACT_REQUEST_APPROVED);
+		assert_int_equal(r.state, REQ_PENDING);
+		refused(OP_APPROVE, &r, &approver[i], NULL, FX_T0 + i, JG_ERR_CONFLICT);
+	}
+	accepted(OP_APPROVE, &r, &approver[REQ_MAX_APPROVALS - 1], NULL,
+		 FX_T0 + 100, &res);
+	FX_ACTIONS(&res, ACT_REQUEST_APPROVED, ACT_REQUEST_ACTIVATED);
+	assert_int_equal(r.state, REQ_ACTIVE);
+	assert_int_equal(r.napprovals, REQ_MAX_APPROVALS);
+	assert_int_equal(r.expires_at, FX_T0 + 100 + 60 * FX_S);
+	refused(OP_APPROVE, &r, &approver[REQ_MAX_APPROVALS], NULL, FX_T0 + 101,
+		JG_ERR_CONFLICT);
+	request_clear(&r);
+	config_free(cfg);
+	cfg = old;
+}
+
 /* Every kind of refused approval leaves the request deep-equal. */
 static void test_rule3_refused_approval_changes_nothing(void **state)
 {
@@ -1045,6 +1092,7 @@ int main(void)
 		T(test_rule3_distinct_approvers),
 		T(test_rule3_self_approval),
 		T(test_rule3_non_approvers_403),
+		T(test_rule3_sixteen_approvals),
 		T(test_rule3_refused_approval_changes_nothing),
 		T(test_rule4_one_deny_ends),
 		T(test_rule5_overlap_and_extends),
