@@ -184,6 +184,7 @@ struct world {
 	char what[256];
 	/* coverage, so a silent change of the generator is noticed */
 	unsigned long accepted[8], refused[8];
+	unsigned long extended, break_glass, self_approved;
 };
 
 static struct world W;
@@ -698,6 +699,8 @@ static void step_create(void)
 		return;
 	}
 	W.accepted[OP_CREATE]++;
+	W.extended += ext != 0;
+	W.break_glass += bg;
 	out.id = (int64_t)W.n + 1;
 	W.core[W.n] = out;
 	W.m[W.n] = mm;
@@ -779,6 +782,7 @@ static void step_transition(enum op op)
 		      "a refused %s changed the request", OPNAME[op]);
 	} else {
 		W.accepted[op]++;
+		W.self_approved += op == OP_APPROVE && s == mm.requester;
 		W.m[i] = mm;
 		check_actions(&res, &ex);
 		for (size_t k = 0; k < res.nactions; k++)
@@ -956,7 +960,10 @@ static void test_model(void **state)
 	for (int op = 0; op <= OP_FIRE; op++)
 		print_message("  %-8s accepted %6lu refused %6lu\n", OPNAME[op],
 			      W.accepted[op], W.refused[op]);
+	print_message("  extensions %lu, break-glass %lu, self-approvals %lu\n",
+		      W.extended, W.break_glass, W.self_approved);
 	/* the generator must reach every transition, accepted and refused */
+	assert_true(W.extended > 0 && W.break_glass > 0 && W.self_approved > 0);
 	for (int op = OP_CREATE; op <= OP_REVIEW; op++) {
 		assert_true(W.accepted[op] > 0);
 		assert_true(W.refused[op] > 0);
