@@ -23,7 +23,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_ctest() {
   local dir=$1; shift
   echo "=== ctest in $dir $*"
-  (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") || fail=1
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs" "$@") || fail=1
 }
 
 scripts/build.sh build || exit 1

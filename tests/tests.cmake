@@ -35,11 +35,13 @@ foreach(src ${JG_FUZZERS})
       COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
         $<TARGET_FILE:${name}> -runs=${JG_FUZZ_RUNS} -max_len=65536
         -rss_limit_mb=2048 ${CMAKE_BINARY_DIR}/fuzz-work/${target} ${corpus})
+    set_tests_properties(fuzz/${target} PROPERTIES LABELS fuzz TIMEOUT 900)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-work/${target})
   else()
     add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
     target_link_libraries(${name} PRIVATE jitgate_lib)
     add_test(NAME replay/${target} COMMAND ${name} ${corpus})
+    set_tests_properties(replay/${target} PROPERTIES LABELS replay)
   endif()
 endforeach()
 

@@ -146,7 +146,7 @@ static void end(struct request *r, enum req_state s, int64_t at_ms,
 /* Validation of create input against the config and the matched policy;
  * nothing is allocated until all of it passes. */
 static int check_create(const struct config *cfg, const struct subject *who,
-			const struct create_input *in,
+			const struct create_input *in, int64_t now_ms,
 			const struct policy_cfg **polp, struct core_result *res)
 {
 	const struct resource_cfg *rc;
@@ -229,10 +229,14 @@ static int check_create(const struct config *cfg, const struct subject *who,
 			return refuse(res, JG_ERR_INVALID, "extends",
 				      "extends: request %lld is for another resource or role",
 				      (long long)x->id);
-		if (x->state != REQ_ACTIVE)
+		/* a grant past its expiry is over even if its timer has not
+		 * fired yet (as for revoke) */
+		if (x->state != REQ_ACTIVE || now_ms >= x->expires_at)
 			return refuse(res, JG_ERR_CONFLICT, "extends",
 				      "extends: request %lld is %s, not active",
-				      (long long)x->id, req_state_name(x->state));
+				      (long long)x->id,
+				      x->state == REQ_ACTIVE ? "expired"
+							     : req_state_name(x->state));
 	}
 	*polp = pol;
 	return JG_OK;
@@ -248,7 +252,7 @@ int core_request_create(const struct config *cfg, const struct subject *who,
 
 	memset(out, 0, sizeof(*out));
 	result_init(res);
-	rc = check_create(cfg, who, in, &pol, res);
+	rc = check_create(cfg, who, in, now_ms, &pol, res);
 	if (rc != JG_OK)
 		return rc;
 
@@ -448,6 +452,11 @@ int core_request_review(const struct config *cfg, struct request *r,
 	result_init(res);
 	if ((rc = check_decider(cfg, r, who, "review", res)) != JG_OK)
 		return rc;
+	/* the after-the-fact review needs a second person, whatever the
+	 * policy says about self-approval */
+	if (is_requester(r, who))
+		return refuse(res, JG_ERR_FORBIDDEN, NULL,
+			      "you cannot review your own request %lld", (long long)r->id);
 	if (!r->break_glass || !r->review_required)
 		return refuse(res, JG_ERR_CONFLICT, NULL,
 			      "request %lld has no pending break-glass review",
