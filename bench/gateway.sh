@@ -24,6 +24,8 @@ export JG_BENCH_TOKEN=bench-token JG_BENCH_READ_PW=read-pw
 # same footing for all three: no TLS (the gateway bench runs without a cert)
 export PGSSLMODE=disable
 GWPID= PBPID=
+# the expiry run holds 3 descriptors per session in one process
+ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cleanup() {
 	[ -n "$GWPID" ] && kill "$GWPID" 2>/dev/null || true
@@ -76,7 +78,7 @@ EOC
 	echo '"jit_read" "read-pw"' >"$WORK/userlist.txt"
 	mkdir -p "$WORK/pgb"
 	chown postgres "$WORK/pgbouncer.ini" "$WORK/userlist.txt" "$WORK/pgb"
-	runuser -u postgres -- pgbouncer "$WORK/pgbouncer.ini" &
+	runuser -u postgres -- pgbouncer -q "$WORK/pgbouncer.ini" &
 	PBPID=$!
 	echo "== starting the jitgate gateway on 127.0.0.1:$GWPORT"
 	"$WORK/gw_bench" serve "$PGPORT" "$GWPORT" >"$WORK/gw.out" &
