@@ -326,23 +326,29 @@ static void format_cut(struct session *s, const char *why, char *buf,
 		       size_t len)
 {
 	char when[TIME_RFC3339_LEN];
+	int n;
+
+	/* the message is cut to len on purpose: a long name must not stop the
+	 * FATAL from going out */
 
 	if (strcmp(why, "expired") == 0) {
 		time_format(s->grant.expires_at_ms, when);
-		snprintf(buf, len,
+		n = snprintf(buf, len,
 			 "jitgate: your grant %lld for %s as %s expired at %s",
 			 (long long)s->grant.request_id, s->resource, s->role,
 			 when);
 	} else if (strcmp(why, "revoked") == 0) {
-		snprintf(buf, len,
+		n = snprintf(buf, len,
 			 "jitgate: your grant %lld for %s as %s was revoked",
 			 (long long)s->grant.request_id, s->resource, s->role);
 	} else {
-		snprintf(buf, len,
+		n = snprintf(buf, len,
 			 "jitgate: your grant %lld for %s as %s ended (%s)",
 			 (long long)s->grant.request_id, s->resource, s->role,
 			 why);
 	}
+	if (n < 0)
+		buf[0] = '\0';
 }
 
 static void arm_deadline(struct session *s)

@@ -275,7 +275,14 @@ static int start_gateway(struct daemon *d, const struct config *cfg)
 		.find_grant = gw_find_grant,
 		.audit = gw_audit,
 	};
-	d->gw_base = event_base_new();
+	struct event_config *ec = event_config_new();
+
+	/* the coarse clock would cost up to a few ms of cut precision */
+	if (ec)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	d->gw_base = ec ? event_base_new_with_config(ec) : NULL;
+	if (ec)
+		event_config_free(ec);
 	if (d->gw_base == NULL)
 		return JG_ERR_NOMEM;
 	rc = gateway_start(d->gw_base, cfg, &hooks, &d->gw);
