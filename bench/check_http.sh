@@ -11,8 +11,8 @@
 # HTTP thread pool is 2) and the same wrk: 2 threads, 64 connections,
 # keep-alive, a Lua script that hands out ready-made requests.  Prints
 # req/s, p50 and p99 of both per round, the ratio of the median round and
-# the targets.  Timing never
-# decides the exit status; a failed check (non-2xx, wrong answer) does.
+# the targets.  Timing never decides the exit status; a failed check
+# (non-2xx, wrong answer) does.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
