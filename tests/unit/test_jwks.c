@@ -218,9 +218,11 @@ static void test_not_a_key_set(void **state)
 	}
 	/* a single JWK is accepted where the caller allows it (token verify --jwks) */
 	{
-		char *s = json_dumps(tk_jwk(ec, "one", NULL), 0);
+		json_t *k = tk_jwk(ec, "one", NULL);
+		char *s = json_dumps(k, 0);
 		json_t *j = json_loads(s, 0, NULL);
 
+		json_decref(k);
 		free(s);
 		s = json_dumps(j, 0);
 		assert_int_equal(jwks_parse(s, strlen(s), true, NULL, NULL, &set), 0);
