@@ -189,7 +189,7 @@ int cli_args_request_body(const struct cli_args *a, json_t **out, char *err,
 	const char *ticket = cli_args_opt(a, "--ticket");
 	const char *ext = cli_args_opt(a, "--extends");
 	json_t *body = NULL;
-	int64_t ext_id;
+	int64_t ext_id = 0;
 	int rc;
 
 	*out = NULL;

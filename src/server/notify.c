@@ -56,7 +56,8 @@ void notify_signature(const char *key, const char *body, char *out, size_t outle
 	HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body,
 	     strlen(body), mac, &maclen);
 	hex_encode(mac, maclen, hex);
-	snprintf(out, outlen, "sha256=%s", hex);
+	if (snprintf(out, outlen, "sha256=%s", hex) >= (int)outlen)
+		out[0] = '\0'; /* a cut signature must not be sent as if whole */
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
