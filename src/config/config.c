@@ -211,6 +211,12 @@ static int read_identity(struct cfgval_ctx *c, const struct ytree *m,
 	return JG_OK;
 }
 
+static int identity_digest_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct identity_cfg *)a)->token_sha256,
+		      ((const struct identity_cfg *)b)->token_sha256, SHA256_LEN);
+}
+
 static int read_identities(struct cfgval_ctx *c, const struct ytree *v,
 			   struct config *cfg)
 {
@@ -244,6 +250,9 @@ static int read_identities(struct cfgval_ctx *c, const struct ytree *v,
 		keys[i] = (struct cfgval_key){cfg->identities[i].token_sha256,
 			SHA256_LEN, cfg->identities[i].line};
 	rc = cfgval_unique(c, keys, v->n, "token_sha256", false);
+	if (rc == JG_OK)
+		qsort(cfg->identities, cfg->nidentities, sizeof(*cfg->identities),
+		      identity_digest_cmp);
 out:
 	free(keys);
 	return rc;

@@ -102,7 +102,7 @@ struct config {
 	char *storage; /* "sqlite:PATH" or "postgresql://..." */
 	int64_t pending_ttl_s; /* default 1h */
 	struct principal_list admins, auditors, checkers;
-	struct identity_cfg *identities;
+	struct identity_cfg *identities; /* sorted by token_sha256 */
 	size_t nidentities;
 	struct resource_cfg *resources;
 	size_t nresources;

@@ -42,6 +42,31 @@ nomem:
 	return JG_ERR_NOMEM;
 }
 
+/* Identities are sorted by digest: a binary search finds the one candidate
+ * and a constant-time compare confirms it.  The search's timing can only
+ * tell how SHA-256 of the presented token orders against stored digests,
+ * which says nothing about any stored token (SHA-256 is preimage
+ * resistant); the final equality, the part that matters, is constant-time. */
+static const struct identity_cfg *find_digest(const struct config *cfg,
+					      const uint8_t digest[SHA256_LEN])
+{
+	size_t lo = 0, hi = cfg->nidentities;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(cfg->identities[mid].token_sha256, digest, SHA256_LEN);
+
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < cfg->nidentities &&
+	    crypto_ct_equal(cfg->identities[lo].token_sha256, digest, SHA256_LEN))
+		return &cfg->identities[lo];
+	return NULL;
+}
+
 static int jwt_shaped(const char *t)
 {
 	const char *d1 = strchr(t, '.');
@@ -70,11 +95,7 @@ int auth_bearer(const struct config *cfg, auth_oidc_fn oidc, void *oidc_ctx,
 		return JG_ERR_AUTH;
 	}
 	crypto_sha256(token, len, digest);
-	/* every identity is compared, whatever matched, so timing does not
-	 * tell how far down the list a token's digest is */
-	for (size_t i = 0; i < cfg->nidentities; i++)
-		if (crypto_ct_equal(digest, cfg->identities[i].token_sha256, SHA256_LEN))
-			match = &cfg->identities[i];
+	match = find_digest(cfg, digest);
 	if (match != NULL)
 		return from_identity(match, out);
 	if (oidc != NULL && jwt_shaped(token))

@@ -138,6 +138,17 @@ static const char full_yaml[] =
 	"    secret_env: SIEM_HMAC_KEY\n"
 	"    events: [\"*\"]\n";
 
+/* Identities are stored sorted by token digest, not in file order. */
+static const struct identity_cfg *find_identity(const struct config *cfg,
+						const char *subject)
+{
+	for (size_t i = 0; i < cfg->nidentities; i++)
+		if (strcmp(cfg->identities[i].subject, subject) == 0)
+			return &cfg->identities[i];
+	fail_msg("no identity %s", subject);
+	return NULL;
+}
+
 static void test_full_config(void **state)
 {
 	struct config *cfg = must_parse(full_yaml);
@@ -163,17 +174,15 @@ static void test_full_config(void **state)
 	assert_string_equal(cfg->checkers.v[0].name, "billing-svc");
 
 	assert_int_equal(cfg->nidentities, 2);
-	assert_string_equal(cfg->identities[0].subject, "alice");
-	assert_int_equal(cfg->identities[0].line, 8);
-	assert_int_equal(cfg->identities[0].ngroups, 2);
-	assert_string_equal(cfg->identities[0].groups[0], "engineering");
-	assert_string_equal(cfg->identities[0].groups[1], "oncall");
+	assert_int_equal(find_identity(cfg, "alice")->line, 8);
+	assert_int_equal(find_identity(cfg, "alice")->ngroups, 2);
+	assert_string_equal(find_identity(cfg, "alice")->groups[0], "engineering");
+	assert_string_equal(find_identity(cfg, "alice")->groups[1], "oncall");
 	sha256_of("demo-alice-token", h);
-	assert_memory_equal(cfg->identities[0].token_sha256, h, SHA256_LEN);
-	assert_string_equal(cfg->identities[1].subject, "billing-svc");
-	assert_int_equal(cfg->identities[1].ngroups, 0);
+	assert_memory_equal(find_identity(cfg, "alice")->token_sha256, h, SHA256_LEN);
+	assert_int_equal(find_identity(cfg, "billing-svc")->ngroups, 0);
 	sha256_of("demo-billing-svc-token", h); /* upper-case hex accepted */
-	assert_memory_equal(cfg->identities[1].token_sha256, h, SHA256_LEN);
+	assert_memory_equal(find_identity(cfg, "billing-svc")->token_sha256, h, SHA256_LEN);
 
 	assert_true(cfg->oidc.enabled);
 	assert_string_equal(cfg->oidc.issuer, "https://idp.example.com");
@@ -371,8 +380,11 @@ static void test_demo_yaml_loads(void **state)
 		assert_memory_equal(cfg->identities[i].token_sha256, h,
 				    SHA256_LEN);
 	}
-	assert_string_equal(cfg->identities[3].subject, "dave");
-	assert_string_equal(cfg->identities[3].groups[0], "security");
+	assert_string_equal(find_identity(cfg, "dave")->groups[0], "security");
+	/* kept sorted by digest, which auth_bearer binary-searches */
+	for (size_t i = 1; i < cfg->nidentities; i++)
+		assert_true(memcmp(cfg->identities[i - 1].token_sha256,
+				   cfg->identities[i].token_sha256, SHA256_LEN) < 0);
 	assert_string_equal(cfg->admins.v[0].name, "security");
 	assert_string_equal(cfg->auditors.v[0].name, "audit");
 	assert_string_equal(cfg->checkers.v[0].name, "billing-svc");
