@@ -18,9 +18,14 @@ struct reader {
 	bool busy;
 };
 
+/* The engine's statements, prepared once: compiling SQL was most of the
+ * engine's work per transition. */
+enum wq { WQ_INSERT_REQ, WQ_UPDATE_REQ, WQ_GET_REQ, WQ_AUDIT, WQ_OUTBOX, WQ_KV, WQ_COUNT };
+
 struct store {
 	char *path;
 	sqlite3 *w; /* writer */
+	sqlite3_stmt *wq[WQ_COUNT];
 	struct reader readers[READERS];
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
@@ -67,10 +72,49 @@ static const char *const migrations[] = {
 	" activated_at, expires_at, ended_at, ended_by, break_glass," \
 	" review_required, reviewed_by, extends"
 
+static const char *const wq_sql[WQ_COUNT] = {
+	[WQ_INSERT_REQ] = "INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
+			  "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[WQ_UPDATE_REQ] = "UPDATE requests SET state=?1, requester=?2, resource=?3,"
+			  " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
+			  " approvals_required=?9, approvals=?10, created_at=?11,"
+			  " pending_until=?12, activated_at=?13, expires_at=?14,"
+			  " ended_at=?15, ended_by=?16, break_glass=?17,"
+			  " review_required=?18, reviewed_by=?19, extends=?20"
+			  " WHERE id=?21",
+	[WQ_GET_REQ] = "SELECT " REQ_COLS " FROM requests WHERE id=?",
+	[WQ_AUDIT] = "INSERT INTO audit (seq, time, action, actor, request_id,"
+		     " subject, resource, role, event, hash)"
+		     " VALUES (?,?,?,?,?,?,?,?,?,?)",
+	[WQ_OUTBOX] = "INSERT INTO outbox (seq, target, payload) VALUES (?,?,?)",
+	[WQ_KV] = "INSERT INTO kv (key, value) VALUES (?1, ?2)"
+		  " ON CONFLICT(key) DO UPDATE SET value = ?2",
+};
+
 static int db_err(sqlite3 *db, const char *what)
 {
 	log_error(NULL, "sqlite %s: %s", what, sqlite3_errmsg(db));
 	return JG_ERR_STORE;
+}
+
+/* A writer statement ready for binding (NULL on failure).  Callers reset
+ * it when done (wq_done) so it holds no lock between transactions. */
+static sqlite3_stmt *wq_get(struct store *s, enum wq q)
+{
+	if (s->wq[q] == NULL &&
+	    sqlite3_prepare_v3(s->w, wq_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->wq[q], NULL) != SQLITE_OK) {
+		db_err(s->w, "prepare");
+		s->wq[q] = NULL;
+		return NULL;
+	}
+	return s->wq[q];
+}
+
+static void wq_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -197,6 +241,8 @@ void store_close(struct store *s)
 		return;
 	for (int i = 0; i < READERS; i++)
 		sqlite3_close(s->readers[i].db);
+	for (int i = 0; i < WQ_COUNT; i++)
+		sqlite3_finalize(s->wq[i]);
 	sqlite3_close(s->w);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_cond_destroy(&s->rcond);
@@ -386,14 +432,11 @@ static int row_to_request(sqlite3_stmt *st, struct request *r)
 
 int store_tx_request_insert(struct store *s, struct request *r)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = wq_get(s, WQ_INSERT_REQ);
 	int rc;
 
-	if (sqlite3_prepare_v2(s->w,
-			       "INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
-			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s->w, "insert request");
+	if (st == NULL)
+		return JG_ERR_STORE;
 	rc = bind_request(st, r);
 	if (rc == JG_OK) {
 		if (sqlite3_step(st) == SQLITE_DONE)
@@ -401,42 +444,32 @@ int store_tx_request_insert(struct store *s, struct request *r)
 		else
 			rc = db_err(s->w, "insert request");
 	}
-	sqlite3_finalize(st);
+	wq_done(st);
 	return rc;
 }
 
 int store_tx_request_update(struct store *s, const struct request *r)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = wq_get(s, WQ_UPDATE_REQ);
 	int rc;
 
-	if (sqlite3_prepare_v2(s->w,
-			       "UPDATE requests SET state=?1, requester=?2, resource=?3,"
-			       " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
-			       " approvals_required=?9, approvals=?10, created_at=?11,"
-			       " pending_until=?12, activated_at=?13, expires_at=?14,"
-			       " ended_at=?15, ended_by=?16, break_glass=?17,"
-			       " review_required=?18, reviewed_by=?19, extends=?20"
-			       " WHERE id=?21",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s->w, "update request");
+	if (st == NULL)
+		return JG_ERR_STORE;
 	rc = bind_request(st, r);
 	sqlite3_bind_int64(st, 21, r->id);
 	if (rc == JG_OK && (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->w) != 1))
 		rc = db_err(s->w, "update request");
-	sqlite3_finalize(st);
+	wq_done(st);
 	return rc;
 }
 
-static int get_request(sqlite3 *db, int64_t id, struct request *out)
+/* Runs a prepared "SELECT ... WHERE id=?" statement; leaves it reset. */
+static int get_request_with(sqlite3 *db, sqlite3_stmt *st, int64_t id,
+			    struct request *out)
 {
-	sqlite3_stmt *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (sqlite3_prepare_v2(db, "SELECT " REQ_COLS " FROM requests WHERE id=?",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(db, "get request");
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -445,20 +478,34 @@ static int get_request(sqlite3 *db, int64_t id, struct request *out)
 		rc = JG_ERR_NOTFOUND;
 	else
 		rc = db_err(db, "get request");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
 int store_tx_request_get(struct store *s, int64_t id, struct request *out)
 {
-	return get_request(s->w, id, out);
+	sqlite3_stmt *st = wq_get(s, WQ_GET_REQ);
+	int rc;
+
+	if (st == NULL)
+		return JG_ERR_STORE;
+	rc = get_request_with(s->w, st, id, out);
+	wq_done(st);
+	return rc;
 }
 
 int store_request_get(struct store *s, int64_t id, struct request *out)
 {
 	sqlite3 *db = reader_acquire(s);
-	int rc = get_request(db, id, out);
+	sqlite3_stmt *st = NULL;
+	int rc;
 
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(db, wq_sql[WQ_GET_REQ], -1, &st, NULL) != SQLITE_OK)
+		rc = db_err(db, "get request");
+	else
+		rc = get_request_with(db, st, id, out);
+	sqlite3_finalize(st);
 	reader_release(s, db);
 	return rc;
 }
@@ -522,15 +569,11 @@ out:
 
 int store_tx_audit_append(struct store *s, const struct audit_row *row)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = wq_get(s, WQ_AUDIT);
 	int rc = JG_OK;
 
-	if (sqlite3_prepare_v2(s->w,
-			       "INSERT INTO audit (seq, time, action, actor, request_id,"
-			       " subject, resource, role, event, hash)"
-			       " VALUES (?,?,?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s->w, "audit append");
+	if (st == NULL)
+		return JG_ERR_STORE;
 	sqlite3_bind_int64(st, 1, row->seq);
 	bind_text(st, 2, row->time);
 	bind_text(st, 3, row->action);
@@ -543,7 +586,7 @@ int store_tx_audit_append(struct store *s, const struct audit_row *row)
 	bind_text(st, 10, row->hash);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s->w, "audit append");
-	sqlite3_finalize(st);
+	wq_done(st);
 	return rc;
 }
 
@@ -609,18 +652,17 @@ out:
 int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
 			const char *payload)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = wq_get(s, WQ_OUTBOX);
 	int rc = JG_OK;
 
-	if (sqlite3_prepare_v2(s->w, "INSERT INTO outbox (seq, target, payload) VALUES (?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s->w, "outbox add");
+	if (st == NULL)
+		return JG_ERR_STORE;
 	sqlite3_bind_int64(st, 1, seq);
 	bind_text(st, 2, target);
 	bind_text(st, 3, payload);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s->w, "outbox add");
-	sqlite3_finalize(st);
+	wq_done(st);
 	return rc;
 }
 
@@ -701,18 +743,16 @@ int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
 
 int store_tx_kv_put(struct store *s, const char *key, const char *value)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = wq_get(s, WQ_KV);
 	int rc = JG_OK;
 
-	if (sqlite3_prepare_v2(s->w, "INSERT INTO kv (key, value) VALUES (?1, ?2)"
-			       " ON CONFLICT(key) DO UPDATE SET value = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s->w, "kv put");
+	if (st == NULL)
+		return JG_ERR_STORE;
 	bind_text(st, 1, key);
 	bind_text(st, 2, value);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s->w, "kv put");
-	sqlite3_finalize(st);
+	wq_done(st);
 	return rc;
 }
 
