@@ -196,6 +196,8 @@ long pgproto_framer_feed(struct pgproto_framer *f, const uint8_t *p, size_t n,
 			if (rc < 0)
 				return rc;
 			f->hdrlen = 0;
+			if (f->count_types && type && strchr(f->count_types, type))
+				f->ncounted++;
 			f->type = type;
 			f->bodylen = bodylen;
 			f->remaining = bodylen;

@@ -89,6 +89,8 @@ struct pgproto_framer {
 	pgproto_msg_fn on_msg; /* NULL: report nothing */
 	void *arg;
 	uint64_t nmsgs;
+	const char *count_types; /* NULL: count nothing */
+	uint64_t ncounted;       /* messages begun whose type is in count_types */
 };
 
 /* Feeds n bytes.  With stop_at_boundary the walk stops right after the

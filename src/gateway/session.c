@@ -111,6 +111,7 @@ struct closer {
 	struct closer *next, *prev;
 	struct bufferevent *bev;
 	struct gw_ctx *gw;
+	struct event *start; /* deferred start (upstream side of a cut) */
 };
 
 static void closer_done(struct closer *c)
@@ -122,6 +123,8 @@ static void closer_done(struct closer *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
+	if (c->start)
+		event_free(c->start);
 	free(c);
 }
 
@@ -147,15 +150,33 @@ static void closer_event(struct bufferevent *bev, short what, void *arg)
 	closer_done(arg);
 }
 
-/* Hands bev over to be freed once its output is written (bounded). */
-static void bev_close_after_flush(struct gw_ctx *gw, struct bufferevent *bev)
+static void closer_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct closer *c = arg;
+	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
+
+	(void)fd;
+	(void)what;
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* Hands bev over to be freed once its output is written (bounded).  With
+ * defer, writing starts only after SESSION_UPSTREAM_DEFER_MS: when many
+ * sessions are cut at once, the upstream backends that a Terminate makes
+ * exit would otherwise compete for the CPU with the clients reading their
+ * FATAL.  The client is already gone, so nothing reaches the upstream
+ * session in the meantime. */
+static void bev_close_after_flush(struct gw_ctx *gw, struct bufferevent *bev,
+				  bool defer)
 {
 	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
+	struct timeval later = {0, SESSION_UPSTREAM_DEFER_MS * 1000};
 	struct closer *c;
 
 	if (!bev)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 ||
+	if ((!defer && evbuffer_get_length(bufferevent_get_output(bev)) == 0) ||
 	    !(c = calloc(1, sizeof(*c)))) {
 		bufferevent_free(bev);
 		return;
@@ -169,6 +190,12 @@ static void bev_close_after_flush(struct gw_ctx *gw, struct bufferevent *bev)
 	bufferevent_setcb(bev, closer_read, closer_write, closer_event, c);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	if (defer) {
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		c->start = evtimer_new(bufferevent_get_base(bev), closer_start, c);
+		if (c->start && evtimer_add(c->start, &later) == 0)
+			return;
+	}
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -214,8 +241,8 @@ static void session_free(struct session *s, const char *why)
 		gw->all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	bev_close_after_flush(gw, s->cbev);
-	bev_close_after_flush(gw, s->ubev);
+	bev_close_after_flush(gw, s->cbev, false);
+	bev_close_after_flush(gw, s->ubev, s->admitted);
 	if (s->deadline_ev)
 		event_free(s->deadline_ev);
 	if (s->timeout_ev)
@@ -244,6 +271,8 @@ static void flush_now(struct bufferevent *bev, bool tls)
 		(void)evbuffer_write(out, bufferevent_getfd(bev));
 }
 
+static void send_cancel(struct gw_ctx *gw, const struct session *t);
+
 /* Sends the client a FATAL and closes both sides.  Only valid where the
  * client stream sits on a message boundary (everything before relay, or
  * relay with the s2c framer at a boundary). */
@@ -255,6 +284,10 @@ static void session_fatal(struct session *s, const char *sqlstate,
 			      sqlstate, msg) != 0)
 		log_warn(s->tag, "cannot queue FATAL");
 	flush_now(s->cbev, s->c_tls);
+	/* A statement still running upstream would go on after the cut (the
+	 * backend reads no Terminate while it executes): cancel it. */
+	if (s->state >= SS_RELAY && s->c2s.ncounted > s->s2c.ncounted)
+		send_cancel(s->gw, s);
 	/* A Terminate is only well-formed between two client messages. */
 	if (s->ubev && s->state >= SS_RELAY &&
 	    pgproto_framer_at_boundary(&s->c2s) &&
@@ -1013,6 +1046,10 @@ static void start_relay(struct session *s)
 	evtimer_del(s->timeout_ev);
 	memset(&s->c2s, 0, sizeof(s->c2s));
 	memset(&s->s2c, 0, sizeof(s->s2c));
+	/* every Query, Sync and FunctionCall is answered by one ReadyForQuery:
+	 * more of the former than the latter means the upstream is busy */
+	s->c2s.count_types = "QSF";
+	s->s2c.count_types = "Z";
 	log_info(s->tag, "session started: %s on %s as %s (grant %lld) from %s",
 		 s->subject, s->resource, s->role,
 		 (long long)s->grant.request_id, s->peer);
@@ -1359,11 +1396,41 @@ static void cancel_event(struct bufferevent *bev, short what, void *arg)
 	    bufferevent_write(bev, req->msg, 16) == 0) {
 		free(req);
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		bev_close_after_flush(gw, bev);
+		bev_close_after_flush(gw, bev, false);
 		return;
 	}
 	free(req);
 	bufferevent_free(bev);
+}
+
+/* Opens a connection to t's upstream and sends it a CancelRequest with
+ * the upstream's own key (best effort: failures are only logged). */
+static void send_cancel(struct gw_ctx *gw, const struct session *t)
+{
+	struct timeval tv = {5, 0};
+	struct cancel_req *req = calloc(1, sizeof(*req));
+	struct bufferevent *bev = bufferevent_socket_new(gw->base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!req || !bev) {
+		free(req);
+		if (bev)
+			bufferevent_free(bev);
+		log_warn(t->tag, "cannot send a cancel upstream: out of memory");
+		return;
+	}
+	req->gw = gw;
+	pgproto_put_be32(req->msg, 16);
+	pgproto_put_be32(req->msg + 4, PGPROTO_CANCEL_CODE);
+	pgproto_put_be32(req->msg + 8, t->up_pid);
+	pgproto_put_be32(req->msg + 12, t->up_key);
+	bufferevent_setcb(bev, NULL, NULL, cancel_event, req);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	if (bufferevent_socket_connect_hostname(bev, gw->dns, AF_UNSPEC, t->up_host,
+						t->up_port) != 0) {
+		free(req);
+		bufferevent_free(bev);
+		log_warn(t->tag, "cannot send a cancel upstream");
+	}
 }
 
 static void handle_cancel(struct session *s, uint32_t pid, uint32_t key)
@@ -1371,9 +1438,6 @@ static void handle_cancel(struct session *s, uint32_t pid, uint32_t key)
 	struct registry_link *l[4];
 	struct session *t = NULL;
 	size_t n = registry_find(s->gw->by_cancel, (int64_t)pid, l, 4);
-	struct bufferevent *bev;
-	struct timeval tv = {5, 0};
-	struct cancel_req *req;
 
 	for (size_t i = 0; i < n && i < 4; i++) {
 		struct session *c = (struct session *)(void *)
@@ -1388,26 +1452,6 @@ static void handle_cancel(struct session *s, uint32_t pid, uint32_t key)
 		return;
 	}
 	log_info(t->tag, "cancel request from %s", s->peer);
-	req = calloc(1, sizeof(*req));
-	bev = bufferevent_socket_new(s->gw->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!req || !bev) {
-		free(req);
-		if (bev)
-			bufferevent_free(bev);
-		session_free(s, "out of memory");
-		return;
-	}
-	req->gw = s->gw;
-	pgproto_put_be32(req->msg, 16);
-	pgproto_put_be32(req->msg + 4, PGPROTO_CANCEL_CODE);
-	pgproto_put_be32(req->msg + 8, t->up_pid);
-	pgproto_put_be32(req->msg + 12, t->up_key);
-	bufferevent_setcb(bev, NULL, NULL, cancel_event, req);
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	if (bufferevent_socket_connect_hostname(bev, s->gw->dns, AF_UNSPEC,
-						t->up_host, t->up_port) != 0) {
-		free(req);
-		bufferevent_free(bev);
-	}
+	send_cancel(s->gw, t);
 	session_free(s, "cancel request forwarded");
 }

@@ -112,6 +112,14 @@ class GatewayTest(unittest.TestCase):
                                 stderr=subprocess.PIPE, text=True,
                                 env=self.env(who))
 
+    def upstream_running(self, fragment):
+        """How many upstream backends (other than ours) run a statement
+        containing fragment."""
+        out = self.pg.sql("select count(*) from pg_stat_activity where "
+                          "state = 'active' and pid <> pg_backend_pid() and "
+                          "query like '%%%s%%'" % fragment.replace("'", "''"))
+        return int(str(out).strip().split()[-1])
+
     def events(self, action):
         return [e for e in self.srv.audit_events() if e["action"] == action]
 
@@ -240,6 +248,10 @@ class GatewayTest(unittest.TestCase):
                       "read was revoked", err)
         ended = wait_for(lambda: self.events("session.ended"), what="ended")
         self.assertEqual(ended[0]["detail"]["why"], "revoked")
+        # the statement that was running upstream is cancelled, not left
+        # to run out its 60 s
+        wait_for(lambda: self.upstream_running("pg_sleep(60)") == 0,
+                 timeout=10, what="upstream statement cancelled")
         # and a new login is refused at once
         r = self.psql("alice", "orders-db@read", "select 1")
         self.assertIn("no active grant", r.stderr)
@@ -258,6 +270,9 @@ class GatewayTest(unittest.TestCase):
             _, err = p.communicate(timeout=60)
             self.assertIn(f"jitgate: your grant {rid} for orders-db as read "
                           "expired at", err)
+        wait_for(lambda: self.upstream_running("pg_sleep(60)") == 0 and
+                 self.upstream_running("generate_series(1, 1000000000)") == 0,
+                 timeout=10, what="upstream statements cancelled")
 
     def test_overlapping_grants(self):
         a = self.grant("alice", "read", duration="1h")
