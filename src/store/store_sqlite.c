@@ -73,22 +73,22 @@ static const char *const migrations[] = {
 	" review_required, reviewed_by, extends"
 
 static const char *const wq_sql[WQ_COUNT] = {
-	[WQ_INSERT_REQ] = "INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
-			  "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[WQ_UPDATE_REQ] = "UPDATE requests SET state=?1, requester=?2, resource=?3,"
-			  " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
-			  " approvals_required=?9, approvals=?10, created_at=?11,"
-			  " pending_until=?12, activated_at=?13, expires_at=?14,"
-			  " ended_at=?15, ended_by=?16, break_glass=?17,"
-			  " review_required=?18, reviewed_by=?19, extends=?20"
-			  " WHERE id=?21",
-	[WQ_GET_REQ] = "SELECT " REQ_COLS " FROM requests WHERE id=?",
-	[WQ_AUDIT] = "INSERT INTO audit (seq, time, action, actor, request_id,"
-		     " subject, resource, role, event, hash)"
-		     " VALUES (?,?,?,?,?,?,?,?,?,?)",
+	[WQ_INSERT_REQ] = ("INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
+			   "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+	[WQ_UPDATE_REQ] = ("UPDATE requests SET state=?1, requester=?2, resource=?3,"
+			   " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
+			   " approvals_required=?9, approvals=?10, created_at=?11,"
+			   " pending_until=?12, activated_at=?13, expires_at=?14,"
+			   " ended_at=?15, ended_by=?16, break_glass=?17,"
+			   " review_required=?18, reviewed_by=?19, extends=?20"
+			   " WHERE id=?21"),
+	[WQ_GET_REQ] = ("SELECT " REQ_COLS " FROM requests WHERE id=?"),
+	[WQ_AUDIT] = ("INSERT INTO audit (seq, time, action, actor, request_id,"
+		      " subject, resource, role, event, hash)"
+		      " VALUES (?,?,?,?,?,?,?,?,?,?)"),
 	[WQ_OUTBOX] = "INSERT INTO outbox (seq, target, payload) VALUES (?,?,?)",
-	[WQ_KV] = "INSERT INTO kv (key, value) VALUES (?1, ?2)"
-		  " ON CONFLICT(key) DO UPDATE SET value = ?2",
+	[WQ_KV] = ("INSERT INTO kv (key, value) VALUES (?1, ?2)"
+		   " ON CONFLICT(key) DO UPDATE SET value = ?2"),
 };
 
 static int db_err(sqlite3 *db, const char *what)
