@@ -50,6 +50,10 @@ void conn_audit_then_reply(struct conn *c, json_t *event, int status,
 			   json_t *resp);
 
 const char *conn_arg(struct conn *c, const char *name);
+/* Reads an optional integer query argument into *out (untouched when
+ * absent); answers 400 naming it and returns false when it is not an
+ * integer in [lo, hi]. */
+bool conn_arg_long(struct conn *c, const char *name, long lo, long hi, long *out);
 
 /* Endpoints (handlers.c). */
 void handle_create(struct conn *c);

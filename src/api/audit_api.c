@@ -32,22 +32,6 @@ static int list_one(void *arg, int64_t seq, const char *event)
 	return (long)json_array_size(l->events) >= l->limit ? 1 : 0;
 }
 
-static bool long_arg(struct conn *c, const char *name, long lo, long hi, long *out)
-{
-	const char *v = conn_arg(c, name);
-	char *end;
-
-	if (v == NULL || *v == '\0')
-		return true;
-	*out = strtol(v, &end, 10);
-	if (*end || *out < lo || *out > hi) {
-		conn_error(c, 400, "bad_request", "%s: must be an integer from %ld to %ld",
-			   name, lo, hi);
-		return false;
-	}
-	return true;
-}
-
 static const char *opt_arg(struct conn *c, const char *name)
 {
 	const char *v = conn_arg(c, name);
@@ -62,8 +46,8 @@ void handle_audit_list(struct conn *c)
 	struct audit_filter f;
 	int rc;
 
-	if (!long_arg(c, "after", 0, 0x7fffffffffffffffL, &after) ||
-	    !long_arg(c, "limit", 1, AUDIT_PAGE_MAX, &l.limit))
+	if (!conn_arg_long(c, "after", 0, 0x7fffffffffffffffL, &after) ||
+	    !conn_arg_long(c, "limit", 1, AUDIT_PAGE_MAX, &l.limit))
 		return;
 	f.after_seq = after;
 	f.subject = opt_arg(c, "subject");

@@ -160,22 +160,6 @@ static int list_one(void *arg, const struct request *r)
 	return (long)json_array_size(l->out) >= l->limit ? 1 : 0;
 }
 
-static bool arg_long(struct conn *c, const char *name, long lo, long hi, long *out)
-{
-	const char *v = conn_arg(c, name);
-	char *end;
-
-	if (v == NULL || *v == '\0')
-		return true;
-	*out = strtol(v, &end, 10);
-	if (*end || *out < lo || *out > hi) {
-		conn_error(c, 400, "bad_request", "%s: must be an integer from %ld to %ld",
-			   name, lo, hi);
-		return false;
-	}
-	return true;
-}
-
 void handle_list(struct conn *c)
 {
 	struct request_filter f = {.state = -1};
@@ -186,8 +170,8 @@ void handle_list(struct conn *c)
 	long after = 0;
 	int rc;
 
-	if (!arg_long(c, "limit", 1, LIST_MAX, &l.limit) ||
-	    !arg_long(c, "after", 1, LONG_MAX, &after))
+	if (!conn_arg_long(c, "limit", 1, LIST_MAX, &l.limit) ||
+	    !conn_arg_long(c, "after", 1, LONG_MAX, &after))
 		return;
 	if (state && *state) {
 		enum req_state s;

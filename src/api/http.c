@@ -68,6 +68,25 @@ const char *conn_arg(struct conn *c, const char *name)
 	return MHD_lookup_connection_value(c->mhd, MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool conn_arg_long(struct conn *c, const char *name, long lo, long hi, long *out)
+{
+	const char *v = conn_arg(c, name);
+	char *end;
+	long val;
+
+	if (v == NULL || *v == '\0')
+		return true;
+	errno = 0;
+	val = strtol(v, &end, 10);
+	if (errno || *end || val < lo || val > hi) {
+		conn_error(c, 400, "bad_request", "%s: must be an integer from %ld to %ld",
+			   name, lo, hi);
+		return false;
+	}
+	*out = val;
+	return true;
+}
+
 static void on_engine_done(struct engine_cmd *cmd, void *arg)
 {
 	struct conn *c = arg;

@@ -347,6 +347,25 @@ static int check_decider(const struct config *cfg, const struct request *r,
 		      "%.64s is not an approver of policy %s", who->name, r->policy);
 }
 
+/* What approve and deny both need: an eligible decider (403 first), a
+ * pending request (409), a comment within bounds (400). */
+static int check_decision(const struct config *cfg, const struct request *r,
+			  const struct subject *who, const char *verb,
+			  const char *comment, int64_t now_ms,
+			  struct core_result *res)
+{
+	int rc;
+
+	if ((rc = check_decider(cfg, r, who, verb, res)) != JG_OK)
+		return rc;
+	if ((rc = check_pending(r, now_ms, res)) != JG_OK)
+		return rc;
+	if (comment && strlen(comment) > REQ_COMMENT_MAX)
+		return refuse(res, JG_ERR_INVALID, "comment",
+			      "comment: longer than %d bytes", REQ_COMMENT_MAX);
+	return JG_OK;
+}
+
 int core_request_approve(const struct config *cfg, struct request *r,
 			 const struct subject *who, const char *comment,
 			 int64_t now_ms, struct core_result *res)
@@ -356,13 +375,8 @@ int core_request_approve(const struct config *cfg, struct request *r,
 	int rc;
 
 	result_init(res);
-	if ((rc = check_decider(cfg, r, who, "approve", res)) != JG_OK)
+	if ((rc = check_decision(cfg, r, who, "approve", comment, now_ms, res)) != JG_OK)
 		return rc;
-	if ((rc = check_pending(r, now_ms, res)) != JG_OK)
-		return rc;
-	if (comment && strlen(comment) > REQ_COMMENT_MAX)
-		return refuse(res, JG_ERR_INVALID, "comment",
-			      "comment: longer than %d bytes", REQ_COMMENT_MAX);
 	for (size_t i = 0; i < r->napprovals; i++)
 		if (strcmp(r->approvals[i].by, who->name) == 0)
 			return refuse(res, JG_ERR_CONFLICT, NULL,
@@ -394,15 +408,9 @@ int core_request_deny(const struct config *cfg, struct request *r,
 {
 	int rc;
 
-	(void)comment;
 	result_init(res);
-	if ((rc = check_decider(cfg, r, who, "deny", res)) != JG_OK)
+	if ((rc = check_decision(cfg, r, who, "deny", comment, now_ms, res)) != JG_OK)
 		return rc;
-	if ((rc = check_pending(r, now_ms, res)) != JG_OK)
-		return rc;
-	if (comment && strlen(comment) > REQ_COMMENT_MAX)
-		return refuse(res, JG_ERR_INVALID, "comment",
-			      "comment: longer than %d bytes", REQ_COMMENT_MAX);
 	r->pending_until = 0;
 	end(r, REQ_DENIED, now_ms, who->name, res, ACT_REQUEST_DENIED);
 	return JG_OK;
