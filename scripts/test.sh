@@ -30,7 +30,7 @@ scripts/build.sh build || exit 1
 run_ctest build
 
 scripts/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DJG_FUZZ=ON -DJG_SANITIZE=ON \
-  -DJG_FUZZ_RUNS="${JG_FUZZ_RUNS:-20000}" || exit 1
+  -DJG_FUZZ_RUNS="${JG_FUZZ_RUNS:-200000}" || exit 1
 run_ctest build-fuzz -L fuzz
 
 scripts/build.sh build-asan -DJG_SANITIZE=ON || exit 1
