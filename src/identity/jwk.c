@@ -4,11 +4,15 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "identity/b64url.h"
+
+static void free_vctx(struct jwk *key);
+static int prepare_verify(struct jwk *key);
 
 struct jwks {
 	atomic_int refs;
@@ -360,11 +364,67 @@ static const char *jwk_build(json_t *jwk, struct jwk *key)
 			goto fail;
 		}
 	}
+	if (prepare_verify(key) != JG_OK) {
+		why = "out of memory";
+		goto fail;
+	}
 	return NULL;
 fail:
+	free_vctx(key);
 	EVP_PKEY_free(key->pkey);
 	key->pkey = NULL;
+	free(key->kid);
+	key->kid = NULL;
 	return why;
+}
+
+int jwk_vctx_index(enum jws_alg alg)
+{
+	switch (alg) {
+	case JWS_RS256: return 0;
+	case JWS_PS256: return 1;
+	case JWS_ES256: return 2;
+	default: return -1;
+	}
+}
+
+static void free_vctx(struct jwk *key)
+{
+	for (size_t i = 0; i < sizeof(key->vctx) / sizeof(key->vctx[0]); i++) {
+		EVP_PKEY_CTX_free(key->vctx[i]);
+		key->vctx[i] = NULL;
+	}
+}
+
+/* Sets up the verify context of each digest-based algorithm the key may
+ * use; the parameters are those of jwt_verify_signature's slow path. */
+static int prepare_verify(struct jwk *key)
+{
+	static const enum jws_alg algs[] = {JWS_RS256, JWS_PS256, JWS_ES256};
+
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		EVP_PKEY_CTX *c;
+		int ok;
+
+		if (!(key->algs & (unsigned)algs[i]))
+			continue;
+		c = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+		ok = c && EVP_PKEY_verify_init(c) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1;
+		if (ok && algs[i] == JWS_RS256)
+			ok = EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1;
+		if (ok && algs[i] == JWS_PS256)
+			ok = EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PSS_PADDING) == 1 &&
+			     EVP_PKEY_CTX_set_rsa_pss_saltlen(c, 32) == 1 &&
+			     EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()) == 1;
+		if (!ok) {
+			EVP_PKEY_CTX_free(c);
+			free_vctx(key);
+			return JG_ERR_NOMEM;
+		}
+		key->vctx[jwk_vctx_index(algs[i])] = c;
+	}
+	return JG_OK;
 }
 
 /* True when another entry of keys has the same string kid as entry i. */
@@ -501,6 +561,7 @@ void jwks_unref(struct jwks *set)
 		return;
 	for (size_t i = 0; i < set->n; i++) {
 		free(set->keys[i].kid);
+		free_vctx(&set->keys[i]);
 		EVP_PKEY_free(set->keys[i].pkey);
 	}
 	free(set);

@@ -39,7 +39,16 @@ struct jwk {
 	unsigned algs;      /* algorithms this key may verify (mask) */
 	size_t sig_len;     /* exact signature length in bytes */
 	EVP_PKEY *pkey;
+	/* Verify contexts set up once per key for RS256, PS256 and ES256 (NULL
+	 * where the key may not use that algorithm): a verification duplicates
+	 * one instead of setting up a new context, which cost about as much as
+	 * half an RSA-2048 verification.  Never used directly, only dup'ed. */
+	EVP_PKEY_CTX *vctx[3];
 };
+
+/* Index into jwk.vctx for alg, or -1 for algorithms verified without one
+ * (EdDSA signs the message itself, not a digest). */
+int jwk_vctx_index(enum jws_alg alg);
 
 /* A parsed key set.  Immutable once built, so many threads may verify with
  * it at once; reference-counted so a refresh can swap it under readers. */

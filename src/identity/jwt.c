@@ -116,6 +116,18 @@ int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 		if (!md)
 			goto out;
 	}
+	if (jwk_vctx_index(alg) >= 0 && key->vctx[jwk_vctx_index(alg)]) {
+		uint8_t digest[EVP_MAX_MD_SIZE];
+		unsigned int dlen = 0;
+
+		if (EVP_Digest(msg, msglen, digest, &dlen, md, NULL) != 1)
+			goto out;
+		pctx = EVP_PKEY_CTX_dup(key->vctx[jwk_vctx_index(alg)]);
+		if (pctx && EVP_PKEY_verify(pctx, sig, siglen, digest, dlen) == 1)
+			rc = JG_OK;
+		EVP_PKEY_CTX_free(pctx);
+		goto out;
+	}
 	mctx = EVP_MD_CTX_new();
 	if (!mctx || EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key->pkey) != 1)
 		goto out;
