@@ -1195,12 +1195,29 @@ static void record_query(void *arg, uint8_t type, const uint8_t *prefix,
 			"extended", "name", name));
 }
 
+/* Writes up to n bytes of in straight to to's socket when nothing is queued
+ * there yet (plain sockets only), draining what was written; returns how
+ * many.  Queuing in the output buffer first would make libevent arm a write
+ * event, wake once more to find it empty and disarm it: two epoll_ctl calls
+ * and a loop turn for every relayed message. */
+static size_t write_through(struct evbuffer *in, struct bufferevent *to,
+			    bool to_plain, size_t n)
+{
+	int w;
+
+	if (!to_plain || n == 0 ||
+	    evbuffer_get_length(bufferevent_get_output(to)) != 0)
+		return 0;
+	w = evbuffer_write_atmost(in, bufferevent_getfd(to), (ev_ssize_t)n);
+	return w > 0 ? (size_t)w : 0;
+}
+
 /* Moves whole input of from to to, walking message boundaries with f.
  * With stop_at_boundary moves only up to the first boundary and returns
  * 1 when it got there.  Negative on a malformed stream. */
 static int relay_move(struct bufferevent *from, struct bufferevent *to,
-		      struct pgproto_framer *f, bool stop_at_boundary,
-		      uint64_t *count)
+		      bool to_plain, struct pgproto_framer *f,
+		      bool stop_at_boundary, uint64_t *count)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
@@ -1228,7 +1245,13 @@ static int relay_move(struct bufferevent *from, struct bufferevent *to,
 				break;
 			}
 		}
-		if (evbuffer_remove_buffer(in, out, total) != (int)total)
+		{
+			size_t direct = write_through(in, to, to_plain, total);
+
+			*count += direct;
+			total -= direct;
+		}
+		if (total > 0 && evbuffer_remove_buffer(in, out, total) != (int)total)
 			return JG_ERR_NOMEM;
 		*count += total;
 		if (stopped)
@@ -1276,7 +1299,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 		s->c2s.on_msg = record_query;
 		s->c2s.arg = s;
 	}
-	rc = relay_move(s->cbev, s->ubev, &s->c2s, false, &s->bytes_in);
+	rc = relay_move(s->cbev, s->ubev, !s->up_tls, &s->c2s, false, &s->bytes_in);
 	if (rc < 0) {
 		session_fatal(s, "08P01", "jitgate: malformed message",
 			      "protocol violation");
@@ -1314,7 +1337,7 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 	case SS_RELAY:
 		break;
 	case SS_CUTTING:
-		rc = relay_move(s->ubev, s->cbev, &s->s2c, true,
+		rc = relay_move(s->ubev, s->cbev, !s->c_tls, &s->s2c, true,
 				&s->bytes_out);
 		if (rc < 0)
 			session_free(s, s->cut_why);
@@ -1324,7 +1347,7 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 	default:
 		return;
 	}
-	rc = relay_move(s->ubev, s->cbev, &s->s2c, false, &s->bytes_out);
+	rc = relay_move(s->ubev, s->cbev, !s->c_tls, &s->s2c, false, &s->bytes_out);
 	if (rc < 0) {
 		session_free(s, "malformed upstream stream");
 		return;
