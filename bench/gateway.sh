@@ -113,5 +113,5 @@ if [ "${SKIP_CUTS:-0}" != 1 ]; then
 	echo "== revocation: $REVOKE_N live sessions, one revoke"
 	"$WORK/gw_bench" revoke "$PGPORT" "$GWPORT" "$REVOKE_N"
 	echo "== expiry: $EXPIRE_N grants ending at the same instant"
-	"$WORK/gw_bench" expire "$PGPORT" "$GWPORT" "$EXPIRE_N"
+	"$WORK/gw_bench" expire "$PGPORT" "$GWPORT" "$EXPIRE_N" 2>"${EXPIRE_LOG:-/dev/stderr}"
 fi

@@ -18,7 +18,7 @@
 #define SESSION_LOGIN_TIMEOUT_S 30 /* startup to ReadyForQuery */
 #define SESSION_CUT_GRACE_MS 2000  /* wait for a message boundary */
 #define SESSION_FLUSH_TIMEOUT_MS 5000
-#define SESSION_UPSTREAM_DEFER_MS 50 /* upstream close after a cut */
+#define SESSION_UPSTREAM_DEFER_MS 100 /* upstream close after a cut */
 #define SESSION_RELAY_HIGH (512 * 1024) /* per-direction buffered bytes */
 #define SESSION_QUERY_TEXT_MAX 4096
 
