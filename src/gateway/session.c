@@ -1,4 +1,5 @@
 #include "gateway/session.h"
+#include "gateway/session_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,61 +22,8 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define NAME_MAX_LEN 128
-
-enum session_state {
-	SS_STARTUP,    /* reading SSLRequest / startup packet from the client */
-	SS_PASSWORD,   /* asked for the cleartext password (the token) */
-	SS_UP_CONNECT, /* admitted; TCP connect to the upstream */
-	SS_UP_SSL,     /* sent SSLRequest upstream, awaiting 'S' or 'N' */
-	SS_UP_AUTH,    /* startup sent upstream, answering its auth requests */
-	SS_UP_PARAMS,  /* upstream said AuthenticationOk; relaying its
-			  ParameterStatus/BackendKeyData up to ReadyForQuery */
-	SS_RELAY,      /* byte relay in both directions */
-	SS_CUTTING,    /* grant ended mid server message: finish that message */
-};
-
-struct session {
-	struct gw_ctx *gw;
-	struct session *next, *prev; /* gw->all */
-	struct registry_link by_request, by_cancel;
-	uint64_t id;
-	char tag[24];
-	enum session_state state;
-	struct bufferevent *cbev, *ubev;
-	bool c_tls, loopback, admitted;
-	bool c_paused, u_paused;
-	char peer[INET6_ADDRSTRLEN + 8];
-
-	struct pgproto_startup startup;
-	char subject[SUBJECT_NAME_MAX];
-	char resource[NAME_MAX_LEN];
-	char role[NAME_MAX_LEN];
-	struct gateway_grant grant;
-
-	/* copied from the config at admission: a reload may free it */
-	char *up_host, *up_dbname, *up_user, *password_env;
-	int up_port;
-	bool up_tls, audit_queries;
-
-	struct scram *scram;
-	uint32_t up_pid, up_key, my_pid, my_key;
-	struct pgproto_framer c2s, s2c;
-	uint64_t bytes_in, bytes_out;
-	int64_t started_ms;
-	struct event *deadline_ev; /* grant expiry */
-	struct event *timeout_ev;  /* login timeout, then cut grace */
-	char cut_sqlstate[6];
-	char cut_msg[320];
-	char cut_why[32];
-};
-
-static void session_free(struct session *s, const char *why);
 static void client_read(struct bufferevent *bev, void *arg);
 static void client_event(struct bufferevent *bev, short what, void *arg);
-static void upstream_read(struct bufferevent *bev, void *arg);
-static void upstream_event(struct bufferevent *bev, short what, void *arg);
-static void relay_write(struct bufferevent *bev, void *arg);
 
 bool session_addr_is_loopback(const struct sockaddr *sa)
 {
@@ -106,101 +54,7 @@ size_t session_count(const struct gw_ctx *gw)
 
 /* --- closing ------------------------------------------------------------ */
 
-/* A bufferevent that outlives its session to deliver the last bytes. */
-struct closer {
-	struct closer *next, *prev;
-	struct bufferevent *bev;
-	struct gw_ctx *gw;
-	struct event *start; /* deferred start (upstream side of a cut) */
-};
-
-static void closer_done(struct closer *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		c->gw->closers = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	bufferevent_free(c->bev);
-	if (c->start)
-		event_free(c->start);
-	free(c);
-}
-
-static void closer_read(struct bufferevent *bev, void *arg)
-{
-	(void)arg;
-	/* keep reading so that close() sends FIN, not RST, and the peer
-	 * gets to read our last message */
-	evbuffer_drain(bufferevent_get_input(bev),
-		       evbuffer_get_length(bufferevent_get_input(bev)));
-}
-
-static void closer_write(struct bufferevent *bev, void *arg)
-{
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		closer_done(arg);
-}
-
-static void closer_event(struct bufferevent *bev, short what, void *arg)
-{
-	(void)bev;
-	(void)what;
-	closer_done(arg);
-}
-
-static void closer_start(evutil_socket_t fd, short what, void *arg)
-{
-	struct closer *c = arg;
-	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
-
-	(void)fd;
-	(void)what;
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-}
-
-/* Hands bev over to be freed once its output is written (bounded).  With
- * defer, writing starts only after SESSION_UPSTREAM_DEFER_MS: when many
- * sessions are cut at once, the upstream backends that a Terminate makes
- * exit would otherwise compete for the CPU with the clients reading their
- * FATAL.  The client is already gone, so nothing reaches the upstream
- * session in the meantime. */
-static void bev_close_after_flush(struct gw_ctx *gw, struct bufferevent *bev,
-				  bool defer)
-{
-	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
-	struct timeval later = {0, SESSION_UPSTREAM_DEFER_MS * 1000};
-	struct closer *c;
-
-	if (!bev)
-		return;
-	if ((!defer && evbuffer_get_length(bufferevent_get_output(bev)) == 0) ||
-	    !(c = calloc(1, sizeof(*c)))) {
-		bufferevent_free(bev);
-		return;
-	}
-	c->bev = bev;
-	c->gw = gw;
-	c->next = gw->closers;
-	if (gw->closers)
-		gw->closers->prev = c;
-	gw->closers = c;
-	bufferevent_setcb(bev, closer_read, closer_write, closer_event, c);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
-	if (defer) {
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
-		c->start = evtimer_new(bufferevent_get_base(bev), closer_start, c);
-		if (c->start && evtimer_add(c->start, &later) == 0)
-			return;
-	}
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-static void audit(struct session *s, const char *action, json_t *detail)
+void session_audit(struct session *s, const char *action, json_t *detail)
 {
 	const struct gateway_hooks *h = &s->gw->hooks;
 
@@ -215,12 +69,12 @@ static void audit(struct session *s, const char *action, json_t *detail)
 
 /* Frees the session at once; bytes already queued to either side are still
  * delivered by the closers. */
-static void session_free(struct session *s, const char *why)
+void session_free(struct session *s, const char *why)
 {
 	struct gw_ctx *gw = s->gw;
 
 	if (s->admitted) {
-		audit(s, "session.ended",
+		session_audit(s, "session.ended",
 		      json_pack("{s:s, s:I, s:I, s:I, s:s}", "why", why,
 				"duration_ms",
 				(json_int_t)(time_now_ms() - s->started_ms),
@@ -241,8 +95,8 @@ static void session_free(struct session *s, const char *why)
 		gw->all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	bev_close_after_flush(gw, s->cbev, false);
-	bev_close_after_flush(gw, s->ubev, s->admitted);
+	closer_after_flush(gw, s->cbev, false);
+	closer_after_flush(gw, s->ubev, s->admitted);
 	if (s->deadline_ev)
 		event_free(s->deadline_ev);
 	if (s->timeout_ev)
@@ -260,7 +114,7 @@ static void session_free(struct session *s, const char *why)
  * next loop turn: one loop iteration less latency per relayed message, and
  * when many sessions are cut together every FATAL is on its socket before
  * any upstream backend wakes up to exit. */
-static void flush_now(struct bufferevent *bev, bool tls)
+static void session_flush_now(struct bufferevent *bev, bool tls)
 {
 	struct evbuffer *out;
 
@@ -271,23 +125,21 @@ static void flush_now(struct bufferevent *bev, bool tls)
 		(void)evbuffer_write(out, bufferevent_getfd(bev));
 }
 
-static void send_cancel(struct gw_ctx *gw, const struct session *t);
-
 /* Sends the client a FATAL and closes both sides.  Only valid where the
  * client stream sits on a message boundary (everything before relay, or
  * relay with the s2c framer at a boundary). */
-static void session_fatal(struct session *s, const char *sqlstate,
+void session_fatal(struct session *s, const char *sqlstate,
 			  const char *msg, const char *why)
 {
 	if (s->cbev &&
 	    pgproto_put_error(bufferevent_get_output(s->cbev), false, "FATAL",
 			      sqlstate, msg) != 0)
 		log_warn(s->tag, "cannot queue FATAL");
-	flush_now(s->cbev, s->c_tls);
+	session_flush_now(s->cbev, s->c_tls);
 	/* A statement still running upstream would go on after the cut (the
 	 * backend reads no Terminate while it executes): cancel it. */
 	if (s->state >= SS_RELAY && s->c2s.ncounted > s->s2c.ncounted)
-		send_cancel(s->gw, s);
+		cancel_send(s->gw, s);
 	/* A Terminate is only well-formed between two client messages. */
 	if (s->ubev && s->state >= SS_RELAY &&
 	    pgproto_framer_at_boundary(&s->c2s) &&
@@ -303,7 +155,7 @@ static void session_refuse(struct session *s, const char *sqlstate,
 {
 	log_info(s->tag, "refused %s from %s: %s", s->subject[0] ?
 		 s->subject : "-", s->peer, reason);
-	audit(s, action, json_pack("{s:s, s:s, s:s}", "via", "gateway",
+	session_audit(s, action, json_pack("{s:s, s:s, s:s}", "via", "gateway",
 				   "reason", reason, "client", s->peer));
 	session_fatal(s, sqlstate, msg, reason);
 }
@@ -352,7 +204,7 @@ static void session_cut(struct session *s, const char *why, const char *msg)
 	bufferevent_enable(s->ubev, EV_READ);
 	s->u_paused = false;
 	evtimer_add(s->timeout_ev, &tv);
-	upstream_read(s->ubev, s);
+	session_upstream_read(s->ubev, s);
 }
 
 static void format_cut(struct session *s, const char *why, char *buf,
@@ -480,15 +332,9 @@ void session_close_all(struct gw_ctx *gw)
 			      "shutdown");
 }
 
-void session_free_closers(struct gw_ctx *gw)
-{
-	while (gw->closers)
-		closer_done(gw->closers);
-}
-
 /* --- client startup ----------------------------------------------------- */
 
-static int set_nodelay(struct bufferevent *bev)
+int session_set_nodelay(struct bufferevent *bev)
 {
 	int one = 1;
 	evutil_socket_t fd = bufferevent_getfd(bev);
@@ -541,9 +387,9 @@ void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 		session_free(s, "out of memory");
 		return;
 	}
-	if (set_nodelay(s->cbev) != 0)
+	if (session_set_nodelay(s->cbev) != 0)
 		log_debug(s->tag, "TCP_NODELAY: %s", strerror(errno));
-	bufferevent_setcb(s->cbev, client_read, relay_write, client_event, s);
+	bufferevent_setcb(s->cbev, client_read, session_relay_write, client_event, s);
 	bufferevent_enable(s->cbev, EV_READ);
 	evtimer_add(s->timeout_ev, &tv);
 }
@@ -576,11 +422,9 @@ static void start_client_tls(struct session *s)
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	s->cbev = tls;
 	s->c_tls = true;
-	bufferevent_setcb(tls, client_read, relay_write, client_event, s);
+	bufferevent_setcb(tls, client_read, session_relay_write, client_event, s);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 }
-
-static void handle_cancel(struct session *s, uint32_t pid, uint32_t key);
 
 static int parse_dbname(struct session *s, const char *db)
 {
@@ -692,7 +536,7 @@ static void client_read_startup(struct session *s)
 			}
 			continue;
 		case PGPROTO_CANCEL_REQUEST:
-			handle_cancel(s, st.cancel_pid, st.cancel_key);
+			cancel_handle(s, st.cancel_pid, st.cancel_key);
 			return;
 		case PGPROTO_STARTUP:
 			client_startup(s, &st);
@@ -702,8 +546,6 @@ static void client_read_startup(struct session *s)
 }
 
 /* --- admission ----------------------------------------------------------- */
-
-static void upstream_connect(struct session *s);
 
 static void admit(struct session *s, const char *password)
 {
@@ -835,208 +677,7 @@ static void client_read_password(struct session *s)
 
 /* --- upstream login ------------------------------------------------------- */
 
-static void upstream_fail(struct session *s, const char *what)
-{
-	char msg[512];
-
-	log_warn(s->tag, "upstream %s:%d for %s as %s: %s", s->up_host,
-		 s->up_port, s->resource, s->role, what);
-	snprintf(msg, sizeof(msg), "jitgate: cannot log in to %s as %s: %s",
-		 s->resource, s->role, what);
-	audit(s, "check.denied", json_pack("{s:s, s:s, s:s}", "via", "gateway",
-					   "reason", "upstream_failed",
-					   "client", s->peer));
-	session_fatal(s, "08006", msg, "upstream login failed");
-}
-
-static int send_upstream_startup(struct session *s)
-{
-	const char *names[PGPROTO_STARTUP_PARAMS_MAX + 2];
-	const char *values[PGPROTO_STARTUP_PARAMS_MAX + 2];
-	size_t n = 0;
-
-	names[n] = "user";
-	values[n++] = s->up_user;
-	names[n] = "database";
-	values[n++] = s->up_dbname;
-	for (size_t i = 0; i < s->startup.nparams; i++) {
-		const char *k = s->startup.params[i].name;
-
-		/* identity and protocol options are ours to set */
-		if (strcmp(k, "user") == 0 || strcmp(k, "database") == 0 ||
-		    strcmp(k, "replication") == 0 ||
-		    strncmp(k, "_pq_.", 5) == 0)
-			continue;
-		names[n] = k;
-		values[n++] = s->startup.params[i].value;
-	}
-	return pgproto_put_startup(bufferevent_get_output(s->ubev), names,
-				   values, n);
-}
-
-static void upstream_connect(struct session *s)
-{
-	s->state = SS_UP_CONNECT;
-	s->ubev = bufferevent_socket_new(s->gw->base, -1,
-					 BEV_OPT_CLOSE_ON_FREE);
-	if (!s->ubev) {
-		session_free(s, "out of memory");
-		return;
-	}
-	bufferevent_setcb(s->ubev, upstream_read, relay_write, upstream_event,
-			  s);
-	bufferevent_enable(s->ubev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect_hostname(s->ubev, s->gw->dns, AF_UNSPEC,
-						s->up_host, s->up_port) != 0)
-		upstream_fail(s, "cannot connect");
-}
-
-static void upstream_connected(struct session *s)
-{
-	uint8_t req[8];
-
-	if (set_nodelay(s->ubev) != 0)
-		log_debug(s->tag, "TCP_NODELAY: %s", strerror(errno));
-	if (s->up_tls) {
-		pgproto_put_be32(req, 8);
-		pgproto_put_be32(req + 4, PGPROTO_SSL_CODE);
-		if (bufferevent_write(s->ubev, req, sizeof(req)) != 0) {
-			session_free(s, "out of memory");
-			return;
-		}
-		s->state = SS_UP_SSL;
-		return;
-	}
-	if (send_upstream_startup(s) != 0) {
-		session_free(s, "out of memory");
-		return;
-	}
-	s->state = SS_UP_AUTH;
-}
-
-static void upstream_start_tls(struct session *s)
-{
-	struct bufferevent *tls;
-	struct in6_addr tmp;
-	SSL *ssl;
-
-	if (evbuffer_get_length(bufferevent_get_input(s->ubev)) != 0) {
-		upstream_fail(s, "unexpected data after SSLRequest");
-		return;
-	}
-	ssl = SSL_new(s->gw->tls_client);
-	if (!ssl) {
-		session_free(s, "out of memory");
-		return;
-	}
-	if (inet_pton(AF_INET, s->up_host, &tmp) != 1 &&
-	    inet_pton(AF_INET6, s->up_host, &tmp) != 1)
-		SSL_set_tlsext_host_name(ssl, s->up_host);
-	tls = bufferevent_openssl_filter_new(s->gw->base, s->ubev, ssl,
-					     BUFFEREVENT_SSL_CONNECTING,
-					     BEV_OPT_CLOSE_ON_FREE);
-	if (!tls) {
-		SSL_free(ssl);
-		session_free(s, "out of memory");
-		return;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
-	s->ubev = tls;
-	bufferevent_setcb(tls, upstream_read, relay_write, upstream_event, s);
-	bufferevent_enable(tls, EV_READ | EV_WRITE);
-	if (send_upstream_startup(s) != 0) {
-		session_free(s, "out of memory");
-		return;
-	}
-	s->state = SS_UP_AUTH;
-}
-
-static int send_password_msg(struct session *s, const void *body, size_t len)
-{
-	return pgproto_put_msg(bufferevent_get_output(s->ubev), 'p', body, len);
-}
-
-/* Handles one AuthenticationRequest from the upstream. */
-static int upstream_auth(struct session *s, const uint8_t *body, uint32_t len)
-{
-	const char *password;
-	char buf[SCRAM_MSG_MAX + 64];
-	size_t n;
-	uint32_t code;
-	int rc;
-
-	if (len < 4)
-		return JG_ERR_PARSE;
-	code = pgproto_be32(body);
-	if (code == 0)
-		return 1; /* AuthenticationOk */
-	if (code == 12) { /* SASLFinal */
-		if (!s->scram ||
-		    scram_verify_final(s->scram, (const char *)body + 4,
-				       len - 4) != 0)
-			return JG_ERR_AUTH;
-		return 0;
-	}
-	password = s->password_env ? getenv(s->password_env) : NULL;
-	if (!password) {
-		log_error(s->tag, "upstream wants a password for role %s of "
-			  "%s but $%s is not set", s->role, s->resource,
-			  s->password_env ? s->password_env : "(none)");
-		return JG_ERR_NOTFOUND;
-	}
-	switch (code) {
-	case 3: /* cleartext */
-		return send_password_msg(s, password, strlen(password) + 1);
-	case 5: { /* md5 */
-		char md5[36];
-
-		if (len != 8)
-			return JG_ERR_PARSE;
-		scram_md5_password(s->up_user, password, body + 4, md5);
-		rc = send_password_msg(s, md5, strlen(md5) + 1);
-		OPENSSL_cleanse(md5, sizeof(md5));
-		return rc;
-	}
-	case 10: { /* SASL: list of mechanisms */
-		bool found = false;
-		size_t i = 4;
-
-		while (i < len && body[i]) {
-			size_t l = strnlen((const char *)body + i, len - i);
-
-			if (l == 13 && memcmp(body + i, "SCRAM-SHA-256", 13) == 0)
-				found = true;
-			i += l + 1;
-		}
-		if (!found || s->scram)
-			return JG_ERR_AUTH;
-		rc = scram_new(password, &s->scram);
-		if (rc != 0)
-			return rc;
-		memcpy(buf, "SCRAM-SHA-256", 14);
-		rc = scram_client_first(s->scram, buf + 18, sizeof(buf) - 18,
-					&n);
-		if (rc != 0)
-			return rc;
-		pgproto_put_be32((uint8_t *)buf + 14, (uint32_t)n);
-		return send_password_msg(s, buf, 18 + n);
-	}
-	case 11: /* SASLContinue */
-		if (!s->scram)
-			return JG_ERR_AUTH;
-		rc = scram_client_final(s->scram, (const char *)body + 4,
-					len - 4, buf, sizeof(buf), &n);
-		if (rc != 0)
-			return rc;
-		rc = send_password_msg(s, buf, n);
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return rc;
-	default:
-		return JG_ERR_AUTH; /* GSS, SSPI, Kerberos: not supported */
-	}
-}
-
-static void start_relay(struct session *s)
+void session_start_relay(struct session *s)
 {
 	const char *app = pgproto_startup_get(&s->startup, "application_name");
 
@@ -1053,98 +694,10 @@ static void start_relay(struct session *s)
 	log_info(s->tag, "session started: %s on %s as %s (grant %lld) from %s",
 		 s->subject, s->resource, s->role,
 		 (long long)s->grant.request_id, s->peer);
-	audit(s, "session.started",
+	session_audit(s, "session.started",
 	      json_pack("{s:s, s:I, s:b, s:s}", "client", s->peer,
 			"request_id", (json_int_t)s->grant.request_id, "tls",
 			s->c_tls, "application_name", app ? app : ""));
-}
-
-/* Runs the login-phase messages the upstream sent.  Returns once the
- * input is exhausted, the relay started, or the session is gone (1). */
-static int upstream_login_msgs(struct session *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->ubev);
-	struct evbuffer *cout = bufferevent_get_output(s->cbev);
-
-	while (s->state == SS_UP_AUTH || s->state == SS_UP_PARAMS) {
-		uint8_t *p, type;
-		uint32_t len;
-		int rc;
-
-		p = evbuffer_pullup(in, 5);
-		if (!p)
-			return 0;
-		rc = pgproto_msg_header(p, 5, PGPROTO_LOGIN_MSG_MAX, &type,
-					&len);
-		if (rc < 0) {
-			upstream_fail(s, "malformed message from upstream");
-			return 1;
-		}
-		if (evbuffer_get_length(in) < 5 + (size_t)len)
-			return 0;
-		p = evbuffer_pullup(in, 5 + (ssize_t)len);
-		if (type == 'E') {
-			char code[8], m[256], msg[400];
-
-			pgproto_error_field(p + 5, len, 'C', code, sizeof(code));
-			pgproto_error_field(p + 5, len, 'M', m, sizeof(m));
-			snprintf(msg, sizeof(msg), "upstream refused (%s): %s",
-				 code, m);
-			upstream_fail(s, msg);
-			return 1;
-		}
-		if (s->state == SS_UP_AUTH) {
-			if (type == 'R') {
-				rc = upstream_auth(s, p + 5, len);
-				if (rc < 0) {
-					upstream_fail(s, rc == JG_ERR_NOTFOUND ?
-						      "no upstream password configured" :
-						      "upstream authentication failed");
-					return 1;
-				}
-				if (rc == 1) {
-					if (pgproto_put_auth(cout, 0, NULL, 0)) {
-						session_free(s, "out of memory");
-						return 1;
-					}
-					s->state = SS_UP_PARAMS;
-				}
-			} else if (type != 'N' && type != 'v') {
-				upstream_fail(s, "unexpected message from upstream");
-				return 1;
-			}
-			evbuffer_drain(in, 5 + len);
-			continue;
-		}
-		/* SS_UP_PARAMS */
-		if (type == 'K' && len == 8) {
-			s->up_pid = pgproto_be32(p + 5);
-			s->up_key = pgproto_be32(p + 9);
-			evbuffer_drain(in, 5 + len);
-			if (crypto_random(&s->my_pid, 4) != 0 ||
-			    crypto_random(&s->my_key, 4) != 0) {
-				session_free(s, "no randomness");
-				return 1;
-			}
-			s->my_pid &= 0x7fffffff; /* looks like a pid to libpq */
-			registry_insert(s->gw->by_cancel, &s->by_cancel,
-					s->my_pid);
-			if (pgproto_put_backend_key(cout, s->my_pid, s->my_key)) {
-				session_free(s, "out of memory");
-				return 1;
-			}
-			continue;
-		}
-		if (evbuffer_remove_buffer(in, cout, 5 + len) != (int)(5 + len)) {
-			session_free(s, "out of memory");
-			return 1;
-		}
-		if (type == 'Z') {
-			start_relay(s);
-			bufferevent_enable(s->cbev, EV_READ);
-		}
-	}
-	return 0;
 }
 
 /* --- relay ------------------------------------------------------------- */
@@ -1189,7 +742,7 @@ static void record_query(void *arg, uint8_t type, const uint8_t *prefix,
 		j = json_stringn(copy, tl);
 		free(copy);
 	}
-	audit(s, "session.query",
+	session_audit(s, "session.query",
 	      json_pack("{s:o, s:b, s:s, s:s}", "statement", j, "truncated",
 			truncated, "protocol", type == 'Q' ? "simple" :
 			"extended", "name", name));
@@ -1260,7 +813,7 @@ static int relay_move(struct bufferevent *from, struct bufferevent *to,
 	return 0;
 }
 
-static void relay_write(struct bufferevent *bev, void *arg)
+void session_relay_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
@@ -1305,7 +858,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 			      "protocol violation");
 		return;
 	}
-	flush_now(s->ubev, s->up_tls);
+	session_flush_now(s->ubev, s->up_tls);
 	if (evbuffer_get_length(bufferevent_get_output(s->ubev)) >=
 	    SESSION_RELAY_HIGH) {
 		s->c_paused = true;
@@ -1313,7 +866,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void upstream_read(struct bufferevent *bev, void *arg)
+void session_upstream_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	int rc;
@@ -1352,7 +905,7 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 		session_free(s, "malformed upstream stream");
 		return;
 	}
-	flush_now(s->cbev, s->c_tls);
+	session_flush_now(s->cbev, s->c_tls);
 	if (evbuffer_get_length(bufferevent_get_output(s->cbev)) >=
 	    SESSION_RELAY_HIGH) {
 		s->u_paused = true;
@@ -1378,7 +931,7 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 		     "client error");
 }
 
-static void upstream_event(struct bufferevent *bev, short what, void *arg)
+void session_upstream_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
@@ -1405,76 +958,3 @@ static void upstream_event(struct bufferevent *bev, short what, void *arg)
 
 /* --- cancel ----------------------------------------------------------- */
 
-struct cancel_req {
-	struct gw_ctx *gw;
-	uint8_t msg[16];
-};
-
-static void cancel_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct cancel_req *req = arg;
-	struct gw_ctx *gw = req->gw;
-
-	if ((what & BEV_EVENT_CONNECTED) &&
-	    bufferevent_write(bev, req->msg, 16) == 0) {
-		free(req);
-		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		bev_close_after_flush(gw, bev, false);
-		return;
-	}
-	free(req);
-	bufferevent_free(bev);
-}
-
-/* Opens a connection to t's upstream and sends it a CancelRequest with
- * the upstream's own key (best effort: failures are only logged). */
-static void send_cancel(struct gw_ctx *gw, const struct session *t)
-{
-	struct timeval tv = {5, 0};
-	struct cancel_req *req = calloc(1, sizeof(*req));
-	struct bufferevent *bev = bufferevent_socket_new(gw->base, -1, BEV_OPT_CLOSE_ON_FREE);
-
-	if (!req || !bev) {
-		free(req);
-		if (bev)
-			bufferevent_free(bev);
-		log_warn(t->tag, "cannot send a cancel upstream: out of memory");
-		return;
-	}
-	req->gw = gw;
-	pgproto_put_be32(req->msg, 16);
-	pgproto_put_be32(req->msg + 4, PGPROTO_CANCEL_CODE);
-	pgproto_put_be32(req->msg + 8, t->up_pid);
-	pgproto_put_be32(req->msg + 12, t->up_key);
-	bufferevent_setcb(bev, NULL, NULL, cancel_event, req);
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	if (bufferevent_socket_connect_hostname(bev, gw->dns, AF_UNSPEC, t->up_host,
-						t->up_port) != 0) {
-		free(req);
-		bufferevent_free(bev);
-		log_warn(t->tag, "cannot send a cancel upstream");
-	}
-}
-
-static void handle_cancel(struct session *s, uint32_t pid, uint32_t key)
-{
-	struct registry_link *l[4];
-	struct session *t = NULL;
-	size_t n = registry_find(s->gw->by_cancel, (int64_t)pid, l, 4);
-
-	for (size_t i = 0; i < n && i < 4; i++) {
-		struct session *c = (struct session *)(void *)
-			((char *)l[i] - offsetof(struct session, by_cancel));
-
-		if (crypto_ct_equal(&c->my_key, &key, sizeof(key)))
-			t = c;
-	}
-	/* like PostgreSQL: the canceller learns nothing either way */
-	if (!t || t->state != SS_RELAY) {
-		session_free(s, "cancel request with unknown key");
-		return;
-	}
-	log_info(t->tag, "cancel request from %s", s->peer);
-	send_cancel(s->gw, t);
-	session_free(s, "cancel request forwarded");
-}

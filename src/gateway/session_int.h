@@ -1,0 +1,89 @@
+/* Internals shared by the session modules of the gateway (session.c: the
+ * client side and the relay; upstream.c: the login upstream; closer.c:
+ * connections flushing their last bytes; cancel.c: CancelRequest).  Not
+ * for use outside src/gateway. */
+#ifndef JG_GATEWAY_SESSION_INT_H
+#define JG_GATEWAY_SESSION_INT_H
+
+#include <arpa/inet.h>
+#include <event2/bufferevent.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/principal.h"
+#include "gateway/pgproto.h"
+#include "gateway/scram.h"
+#include "gateway/session.h"
+
+#define NAME_MAX_LEN 128
+
+enum session_state {
+	SS_STARTUP,    /* reading SSLRequest / startup packet from the client */
+	SS_PASSWORD,   /* asked for the cleartext password (the token) */
+	SS_UP_CONNECT, /* admitted; TCP connect to the upstream */
+	SS_UP_SSL,     /* sent SSLRequest upstream, awaiting 'S' or 'N' */
+	SS_UP_AUTH,    /* startup sent upstream, answering its auth requests */
+	SS_UP_PARAMS,  /* upstream said AuthenticationOk; relaying its
+			  ParameterStatus/BackendKeyData up to ReadyForQuery */
+	SS_RELAY,      /* byte relay in both directions */
+	SS_CUTTING,    /* grant ended mid server message: finish that message */
+};
+
+struct session {
+	struct gw_ctx *gw;
+	struct session *next, *prev; /* gw->all */
+	struct registry_link by_request, by_cancel;
+	uint64_t id;
+	char tag[24];
+	enum session_state state;
+	struct bufferevent *cbev, *ubev;
+	bool c_tls, loopback, admitted;
+	bool c_paused, u_paused;
+	char peer[INET6_ADDRSTRLEN + 8];
+
+	struct pgproto_startup startup;
+	char subject[SUBJECT_NAME_MAX];
+	char resource[NAME_MAX_LEN];
+	char role[NAME_MAX_LEN];
+	struct gateway_grant grant;
+
+	/* copied from the config at admission: a reload may free it */
+	char *up_host, *up_dbname, *up_user, *password_env;
+	int up_port;
+	bool up_tls, audit_queries;
+
+	struct scram *scram;
+	uint32_t up_pid, up_key, my_pid, my_key;
+	struct pgproto_framer c2s, s2c;
+	uint64_t bytes_in, bytes_out;
+	int64_t started_ms;
+	struct event *deadline_ev; /* grant expiry */
+	struct event *timeout_ev;  /* login timeout, then cut grace */
+	char cut_sqlstate[6];
+	char cut_msg[320];
+	char cut_why[32];
+};
+
+/* session.c */
+void session_audit(struct session *s, const char *action, json_t *detail);
+void session_fatal(struct session *s, const char *sqlstate, const char *msg, const char *why);
+void session_free(struct session *s, const char *why);
+void session_relay_write(struct bufferevent *bev, void *arg);
+int session_set_nodelay(struct bufferevent *bev);
+void session_start_relay(struct session *s);
+void session_upstream_event(struct bufferevent *bev, short what, void *arg);
+void session_upstream_read(struct bufferevent *bev, void *arg);
+/* upstream.c: the login to the upstream server */
+void upstream_connect(struct session *s);
+void upstream_connected(struct session *s);
+void upstream_fail(struct session *s, const char *what);
+int upstream_login_msgs(struct session *s);
+void upstream_start_tls(struct session *s);
+/* closer.c: connections that outlive their session to flush */
+void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer);
+/* cancel.c: CancelRequest forwarding */
+void cancel_send(struct gw_ctx *gw, const struct session *t);
+void cancel_handle(struct session *s, uint32_t pid, uint32_t key);
+
+#endif
