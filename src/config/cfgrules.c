@@ -4,6 +4,7 @@
 
 #include <fnmatch.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,7 +183,6 @@ static int read_resource(struct cfgval_ctx *c, const struct ytree *m,
 int cfgrules_read_resources(struct cfgval_ctx *c, const struct ytree *v,
 			    struct config *cfg)
 {
-	struct cfgval_key *keys;
 	int rc;
 
 	rc = cfgval_list(c, v, "resources", MAX_RESOURCES, true);
@@ -197,15 +197,10 @@ int cfgrules_read_resources(struct cfgval_ctx *c, const struct ytree *v,
 		if (rc < 0)
 			return rc;
 	}
-	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
-	if (keys == NULL)
-		return JG_ERR_NOMEM;
-	for (size_t i = 0; i < v->n; i++)
-		keys[i] = (struct cfgval_key){cfg->resources[i].name,
-			strlen(cfg->resources[i].name), cfg->resources[i].line};
-	rc = cfgval_unique(c, keys, v->n, "resource", true);
-	free(keys);
-	return rc;
+	return cfgval_unique_names(c, cfg->resources, cfg->nresources,
+				   sizeof(*cfg->resources),
+				   offsetof(struct resource_cfg, name),
+				   offsetof(struct resource_cfg, line), "resource");
 }
 
 /* ---- policies ---------------------------------------------------------- */
@@ -568,7 +563,6 @@ static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
 int cfgrules_read_policies(struct cfgval_ctx *c, const struct ytree *v,
 			   struct config *cfg)
 {
-	struct cfgval_key *keys;
 	int rc;
 
 	rc = cfgval_list(c, v, "policies", MAX_POLICIES, true);
@@ -583,13 +577,8 @@ int cfgrules_read_policies(struct cfgval_ctx *c, const struct ytree *v,
 		if (rc < 0)
 			return rc;
 	}
-	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
-	if (keys == NULL)
-		return JG_ERR_NOMEM;
-	for (size_t i = 0; i < v->n; i++)
-		keys[i] = (struct cfgval_key){cfg->policies[i].name,
-			strlen(cfg->policies[i].name), cfg->policies[i].line};
-	rc = cfgval_unique(c, keys, v->n, "policy", true);
-	free(keys);
-	return rc;
+	return cfgval_unique_names(c, cfg->policies, cfg->npolicies,
+				   sizeof(*cfg->policies),
+				   offsetof(struct policy_cfg, name),
+				   offsetof(struct policy_cfg, line), "policy");
 }

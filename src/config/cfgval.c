@@ -386,6 +386,28 @@ int cfgval_unique(struct cfgval_ctx *c, struct cfgval_key *v, size_t n,
 			  what, cfgval_show(buf, shown), first->line);
 }
 
+int cfgval_unique_names(struct cfgval_ctx *c, const void *base, size_t n,
+			size_t stride, size_t name_off, size_t line_off,
+			const char *what)
+{
+	struct cfgval_key *keys = calloc(n ? n : 1, sizeof(*keys));
+	int rc;
+
+	if (keys == NULL)
+		return JG_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *elem = (const char *)base + i * stride;
+		const char *name = *(char *const *)(const void *)(elem + name_off);
+		int line;
+
+		memcpy(&line, elem + line_off, sizeof(line));
+		keys[i] = (struct cfgval_key){name, strlen(name), line};
+	}
+	rc = cfgval_unique(c, keys, n, what, true);
+	free(keys);
+	return rc;
+}
+
 /* A string checked by valid; rule describes it in the message. */
 int cfgval_checked(struct cfgval_ctx *c, const struct ytree *v,
 		   const char *key, bool (*valid)(const char *),

@@ -101,5 +101,11 @@ struct cfgval_key {
  * echoed. */
 int cfgval_unique(struct cfgval_ctx *c, struct cfgval_key *v, size_t n,
 		  const char *what, bool show) JG_WUR;
+/* cfgval_unique over the string member at name_off (and the int line
+ * member at line_off) of n structs of size stride starting at base: the
+ * "no two resources/policies/identities with one name" rule. */
+int cfgval_unique_names(struct cfgval_ctx *c, const void *base, size_t n,
+			size_t stride, size_t name_off, size_t line_off,
+			const char *what) JG_WUR;
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,16 +236,15 @@ static int read_identities(struct cfgval_ctx *c, const struct ytree *v,
 		if (rc < 0)
 			return rc;
 	}
+	rc = cfgval_unique_names(c, cfg->identities, cfg->nidentities,
+				 sizeof(*cfg->identities),
+				 offsetof(struct identity_cfg, subject),
+				 offsetof(struct identity_cfg, line), "identity subject");
+	if (rc < 0)
+		return rc;
 	keys = calloc(v->n ? v->n : 1, sizeof(*keys));
 	if (keys == NULL)
 		return JG_ERR_NOMEM;
-	for (size_t i = 0; i < v->n; i++)
-		keys[i] = (struct cfgval_key){cfg->identities[i].subject,
-			strlen(cfg->identities[i].subject),
-			cfg->identities[i].line};
-	rc = cfgval_unique(c, keys, v->n, "identity subject", true);
-	if (rc < 0)
-		goto out;
 	/* One token must never stand for two subjects. */
 	for (size_t i = 0; i < v->n; i++)
 		keys[i] = (struct cfgval_key){cfg->identities[i].token_sha256,
@@ -253,7 +253,6 @@ static int read_identities(struct cfgval_ctx *c, const struct ytree *v,
 	if (rc == JG_OK)
 		qsort(cfg->identities, cfg->nidentities, sizeof(*cfg->identities),
 		      identity_digest_cmp);
-out:
 	free(keys);
 	return rc;
 }
