@@ -28,10 +28,6 @@ static int dispatch(int argc, char **argv)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(argc, argv);
 	}
-	if (strcmp(argv[0], "policy") == 0) {
-		fputs("jitgate: policy: not available in this build\n", stderr);
-		return CLI_EXIT_USAGE;
-	}
 	fprintf(stderr, "jitgate: unknown command '%.64s' (jitgate --help lists "
 		"them)\n", argv[0]);
 	return CLI_EXIT_USAGE;
