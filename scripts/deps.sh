@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev llvm-14
   libmicrohttpd-dev libevent-dev libjansson-dev libyaml-dev
   libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev libcmocka-dev
-  python3 curl ca-certificates openssl
+  python3 curl ca-certificates openssl iproute2
   postgresql postgresql-client pgbouncer nginx-light wrk
 )
 

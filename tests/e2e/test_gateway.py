@@ -19,22 +19,49 @@ from pgcluster import PgCluster  # noqa: E402
 PG = None
 
 
-def local_nonloopback_ip():
-    """An address of this host that is not loopback (eth0's), or None."""
-    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout
-    for a in out.split():
-        if "." in a and not a.startswith("127."):
-            return a
-    return None
+class RemoteClientHost:
+    """A test host of our own: a network namespace joined to this one by a
+    veth pair, so that a client reaches the gateway from a non-loopback
+    address without any traffic leaving the machine."""
+
+    def __init__(self):
+        n = os.getpid() % 200 + 20
+        self.ns = "jg-gw-%d" % os.getpid()
+        self.host_if, self.ns_if = "jgh%d" % os.getpid(), "jgn%d" % os.getpid()
+        self.host_ip, self.client_ip = "10.231.%d.1" % n, "10.231.%d.2" % n
+
+    def __enter__(self):
+        cmds = [
+            ["ip", "netns", "add", self.ns],
+            ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if],
+            ["ip", "link", "set", self.ns_if, "netns", self.ns],
+            ["ip", "addr", "add", self.host_ip + "/30", "dev", self.host_if],
+            ["ip", "link", "set", self.host_if, "up"],
+            ["ip", "netns", "exec", self.ns, "ip", "addr", "add", self.client_ip + "/30",
+             "dev", self.ns_if],
+            ["ip", "netns", "exec", self.ns, "ip", "link", "set", self.ns_if, "up"],
+            ["ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up"],
+        ]
+        for c in cmds:
+            subprocess.run(c, check=True, capture_output=True)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
+
+    def run(self, args, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.ns] + args, **kw)
 
 
-def config(pgport, gwport, listen_host="127.0.0.1"):
+def config(pgport, gwport, listen_host="127.0.0.1", tls=None):
+    tls_line = ("  tls: {cert: %s, key: %s}\n" % tls) if tls else ""
     return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
             "admins: [group:security]\nauditors: [group:audit]\n"
             "checkers: [user:svc]\n" + identities_yaml() + f"""
 gateway:
   postgres_listen: {listen_host}:{gwport}
-resources:
+{tls_line}resources:
   - name: orders-db
     kind: postgres
     upstream: {{host: 127.0.0.1, port: {pgport}, dbname: orders}}
@@ -68,8 +95,8 @@ class GatewayTest(unittest.TestCase):
 
     def setUp(self):
         self.gwport = free_port()
-        self.ip = local_nonloopback_ip()
-        # listen on all addresses so that a client can come from eth0's
+        # listen on all addresses so that a client can come from the test
+        # host's veth address
         self.srv = Server(config(self.pgport, self.gwport, "0.0.0.0"),
                           env={"ORDERS_READ_PASSWORD": "read-pw",
                                "ORDERS_WRITE_PASSWORD": "write-pw"})
@@ -226,15 +253,40 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual(denied[0]["detail"]["via"], "gateway")
         wait_for(lambda: self.events("auth.failed"), what="auth.failed")
 
-    def test_cleartext_refused_off_loopback(self):
-        self.assertIsNotNone(self.ip, "no non-loopback address on this host")
+    def test_tls_required_off_loopback(self):
+        """A client on another host (our own network namespace) is refused
+        in cleartext and admitted over TLS."""
+        d = tempfile.mkdtemp(prefix="jg-gw-tls-")
+        cert, key = os.path.join(d, "gw.crt"), os.path.join(d, "gw.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-subj", "/CN=jitgate-gateway-test", "-days", "1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        self.srv.stop()
+        self.srv = Server(config(self.pgport, self.gwport, "0.0.0.0", (cert, key)),
+                          env={"ORDERS_READ_PASSWORD": "read-pw",
+                               "ORDERS_WRITE_PASSWORD": "write-pw"})
         self.grant("alice", "read")
-        r = self.psql("alice", "orders-db@read", "select 1", host=self.ip)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("TLS is required", r.stderr)
-        wait_for(lambda: [e for e in self.events("check.denied")
-                          if e["detail"].get("reason") == "tls_required"],
-                 what="tls_required")
+        with RemoteClientHost() as remote:
+            def psql(sslmode):
+                return remote.run(["psql", "-X", "-At", "-c", "select 'remote-ok'",
+                                   self.dsn("alice", "orders-db@read", remote.host_ip,
+                                            sslmode)],
+                                  capture_output=True, text=True, env=self.env("alice"),
+                                  timeout=60)
+            r = psql("disable")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("TLS is required", r.stderr)
+            self.assertNotIn("tok-", r.stderr)
+            r = psql("require")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), "remote-ok")
+        denied = wait_for(lambda: [e for e in self.events("check.denied")
+                                   if e["detail"].get("reason") == "tls_required"],
+                          what="tls_required")
+        self.assertIn(remote.client_ip, denied[0]["detail"]["client"])
+        started = wait_for(lambda: self.events("session.started"), what="session")
+        self.assertTrue(started[-1]["detail"]["tls"])
+        self.assertIn(remote.client_ip, started[-1]["detail"]["client"])
 
     def test_revoke_cuts_live_session(self):
         rid = self.grant("alice", "read")
