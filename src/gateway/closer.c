@@ -68,15 +68,31 @@ static void closer_event(struct bufferevent *bev, short what, void *arg)
 	closer_done(arg);
 }
 
+/* Starts flushing c: done at once when nothing is left to write.  The
+ * watermarks and timeouts are set before the callbacks, because a
+ * bufferevent (the TLS filter in particular) may run a callback from
+ * inside those calls, and that callback may free c. */
+static void closer_arm(struct closer *c)
+{
+	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
+	struct bufferevent *bev = c->bev;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		closer_done(c);
+		return;
+	}
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setcb(bev, closer_read, closer_write, closer_event, c);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 static void closer_start(evutil_socket_t fd, short what, void *arg)
 {
-	struct closer *c = arg;
-	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
-
 	(void)fd;
 	(void)what;
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	closer_arm(arg);
 }
 
 /* Hands bev over to be freed once its output is written (bounded).  With
@@ -85,10 +101,8 @@ static void closer_start(evutil_socket_t fd, short what, void *arg)
  * exit would otherwise compete for the CPU with the clients reading their
  * FATAL.  The client is already gone, so nothing reaches the upstream
  * session in the meantime. */
-void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev,
-				  bool defer)
+void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer)
 {
-	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
 	struct timeval later = {0, SESSION_UPSTREAM_DEFER_MS * 1000};
 	struct closer *c;
 
@@ -105,17 +119,15 @@ void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev,
 	if (gw->closers)
 		gw->closers->prev = c;
 	gw->closers = c;
-	bufferevent_setcb(bev, closer_read, closer_write, closer_event, c);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	/* quiet until it starts: no callback may run on the old session */
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	if (defer) {
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		c->start = evtimer_new(bufferevent_get_base(bev), closer_start, c);
 		if (c->start && evtimer_add(c->start, &later) == 0)
 			return;
 	}
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	closer_arm(c);
 }
 
 void session_free_closers(struct gw_ctx *gw)
