@@ -394,6 +394,22 @@ void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 	evtimer_add(s->timeout_ev, &tv);
 }
 
+struct bufferevent *session_tls_filter(struct session *s, struct bufferevent *under,
+				       SSL *ssl, enum bufferevent_ssl_state state)
+{
+	struct bufferevent *tls = bufferevent_openssl_filter_new(
+		s->gw->base, under, ssl, state, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!tls) {
+		SSL_free(ssl);
+		session_free(s, "out of memory");
+		return NULL;
+	}
+	/* peers (psql, PostgreSQL) often close without close_notify */
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	return tls;
+}
+
 static void start_client_tls(struct session *s)
 {
 	struct bufferevent *tls;
@@ -411,15 +427,9 @@ static void start_client_tls(struct session *s)
 		session_free(s, "out of memory");
 		return;
 	}
-	tls = bufferevent_openssl_filter_new(s->gw->base, s->cbev, ssl,
-					     BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
-	if (!tls) {
-		SSL_free(ssl);
-		session_free(s, "out of memory");
+	tls = session_tls_filter(s, s->cbev, ssl, BUFFEREVENT_SSL_ACCEPTING);
+	if (!tls)
 		return;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	s->cbev = tls;
 	s->c_tls = true;
 	bufferevent_setcb(tls, client_read, session_relay_write, client_event, s);

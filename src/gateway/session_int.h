@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,10 @@ int session_set_nodelay(struct bufferevent *bev);
 void session_start_relay(struct session *s);
 void session_upstream_event(struct bufferevent *bev, short what, void *arg);
 void session_upstream_read(struct bufferevent *bev, void *arg);
+/* Wraps under in a TLS filter owning ssl; on failure frees ssl and the
+ * session and returns NULL. */
+struct bufferevent *session_tls_filter(struct session *s, struct bufferevent *under,
+				       SSL *ssl, enum bufferevent_ssl_state state);
 /* upstream.c: the login to the upstream server */
 void upstream_connect(struct session *s);
 void upstream_connected(struct session *s);

@@ -122,15 +122,9 @@ void upstream_start_tls(struct session *s)
 	if (inet_pton(AF_INET, s->up_host, &tmp) != 1 &&
 	    inet_pton(AF_INET6, s->up_host, &tmp) != 1)
 		SSL_set_tlsext_host_name(ssl, s->up_host);
-	tls = bufferevent_openssl_filter_new(s->gw->base, s->ubev, ssl,
-					     BUFFEREVENT_SSL_CONNECTING,
-					     BEV_OPT_CLOSE_ON_FREE);
-	if (!tls) {
-		SSL_free(ssl);
-		session_free(s, "out of memory");
+	tls = session_tls_filter(s, s->ubev, ssl, BUFFEREVENT_SSL_CONNECTING);
+	if (!tls)
 		return;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	s->ubev = tls;
 	bufferevent_setcb(tls, session_upstream_read, session_relay_write, session_upstream_event, s);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
