@@ -525,7 +525,9 @@ static void finish_batch(struct engine *e, struct batch *b,
 	pthread_mutex_lock(&e->lock);
 	for (struct engine_cmd *c = cmds, *next; c; c = next) {
 		next = c->next;
-		if (!ok && (c->err == JG_OK || is_store_failure(c->err))) {
+		/* a refusal may have depended on work of this batch that was
+		 * rolled back: after a failed commit every answer is 503 */
+		if (!ok) {
 			request_clear(&c->out);
 			c->err = JG_ERR_STORE;
 			snprintf(c->res.message, sizeof(c->res.message),
