@@ -109,6 +109,34 @@ class CliTest(unittest.TestCase):
         # the token never appears in what the CLI prints
         self.assertNotIn("wrong-token", err)
 
+    def test_check_config(self):
+        rc, out, err = self.srv.cli(["check-config", "-c", self.srv.config_path])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ok (3 resources, 3 policies", out)
+        import os
+        bad = os.path.join(self.srv.dir, "bad.yaml")
+        with open(self.srv.config_path) as f:
+            text = f.read()
+        # an unknown role in a policy is an error naming its file and line
+        text = text.replace("roles: [read]\n    max_duration: 4h",
+                            "roles: [reed]\n    max_duration: 4h", 1)
+        with open(bad, "w") as f:
+            f.write(text)
+        line = text.split("\n").index("    roles: [reed]") + 1
+        rc, out, err = self.srv.cli(["check-config", "-c", bad])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:%d:" % (bad, line), err)
+        self.assertIn("reed", err)
+        rc, out, err = self.srv.cli(["check-config"])
+        self.assertEqual(rc, 2)
+        # the daemon refuses to start on it, with the same message
+        import subprocess
+        from harness import JITGATE
+        p = subprocess.run([JITGATE, "serve", "-c", bad], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("%s:%d:" % (bad, line), p.stderr)
+
     def test_whoami(self):
         rc, out, err = self.cli("bob", "whoami", "--json")
         self.assertEqual(rc, 0, err)
