@@ -25,6 +25,8 @@
 #define MAX_AUDIENCES 16
 #define MAX_LEEWAY_S 600
 #define MAX_STR 4096
+#define MAX_LIMIT_COUNT 1000000
+#define MAX_LIMIT_TIMEOUT_S 3600
 
 static const char *const oidc_algorithms[] = {
 	"RS256", "PS256", "ES256", "EdDSA", NULL,
@@ -392,6 +394,71 @@ static int read_gateway(struct cfgval_ctx *c, const struct ytree *m,
 	return cfgval_str(c, t[1], "key", MAX_STR, &g->tls_key);
 }
 
+/* ---- limits ------------------------------------------------------------ */
+
+static void limits_defaults(struct limits_cfg *l)
+{
+	l->http_connections = 1024;
+	l->http_connections_per_ip = 64;
+	l->gateway_connections = 10000;
+	l->gateway_preauth_per_ip = 32;
+	l->login_timeout_s = 10;
+	l->header_timeout_s = 10;
+	l->auth_failures_per_ip_per_min = 60;
+}
+
+static int read_limit_timeout(struct cfgval_ctx *c, const struct ytree *v,
+			      const char *key, int64_t *out)
+{
+	int rc;
+
+	if (v == NULL)
+		return JG_OK;
+	rc = cfgval_duration(c, v, key, out);
+	if (rc < 0)
+		return rc;
+	if (*out > MAX_LIMIT_TIMEOUT_S)
+		return cfgval_err(c, v->line, "%s: at most %ds", key,
+				  MAX_LIMIT_TIMEOUT_S);
+	return JG_OK;
+}
+
+static int read_limits(struct cfgval_ctx *c, const struct ytree *m,
+		       struct limits_cfg *l)
+{
+	static const char *const keys[] = {
+		"http_connections", "http_connections_per_ip",
+		"gateway_connections", "gateway_preauth_per_ip",
+		"login_timeout", "header_timeout",
+		"auth_failures_per_ip_per_min", NULL};
+	int64_t *counts[] = {&l->http_connections, &l->http_connections_per_ip,
+			     &l->gateway_connections,
+			     &l->gateway_preauth_per_ip};
+	const struct ytree *v[7];
+	int rc;
+
+	rc = cfgval_fields(c, m, "limits", keys, v);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < 4; i++)
+		if (v[i] != NULL &&
+		    (rc = cfgval_int(c, v[i], keys[i], 1, MAX_LIMIT_COUNT,
+				     counts[i])) < 0)
+			return rc;
+	if ((rc = read_limit_timeout(c, v[4], keys[4], &l->login_timeout_s)) < 0 ||
+	    (rc = read_limit_timeout(c, v[5], keys[5], &l->header_timeout_s)) < 0)
+		return rc;
+	if (v[6] != NULL &&
+	    (rc = cfgval_int(c, v[6], keys[6], 1, MAX_LIMIT_COUNT,
+			     &l->auth_failures_per_ip_per_min)) < 0)
+		return rc;
+	if (l->http_connections_per_ip > l->http_connections)
+		return cfgval_err(c, m->line,
+				  "limits: http_connections_per_ip is larger "
+				  "than http_connections");
+	return JG_OK;
+}
+
 /* ---- notify ------------------------------------------------------------ */
 
 static int read_notify_one(struct cfgval_ctx *c, const struct ytree *m,
@@ -466,7 +533,7 @@ static int read_notify(struct cfgval_ctx *c, const struct ytree *v,
 enum {
 	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
 	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
-	T_NKEYS
+	T_LIMITS, T_NKEYS
 };
 
 static int read_root(struct cfgval_ctx *c, const struct ytree *root,
@@ -475,7 +542,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	static const char *const keys[] = {
 		"listen", "storage", "pending_ttl", "admins", "auditors",
 		"checkers", "identities", "oidc", "gateway", "resources",
-		"policies", "notify", NULL};
+		"policies", "notify", "limits", NULL};
 	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
 	const struct ytree *v[T_NKEYS];
 	int rc;
@@ -537,6 +604,10 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	    (rc = cfgrules_read_policies(c, v[T_POLICIES], cfg)) < 0)
 		return rc;
 	if (v[T_NOTIFY] != NULL && (rc = read_notify(c, v[T_NOTIFY], cfg)) < 0)
+		return rc;
+	limits_defaults(&cfg->limits);
+	if (v[T_LIMITS] != NULL &&
+	    (rc = read_limits(c, v[T_LIMITS], &cfg->limits)) < 0)
 		return rc;
 	return JG_OK;
 }

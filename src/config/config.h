@@ -96,6 +96,17 @@ struct gateway_cfg {
 	char *tls_key;
 };
 
+/* limits: (design section 9).  Counts, and timeouts in seconds. */
+struct limits_cfg {
+	int64_t http_connections;        /* default 1024 */
+	int64_t http_connections_per_ip; /* default 64 */
+	int64_t gateway_connections;     /* default 10000 */
+	int64_t gateway_preauth_per_ip;  /* default 32 */
+	int64_t login_timeout_s;         /* default 10 */
+	int64_t header_timeout_s;        /* default 10 */
+	int64_t auth_failures_per_ip_per_min; /* default 60 */
+};
+
 struct config {
 	char *path;
 	char *listen;  /* default "127.0.0.1:8700" */
@@ -112,6 +123,7 @@ struct config {
 	size_t nnotify;
 	struct oidc_cfg oidc;
 	struct gateway_cfg gateway;
+	struct limits_cfg limits;
 };
 
 /* Loads and validates path.  On failure returns a negative code, *out is

@@ -326,6 +326,47 @@ static void test_defaults(void **state)
 	config_free(cfg);
 }
 
+static void test_limits(void **state)
+{
+	struct config *cfg = must_parse("");
+
+	(void)state;
+	assert_int_equal(cfg->limits.http_connections, 1024);
+	assert_int_equal(cfg->limits.http_connections_per_ip, 64);
+	assert_int_equal(cfg->limits.gateway_connections, 10000);
+	assert_int_equal(cfg->limits.gateway_preauth_per_ip, 32);
+	assert_int_equal(cfg->limits.login_timeout_s, 10);
+	assert_int_equal(cfg->limits.header_timeout_s, 10);
+	assert_int_equal(cfg->limits.auth_failures_per_ip_per_min, 60);
+	config_free(cfg);
+
+	cfg = must_parse("limits:\n  http_connections: 10\n"
+			 "  http_connections_per_ip: 2\n"
+			 "  gateway_connections: 5\n"
+			 "  gateway_preauth_per_ip: 1\n"
+			 "  login_timeout: 3s\n  header_timeout: 1m\n"
+			 "  auth_failures_per_ip_per_min: 7\n");
+	assert_int_equal(cfg->limits.http_connections, 10);
+	assert_int_equal(cfg->limits.http_connections_per_ip, 2);
+	assert_int_equal(cfg->limits.gateway_connections, 5);
+	assert_int_equal(cfg->limits.gateway_preauth_per_ip, 1);
+	assert_int_equal(cfg->limits.login_timeout_s, 3);
+	assert_int_equal(cfg->limits.header_timeout_s, 60);
+	assert_int_equal(cfg->limits.auth_failures_per_ip_per_min, 7);
+	config_free(cfg);
+
+	expect_error("limits:\n  http_connections: 0\n", 2, "http_connections");
+	expect_error("limits:\n  gateway_connections: -1\n", 2,
+		     "gateway_connections");
+	expect_error("limits:\n  login_timeout: 2h\n", 2, "at most 3600s");
+	expect_error("limits:\n  header_timeout: 10\n", 2, "header_timeout");
+	expect_error("limits:\n  connections: 10\n", 2, "connections");
+	expect_error("limits:\n  http_connections: 4\n"
+		     "  http_connections_per_ip: 5\n", 2,
+		     "larger than http_connections");
+	expect_error("limits: 5\n", 1, "limits");
+}
+
 static void test_leeway_forms(void **state)
 {
 	static const struct {
@@ -809,6 +850,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_leeway_forms),
 		cmocka_unit_test(test_demo_yaml_loads),
 		cmocka_unit_test(test_load_errors),
