@@ -62,6 +62,8 @@ void handle_get_request(struct conn *c, int64_t id);
 void handle_list(struct conn *c);
 void handle_check(struct conn *c);
 void handle_whoami(struct conn *c);
+/* catalog.c */
+void handle_catalog(struct conn *c);
 /* audit_api.c */
 void handle_audit_list(struct conn *c);
 void handle_audit_verify(struct conn *c);

@@ -284,6 +284,9 @@ static void route(struct conn *c, const char *method, const char *url)
 	else if (strcmp(url, "/v1/check") == 0)
 		strcmp(method, "POST") == 0 ? handle_check(c)
 					    : conn_error(c, 405, "method_not_allowed", "use POST");
+	else if (strcmp(url, "/v1/catalog") == 0)
+		strcmp(method, "GET") == 0 ? handle_catalog(c)
+					   : conn_error(c, 405, "method_not_allowed", "use GET");
 	else if (strcmp(url, "/v1/whoami") == 0)
 		strcmp(method, "GET") == 0 ? handle_whoami(c)
 					   : conn_error(c, 405, "method_not_allowed", "use GET");

@@ -28,7 +28,7 @@ json_t *render_request(const struct request *r)
 						      render_time(r->approvals[i].at_ms),
 						      "comment", str(r->approvals[i].comment)));
 	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:s, s:i, s:o,"
-		      " s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o}",
+		      " s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o, s:o}",
 		      "id", (json_int_t)r->id, "state", req_state_name(r->state),
 		      "requester", r->requester, "resource", r->resource, "role",
 		      r->role, "duration_s", (json_int_t)r->duration_s, "reason",
@@ -42,7 +42,8 @@ json_t *render_request(const struct request *r)
 		      render_time(r->ended_at), "ended_by", str(r->ended_by),
 		      "break_glass", r->break_glass, "review_required",
 		      r->review_required, "reviewed_by", str(r->reviewed_by),
-		      "extends", r->extends ? json_integer(r->extends) : json_null());
+		      "extends", r->extends ? json_integer(r->extends) : json_null(),
+		      "end_comment", str(r->end_comment));
 	return o;
 }
 

@@ -46,6 +46,7 @@ void request_clear(struct request *r)
 	free(r->policy);
 	free(r->ended_by);
 	free(r->reviewed_by);
+	free(r->end_comment);
 	for (size_t i = 0; i < r->napprovals; i++) {
 		free(r->approvals[i].by);
 		free(r->approvals[i].comment);
@@ -79,6 +80,7 @@ int request_copy(struct request *dst, const struct request *src)
 	dst->policy = dup_opt(src->policy, &ok);
 	dst->ended_by = dup_opt(src->ended_by, &ok);
 	dst->reviewed_by = dup_opt(src->reviewed_by, &ok);
+	dst->end_comment = dup_opt(src->end_comment, &ok);
 	for (size_t i = 0; i < src->napprovals; i++) {
 		dst->approvals[i].by = dup_opt(src->approvals[i].by, &ok);
 		dst->approvals[i].comment = dup_opt(src->approvals[i].comment, &ok);
@@ -141,6 +143,20 @@ static void end(struct request *r, enum req_state s, int64_t at_ms,
 	free(r->ended_by);
 	r->ended_by = strdup(by);
 	emit(res, a);
+}
+
+/* Why the request ended, for the requester to read (design section 10):
+ * the last change before the transition, so a refusal leaves r as it was. */
+static int set_end_comment(struct request *r, const char *text,
+			   struct core_result *res)
+{
+	char *d = NULL;
+
+	if (!empty(text) && (d = strdup(text)) == NULL)
+		return refuse(res, JG_ERR_NOMEM, NULL, "out of memory");
+	free(r->end_comment);
+	r->end_comment = d;
+	return JG_OK;
 }
 
 /* Validation of create input against the config and the matched policy;
@@ -411,6 +427,8 @@ int core_request_deny(const struct config *cfg, struct request *r,
 	result_init(res);
 	if ((rc = check_decision(cfg, r, who, "deny", comment, now_ms, res)) != JG_OK)
 		return rc;
+	if ((rc = set_end_comment(r, comment, res)) != JG_OK)
+		return rc;
 	r->pending_until = 0;
 	end(r, REQ_DENIED, now_ms, who->name, res, ACT_REQUEST_DENIED);
 	return JG_OK;
@@ -434,9 +452,11 @@ int core_request_cancel(struct request *r, const struct subject *who,
 }
 
 int core_request_revoke(const struct config *cfg, struct request *r,
-			const struct subject *who, int64_t now_ms,
-			struct core_result *res)
+			const struct subject *who, const char *reason,
+			int64_t now_ms, struct core_result *res)
 {
+	int rc;
+
 	result_init(res);
 	if (!core_may_revoke(cfg, r, who))
 		return refuse(res, JG_ERR_FORBIDDEN, NULL,
@@ -447,6 +467,11 @@ int core_request_revoke(const struct config *cfg, struct request *r,
 			      "request %lld is %s, not active", (long long)r->id,
 			      r->state == REQ_ACTIVE ? "expired"
 						     : req_state_name(r->state));
+	if (reason && strlen(reason) > REQ_COMMENT_MAX)
+		return refuse(res, JG_ERR_INVALID, "reason",
+			      "reason: longer than %d bytes", REQ_COMMENT_MAX);
+	if ((rc = set_end_comment(r, reason, res)) != JG_OK)
+		return rc;
 	end(r, REQ_REVOKED, now_ms, who->name, res, ACT_REQUEST_REVOKED);
 	return JG_OK;
 }

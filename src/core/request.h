@@ -59,6 +59,7 @@ struct request {
 	bool review_required;
 	char *reviewed_by;
 	int64_t extends; /* 0 when none */
+	char *end_comment; /* the deny comment or revoke reason; NULL when none */
 };
 
 /* What a transition produced, or why it was refused. */
@@ -103,9 +104,10 @@ int core_request_deny(const struct config *cfg, struct request *r,
 		      int64_t now_ms, struct core_result *res) JG_WUR;
 int core_request_cancel(struct request *r, const struct subject *who,
 			int64_t now_ms, struct core_result *res) JG_WUR;
+/* reason (NULL or "" when none) becomes r->end_comment. */
 int core_request_revoke(const struct config *cfg, struct request *r,
-			const struct subject *who, int64_t now_ms,
-			struct core_result *res) JG_WUR;
+			const struct subject *who, const char *reason,
+			int64_t now_ms, struct core_result *res) JG_WUR;
 int core_request_review(const struct config *cfg, struct request *r,
 			const struct subject *who, int64_t now_ms,
 			struct core_result *res) JG_WUR;

@@ -399,7 +399,8 @@ static int exec_transition(struct engine *e, struct batch *b, struct engine_cmd 
 		rc = core_request_cancel(&c->out, c->who, b->now_ms, &c->res);
 		break;
 	case ENG_REVOKE:
-		rc = core_request_revoke(b->cfg, &c->out, c->who, b->now_ms, &c->res);
+		rc = core_request_revoke(b->cfg, &c->out, c->who, c->comment, b->now_ms,
+					  &c->res);
 		break;
 	case ENG_REVIEW:
 		rc = core_request_review(b->cfg, &c->out, c->who, b->now_ms, &c->res);

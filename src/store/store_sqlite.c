@@ -64,24 +64,26 @@ static const char *const migrations[] = {
 	" last_error TEXT, done INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX outbox_due ON outbox(done, next_at);"
 	"CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 2: why a request ended (deny comment, revoke reason) */
+	"ALTER TABLE requests ADD COLUMN end_comment TEXT;",
 };
 
 #define REQ_COLS \
 	"id, state, requester, resource, role, duration_s, reason, ticket," \
 	" policy, approvals_required, approvals, created_at, pending_until," \
 	" activated_at, expires_at, ended_at, ended_by, break_glass," \
-	" review_required, reviewed_by, extends"
+	" review_required, reviewed_by, extends, end_comment"
 
 static const char *const wq_sql[WQ_COUNT] = {
 	[WQ_INSERT_REQ] = ("INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
-			   "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+			   "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
 	[WQ_UPDATE_REQ] = ("UPDATE requests SET state=?1, requester=?2, resource=?3,"
 			   " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
 			   " approvals_required=?9, approvals=?10, created_at=?11,"
 			   " pending_until=?12, activated_at=?13, expires_at=?14,"
 			   " ended_at=?15, ended_by=?16, break_glass=?17,"
-			   " review_required=?18, reviewed_by=?19, extends=?20"
-			   " WHERE id=?21"),
+			   " review_required=?18, reviewed_by=?19, extends=?20,"
+			   " end_comment=?21 WHERE id=?22"),
 	[WQ_GET_REQ] = ("SELECT " REQ_COLS " FROM requests WHERE id=?"),
 	[WQ_AUDIT] = ("INSERT INTO audit (seq, time, action, actor, request_id,"
 		      " subject, resource, role, event, hash)"
@@ -354,6 +356,7 @@ static int bind_request(sqlite3_stmt *st, const struct request *r)
 	sqlite3_bind_int(st, 18, r->review_required);
 	bind_text(st, 19, r->reviewed_by);
 	bind_time(st, 20, r->extends);
+	bind_text(st, 21, r->end_comment);
 	free(appr);
 	return JG_OK;
 }
@@ -421,6 +424,7 @@ static int row_to_request(sqlite3_stmt *st, struct request *r)
 	r->review_required = sqlite3_column_int(st, 18) != 0;
 	r->reviewed_by = col_text(st, 19, &ok);
 	r->extends = sqlite3_column_int64(st, 20);
+	r->end_comment = col_text(st, 21, &ok);
 	if (!ok || parse_approvals((const char *)sqlite3_column_text(st, 10), r) != JG_OK ||
 	    r->requester == NULL || r->resource == NULL || r->role == NULL ||
 	    r->policy == NULL) {
@@ -456,7 +460,7 @@ int store_tx_request_update(struct store *s, const struct request *r)
 	if (st == NULL)
 		return JG_ERR_STORE;
 	rc = bind_request(st, r);
-	sqlite3_bind_int64(st, 21, r->id);
+	sqlite3_bind_int64(st, 22, r->id);
 	if (rc == JG_OK && (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->w) != 1))
 		rc = db_err(s->w, "update request");
 	wq_done(st);

@@ -266,11 +266,13 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-def run(test_case_cls):
+def run(*test_case_classes):
     """unittest main that exits non-zero on failure and prints a summary."""
     import unittest
     import sys
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(test_case_cls)
+    suite = unittest.TestSuite(
+        unittest.defaultTestLoader.loadTestsFromTestCase(c)
+        for c in test_case_classes)
     res = unittest.TextTestRunner(verbosity=2).run(suite)
     # a skipped test is not a pass: it fails the run, loudly
     for case, why in res.skipped:

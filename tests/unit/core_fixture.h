@@ -61,7 +61,8 @@ static inline bool fx_request_equal(const struct request *a,
 	    !fx_str_eq(a->ticket, b->ticket) ||
 	    !fx_str_eq(a->policy, b->policy) ||
 	    !fx_str_eq(a->ended_by, b->ended_by) ||
-	    !fx_str_eq(a->reviewed_by, b->reviewed_by))
+	    !fx_str_eq(a->reviewed_by, b->reviewed_by) ||
+	    !fx_str_eq(a->end_comment, b->end_comment))
 		return false;
 	for (size_t i = 0; i < a->napprovals && i < REQ_MAX_APPROVALS; i++)
 		if (!fx_str_eq(a->approvals[i].by, b->approvals[i].by) ||

@@ -741,7 +741,7 @@ static int core_apply(enum op op, struct request *r, int s, const char *comment,
 	case OP_CANCEL:
 		return core_request_cancel(r, who, W.now, res);
 	case OP_REVOKE:
-		return core_request_revoke(W.cfg, r, who, W.now, res);
+		return core_request_revoke(W.cfg, r, who, comment, W.now, res);
 	case OP_REVIEW:
 		return core_request_review(W.cfg, r, who, W.now, res);
 	default:

@@ -161,7 +161,7 @@ static int run_op(enum op op, struct request *r, const struct subject *who,
 	case OP_CANCEL:
 		return core_request_cancel(r, who, now, res);
 	case OP_REVOKE:
-		return core_request_revoke(cfg, r, who, now, res);
+		return core_request_revoke(cfg, r, who, comment, now, res);
 	case OP_REVIEW:
 		return core_request_review(cfg, r, who, now, res);
 	case OP_EXPIRE:
@@ -172,6 +172,16 @@ static int run_op(enum op op, struct request *r, const struct subject *who,
 		fail();
 	}
 	return 0;
+}
+
+/* A comment one byte over REQ_COMMENT_MAX. */
+static const char *big_text(void)
+{
+	static char big[REQ_COMMENT_MAX + 2];
+
+	memset(big, 'c', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	return big;
 }
 
 /* op must be refused with err and leave r deep-equal to what it was. */
@@ -499,6 +509,8 @@ static void test_rule4_one_deny_ends(void **state)
 	accepted(OP_DENY, &r, &dave, "not now", FX_T0 + 3, &res);
 	FX_ACTIONS(&res, ACT_REQUEST_DENIED);
 	assert_int_equal(r.state, REQ_DENIED);
+	/* the requester reads why (design section 10: end_comment) */
+	assert_string_equal(r.end_comment, "not now");
 	assert_int_equal(r.ended_at, FX_T0 + 3);
 	assert_string_equal(r.ended_by, "dave");
 	assert_int_equal(r.activated_at, 0);
@@ -639,9 +651,13 @@ static void test_rule6_revocation(void **state)
 						 r.role, r.id, r.expires_at), 0);
 		assert_true(grant_index_check(gi, "alice", "orders-db", "write",
 					      FX_T0 + 2, NULL));
-		accepted(OP_REVOKE, &r, may[i], NULL, FX_T0 + 5 * FX_MIN, &res);
+		/* a reason over the comment limit is refused, nothing changed */
+		refused(OP_REVOKE, &r, may[i], big_text(), FX_T0 + 5 * FX_MIN,
+			JG_ERR_INVALID);
+		accepted(OP_REVOKE, &r, may[i], "incident over", FX_T0 + 5 * FX_MIN, &res);
 		FX_ACTIONS(&res, ACT_REQUEST_REVOKED);
 		assert_int_equal(r.state, REQ_REVOKED);
+		assert_string_equal(r.end_comment, "incident over");
 		assert_int_equal(r.ended_at, FX_T0 + 5 * FX_MIN);
 		assert_string_equal(r.ended_by, may[i]->name);
 		/* the planned end stays on record */
@@ -666,8 +682,9 @@ static void test_rule6_revocation(void **state)
 	/* past expires_at, before the timer fired: 409, unchanged */
 	refused(OP_REVOKE, &r, &erin, NULL, FX_T0 + 600 * FX_S, JG_ERR_CONFLICT);
 	refused(OP_REVOKE, &r, &alice, NULL, FX_T0 + FX_HOUR, JG_ERR_CONFLICT);
-	accepted(OP_REVOKE, &r, &erin, NULL, FX_T0 + 600 * FX_S - 1, &res);
+	accepted(OP_REVOKE, &r, &erin, "", FX_T0 + 600 * FX_S - 1, &res);
 	assert_string_equal(r.ended_by, "erin");
+	assert_null(r.end_comment); /* an empty reason is no reason */
 	request_clear(&r);
 }
 
