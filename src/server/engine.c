@@ -6,8 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit/canon.h"
-#include "audit/chain.h"
+#include "audit/writer.h"
 #include "core/deadlines.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -53,8 +52,7 @@ struct engine {
 
 	/* engine thread only */
 	struct deadlines dl;
-	int64_t audit_seq;
-	char audit_hash[65];
+	struct audit_writer *audit; /* the chain head */
 	int64_t retry_at_ms;
 };
 
@@ -73,6 +71,10 @@ int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
 	e->m = m;
 	if (hooks)
 		e->hooks = *hooks;
+	if (audit_writer_new(&e->audit) != JG_OK) {
+		free(e);
+		return JG_ERR_NOMEM;
+	}
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
 	pthread_cond_init(&e->done, NULL);
@@ -214,53 +216,19 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 	return JG_OK;
 }
 
-/* Seals and appends one event (ev stolen) at the head of the chain. */
+/* Appends one event (ev stolen) at the head of the chain, with the outbox
+ * rows of every notification target that wants it. */
 static int append_event(struct engine *e, struct batch *b, json_t *ev)
 {
-	char tbuf[TIME_RFC3339_LEN], hash[65];
-	const char *action = json_string_value(json_object_get(ev, "action"));
-	enum audit_action a;
-	char *text = NULL;
-	size_t len;
+	struct audit_appended ap;
 	int rc;
 
-	if (action == NULL || !action_parse(action, &a)) {
-		json_decref(ev);
-		return JG_ERR_INVALID;
-	}
-	time_format(b->now_ms, tbuf);
-	json_object_set_new(ev, "seq", json_integer(e->audit_seq + 1));
-	json_object_set_new(ev, "time", json_string(tbuf));
-	rc = audit_event_seal(ev, e->audit_hash, hash);
+	rc = audit_writer_append(e->audit, e->store, ev, b->now_ms, &ap);
 	if (rc == JG_OK)
-		rc = canon_json(ev, &text, &len);
-	if (rc == JG_OK) {
-		struct audit_row row = {
-			.seq = e->audit_seq + 1,
-			.time = tbuf,
-			.action = action,
-			.actor = json_string_value(json_object_get(ev, "actor")),
-			.request_id = json_integer_value(json_object_get(ev, "request_id")),
-			.subject = json_string_value(json_object_get(ev, "subject")),
-			.resource = json_string_value(json_object_get(ev, "resource")),
-			.role = json_string_value(json_object_get(ev, "role")),
-			.event = text,
-			.hash = hash,
-		};
-
-		rc = store_tx_audit_append(e->store, &row);
-		if (rc == JG_OK)
-			rc = add_outbox(e, b, a, row.seq, text);
-	}
-	if (rc == JG_OK) {
-		e->audit_seq++;
-		memcpy(e->audit_hash, hash, sizeof(hash));
-		b->counts[a]++;
-	} else {
-		log_error(NULL, "audit append of %s failed: %s", action, jg_strerror(rc));
-	}
-	free(text);
-	json_decref(ev);
+		rc = add_outbox(e, b, ap.action, ap.seq, ap.text);
+	if (rc == JG_OK)
+		b->counts[ap.action]++;
+	free(ap.text);
 	return rc;
 }
 
@@ -501,7 +469,7 @@ static void finish_batch(struct engine *e, struct batch *b,
 	if (!ok) {
 		store_rollback(e->store);
 		atomic_fetch_add(&e->m->commit_failures, 1);
-		if (store_tx_audit_head(e->store, &e->audit_seq, e->audit_hash) != JG_OK)
+		if (audit_writer_load(e->audit, e->store) != JG_OK)
 			log_error(NULL, "cannot re-read the audit head after a failed commit");
 		for (size_t i = 0; i < ndue; i++)
 			if (deadlines_push(&e->dl, due[i].at_ms, due[i].request_id) != JG_OK)
@@ -768,7 +736,7 @@ int engine_start(struct engine *e, const char *config_digest)
 	rc = store_begin(e->store);
 	if (rc != JG_OK)
 		goto out;
-	rc = store_tx_audit_head(e->store, &e->audit_seq, e->audit_hash);
+	rc = audit_writer_load(e->audit, e->store);
 	if (rc == JG_OK)
 		rc = store_tx_requests_live(e->store, collect_live, &l);
 	if (rc == JG_OK)
@@ -800,7 +768,7 @@ int engine_start(struct engine *e, const char *config_digest)
 	for (int a = 0; a < ACT_COUNT; a++)
 		atomic_fetch_add(&e->m->transitions[a], b.counts[a]);
 	log_info(NULL, "recovered %zu live requests, %zu active grants, audit head seq %lld",
-		 l.n, grant_index_count(e->gi), (long long)e->audit_seq);
+		 l.n, grant_index_count(e->gi), (long long)audit_writer_seq(e->audit));
 	if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
 		rc = JG_ERR_INTERNAL;
 		goto out;
@@ -855,6 +823,7 @@ void engine_free(struct engine *e)
 		}
 	}
 	deadlines_free(&e->dl);
+	audit_writer_free(e->audit);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->wake);
 	pthread_cond_destroy(&e->done);

@@ -425,7 +425,7 @@ int serve_main(int argc, char **argv)
 		return 1;
 	}
 	c = cfg; /* stays alive: the holder's own reference */
-	if (store_open(c->storage, &d.store, err, sizeof(err)) != JG_OK) {
+	if (store_open(c->storage, NULL, &d.store, err, sizeof(err)) != JG_OK) {
 		log_error(NULL, "%s", err);
 		goto out;
 	}
@@ -462,8 +462,9 @@ int serve_main(int argc, char **argv)
 	if (api_start(&d.deps, c->listen, &d.api) != JG_OK)
 		goto out;
 	atomic_store(&d.deps.ready, true);
+	store_url_redact(c->storage, err, sizeof(err));
 	log_info(NULL, "jitgate serving http://%s (config %s, storage %s)", c->listen,
-		 path, c->storage);
+		 path, err);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

@@ -1,6 +1,7 @@
 /* Durable state: requests, the audit log, the notification outbox and a
- * small key/value table.  One interface, backends chosen by URL
- * ("sqlite:PATH"; a PostgreSQL backend implements the same operations).
+ * small key/value table.  One interface, backends chosen by the URL scheme
+ * through an operations table (store_int.h): "sqlite:PATH" and
+ * "postgresql://..." (or "postgres://...").
  *
  * Writer operations (store_tx_*) run on one thread at a time, the engine's,
  * between store_begin and store_commit/store_rollback: they see their own
@@ -46,10 +47,27 @@ struct audit_filter {
 typedef int (*store_request_cb)(void *ctx, const struct request *r);
 typedef int (*store_audit_cb)(void *ctx, int64_t seq, const char *event);
 
-/* Opens (creating and migrating as needed) the store at url. */
-int store_open(const char *url, struct store **out, char *err,
-	       size_t errlen) JG_WUR;
+struct store_options {
+	/* PostgreSQL password when the URL carries none (from the variable
+	 * named by storage_password_env); NULL lets libpq use PGPASSWORD or
+	 * PGPASSFILE.  Borrowed for the call; never logged. */
+	const char *password;
+};
+
+/* Opens (creating and migrating as needed) the store at url; opts may be
+ * NULL.  err never contains a password (see store_url_redact). */
+int store_open(const char *url, const struct store_options *opts,
+	       struct store **out, char *err, size_t errlen) JG_WUR;
 void store_close(struct store *s);
+/* The backend's name: "sqlite" or "postgresql". */
+const char *store_backend(const struct store *s);
+/* True when url names a backend this build has (sqlite:, postgresql://,
+ * postgres://). */
+bool store_url_supported(const char *url);
+/* Copies url into buf with any password replaced by "***" (userinfo
+ * "user:secret@" and a "password=" parameter), for logs and errors.
+ * Truncates to len - 1 bytes. */
+void store_url_redact(const char *url, char *buf, size_t len);
 
 int store_begin(struct store *s) JG_WUR;
 int store_commit(struct store *s) JG_WUR;

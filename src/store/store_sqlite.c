@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 #include "util/log.h"
 
 #define READERS 4
@@ -22,7 +22,8 @@ struct reader {
  * engine's work per transition. */
 enum wq { WQ_INSERT_REQ, WQ_UPDATE_REQ, WQ_GET_REQ, WQ_AUDIT, WQ_OUTBOX, WQ_KV, WQ_COUNT };
 
-struct store {
+struct sq {
+	struct store base; /* first: the ops table */
 	char *path;
 	sqlite3 *w; /* writer */
 	sqlite3_stmt *wq[WQ_COUNT];
@@ -101,7 +102,7 @@ static int db_err(sqlite3 *db, const char *what)
 
 /* A writer statement ready for binding (NULL on failure).  Callers reset
  * it when done (wq_done) so it holds no lock between transactions. */
-static sqlite3_stmt *wq_get(struct store *s, enum wq q)
+static sqlite3_stmt *wq_get(struct sq *s, enum wq q)
 {
 	if (s->wq[q] == NULL &&
 	    sqlite3_prepare_v3(s->w, wq_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
@@ -197,17 +198,16 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	return JG_OK;
 }
 
-int store_open(const char *url, struct store **out, char *err, size_t errlen)
+static void sq_close(struct store *base);
+
+static int sq_open(const char *url, const struct store_options *opts,
+		   struct store **out, char *err, size_t errlen)
 {
-	struct store *s;
+	struct sq *s;
 	int rc;
 
+	(void)opts;
 	*out = NULL;
-	if (strncmp(url, "sqlite:", 7) != 0) {
-		snprintf(err, errlen, "storage %.32s...: only sqlite: is supported by this build",
-			 url);
-		return JG_ERR_INVALID;
-	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->path = strdup(url + 7)) == NULL) {
 		free(s);
@@ -230,15 +230,17 @@ int store_open(const char *url, struct store **out, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	*out = s;
+	*out = &s->base;
 	return JG_OK;
 fail:
-	store_close(s);
+	sq_close(&s->base);
 	return rc;
 }
 
-void store_close(struct store *s)
+static void sq_close(struct store *base)
 {
+	struct sq *s = (struct sq *)base;
+
 	if (s == NULL)
 		return;
 	for (int i = 0; i < READERS; i++)
@@ -252,7 +254,7 @@ void store_close(struct store *s)
 	free(s);
 }
 
-static sqlite3 *reader_acquire(struct store *s)
+static sqlite3 *reader_acquire(struct sq *s)
 {
 	sqlite3 *db = NULL;
 
@@ -272,7 +274,7 @@ static sqlite3 *reader_acquire(struct store *s)
 	return db;
 }
 
-static void reader_release(struct store *s, sqlite3 *db)
+static void reader_release(struct sq *s, sqlite3 *db)
 {
 	pthread_mutex_lock(&s->rlock);
 	for (int i = 0; i < READERS; i++)
@@ -282,18 +284,24 @@ static void reader_release(struct store *s, sqlite3 *db)
 	pthread_mutex_unlock(&s->rlock);
 }
 
-int store_begin(struct store *s)
+static int sq_begin(struct store *base)
 {
+	struct sq *s = (struct sq *)base;
+
 	return exec(s->w, "BEGIN IMMEDIATE");
 }
 
-int store_commit(struct store *s)
+static int sq_commit(struct store *base)
 {
+	struct sq *s = (struct sq *)base;
+
 	return exec(s->w, "COMMIT");
 }
 
-void store_rollback(struct store *s)
+static void sq_rollback(struct store *base)
 {
+	struct sq *s = (struct sq *)base;
+
 	if (!sqlite3_get_autocommit(s->w))
 		(void)exec(s->w, "ROLLBACK");
 }
@@ -314,25 +322,10 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
-static char *approvals_json(const struct request *r)
-{
-	json_t *a = json_array();
-	char *out;
-
-	for (size_t i = 0; a && i < r->napprovals; i++)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:s?}", "by",
-						   r->approvals[i].by, "at",
-						   (json_int_t)r->approvals[i].at_ms,
-						   "comment", r->approvals[i].comment));
-	out = a ? json_dumps(a, JSON_COMPACT) : NULL;
-	json_decref(a);
-	return out;
-}
-
 /* Binds every column but id starting at index 1, in REQ_COLS order. */
 static int bind_request(sqlite3_stmt *st, const struct request *r)
 {
-	char *appr = approvals_json(r);
+	char *appr = store_approvals_json(r);
 
 	if (appr == NULL)
 		return JG_ERR_NOMEM;
@@ -374,29 +367,6 @@ static char *col_text(sqlite3_stmt *st, int i, bool *ok)
 	return d;
 }
 
-static int parse_approvals(const char *text, struct request *r)
-{
-	json_t *a = json_loads(text ? text : "[]", JSON_REJECT_DUPLICATES, NULL);
-	size_t i;
-	json_t *v;
-
-	if (!json_is_array(a) || json_array_size(a) > REQ_MAX_APPROVALS) {
-		json_decref(a);
-		return JG_ERR_STORE;
-	}
-	json_array_foreach(a, i, v) {
-		const char *by = json_string_value(json_object_get(v, "by"));
-		const char *c = json_string_value(json_object_get(v, "comment"));
-
-		r->approvals[i].by = strdup(by ? by : "");
-		r->approvals[i].comment = c ? strdup(c) : NULL;
-		r->approvals[i].at_ms = json_integer_value(json_object_get(v, "at"));
-		r->napprovals++;
-	}
-	json_decref(a);
-	return JG_OK;
-}
-
 static int row_to_request(sqlite3_stmt *st, struct request *r)
 {
 	bool ok = true;
@@ -425,7 +395,7 @@ static int row_to_request(sqlite3_stmt *st, struct request *r)
 	r->reviewed_by = col_text(st, 19, &ok);
 	r->extends = sqlite3_column_int64(st, 20);
 	r->end_comment = col_text(st, 21, &ok);
-	if (!ok || parse_approvals((const char *)sqlite3_column_text(st, 10), r) != JG_OK ||
+	if (!ok || store_approvals_parse((const char *)sqlite3_column_text(st, 10), r) != JG_OK ||
 	    r->requester == NULL || r->resource == NULL || r->role == NULL ||
 	    r->policy == NULL) {
 		request_clear(r);
@@ -434,8 +404,9 @@ static int row_to_request(sqlite3_stmt *st, struct request *r)
 	return JG_OK;
 }
 
-int store_tx_request_insert(struct store *s, struct request *r)
+static int sq_tx_request_insert(struct store *base, struct request *r)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = wq_get(s, WQ_INSERT_REQ);
 	int rc;
 
@@ -452,8 +423,9 @@ int store_tx_request_insert(struct store *s, struct request *r)
 	return rc;
 }
 
-int store_tx_request_update(struct store *s, const struct request *r)
+static int sq_tx_request_update(struct store *base, const struct request *r)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = wq_get(s, WQ_UPDATE_REQ);
 	int rc;
 
@@ -486,8 +458,9 @@ static int get_request_with(sqlite3 *db, sqlite3_stmt *st, int64_t id,
 	return rc;
 }
 
-int store_tx_request_get(struct store *s, int64_t id, struct request *out)
+static int sq_tx_request_get(struct store *base, int64_t id, struct request *out)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = wq_get(s, WQ_GET_REQ);
 	int rc;
 
@@ -498,8 +471,9 @@ int store_tx_request_get(struct store *s, int64_t id, struct request *out)
 	return rc;
 }
 
-int store_request_get(struct store *s, int64_t id, struct request *out)
+static int sq_request_get(struct store *base, int64_t id, struct request *out)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -533,8 +507,9 @@ static int scan_requests(sqlite3 *db, sqlite3_stmt *st, store_request_cb cb,
 	return step == SQLITE_DONE ? JG_OK : db_err(db, "scan requests");
 }
 
-int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
+static int sq_tx_requests_live(struct store *base, store_request_cb cb, void *ctx)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -547,9 +522,10 @@ int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
 	return rc;
 }
 
-int store_requests_scan(struct store *s, const struct request_filter *f,
+static int sq_requests_scan(struct store *base, const struct request_filter *f,
 			store_request_cb cb, void *ctx)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -571,8 +547,9 @@ out:
 	return rc;
 }
 
-int store_tx_audit_append(struct store *s, const struct audit_row *row)
+static int sq_tx_audit_append(struct store *base, const struct audit_row *row)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = wq_get(s, WQ_AUDIT);
 	int rc = JG_OK;
 
@@ -594,8 +571,9 @@ int store_tx_audit_append(struct store *s, const struct audit_row *row)
 	return rc;
 }
 
-int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65])
+static int sq_tx_audit_head(struct store *base, int64_t *seq, char hash[65])
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -620,9 +598,10 @@ int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65])
 	return rc;
 }
 
-int store_audit_scan(struct store *s, const struct audit_filter *f,
+static int sq_audit_scan(struct store *base, const struct audit_filter *f,
 		     store_audit_cb cb, void *ctx)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	sqlite3_stmt *st = NULL;
 	int rc = JG_OK, step;
@@ -653,9 +632,10 @@ out:
 	return rc;
 }
 
-int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
+static int sq_tx_outbox_add(struct store *base, int64_t seq, const char *target,
 			const char *payload)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = wq_get(s, WQ_OUTBOX);
 	int rc = JG_OK;
 
@@ -670,9 +650,10 @@ int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
 	return rc;
 }
 
-int store_outbox_due(struct store *s, int64_t now_ms, int limit,
+static int sq_outbox_due(struct store *base, int64_t now_ms, int limit,
 		     store_outbox_cb cb, void *ctx)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	sqlite3_stmt *st = NULL;
 	int rc = JG_OK, step;
@@ -708,7 +689,7 @@ out:
 
 /* Outbox bookkeeping runs outside the engine's transactions, on a reader
  * connection: WAL allows it to write between the engine's batches. */
-static int outbox_update(struct store *s, const char *sql, int64_t id,
+static int outbox_update(struct sq *s, const char *sql, int64_t id,
 			 int64_t next_at, const char *err)
 {
 	sqlite3 *db = reader_acquire(s);
@@ -732,21 +713,26 @@ out:
 	return rc;
 }
 
-int store_outbox_done(struct store *s, int64_t id)
+static int sq_outbox_done(struct store *base, int64_t id)
 {
+	struct sq *s = (struct sq *)base;
+
 	return outbox_update(s, "UPDATE outbox SET done = 1 WHERE id = ?1", id, 0, NULL);
 }
 
-int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
+static int sq_outbox_retry(struct store *base, int64_t id, int64_t next_at_ms,
 		       const char *last_error)
 {
+	struct sq *s = (struct sq *)base;
+
 	return outbox_update(s, "UPDATE outbox SET attempts = attempts + 1,"
 			     " next_at = ?2, last_error = ?3 WHERE id = ?1",
 			     id, next_at_ms, last_error);
 }
 
-int store_tx_kv_put(struct store *s, const char *key, const char *value)
+static int sq_tx_kv_put(struct store *base, const char *key, const char *value)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = wq_get(s, WQ_KV);
 	int rc = JG_OK;
 
@@ -760,8 +746,9 @@ int store_tx_kv_put(struct store *s, const char *key, const char *value)
 	return rc;
 }
 
-int store_kv_get(struct store *s, const char *key, char **value)
+static int sq_kv_get(struct store *base, const char *key, char **value)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -786,8 +773,9 @@ out:
 	return rc;
 }
 
-bool store_ping(struct store *s)
+static bool sq_ping(struct store *base)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	bool ok = exec(db, "SELECT 1") == JG_OK;
 
@@ -795,8 +783,9 @@ bool store_ping(struct store *s)
 	return ok;
 }
 
-int store_count_by_state(struct store *s, int64_t *counts, size_t n)
+static int sq_count_by_state(struct store *base, int64_t *counts, size_t n)
 {
+	struct sq *s = (struct sq *)base;
 	sqlite3 *db = reader_acquire(s);
 	sqlite3_stmt *st = NULL;
 	int rc = JG_OK, step;
@@ -822,3 +811,29 @@ out:
 	reader_release(s, db);
 	return rc;
 }
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.tx_request_insert = sq_tx_request_insert,
+	.tx_request_update = sq_tx_request_update,
+	.tx_request_get = sq_tx_request_get,
+	.tx_audit_append = sq_tx_audit_append,
+	.tx_outbox_add = sq_tx_outbox_add,
+	.tx_kv_put = sq_tx_kv_put,
+	.tx_audit_head = sq_tx_audit_head,
+	.tx_requests_live = sq_tx_requests_live,
+	.request_get = sq_request_get,
+	.requests_scan = sq_requests_scan,
+	.audit_scan = sq_audit_scan,
+	.kv_get = sq_kv_get,
+	.outbox_due = sq_outbox_due,
+	.outbox_done = sq_outbox_done,
+	.outbox_retry = sq_outbox_retry,
+	.count_by_state = sq_count_by_state,
+	.ping = sq_ping,
+};

@@ -1,0 +1,267 @@
+/* The store's public functions: choose a backend by URL scheme, then
+ * dispatch every call through its operations table. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+struct scheme {
+	const char *prefix;
+	const struct store_ops *ops;
+};
+
+static const struct scheme schemes[] = {
+	{"sqlite:", &store_sqlite_ops},
+};
+
+static const struct store_ops *ops_for(const char *url)
+{
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+			return schemes[i].ops;
+	return NULL;
+}
+
+bool store_url_supported(const char *url)
+{
+	return url != NULL && ops_for(url) != NULL;
+}
+
+/* Appends n bytes of src to buf at *at, keeping room for the NUL. */
+static void put(char *buf, size_t len, size_t *at, const char *src, size_t n)
+{
+	if (*at + 1 >= len)
+		return;
+	if (n > len - 1 - *at)
+		n = len - 1 - *at;
+	memcpy(buf + *at, src, n);
+	*at += n;
+	buf[*at] = '\0';
+}
+
+/* A query parameter whose value is a secret: password, sslpassword. */
+static bool secret_param(const char *name, size_t n)
+{
+	return n >= 8 && strncmp(name + n - 8, "password", 8) == 0;
+}
+
+void store_url_redact(const char *url, char *buf, size_t len)
+{
+	const char *p = url, *sep = strstr(url, "://");
+	size_t at = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (url == NULL)
+		return;
+	if (sep != NULL) {
+		const char *auth = sep + 3;
+		size_t alen = strcspn(auth, "/?#");
+		const char *atsign = NULL, *colon;
+
+		for (size_t i = 0; i < alen; i++)
+			if (auth[i] == '@')
+				atsign = auth + i;
+		colon = atsign ? memchr(auth, ':', (size_t)(atsign - auth)) : NULL;
+		if (colon) {
+			put(buf, len, &at, url, (size_t)(colon + 1 - url));
+			put(buf, len, &at, "***", 3);
+			p = atsign;
+		}
+	}
+	/* the rest, masking secret query parameters */
+	while (*p) {
+		size_t n = strcspn(p, "?&");
+
+		put(buf, len, &at, p, n);
+		p += n;
+		if (*p == '\0')
+			break;
+		put(buf, len, &at, p, 1); /* '?' or '&' */
+		p++;
+		n = strcspn(p, "=&");
+		if (p[n] == '=' && secret_param(p, n)) {
+			put(buf, len, &at, p, n + 1);
+			put(buf, len, &at, "***", 3);
+			p += n + 1;
+			p += strcspn(p, "&");
+		}
+	}
+}
+
+int store_open(const char *url, const struct store_options *opts,
+	       struct store **out, char *err, size_t errlen)
+{
+	const struct store_ops *ops = url ? ops_for(url) : NULL;
+	char shown[256];
+	int rc;
+
+	*out = NULL;
+	if (ops == NULL) {
+		store_url_redact(url ? url : "", shown, sizeof(shown));
+		snprintf(err, errlen,
+			 "storage %s: unknown scheme (sqlite:PATH or postgresql://...)",
+			 shown);
+		return JG_ERR_INVALID;
+	}
+	rc = ops->open(url, opts, out, err, errlen);
+	if (rc == JG_OK)
+		(*out)->ops = ops;
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+const char *store_backend(const struct store *s)
+{
+	return s->ops->name;
+}
+
+int store_begin(struct store *s)
+{
+	return s->ops->begin(s);
+}
+
+int store_commit(struct store *s)
+{
+	return s->ops->commit(s);
+}
+
+void store_rollback(struct store *s)
+{
+	s->ops->rollback(s);
+}
+
+int store_tx_request_insert(struct store *s, struct request *r)
+{
+	return s->ops->tx_request_insert(s, r);
+}
+
+int store_tx_request_update(struct store *s, const struct request *r)
+{
+	return s->ops->tx_request_update(s, r);
+}
+
+int store_tx_request_get(struct store *s, int64_t id, struct request *out)
+{
+	return s->ops->tx_request_get(s, id, out);
+}
+
+int store_tx_audit_append(struct store *s, const struct audit_row *row)
+{
+	return s->ops->tx_audit_append(s, row);
+}
+
+int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
+			const char *payload)
+{
+	return s->ops->tx_outbox_add(s, seq, target, payload);
+}
+
+int store_tx_kv_put(struct store *s, const char *key, const char *value)
+{
+	return s->ops->tx_kv_put(s, key, value);
+}
+
+int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65])
+{
+	return s->ops->tx_audit_head(s, seq, hash);
+}
+
+int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
+{
+	return s->ops->tx_requests_live(s, cb, ctx);
+}
+
+int store_request_get(struct store *s, int64_t id, struct request *out)
+{
+	return s->ops->request_get(s, id, out);
+}
+
+int store_requests_scan(struct store *s, const struct request_filter *f,
+			store_request_cb cb, void *ctx)
+{
+	return s->ops->requests_scan(s, f, cb, ctx);
+}
+
+int store_audit_scan(struct store *s, const struct audit_filter *f,
+		     store_audit_cb cb, void *ctx)
+{
+	return s->ops->audit_scan(s, f, cb, ctx);
+}
+
+int store_kv_get(struct store *s, const char *key, char **value)
+{
+	return s->ops->kv_get(s, key, value);
+}
+
+int store_outbox_due(struct store *s, int64_t now_ms, int limit,
+		     store_outbox_cb cb, void *ctx)
+{
+	return s->ops->outbox_due(s, now_ms, limit, cb, ctx);
+}
+
+int store_outbox_done(struct store *s, int64_t id)
+{
+	return s->ops->outbox_done(s, id);
+}
+
+int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
+		       const char *last_error)
+{
+	return s->ops->outbox_retry(s, id, next_at_ms, last_error);
+}
+
+int store_count_by_state(struct store *s, int64_t *counts, size_t n)
+{
+	return s->ops->count_by_state(s, counts, n);
+}
+
+bool store_ping(struct store *s)
+{
+	return s->ops->ping(s);
+}
+
+char *store_approvals_json(const struct request *r)
+{
+	json_t *a = json_array();
+	char *out;
+
+	for (size_t i = 0; a && i < r->napprovals; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:s?}", "by",
+						   r->approvals[i].by, "at",
+						   (json_int_t)r->approvals[i].at_ms,
+						   "comment", r->approvals[i].comment));
+	out = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return out;
+}
+
+int store_approvals_parse(const char *text, struct request *r)
+{
+	json_t *a = json_loads(text ? text : "[]", JSON_REJECT_DUPLICATES, NULL);
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) > REQ_MAX_APPROVALS) {
+		json_decref(a);
+		return JG_ERR_STORE;
+	}
+	json_array_foreach(a, i, v) {
+		const char *by = json_string_value(json_object_get(v, "by"));
+		const char *c = json_string_value(json_object_get(v, "comment"));
+
+		r->approvals[i].by = strdup(by ? by : "");
+		r->approvals[i].comment = c ? strdup(c) : NULL;
+		r->approvals[i].at_ms = json_integer_value(json_object_get(v, "at"));
+		r->napprovals++;
+	}
+	json_decref(a);
+	return JG_OK;
+}

@@ -1,0 +1,59 @@
+/* What a store backend provides: one table of operations, chosen by the
+ * URL scheme in store_open (the way PgBouncer's SBufIO picks plain or TLS
+ * I/O).  Each backend embeds struct store as the first member of its own
+ * state and returns it from open; store.c only dispatches.
+ *
+ * The contract of every operation is the one documented for the public
+ * function of the same name in store.h. */
+#ifndef JG_STORE_STORE_INT_H
+#define JG_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+struct store_ops {
+	const char *name; /* "sqlite", "postgresql" */
+	/* url is the whole storage URL; opts may be NULL */
+	int (*open)(const char *url, const struct store_options *opts,
+		    struct store **out, char *err, size_t errlen);
+	void (*close)(struct store *s);
+
+	int (*begin)(struct store *s);
+	int (*commit)(struct store *s);
+	void (*rollback)(struct store *s);
+	int (*tx_request_insert)(struct store *s, struct request *r);
+	int (*tx_request_update)(struct store *s, const struct request *r);
+	int (*tx_request_get)(struct store *s, int64_t id, struct request *out);
+	int (*tx_audit_append)(struct store *s, const struct audit_row *row);
+	int (*tx_outbox_add)(struct store *s, int64_t seq, const char *target,
+			     const char *payload);
+	int (*tx_kv_put)(struct store *s, const char *key, const char *value);
+	int (*tx_audit_head)(struct store *s, int64_t *seq, char hash[65]);
+	int (*tx_requests_live)(struct store *s, store_request_cb cb, void *ctx);
+
+	int (*request_get)(struct store *s, int64_t id, struct request *out);
+	int (*requests_scan)(struct store *s, const struct request_filter *f,
+			     store_request_cb cb, void *ctx);
+	int (*audit_scan)(struct store *s, const struct audit_filter *f,
+			  store_audit_cb cb, void *ctx);
+	int (*kv_get)(struct store *s, const char *key, char **value);
+	int (*outbox_due)(struct store *s, int64_t now_ms, int limit,
+			  store_outbox_cb cb, void *ctx);
+	int (*outbox_done)(struct store *s, int64_t id);
+	int (*outbox_retry)(struct store *s, int64_t id, int64_t next_at_ms,
+			    const char *last_error);
+	int (*count_by_state)(struct store *s, int64_t *counts, size_t n);
+	bool (*ping)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Shared by the backends: the approvals column is a JSON array of
+ * {by, at, comment}. */
+char *store_approvals_json(const struct request *r);
+int store_approvals_parse(const char *text, struct request *r) JG_WUR;
+
+#endif
