@@ -18,6 +18,7 @@ static void usage(FILE *f)
 	      "  whoami\n"
 	      "  audit [--follow] | audit export | audit verify [FILE]\n"
 	      "  token new | token verify [...] TOKEN\n"
+	      "  policy test|explain|matrix|diff|lint ...  offline policy tools\n"
 	      "see docs/cli.md for options, environment and exit codes\n",
 	      f);
 }

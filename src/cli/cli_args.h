@@ -12,7 +12,7 @@
 #include "util/err.h"
 
 #define CLI_MAX_OPTS 12
-#define CLI_MAX_POS 4
+#define CLI_MAX_POS 64 /* policy test takes many test files */
 /* Longest accepted argument (reason, comment, filter value...).  The server
  * has its own limits; this only keeps query strings and bodies bounded. */
 #define CLI_ARG_MAX 4096

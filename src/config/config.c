@@ -17,6 +17,7 @@
 #include "config/ytree.h"
 #include "core/actions.h"
 #include "util/crypto.h"
+#include "util/fileio.h"
 
 /* Bounds on list sizes, far above any real deployment. */
 #define MAX_IDENTITIES 10000
@@ -657,54 +658,13 @@ int config_load(const char *path, struct config **out, char *err,
 {
 	char *buf = NULL;
 	size_t len = 0;
-	struct stat st;
-	int fd, rc;
+	int rc;
 
 	*out = NULL;
-	if (errlen > 0)
-		err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-			 strerror(errno));
-		return JG_ERR_IO;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		rc = JG_ERR_IO;
-		goto out;
-	}
-	/* Read at most one byte past the limit, whatever stat said: the file
-	 * may grow while we read it. */
-	buf = malloc(CONFIG_FILE_MAX + 1);
-	if (buf == NULL) {
-		rc = JG_ERR_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: cannot read: %s", path,
-				 strerror(errno));
-			rc = JG_ERR_IO;
-			goto out;
-		}
-		if (n == 0 || (len += (size_t)n) > CONFIG_FILE_MAX)
-			break;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		snprintf(err, errlen, "%s:1: file larger than %d bytes", path,
-			 CONFIG_FILE_MAX);
-		rc = JG_ERR_TOOBIG;
-		goto out;
-	}
-	rc = config_parse(path, buf, len, out, err, errlen);
-out:
+	rc = file_read_all(path, CONFIG_FILE_MAX, &buf, &len, err, errlen);
+	if (rc == JG_OK)
+		rc = config_parse(path, buf, len, out, err, errlen);
 	free(buf);
-	close(fd);
 	return rc;
 }
 

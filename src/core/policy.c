@@ -27,20 +27,36 @@ bool policy_glob_match(const char *pattern, const char *name)
 	return *pattern == '\0';
 }
 
-static bool list_has(char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
-static bool resources_match(const struct policy_cfg *p, const char *resource)
+long policy_resource_index(const struct policy_cfg *p, const char *resource)
 {
 	for (size_t i = 0; i < p->nresources; i++)
 		if (policy_glob_match(p->resources[i], resource))
-			return true;
-	return false;
+			return (long)i;
+	return -1;
+}
+
+long policy_role_index(const struct policy_cfg *p, const char *role)
+{
+	for (size_t i = 0; i < p->nroles; i++)
+		if (strcmp(p->roles[i], role) == 0)
+			return (long)i;
+	return -1;
+}
+
+bool policy_applies(const struct policy_cfg *p, const struct subject *who,
+		    const char *resource, const char *role)
+{
+	return principal_list_matches(&p->requesters, who) &&
+	       policy_resource_index(p, resource) >= 0 &&
+	       policy_role_index(p, role) >= 0;
+}
+
+void policy_why(const struct policy_cfg *p, const struct subject *who,
+		const char *resource, const char *role, struct policy_why *out)
+{
+	out->requester = principal_list_find(&p->requesters, who);
+	out->resource = policy_resource_index(p, resource);
+	out->role = policy_role_index(p, role);
 }
 
 const struct policy_cfg *policy_match(const struct config *cfg,
@@ -50,9 +66,7 @@ const struct policy_cfg *policy_match(const struct config *cfg,
 	for (size_t i = 0; i < cfg->npolicies; i++) {
 		const struct policy_cfg *p = &cfg->policies[i];
 
-		if (principal_list_matches(&p->requesters, who) &&
-		    resources_match(p, resource) &&
-		    list_has(p->roles, p->nroles, role))
+		if (policy_applies(p, who, resource, role))
 			return p;
 	}
 	return NULL;

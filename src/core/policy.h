@@ -11,6 +11,25 @@
 /* Shell-style glob with '*' (any run) and '?' (one character). */
 bool policy_glob_match(const char *pattern, const char *name);
 
+/* The parts of a policy's match, each the index of what matched (-1:
+ * nothing did): which requester principal names who, which resource
+ * pattern covers resource, where role is in the policy's roles.  These are
+ * the predicates policy_match uses; `jitgate policy explain`, matrix and
+ * lint call them so that every tool judges exactly as the daemon does. */
+long policy_resource_index(const struct policy_cfg *p, const char *resource);
+long policy_role_index(const struct policy_cfg *p, const char *role);
+/* All three parts match: p lets who request role on resource. */
+bool policy_applies(const struct policy_cfg *p, const struct subject *who,
+		    const char *resource, const char *role);
+
+struct policy_why {
+	long requester; /* index into p->requesters.v */
+	long resource;  /* index into p->resources */
+	long role;      /* index into p->roles */
+};
+void policy_why(const struct policy_cfg *p, const struct subject *who,
+		const char *resource, const char *role, struct policy_why *out);
+
 /* The first policy in file order whose requesters include who, whose
  * resources match resource and whose roles include role; NULL when none
  * (deny by default).  The result points into cfg. */

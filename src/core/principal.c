@@ -10,16 +10,22 @@ bool subject_in_group(const struct subject *s, const char *group)
 	return false;
 }
 
-bool principal_list_matches(const struct principal_list *list,
-			    const struct subject *s)
+long principal_list_find(const struct principal_list *list,
+			 const struct subject *s)
 {
 	for (size_t i = 0; i < list->n; i++) {
 		const struct principal *p = &list->v[i];
 
 		if (p->kind == PRINCIPAL_USER && strcmp(p->name, s->name) == 0)
-			return true;
+			return (long)i;
 		if (p->kind == PRINCIPAL_GROUP && subject_in_group(s, p->name))
-			return true;
+			return (long)i;
 	}
-	return false;
+	return -1;
+}
+
+bool principal_list_matches(const struct principal_list *list,
+			    const struct subject *s)
+{
+	return principal_list_find(list, s) >= 0;
 }

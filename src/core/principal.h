@@ -28,6 +28,9 @@ struct subject {
 	size_t ngroups;
 };
 
+/* Index of the first principal in list that names s, -1 when none. */
+long principal_list_find(const struct principal_list *list,
+			 const struct subject *s);
 /* True when s is named by any principal in list. */
 bool principal_list_matches(const struct principal_list *list,
 			    const struct subject *s);
