@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/body.h"
+#include "api/websession.h"
 #include "identity/auth.h"
 
 enum conn_state { CONN_NEW, CONN_READING, CONN_SUSPENDED, CONN_RESUMED };
@@ -25,6 +26,12 @@ struct conn {
 	const struct config *cfg;
 	bool authed;
 	struct authn who;
+	/* browser sessions (webauth.c) */
+	struct websessions *sessions;
+	bool by_session;     /* authenticated by the session cookie */
+	char csrf[WEBSESSION_CSRF_LEN + 1];
+	int64_t session_expires_ms;
+	char *set_cookie;    /* Set-Cookie of the answer, or NULL */
 	/* the answer to send once the engine is done */
 	int status;
 	json_t *resp;
@@ -49,6 +56,13 @@ void conn_submit(struct conn *c, void (*after)(struct conn *c));
 void conn_audit_then_reply(struct conn *c, json_t *event, int status,
 			   json_t *resp);
 
+/* Refuses credentials: logs, audits auth.failed (via names the door:
+ * "api", "web") and answers 401 once the event is durable. */
+void conn_refuse_auth(struct conn *c, const char *url, const char *via,
+		      const struct auth_failure *fail);
+/* The client's address as text ("unknown" when not known). */
+void conn_remote_addr(struct conn *c, char *buf, size_t len);
+
 const char *conn_arg(struct conn *c, const char *name);
 /* Reads an optional integer query argument into *out (untouched when
  * absent); answers 400 naming it and returns false when it is not an
@@ -64,6 +78,16 @@ void handle_check(struct conn *c);
 void handle_whoami(struct conn *c);
 /* catalog.c */
 void handle_catalog(struct conn *c);
+/* webauth.c: the session cookie as a credential, and /auth/... */
+bool webauth_has_cookie(struct conn *c);
+/* Authenticates by the session cookie; a state-changing method must also
+ * pass the same-origin and CSRF checks.  false: answered (401/403). */
+bool webauth_authenticate(struct conn *c, const char *method);
+void webauth_route(struct conn *c, const char *method, const char *url);
+/* Starts a session for who (copied), sets the cookie, audits
+ * auth.signed_in and answers status/resp (stolen; csrf and
+ * session_expires_at are added to an object) once that is durable. */
+int webauth_sign_in(struct conn *c, struct authn *who, int status, json_t *resp) JG_WUR;
 /* audit_api.c */
 void handle_audit_list(struct conn *c);
 void handle_audit_verify(struct conn *c);

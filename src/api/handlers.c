@@ -269,10 +269,15 @@ void handle_whoami(struct conn *c)
 
 	for (size_t i = 0; groups && i < c->who.ngroups; i++)
 		json_array_append_new(groups, json_string(c->who.groups[i]));
-	conn_reply(c, 200, json_pack("{s:s, s:o, s:s, s:b, s:b, s:b}", "subject", c->who.name,
-				     "groups", groups ? groups : json_array(), "method",
-				     c->who.method ? c->who.method : "static", "admin",
-				     policy_is_admin(c->cfg, &c->who.subject), "auditor",
-				     policy_is_auditor(c->cfg, &c->who.subject), "checker",
-				     policy_is_checker(c->cfg, &c->who.subject)));
+	conn_reply(c, 200, json_pack("{s:s, s:o, s:s, s:b, s:b, s:b, s:o, s:o}", "subject",
+				     c->who.name, "groups", groups ? groups : json_array(),
+				     "method", c->who.method ? c->who.method : "static",
+				     "admin", policy_is_admin(c->cfg, &c->who.subject),
+				     "auditor", policy_is_auditor(c->cfg, &c->who.subject),
+				     "checker", policy_is_checker(c->cfg, &c->who.subject),
+				     /* the browser's CSRF token (design section 10) */
+				     "csrf", c->by_session ? json_string(c->csrf) : json_null(),
+				     "session_expires_at",
+				     c->by_session ? render_time(c->session_expires_ms)
+						   : json_null()));
 }

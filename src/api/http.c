@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 struct api {
 	struct MHD_Daemon *d;
 	struct api_deps *deps;
+	struct websessions *sessions;
 };
 
 void conn_reply(struct conn *c, int status, json_t *resp)
@@ -130,7 +132,7 @@ void conn_audit_then_reply(struct conn *c, json_t *event, int status, json_t *re
 	conn_submit(c, reply_after_audit);
 }
 
-static void remote_addr(struct conn *c, char *buf, size_t len)
+void conn_remote_addr(struct conn *c, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -146,17 +148,41 @@ static void remote_addr(struct conn *c, char *buf, size_t len)
 			  buf, (socklen_t)len);
 }
 
-/* Authenticates the bearer token; on failure answers 401 after auditing
- * auth.failed (the token itself is never recorded). */
-static bool authenticate(struct conn *c, const char *url)
+void conn_refuse_auth(struct conn *c, const char *url, const char *via,
+		      const struct auth_failure *fail)
+{
+	char addr[64];
+	json_t *ev;
+
+	conn_remote_addr(c, addr, sizeof(addr));
+	log_info(NULL, "auth failed from %s on %.128s: %s", addr, url, fail->reason);
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s?, s:s?, s:s?}}", "action",
+		       "auth.failed", "actor", fail->sub[0] ? fail->sub : "anonymous",
+		       "detail", "reason", fail->reason, "remote_addr", addr, "via",
+		       via, "iss", fail->iss[0] ? fail->iss : NULL, "kid",
+		       fail->kid[0] ? fail->kid : NULL, "sub",
+		       fail->sub[0] ? fail->sub : NULL);
+	if (ev == NULL) {
+		conn_error(c, 401, "unauthenticated", "%s", fail->reason);
+		return;
+	}
+	conn_audit_then_reply(c, ev, 401,
+			      render_error("unauthenticated", fail->reason));
+}
+
+/* Authenticates the bearer token, or the browser's session cookie when
+ * there is no Authorization header; on failure answers 401 (403 for a
+ * cookie call that fails the CSRF rules) after auditing auth.failed (the
+ * token itself is never recorded). */
+static bool authenticate(struct conn *c, const char *method, const char *url)
 {
 	const char *h = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	struct auth_failure fail;
-	char addr[64];
-	json_t *ev;
 	int rc;
 
+	if (h == NULL && webauth_has_cookie(c))
+		return webauth_authenticate(c, method);
 	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
 		rc = auth_bearer(c->cfg, c->deps->oidc, c->deps->oidc_ctx, h + 7,
 				 time_now_ms(), &c->who, &fail);
@@ -169,20 +195,7 @@ static bool authenticate(struct conn *c, const char *url)
 		snprintf(fail.reason, sizeof(fail.reason), "%s",
 			 h ? "authorization is not a bearer token" : "no bearer token");
 	}
-	remote_addr(c, addr, sizeof(addr));
-	log_info(NULL, "auth failed from %s on %.128s: %s", addr, url, fail.reason);
-	ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s?, s:s?, s:s?}}", "action",
-		       "auth.failed", "actor", fail.sub[0] ? fail.sub : "anonymous",
-		       "detail", "reason", fail.reason, "remote_addr", addr, "via",
-		       "api", "iss", fail.iss[0] ? fail.iss : NULL, "kid",
-		       fail.kid[0] ? fail.kid : NULL, "sub",
-		       fail.sub[0] ? fail.sub : NULL);
-	if (ev == NULL) {
-		conn_error(c, 401, "unauthenticated", "%s", fail.reason);
-		return false;
-	}
-	conn_audit_then_reply(c, ev, 401,
-			      render_error("unauthenticated", fail.reason));
+	conn_refuse_auth(c, url, "api", &fail);
 	return false;
 }
 
@@ -277,7 +290,11 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 
 static void route(struct conn *c, const char *method, const char *url)
 {
-	if (!authenticate(c, url))
+	if (strncmp(url, "/auth/", 6) == 0) {
+		webauth_route(c, method, url);
+		return;
+	}
+	if (!authenticate(c, method, url))
 		return;
 	if (strncmp(url, "/v1/requests", 12) == 0)
 		route_requests(c, method, url + 12);
@@ -334,6 +351,8 @@ static enum MHD_Result send_answer(struct conn *c, const char *url)
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (c->set_cookie)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, c->set_cookie);
 	if (status >= 400)
 		atomic_fetch_add_explicit(&c->deps->metrics->http_errors, 1,
 					  memory_order_relaxed);
@@ -371,6 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 			return MHD_NO;
 		c->deps = a->deps;
 		c->mhd = mhd;
+		c->sessions = a->sessions;
 		c->state = CONN_READING;
 		*con_cls = c;
 		cl = MHD_lookup_connection_value(mhd, MHD_HEADER_KIND,
@@ -434,6 +454,8 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	json_decref(c->args);
 	json_decref(c->resp);
 	free(c->body);
+	free(c->set_cookie);
+	OPENSSL_cleanse(c->csrf, sizeof(c->csrf));
 	free(c);
 	*con_cls = NULL;
 }
@@ -476,6 +498,10 @@ int api_start(struct api_deps *deps, const char *listen, struct api **out)
 	if (a == NULL)
 		return JG_ERR_NOMEM;
 	a->deps = deps;
+	if (websessions_new(WEBSESSIONS_MAX, WEBSESSIONS_PER_SUBJECT, &a->sessions) != JG_OK) {
+		free(a);
+		return JG_ERR_NOMEM;
+	}
 	a->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_TURBO,
@@ -489,6 +515,7 @@ int api_start(struct api_deps *deps, const char *listen, struct api **out)
 		(unsigned)1, MHD_OPTION_END);
 	if (a->d == NULL) {
 		log_error(NULL, "cannot listen on %s", listen);
+		websessions_free(a->sessions);
 		free(a);
 		return JG_ERR_IO;
 	}
@@ -501,5 +528,6 @@ void api_stop(struct api *a)
 	if (a == NULL)
 		return;
 	MHD_stop_daemon(a->d);
+	websessions_free(a->sessions);
 	free(a);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/cfgrules.h"
+#include "config/cfgweb.h"
 #include "config/cfgval.h"
 #include "config/ytree.h"
 #include "core/actions.h"
@@ -162,6 +163,7 @@ void config_free(struct config *cfg)
 	free(cfg->oidc.groups_claim);
 	free(cfg->oidc.subject_claim);
 	free(cfg->oidc.jwks_uri);
+	cfgweb_free(&cfg->web);
 	cfgval_free_strv(cfg->oidc.algorithms, cfg->oidc.nalgorithms);
 	free(cfg->gateway.postgres_listen);
 	free(cfg->gateway.tls_cert);
@@ -534,7 +536,7 @@ static int read_notify(struct cfgval_ctx *c, const struct ytree *v,
 enum {
 	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
 	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
-	T_LIMITS, T_NKEYS
+	T_LIMITS, T_WEB, T_NKEYS
 };
 
 static int read_root(struct cfgval_ctx *c, const struct ytree *root,
@@ -543,7 +545,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	static const char *const keys[] = {
 		"listen", "storage", "pending_ttl", "admins", "auditors",
 		"checkers", "identities", "oidc", "gateway", "resources",
-		"policies", "notify", "limits", NULL};
+		"policies", "notify", "limits", "web", NULL};
 	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
 	const struct ytree *v[T_NKEYS];
 	int rc;
@@ -609,6 +611,10 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	limits_defaults(&cfg->limits);
 	if (v[T_LIMITS] != NULL &&
 	    (rc = read_limits(c, v[T_LIMITS], &cfg->limits)) < 0)
+		return rc;
+	cfgweb_defaults(&cfg->web);
+	if (v[T_WEB] != NULL &&
+	    (rc = cfgweb_read(c, v[T_WEB], &cfg->oidc, &cfg->web)) < 0)
 		return rc;
 	return JG_OK;
 }

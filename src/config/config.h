@@ -107,6 +107,17 @@ struct limits_cfg {
 	int64_t auth_failures_per_ip_per_min; /* default 60 */
 };
 
+/* web: (design section 10).  Without the section: static-token sign-in
+ * only, sessions of the default lifetime, no Secure cookie. */
+struct web_cfg {
+	bool enabled;
+	char *public_url;             /* origin, no trailing "/"; NULL without web: */
+	char *oidc_client_id;         /* NULL: no browser OIDC sign-in */
+	char *oidc_client_secret_env; /* NULL: public client (PKCE only) */
+	int64_t session_ttl_s;        /* default 12h */
+	bool secure_cookie;           /* public_url is https:// */
+};
+
 struct config {
 	char *path;
 	char *listen;  /* default "127.0.0.1:8700" */
@@ -124,6 +135,7 @@ struct config {
 	struct oidc_cfg oidc;
 	struct gateway_cfg gateway;
 	struct limits_cfg limits;
+	struct web_cfg web;
 };
 
 /* Loads and validates path.  On failure returns a negative code, *out is

@@ -19,6 +19,8 @@ static const char *const names[ACT_COUNT] = {
 	[ACT_SESSION_QUERY] = "session.query",
 	[ACT_AUTH_FAILED] = "auth.failed",
 	[ACT_CONFIG_LOADED] = "config.loaded",
+	[ACT_AUTH_SIGNED_IN] = "auth.signed_in",
+	[ACT_AUTH_SIGNED_OUT] = "auth.signed_out",
 };
 
 const char *action_name(enum audit_action a)

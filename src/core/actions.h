@@ -21,6 +21,8 @@ enum audit_action {
 	ACT_SESSION_QUERY,
 	ACT_AUTH_FAILED,
 	ACT_CONFIG_LOADED,
+	ACT_AUTH_SIGNED_IN,  /* a browser session began (design section 10) */
+	ACT_AUTH_SIGNED_OUT, /* and was ended by its holder */
 	ACT_COUNT
 };
 

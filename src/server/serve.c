@@ -114,6 +114,30 @@ static int oidc_auth(void *ctx, const char *token, int64_t now_s, struct authn *
 	return JG_OK;
 }
 
+static int jwks_load(void *ctx, const char *issuer, char **out);
+static int jwks_save(void *ctx, const char *issuer, const char *json);
+
+/* The verifier accepts tokens whose aud holds oidc.audience or, so that
+ * tokens of the browser's client (jitgate login) work, web.oidc_client_id
+ * (design section 10). */
+static int start_oidc(struct daemon *d, const struct config *c)
+{
+	struct oidc_store_hooks oh = {.ctx = d, .load = jwks_load, .save = jwks_save};
+	struct oidc_cfg oc = c->oidc;
+	char **aud = calloc(c->oidc.naudiences + 1, sizeof(*aud));
+	int rc;
+
+	if (aud == NULL)
+		return JG_ERR_NOMEM;
+	memcpy(aud, c->oidc.audiences, c->oidc.naudiences * sizeof(*aud));
+	if (c->web.oidc_client_id != NULL)
+		aud[oc.naudiences++] = c->web.oidc_client_id;
+	oc.audiences = aud;
+	rc = oidc_new(&oc, &oh, &d->oidc);
+	free(aud);
+	return rc;
+}
+
 static char *jwks_key(const char *issuer)
 {
 	char *k = NULL;
@@ -325,6 +349,7 @@ static bool needs_restart(const struct config *a, const struct config *b)
 {
 	return differ(a->storage, b->storage) || differ(a->listen, b->listen) ||
 	       a->oidc.enabled != b->oidc.enabled || differ(a->oidc.issuer, b->oidc.issuer) ||
+	       differ(a->web.oidc_client_id, b->web.oidc_client_id) ||
 	       a->gateway.enabled != b->gateway.enabled ||
 	       differ(a->gateway.postgres_listen, b->gateway.postgres_listen);
 }
@@ -438,9 +463,7 @@ int serve_main(int argc, char **argv)
 		goto out;
 	}
 	if (c->oidc.enabled) {
-		struct oidc_store_hooks oh = {.ctx = &d, .load = jwks_load, .save = jwks_save};
-
-		if (oidc_new(&c->oidc, &oh, &d.oidc) != JG_OK) {
+		if (start_oidc(&d, c) != JG_OK) {
 			log_error(NULL, "oidc: invalid configuration");
 			goto out;
 		}

@@ -1,9 +1,17 @@
 """The web front door's API (design section 10) through the real daemon:
 the catalog, end_comment, browser sessions (cookie, CSRF, cross-site
 refusal, logout), static-token sign-in and the live event stream."""
+import base64
+import os
+import re
 import unittest
 
-from harness import Server, base_config, run
+from browser import Browser, cookie_attrs
+from harness import Server, base_config, run, token, wait_for, USERS, identities_yaml
+
+
+def actions(srv, action):
+    return [e for e in srv.audit_events(action=action)]
 
 
 class CatalogTest(unittest.TestCase):
@@ -109,5 +117,257 @@ class EndCommentTest(unittest.TestCase):
         self.assertIsNone(c["end_comment"])
 
 
+class SessionTest(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server(base_config())
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def signed_in(self, who="alice"):
+        b = Browser(self.srv.url)
+        st, body = b.sign_in_token(token(who))
+        self.assertEqual(st, 200, body)
+        return b
+
+    def test_static_sign_in_sets_a_safe_cookie(self):
+        b = Browser(self.srv.url)
+        st, hdrs, data = b.raw("POST", "/auth/token", {"token": token("alice")},
+                               {"Origin": b.origin})
+        self.assertEqual(st, 200, data)
+        body = __import__("json").loads(data)
+        self.assertEqual(body["subject"], "alice")
+        self.assertEqual(body["groups"], ["engineering"])
+        self.assertRegex(body["csrf"], r"^[A-Za-z0-9_-]{43}$")
+        (sc,) = hdrs["set-cookie"]
+        name, value, attrs = cookie_attrs(sc)
+        self.assertEqual(name, "jitgate_session")
+        self.assertRegex(value, r"^[A-Za-z0-9_-]{43}$")
+        self.assertNotEqual(value, body["csrf"])
+        self.assertEqual(attrs["path"], "/")
+        self.assertIs(attrs["httponly"], True)
+        self.assertEqual(attrs["samesite"], "Lax")
+        self.assertNotIn("secure", attrs)  # no public_url: plain http
+        self.assertEqual(attrs["max-age"], str(12 * 3600))
+        # the cookie is a credential of the API, and whoami gives the CSRF token
+        b.csrf = None
+        st, me = b.call("GET", "/v1/whoami")
+        self.assertEqual(st, 200)
+        self.assertEqual(me["subject"], "alice")
+        self.assertEqual(me["csrf"], body["csrf"])
+        self.assertIsNotNone(me["session_expires_at"])
+        # a bearer call has no CSRF token
+        st, me = self.srv.http("GET", "/v1/whoami", "alice")
+        self.assertIsNone(me["csrf"])
+        # audited, without the cookie or the CSRF token anywhere in the log
+        ev = actions(self.srv, "auth.signed_in")
+        self.assertEqual(len(ev), 1)
+        self.assertEqual(ev[0]["actor"], "alice")
+        self.assertEqual(ev[0]["detail"]["method"], "static")
+        text = self.srv.export()
+        self.assertNotIn(value, text)
+        self.assertNotIn(body["csrf"], text)
+        self.assertNotIn(token("alice"), text)
+        self.assertNotIn(value, self.srv.logs())
+
+    def test_csrf_missing_or_wrong_is_refused_and_changes_nothing(self):
+        b = self.signed_in("alice")
+        req = {"resource": "orders-db", "role": "read", "duration": "10m"}
+        for hdr in (None, "", "x" * 43, b.csrf[:-1], b.csrf + "A", b.csrf.lower()
+                    if b.csrf.lower() != b.csrf else b.csrf.upper()):
+            st, e = b.call("POST", "/v1/requests", req, csrf=False,
+                           headers={"X-Jitgate-CSRF": hdr})
+            self.assertEqual(st, 403, (hdr, e))
+            self.assertIn("X-Jitgate-CSRF", e["error"]["message"])
+        st, lst = self.srv.http("GET", "/v1/requests", "erin")
+        self.assertEqual(actions(self.srv, "request.created"), [])
+        st, r = b.call("POST", "/v1/requests", req)
+        self.assertEqual(st, 201, r)
+        self.assertEqual(r["requester"], "alice")
+        # the same rule for every state-changing call: cancel, approve
+        st, p = b.call("POST", "/v1/requests", {
+            "resource": "orders-db", "role": "write", "duration": "10m",
+            "reason": "fix", "ticket": "OPS-1"})
+        self.assertEqual(st, 201)
+        bob = self.signed_in("bob")
+        st, e = bob.call("POST", "/v1/requests/%d/approve" % p["id"], {}, csrf=False)
+        self.assertEqual(st, 403)
+        st, g = self.srv.http("GET", "/v1/requests/%d" % p["id"], "alice")
+        self.assertEqual(g["approvals"], [])
+        st, a = bob.call("POST", "/v1/requests/%d/approve" % p["id"], {"comment": "ok"})
+        self.assertEqual(st, 200, a)
+        self.assertEqual(a["approvals"][0]["by"], "bob")
+        # one session's token does not fit another's
+        st, e = bob.call("POST", "/v1/requests/%d/approve" % p["id"], {},
+                         csrf=False, headers={"X-Jitgate-CSRF": b.csrf})
+        self.assertEqual(st, 403)
+
+    def test_cross_site_is_refused_even_with_the_token(self):
+        b = self.signed_in("alice")
+        req = {"resource": "orders-db", "role": "read", "duration": "10m"}
+        hostile = [
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},
+            {"Origin": b.origin + ".evil.example"},
+            {"Origin": "http://localhost:%d" % self.srv.port},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site"},
+            {"Origin": b.origin, "Sec-Fetch-Site": "cross-site"},
+        ]
+        for h in hostile:
+            st, e = b.call("POST", "/v1/requests", req, page=False,
+                           headers=dict(h, **{"X-Jitgate-CSRF": b.csrf}))
+            self.assertEqual(st, 403, h)
+            self.assertIn("cross-site", e["error"]["message"])
+        self.assertEqual(actions(self.srv, "request.created"), [])
+        # sign-in from another site is refused too (no login CSRF)
+        other = Browser(self.srv.url, origin="https://evil.example")
+        st, e = other.sign_in_token(token("mallory"))
+        self.assertEqual(st, 403)
+        self.assertEqual(other.cookies, {})
+        # a form post (not JSON) cannot sign in either
+        st, _, _ = other.raw("POST", "/auth/token", b'token=tok-mallory-0123456789',
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 400)
+        st, _, _ = other.raw("POST", "/auth/token",
+                             b'{"token": "tok-mallory-0123456789"}',
+                             {"Content-Type": "text/plain"})
+        self.assertEqual(st, 400)
+        self.assertEqual(actions(self.srv, "auth.signed_in")[-1]["actor"], "alice")
+
+    def test_bearer_wins_over_a_cookie(self):
+        b = self.signed_in("alice")
+        st, r = b.call("POST", "/v1/requests",
+                       {"resource": "prod-payments", "role": "read", "duration": "10m"},
+                       csrf=False, headers={"Authorization": "Bearer " + token("bob")})
+        self.assertEqual(st, 201, r)
+        self.assertEqual(r["requester"], "bob")
+
+    def test_logout_ends_the_session_server_side(self):
+        b = self.signed_in("alice")
+        cookie = "jitgate_session=" + b.cookies["jitgate_session"]
+        st, e = b.call("POST", "/auth/logout", csrf=False)
+        self.assertEqual(st, 403)
+        st, me = b.call("GET", "/v1/whoami")
+        self.assertEqual(st, 200)
+        st, hdrs, data = b.raw("POST", "/auth/logout", None,
+                               {"X-Jitgate-CSRF": b.csrf, "Origin": b.origin})
+        self.assertEqual(st, 200, data)
+        name, value, attrs = cookie_attrs(hdrs["set-cookie"][0])
+        self.assertEqual((name, value, attrs["max-age"]), ("jitgate_session", "", "0"))
+        # the old cookie, replayed by someone who kept it, is dead
+        st, _, data = b.raw("GET", "/v1/whoami", cookie=cookie)
+        self.assertEqual(st, 401, data)
+        ev = actions(self.srv, "auth.signed_out")
+        self.assertEqual([e["actor"] for e in ev], ["alice"])
+        # logging out again is harmless
+        st, _, _ = b.raw("POST", "/auth/logout", None, cookie=cookie)
+        self.assertEqual(st, 200)
+
+    def test_forged_garbage_and_stale_cookies(self):
+        b = self.signed_in("alice")
+        good = b.cookies["jitgate_session"]
+        forged = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        bad = [forged, "", "x", good[:-1], good + "A", good.upper(),
+               "%00" * 43, good[:20] + "\\" + good[22:], "a" * 4000,
+               '"' + good, good + '"']
+        for v in bad:
+            st, _, data = b.raw("GET", "/v1/whoami", cookie="jitgate_session=" + v)
+            self.assertEqual(st, 401, (v[:50], data))
+        # non-UTF-8 bytes in the cookie header
+        st, _, _ = b.raw("GET", "/v1/whoami",
+                         cookie="jitgate_session=\udcff\udcfe".encode(
+                             "utf-8", "surrogateescape").decode("latin-1"))
+        self.assertEqual(st, 401)
+        # a cookie header far over the header limit: refused, daemon fine
+        st, _, _ = b.raw("GET", "/v1/whoami", cookie="jitgate_session=" + "A" * 40000)
+        self.assertIn(st, (400, 413, 431))
+        # two cookies of that name: the first decides, a stale one does not
+        # smuggle a good one through
+        st, _, _ = b.raw("GET", "/v1/whoami",
+                         cookie="jitgate_session=%s; jitgate_session=%s" % (forged, good))
+        self.assertEqual(st, 401)
+        # a refused cookie is cleared in the browser; the good one still works
+        self.assertNotIn("jitgate_session", b.cookies)
+        b.cookies["jitgate_session"] = good
+        st, me = b.call("GET", "/v1/whoami")
+        self.assertEqual((st, me["subject"]), (200, "alice"))
+        # sessions live in memory: a restart ends them
+        self.srv.restart()
+        st, _, _ = b.raw("GET", "/v1/whoami")
+        self.assertEqual(st, 401)
+
+    def test_sign_in_failures(self):
+        b = Browser(self.srv.url)
+        st, e = b.sign_in_token("tok-nobody-0123456789")
+        self.assertEqual(st, 401)
+        self.assertEqual(b.cookies, {})
+        ev = actions(self.srv, "auth.failed")
+        self.assertEqual(ev[-1]["detail"]["via"], "web")
+        self.assertEqual(ev[-1]["actor"], "anonymous")
+        self.assertNotIn("tok-nobody", self.srv.export())
+        for body in ({}, {"token": 5}, {"token": "x", "extra": 1}, [1]):
+            st, e = b.call("POST", "/auth/token", body)
+            self.assertEqual(st, 400, body)
+        st, _, _ = b.raw("POST", "/auth/token", b"\xff\xfe{",
+                         {"Content-Type": "application/json"})
+        self.assertEqual(st, 400)
+        st, e = b.call("GET", "/auth/token")
+        self.assertEqual(st, 405)
+        st, e = b.call("GET", "/auth/nothing")
+        self.assertEqual(st, 404)
+
+    def test_sessions_are_bounded_per_subject(self):
+        cookies = []
+        for _ in range(33):
+            cookies.append(self.signed_in("alice").cookies["jitgate_session"])
+        b = Browser(self.srv.url)
+        st, _, _ = b.raw("GET", "/v1/whoami", cookie="jitgate_session=" + cookies[0])
+        self.assertEqual(st, 401)  # the oldest gave way
+        for c in cookies[1:]:
+            st, _, _ = b.raw("GET", "/v1/whoami", cookie="jitgate_session=" + c)
+            self.assertEqual(st, 200)
+        # another subject's sessions are untouched by alice's
+        bob = self.signed_in("bob")
+        st, _ = bob.call("GET", "/v1/whoami")
+        self.assertEqual(st, 200)
+
+    def test_removed_identity_ends_its_sessions(self):
+        b = self.signed_in("mallory")
+        users = {k: v for k, v in USERS.items() if k != "mallory"}
+        cfg = base_config().replace(identities_yaml(), identities_yaml(users))
+        self.srv.write_config(cfg)
+        self.srv.sighup()
+        wait_for(lambda: self.srv.http("GET", "/v1/whoami", "mallory")[0] == 401,
+                 what="reload")
+        st, _ = b.call("GET", "/v1/whoami")
+        self.assertEqual(st, 401)
+
+
+class SecureCookieTest(unittest.TestCase):
+    def test_https_public_url_sets_secure_and_pins_the_origin(self):
+        srv = Server(base_config(extra="web:\n  public_url: https://jit.example.test\n"
+                                       "  session_ttl: 30m\n"))
+        try:
+            b = Browser(srv.url, origin="https://jit.example.test")
+            st, hdrs, data = b.raw("POST", "/auth/token", {"token": token("alice")},
+                                   {"Origin": b.origin})
+            self.assertEqual(st, 200, data)
+            name, value, attrs = cookie_attrs(hdrs["set-cookie"][0])
+            self.assertIs(attrs["secure"], True)
+            self.assertEqual(attrs["max-age"], "1800")
+            b.csrf = __import__("json").loads(data)["csrf"]
+            # the origin is public_url's, not whatever Host says
+            st, e = b.call("POST", "/v1/requests", {
+                "resource": "orders-db", "role": "read", "duration": "1m"},
+                headers={"Origin": "http://127.0.0.1:%d" % srv.port})
+            self.assertEqual(st, 403)
+            st, r = b.call("POST", "/v1/requests", {
+                "resource": "orders-db", "role": "read", "duration": "1m"})
+            self.assertEqual(st, 201, r)
+        finally:
+            srv.stop()
+
+
 if __name__ == "__main__":
-    run(CatalogTest, EndCommentTest)
+    run(CatalogTest, EndCommentTest, SessionTest, SecureCookieTest)

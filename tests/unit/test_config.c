@@ -367,6 +367,62 @@ static void test_limits(void **state)
 	expect_error("limits: 5\n", 1, "limits");
 }
 
+static void test_web(void **state)
+{
+	static const char *oidc = "oidc:\n  issuer: https://idp.example\n  audience: jitgate\n";
+	struct config *cfg = must_parse("");
+	char text[512];
+
+	(void)state;
+	/* without web: static-token sign-in, 12h sessions, no Secure */
+	assert_false(cfg->web.enabled);
+	assert_null(cfg->web.public_url);
+	assert_int_equal(cfg->web.session_ttl_s, 12 * 3600);
+	assert_false(cfg->web.secure_cookie);
+	config_free(cfg);
+
+	snprintf(text, sizeof(text),
+		 "%sweb:\n  public_url: https://jit.example.com/\n"
+		 "  oidc_client_id: jitgate-web\n"
+		 "  oidc_client_secret_env: JITGATE_WEB_SECRET\n"
+		 "  session_ttl: 30m\n", oidc);
+	cfg = must_parse(text);
+	assert_true(cfg->web.enabled);
+	assert_string_equal(cfg->web.public_url, "https://jit.example.com");
+	assert_string_equal(cfg->web.oidc_client_id, "jitgate-web");
+	assert_string_equal(cfg->web.oidc_client_secret_env, "JITGATE_WEB_SECRET");
+	assert_int_equal(cfg->web.session_ttl_s, 1800);
+	assert_true(cfg->web.secure_cookie);
+	config_free(cfg);
+
+	cfg = must_parse("web:\n  public_url: http://127.0.0.1:8700\n");
+	assert_false(cfg->web.secure_cookie);
+	assert_null(cfg->web.oidc_client_id);
+	config_free(cfg);
+
+	expect_error("web:\n  session_ttl: 1h\n", 2, "public_url");
+	expect_error("web:\n  public_url: ftp://x\n", 2, "public_url");
+	expect_error("web:\n  public_url: https://x/app\n", 2, "public_url");
+	expect_error("web:\n  public_url: https://u@x\n", 2, "public_url");
+	expect_error("web:\n  public_url: https://x?a=1\n", 2, "public_url");
+	expect_error("web:\n  public_url: https://\n", 2, "public_url");
+	expect_error("web:\n  public_url: https://x\n  session_ttl: 30s\n", 3,
+		     "session_ttl");
+	expect_error("web:\n  public_url: https://x\n  session_ttl: 31d\n", 3,
+		     "session_ttl");
+	expect_error("web:\n  public_url: https://x\n  oidc_client_id: w\n", 3,
+		     "needs an oidc: section");
+	snprintf(text, sizeof(text),
+		 "%sweb:\n  public_url: https://x\n  oidc_client_secret_env: S\n", oidc);
+	expect_error(text, 6, "needs oidc_client_id");
+	snprintf(text, sizeof(text),
+		 "%sweb:\n  public_url: https://x\n  oidc_client_id: w\n"
+		 "  oidc_client_secret_env: 1BAD\n", oidc);
+	expect_error(text, 7, "oidc_client_secret_env");
+	expect_error("web:\n  public_url: https://x\n  cookie: y\n", 3, "cookie");
+	expect_error("web: [1]\n", 1, "web");
+}
+
 static void test_leeway_forms(void **state)
 {
 	static const struct {
@@ -851,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_web),
 		cmocka_unit_test(test_leeway_forms),
 		cmocka_unit_test(test_demo_yaml_loads),
 		cmocka_unit_test(test_load_errors),
