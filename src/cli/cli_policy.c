@@ -171,6 +171,10 @@ static const struct {
 	int (*run)(int argc, char **argv);
 } policy_commands[] = {
 	{"test", policy_test},
+	{"explain", cli_policy_explain},
+	{"matrix", cli_policy_matrix},
+	{"diff", cli_policy_diff},
+	{"lint", cli_policy_lint},
 };
 
 int cli_cmd_policy(int argc, char **argv)
@@ -180,7 +184,7 @@ int cli_cmd_policy(int argc, char **argv)
 			if (strcmp(argv[1], policy_commands[i].name) == 0)
 				return policy_commands[i].run(argc - 1, argv + 1);
 	}
-	fputs("usage: jitgate policy test ... "
+	fputs("usage: jitgate policy test|explain|matrix|diff|lint ... "
 	      "(see docs/policy-testing.md)\n", stderr);
 	return CLI_EXIT_USAGE;
 }

@@ -47,7 +47,7 @@ def cases(*items):
     return "cases:\n" + "".join(CASE.format(**i) for i in items)
 
 
-class PolicyTestCommand(unittest.TestCase):
+class PolicyCli(unittest.TestCase):
     def setUp(self):
         self.f = Files()
 
@@ -139,5 +139,144 @@ class PolicyTestCommand(unittest.TestCase):
         self.assertEqual(root.get("failures"), "1")
 
 
+    # ---- explain ----------------------------------------------------------
+
+    def test_explain(self):
+        rc, out, err = jg("policy", "explain", "-c", DEMO, "--as", "alice",
+                          "orders-db", "write", "--reason", "fix", "--ticket", "OPS-7")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("subject alice, groups [engineering] asks for write on orders-db", out)
+        self.assertIn("1. engineers-read (%s:62): no match\n" % DEMO, out)
+        self.assertIn("role:      no, not in [read]", out)
+        self.assertIn("2. prod-write (%s:69): MATCH" % DEMO, out)
+        self.assertIn("decision for 1h: pending by prod-write, 2 approvals needed", out)
+        rc, out, _ = jg("policy", "explain", "-c", DEMO, "--as", "mallory,group:contractors",
+                        "orders-db", "read", "--duration", "1h")
+        self.assertEqual(rc, 0)
+        self.assertIn("requester: no, not in [group:engineering]", out)
+        self.assertIn("decision for 1h: refused 403: no policy lets mallory", out)
+        rc, out, _ = jg("policy", "explain", "-c", DEMO, "--as", "alice", "orders-db",
+                        "read", "--duration", "9h")
+        self.assertIn("refused 400: duration: above the maximum 4h", out)
+        for bad in (["--as", "alice", "orders-db", "drop"],
+                    ["--as", "alice,sre", "orders-db", "read"],
+                    ["--as", "alice", "orders-db", "read", "--duration", "forever"],
+                    ["orders-db", "read"]):
+            rc, out, err = jg("policy", "explain", "-c", DEMO, *bad)
+            self.assertEqual(rc, 2, (bad, out, err))
+
+    # ---- matrix -----------------------------------------------------------
+
+    def test_matrix(self):
+        rc, out, err = jg("policy", "matrix", "-c", DEMO)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"user:alice +orders-db +write +2 of group:sre,user:carol +1h +30m +prod-write")
+        self.assertRegex(out, r"group:engineering +billing-api +read +granted +4h +- +engineers-read")
+        self.assertNotIn("user:bob", out)  # an approver reaches nothing himself
+        rc, out, _ = jg("policy", "matrix", "-c", DEMO, "--json")
+        rows = json.loads(out)["rows"]
+        row = [r for r in rows if (r["principal"], r["resource"], r["role"]) ==
+               ("user:alice", "orders-db", "write")][0]
+        self.assertEqual(row, {
+            "principal": "user:alice", "resource": "orders-db", "role": "write",
+            "policy": "prod-write", "outcome": "pending", "approvals": 2,
+            "approvers": ["group:sre", "user:carol"], "max_duration_s": 3600,
+            "break_glass_max_duration_s": 1800, "allow_self_approval": False,
+            "require_reason": True, "ticket_pattern": "^OPS-[0-9]+$"})
+        self.assertEqual(len(rows), 8)
+
+    def test_matrix_matches_the_daemon(self):
+        """Each matrix row of a user principal is what the real daemon does
+        with that user's token."""
+        srv = Server(base_config())
+        try:
+            rc, out, _ = jg("policy", "matrix", "-c", srv.config_path, "--json")
+            self.assertEqual(rc, 0)
+            rows = {(r["principal"], r["resource"], r["role"]): r
+                    for r in json.loads(out)["rows"]}
+            for user in ("alice", "bob", "mallory", "sam"):
+                for res, roles in (("orders-db", ["read", "write", "admin"]),
+                                   ("billing-api", ["read", "admin"]),
+                                   ("prod-payments", ["read", "write"])):
+                    for role in roles:
+                        st, body = srv.request(user, res, role, "1m", reason="r",
+                                               ticket="OPS-1")
+                        row = rows.get(("user:" + user, res, role))
+                        if row is None:
+                            self.assertEqual(st, 403, (user, res, role, body))
+                        else:
+                            self.assertEqual(st, 201, (user, res, role, body))
+                            self.assertEqual(body["policy"], row["policy"])
+                            self.assertEqual(body["state"], "active" if row["outcome"]
+                                             == "granted" else "pending")
+        finally:
+            srv.stop()
+
+    # ---- diff -------------------------------------------------------------
+
+    def test_diff(self):
+        with open(DEMO) as f:
+            demo = f.read()
+        same = self.f.write("same.yaml", demo)
+        rc, out, _ = jg("policy", "diff", DEMO, same)
+        self.assertEqual((rc, out), (0, "0 added, 0 removed, 0 loosened, 0 tightened, 0 changed\n"))
+        wider = self.f.write("wider.yaml", demo.replace(
+            "    requesters: [group:engineering]\n    resources: [orders-db, billing-api]",
+            "    requesters: [group:engineering, user:erin]\n    resources: [orders-db, billing-api]"))
+        rc, out, _ = jg("policy", "diff", DEMO, wider)
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"\+ user:erin +orders-db +read +granted +4h")
+        self.assertTrue(out.endswith("2 added, 0 removed, 0 loosened, 0 tightened, 0 changed\n"))
+        # the reverse removes access: nothing to gate
+        rc, out, _ = jg("policy", "diff", wider, DEMO)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("0 added, 2 removed", out)
+        looser = self.f.write("looser.yaml", demo.replace("approvals: 2", "approvals: 1")
+                              .replace("allow_self_approval: false", "allow_self_approval: true"))
+        rc, out, _ = jg("policy", "diff", DEMO, looser, "--json")
+        self.assertEqual(rc, 1)
+        doc = json.loads(out)
+        self.assertTrue(doc["adds_or_loosens"])
+        lo = [d for d in doc["loosened"] if d["after"]["principal"] == "user:alice"
+              and d["after"]["resource"] == "orders-db"][0]
+        self.assertEqual(lo["before"]["approvals"], 2)
+        self.assertEqual(lo["after"]["approvals"], 1)
+        self.assertIn("approvals 2 -> 1", lo["what"])
+        self.assertIn("self-approval newly allowed", lo["what"])
+        tighter = self.f.write("tighter.yaml", demo.replace("max_duration: 4h", "max_duration: 2h"))
+        rc, out, _ = jg("policy", "diff", DEMO, tighter)
+        self.assertEqual(rc, 0)
+        self.assertIn("~ user:alice  orders-db  read  max 4h -> 2h", out)
+        rc, out, err = jg("policy", "diff", DEMO, self.f.write("bad.yaml", "policies: 3\n"))
+        self.assertEqual(rc, 2)
+        self.assertIn("bad.yaml:1: policies: ", err)
+
+    # ---- lint -------------------------------------------------------------
+
+    def test_lint(self):
+        rc, out, _ = jg("policy", "lint", "-c", DEMO, "--strict")
+        self.assertEqual((rc, out), (0, "0 warnings\n"))
+        with open(DEMO) as f:
+            demo = f.read()
+        shadow = self.f.write("shadow.yaml", demo + """
+  - name: late-read
+    requesters: [group:engineering]
+    resources: [orders-db]
+    roles: [read]
+    max_duration: 8h
+    approvals: 0
+""")
+        nlines = demo.count("\n")
+        rc, out, _ = jg("policy", "lint", "-c", shadow)
+        self.assertEqual(rc, 0)
+        self.assertIn("%s:%d: warning: policy 'late-read' is shadowed" % (shadow, nlines + 2), out)
+        rc, out, _ = jg("policy", "lint", "-c", shadow, "--strict")
+        self.assertEqual(rc, 1)
+        self.assertTrue(out.endswith("1 warning\n"))
+        rc, out, _ = jg("policy", "lint", "-c", shadow, "--json")
+        w = json.loads(out)["warnings"]
+        self.assertEqual((w[0]["file"], w[0]["line"]), (shadow, nlines + 2))
+
+
 if __name__ == "__main__":
-    run(PolicyTestCommand)
+    run(PolicyCli)
