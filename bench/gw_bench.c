@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 	static const struct gateway_hooks hooks = {NULL, h_auth, h_find,
 						   h_audit};
 	static struct role_cfg roles[] = {{"read", "jit_read",
-					   "JG_BENCH_READ_PW"}};
+					   "JG_BENCH_READ_PW", 0}};
 	static struct resource_cfg res[1];
 	static struct config cfg;
 	char listen[64];

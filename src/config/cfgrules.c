@@ -2,13 +2,18 @@
  * policies over them, with the cross-checks that tie the two together. */
 #include "config/cfgrules.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
+#include "util/fileio.h"
 
 #define MAX_RESOURCES 1024
 #define MAX_ROLES 64
@@ -17,6 +22,9 @@
 #define MAX_APPROVALS 16
 #define MAX_PATTERN_LEN 256
 #define MAX_TICKET_RE_LEN 512
+#define MAX_AUTH_ITEMS 16
+#define MAX_CA_FILE (1024 * 1024) /* bytes of PEM */
+#define MAX_PATH_LEN 4096
 
 static bool is_glob(const char *s)
 {
@@ -38,12 +46,181 @@ static bool pattern_ok(const char *s)
 
 /* ---- resources --------------------------------------------------------- */
 
+/* upstream.auth: a non-empty list of known methods, each at most once. */
+static int read_auth(struct cfgval_ctx *c, const struct ytree *v,
+		     unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} methods[] = {
+		{"scram-sha-256", UPSTREAM_AUTH_SCRAM},
+		{"md5", UPSTREAM_AUTH_MD5},
+		{"password", UPSTREAM_AUTH_PASSWORD},
+		{"trust", UPSTREAM_AUTH_TRUST},
+	};
+	char shown[72];
+	int rc = cfgval_list(c, v, "auth", MAX_AUTH_ITEMS, false);
+
+	*out = 0;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ytree *it = v->kids[i];
+		unsigned bit = 0;
+
+		rc = cfgval_want(c, it, YTREE_SCALAR, "auth");
+		if (rc < 0)
+			return rc;
+		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+			if (strcmp(it->str, methods[m].name) == 0)
+				bit = methods[m].bit;
+		if (bit == 0)
+			return cfgval_err(c, it->line,
+					  "auth: '%s' is not scram-sha-256, md5, "
+					  "password or trust",
+					  cfgval_show(it->str, shown));
+		if (*out & bit)
+			return cfgval_err(c, it->line,
+					  "auth: '%s' is listed twice", it->str);
+		*out |= bit;
+	}
+	return JG_OK;
+}
+
+/* Reads a PEM file of trust anchors (bounded, regular files only: a FIFO
+ * or /dev/zero must not hang the load). */
+static int load_ca_file(struct cfgval_ctx *c, const struct ytree *v,
+			const char *path, struct x509_store_st **out)
+{
+	char shown[72], why[512], *buf = NULL;
+	size_t len = 0, ncerts = 0, plen = strlen(path);
+	X509_STORE *store = NULL;
+	BIO *bio = NULL;
+	X509 *x;
+	int rc = file_read_all(path, MAX_CA_FILE, &buf, &len, why,
+			       sizeof(why));
+
+	if (rc == JG_ERR_TOOBIG)
+		return cfgval_err(c, v->line, "ca_file: '%s' is larger than "
+				  "%d bytes", cfgval_show(path, shown),
+				  MAX_CA_FILE);
+	if (rc == JG_ERR_IO)
+		/* why is "PATH: reason": the path is shown sanitised */
+		return cfgval_err(c, v->line, "ca_file: '%s': %s",
+				  cfgval_show(path, shown),
+				  strncmp(why, path, plen) == 0 &&
+				  why[plen] == ':' ? why + plen + 2 : why);
+	if (rc < 0)
+		return rc;
+	store = X509_STORE_new();
+	bio = BIO_new_mem_buf(buf, (int)len);
+	if (store == NULL || bio == NULL) {
+		rc = JG_ERR_NOMEM;
+		goto out;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			ncerts++;
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the loop ends on "no start line" */
+	if (ncerts == 0) {
+		rc = cfgval_err(c, v->line, "ca_file: no PEM certificate in "
+				"'%s'", cfgval_show(path, shown));
+		goto out;
+	}
+	*out = store;
+	store = NULL;
+	rc = JG_OK;
+out:
+	BIO_free(bio);
+	X509_STORE_free(store);
+	free(buf);
+	return rc;
+}
+
+/* A DNS name or an IP address literal to check the certificate against. */
+static bool server_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(".-:_*", *s))
+			return false;
+	return true;
+}
+
+/* upstream.tls: true | false | {mode: require | verify-full, ca_file,
+ * server_name}.  ca_file and server_name only mean something with
+ * verify-full, so elsewhere they are errors rather than a silent no-op
+ * that reads like protection. */
+static int read_tls(struct cfgval_ctx *c, const struct ytree *v,
+		    struct resource_cfg *r)
+{
+	static const char *const keys[] = {"mode", "ca_file", "server_name",
+					   NULL};
+	const struct ytree *t[3];
+	char shown[72];
+	bool on;
+	int rc;
+
+	if (v->type == YTREE_SCALAR) {
+		rc = cfgval_bool(c, v, "tls", &on);
+		r->tls_mode = on ? UPSTREAM_TLS_REQUIRE : UPSTREAM_TLS_OFF;
+		return rc;
+	}
+	if (v->type != YTREE_MAP)
+		return cfgval_err(c, v->line, "tls: must be true, false or "
+				  "{mode, ca_file, server_name}");
+	rc = cfgval_fields(c, v, "tls", keys, t);
+	if (rc < 0)
+		return rc;
+	if (t[0] == NULL)
+		return cfgval_missing(c, v, "tls", "mode");
+	rc = cfgval_want(c, t[0], YTREE_SCALAR, "mode");
+	if (rc < 0)
+		return rc;
+	if (strcmp(t[0]->str, "require") == 0)
+		r->tls_mode = UPSTREAM_TLS_REQUIRE;
+	else if (strcmp(t[0]->str, "verify-full") == 0)
+		r->tls_mode = UPSTREAM_TLS_VERIFY_FULL;
+	else
+		return cfgval_err(c, t[0]->line, "mode: '%s' is not require "
+				  "or verify-full",
+				  cfgval_show(t[0]->str, shown));
+	if (r->tls_mode != UPSTREAM_TLS_VERIFY_FULL) {
+		for (size_t i = 1; i < 3; i++)
+			if (t[i] != NULL)
+				return cfgval_err(c, t[i]->line, "%s: only "
+						  "used with mode: verify-full",
+						  keys[i]);
+		return JG_OK;
+	}
+	if (t[1] == NULL)
+		return cfgval_missing(c, v, "tls with mode verify-full",
+				      "ca_file");
+	rc = cfgval_str(c, t[1], "ca_file", MAX_PATH_LEN, &r->tls_ca_file);
+	if (rc < 0)
+		return rc;
+	if (t[2] != NULL) {
+		rc = cfgval_checked(c, t[2], "server_name", server_name_ok,
+				    "a host name or an IP address", true,
+				    &r->tls_server_name);
+		if (rc < 0)
+			return rc;
+	}
+	return load_ca_file(c, t[1], r->tls_ca_file, &r->tls_ca);
+}
+
 static int read_upstream(struct cfgval_ctx *c, const struct ytree *m,
 			 struct resource_cfg *r)
 {
 	static const char *const keys[] = {"host", "port", "dbname", "tls",
-					   NULL};
-	const struct ytree *v[4];
+					   "auth", NULL};
+	const struct ytree *v[5];
 	int64_t port = 5432;
 	int rc;
 
@@ -66,17 +243,55 @@ static int read_upstream(struct cfgval_ctx *c, const struct ytree *m,
 	rc = cfgval_str(c, v[2], "dbname", 63, &r->dbname);
 	if (rc < 0)
 		return rc;
-	if (v[3] != NULL)
-		return cfgval_bool(c, v[3], "tls", &r->upstream_tls);
+	if (v[3] != NULL) {
+		rc = read_tls(c, v[3], r);
+		if (rc < 0)
+			return rc;
+	}
+	r->upstream_auth = UPSTREAM_AUTH_SCRAM;
+	if (v[4] != NULL)
+		return read_auth(c, v[4], &r->upstream_auth);
+	return JG_OK;
+}
+
+/* A role's own upstream: {auth: [...]}, replacing the resource's list. */
+static int read_role_upstream(struct cfgval_ctx *c, const struct ytree *m,
+			      struct role_cfg *role)
+{
+	static const char *const keys[] = {"auth", NULL};
+	const struct ytree *v[1];
+	int rc = cfgval_fields(c, m, "upstream of a role", keys, v);
+
+	if (rc < 0)
+		return rc;
+	if (v[0] == NULL)
+		return cfgval_missing(c, m, "upstream of a role", "auth");
+	return read_auth(c, v[0], &role->upstream_auth);
+}
+
+/* A cleartext password is only sent inside TLS.  (A role without
+ * password_env and without trust is not an error here: it fails at login,
+ * with a message that says so.) */
+static int check_role_auth(struct cfgval_ctx *c, const struct ytree *m,
+			   const struct resource_cfg *r,
+			   const struct role_cfg *role)
+{
+	if ((config_upstream_auth(r, role) & UPSTREAM_AUTH_PASSWORD) &&
+	    r->tls_mode == UPSTREAM_TLS_OFF)
+		return cfgval_err(c, m->line, "role '%s': upstream.auth "
+				  "'password' sends the password in "
+				  "cleartext; it needs upstream.tls",
+				  role->name);
 	return JG_OK;
 }
 
 static int read_role(struct cfgval_ctx *c, const struct ytree *m,
 		     struct resource_cfg *r, struct role_cfg *role)
 {
-	static const char *const pg_keys[] = {"user", "password_env", NULL};
+	static const char *const pg_keys[] = {"user", "password_env",
+					      "upstream", NULL};
 	static const char *const generic_keys[] = {NULL};
-	const struct ytree *v[2];
+	const struct ytree *v[3];
 	int rc;
 
 	if (r->kind == RESOURCE_GENERIC)
@@ -89,11 +304,22 @@ static int read_role(struct cfgval_ctx *c, const struct ytree *m,
 	if (v[0] == NULL)
 		return cfgval_missing(c, m, "role", "user");
 	rc = cfgval_str(c, v[0], "user", 63, &role->user);
-	if (rc < 0 || v[1] == NULL)
+	if (rc < 0)
 		return rc;
-	return cfgval_checked(c, v[1], "password_env", cfgval_env_name_ok,
-			      "an environment variable name", true,
-			      &role->password_env);
+	if (v[1] != NULL) {
+		rc = cfgval_checked(c, v[1], "password_env",
+				    cfgval_env_name_ok,
+				    "an environment variable name", true,
+				    &role->password_env);
+		if (rc < 0)
+			return rc;
+	}
+	if (v[2] != NULL) {
+		rc = read_role_upstream(c, v[2], role);
+		if (rc < 0)
+			return rc;
+	}
+	return check_role_auth(c, m, r, role);
 }
 
 static int read_roles(struct cfgval_ctx *c, const struct ytree *m,

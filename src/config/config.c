@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -110,6 +111,9 @@ static void free_resource(struct resource_cfg *r)
 	free(r->name);
 	free(r->host);
 	free(r->dbname);
+	free(r->tls_ca_file);
+	free(r->tls_server_name);
+	X509_STORE_free(r->tls_ca);
 	for (size_t i = 0; i < r->nroles; i++) {
 		free(r->roles[i].name);
 		free(r->roles[i].user);
@@ -690,6 +694,14 @@ const struct role_cfg *config_role(const struct resource_cfg *res,
 		if (strcmp(res->roles[i].name, role) == 0)
 			return &res->roles[i];
 	return NULL;
+}
+
+unsigned config_upstream_auth(const struct resource_cfg *res,
+			      const struct role_cfg *role)
+{
+	if (role && role->upstream_auth)
+		return role->upstream_auth;
+	return res->upstream_auth ? res->upstream_auth : UPSTREAM_AUTH_SCRAM;
 }
 
 const struct policy_cfg *config_policy(const struct config *cfg,

@@ -25,11 +25,27 @@ struct identity_cfg {
 	int line;
 };
 
+/* upstream.auth (design section 9): the login methods the gateway answers
+ * for an upstream, as a bit set. */
+#define UPSTREAM_AUTH_SCRAM 0x1u    /* scram-sha-256 (the default) */
+#define UPSTREAM_AUTH_MD5 0x2u      /* md5 */
+#define UPSTREAM_AUTH_PASSWORD 0x4u /* password: cleartext, needs tls */
+#define UPSTREAM_AUTH_TRUST 0x8u    /* trust: no password asked */
+
 struct role_cfg {
 	char *name;
 	char *user;         /* upstream user (postgres resources) */
 	char *password_env; /* environment variable holding its password */
+	unsigned upstream_auth; /* the role's upstream.auth; 0: the resource's */
 };
+
+enum upstream_tls_mode {
+	UPSTREAM_TLS_OFF,         /* no TLS (tls: false, the default) */
+	UPSTREAM_TLS_REQUIRE,     /* TLS, certificate not checked */
+	UPSTREAM_TLS_VERIFY_FULL, /* chain against ca_file, and the name */
+};
+
+struct x509_store_st; /* OpenSSL's X509_STORE */
 
 enum resource_kind { RESOURCE_POSTGRES, RESOURCE_GENERIC };
 
@@ -39,7 +55,11 @@ struct resource_cfg {
 	char *host;   /* upstream, postgres only */
 	int port;
 	char *dbname;
-	bool upstream_tls; /* upstream.tls: true → require TLS to upstream */
+	enum upstream_tls_mode tls_mode; /* upstream.tls */
+	char *tls_ca_file;     /* verify-full: trust anchors (PEM) */
+	char *tls_server_name; /* verify-full: name to check; NULL: host */
+	struct x509_store_st *tls_ca; /* ca_file as loaded (verify-full) */
+	unsigned upstream_auth; /* upstream.auth; 0: UPSTREAM_AUTH_SCRAM */
 	bool audit_queries;
 	struct role_cfg *roles;
 	size_t nroles;
@@ -151,6 +171,10 @@ const struct resource_cfg *config_resource(const struct config *cfg,
 					   const char *name);
 const struct role_cfg *config_role(const struct resource_cfg *res,
 				   const char *role);
+/* The upstream.auth methods that apply to role of res (the role's own
+ * list, else the resource's, else scram-sha-256 only). */
+unsigned config_upstream_auth(const struct resource_cfg *res,
+			      const struct role_cfg *role);
 const struct policy_cfg *config_policy(const struct config *cfg,
 				       const char *name);
 

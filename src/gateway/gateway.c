@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "gateway/kdfpool.h"
 #include "gateway/session.h"
 #include "util/log.h"
 
@@ -204,6 +205,9 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	rc = make_tls(gw, cfg);
 	if (rc != 0)
 		goto out;
+	rc = kdfpool_new(base, KDFPOOL_THREADS, &gw->ctx.kdf);
+	if (rc != 0)
+		goto out;
 	rc = JG_ERR_IO;
 	gw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw->efd < 0)
@@ -278,6 +282,11 @@ void gateway_test_force_remote(struct gateway *gw, bool on)
 	gw->ctx.force_remote = on;
 }
 
+void gateway_test_hold_kdf(struct gateway *gw, bool hold)
+{
+	kdfpool_test_hold(gw->ctx.kdf, hold);
+}
+
 void gateway_free(struct gateway *gw)
 {
 	struct ended *e;
@@ -288,6 +297,7 @@ void gateway_free(struct gateway *gw)
 	/* one non-blocking turn lets the FATALs just queued go out */
 	event_base_loop(gw->ctx.base, EVLOOP_NONBLOCK);
 	session_free_closers(&gw->ctx);
+	kdfpool_free(gw->ctx.kdf);
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	if (gw->wake_ev)

@@ -62,6 +62,9 @@ size_t gateway_session_count(const struct gateway *gw);
 /* Tests only: treat every client as non-loopback, to exercise the rule
  * that cleartext passwords need TLS off loopback. */
 void gateway_test_force_remote(struct gateway *gw, bool on);
+/* Tests only: hold (or release) the SCRAM key derivation workers, to show
+ * that a login waiting for one stalls no other session. */
+void gateway_test_hold_kdf(struct gateway *gw, bool hold);
 /* Closes every session (FATAL 57P01 to each client) and the listener.
  * Loop thread only; call before freeing the event_base. */
 void gateway_free(struct gateway *gw);

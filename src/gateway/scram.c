@@ -5,23 +5,40 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/crypto.h"
 
 #define NONCE_RAW 18
-#define KEY_LEN 32
+#define KEY_LEN SCRAM_KEY_LEN
+#define BARE_MAX 256
+
+enum scram_stage {
+	ST_NEW,         /* nothing sent yet */
+	ST_FIRST_SENT,  /* client-first sent, awaiting server-first */
+	ST_KDF,         /* server-first taken, awaiting SaltedPassword */
+	ST_FINAL_SENT,  /* client-final sent, awaiting server-final */
+	ST_VERIFIED,    /* server signature verified */
+	ST_FAILED,
+};
 
 struct scram {
 	char *password;
+	char user[64];
 	char client_nonce[NONCE_RAW * 2 + 1];
-	char client_first_bare[64];
-	uint8_t server_key[KEY_LEN];
-	bool final_sent;
+	bool fixed_nonce;
+	char client_first_bare[BARE_MAX];
+	char server_first[SCRAM_MSG_MAX + 1];
+	size_t server_first_len;
+	size_t nonce_len; /* the combined nonce at the start of server_first */
+	const char *nonce; /* points into server_first */
+	uint8_t server_sig[KEY_LEN];
+	enum scram_stage stage;
 };
 
-int scram_new(const char *password, struct scram **out)
+static int scram_alloc(const char *password, struct scram **out)
 {
 	struct scram *s;
 
@@ -35,6 +52,30 @@ int scram_new(const char *password, struct scram **out)
 		return JG_ERR_NOMEM;
 	}
 	*out = s;
+	return 0;
+}
+
+int scram_new(const char *password, struct scram **out)
+{
+	return scram_alloc(password, out);
+}
+
+int scram_new_fixed(const char *password, const char *user,
+		    const char *nonce, struct scram **out)
+{
+	int rc;
+
+	if (strlen(user) >= sizeof((*out)->user) ||
+	    strlen(nonce) >= sizeof((*out)->client_nonce) ||
+	    strpbrk(user, ",=") || strchr(nonce, ','))
+		return JG_ERR_INVALID;
+	rc = scram_alloc(password, out);
+	if (rc != 0)
+		return rc;
+	snprintf((*out)->user, sizeof((*out)->user), "%s", user);
+	snprintf((*out)->client_nonce, sizeof((*out)->client_nonce), "%s",
+		 nonce);
+	(*out)->fixed_nonce = true;
 	return 0;
 }
 
@@ -54,19 +95,24 @@ int scram_client_first(struct scram *s, char *buf, size_t buflen, size_t *len)
 	int n;
 
 	*len = 0;
-	if (crypto_random(raw, sizeof(raw)) != 0)
-		return JG_ERR_CRYPTO;
-	/* hex is printable and comma-free, as the nonce must be */
-	hex_encode(raw, sizeof(raw), s->client_nonce);
+	if (s->stage != ST_NEW)
+		return JG_ERR_CONFLICT;
+	if (!s->fixed_nonce) {
+		if (crypto_random(raw, sizeof(raw)) != 0)
+			return JG_ERR_CRYPTO;
+		/* hex is printable and comma-free, as the nonce must be */
+		hex_encode(raw, sizeof(raw), s->client_nonce);
+	}
 	/* PostgreSQL ignores the SCRAM user name (it uses the startup one) */
 	n = snprintf(s->client_first_bare, sizeof(s->client_first_bare),
-		     "n=,r=%s", s->client_nonce);
+		     "n=%s,r=%s", s->user, s->client_nonce);
 	if (n < 0 || (size_t)n >= sizeof(s->client_first_bare))
 		return JG_ERR_INTERNAL;
 	n = snprintf(buf, buflen, "n,,%s", s->client_first_bare);
 	if (n < 0 || (size_t)n >= buflen)
 		return JG_ERR_TOOBIG;
 	*len = (size_t)n;
+	s->stage = ST_FIRST_SENT;
 	return 0;
 }
 
@@ -124,58 +170,107 @@ static int hmac(const uint8_t *key, size_t keylen, const void *data,
 	return 0;
 }
 
-int scram_client_final(struct scram *s, const char *sf, size_t sflen,
-		       char *buf, size_t buflen, size_t *len)
+/* "i=" value: decimal digits only, within the bounds. */
+static int parse_iterations(const char *v, size_t vl, int *out)
+{
+	long n = 0;
+
+	if (vl == 0)
+		return JG_ERR_PARSE;
+	for (size_t i = 0; i < vl; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return JG_ERR_PARSE;
+	if (vl > 9)
+		return JG_ERR_TOOBIG;
+	for (size_t i = 0; i < vl; i++)
+		n = n * 10 + (v[i] - '0');
+	if (n < SCRAM_ITER_MIN || n > SCRAM_ITER_MAX)
+		return JG_ERR_TOOBIG;
+	*out = (int)n;
+	return 0;
+}
+
+int scram_server_first(struct scram *s, const char *sf, size_t sflen,
+		       struct scram_kdf *kdf)
 {
 	const char *nonce, *salt64, *iter;
-	size_t noncel, salt64l, iterl, saltlen;
-	uint8_t salt[128], salted[KEY_LEN], client_key[KEY_LEN],
-		stored_key[KEY_LEN], sig[KEY_LEN], proof[KEY_LEN];
-	char itbuf[16], proof64[64], auth_msg[3 * SCRAM_MSG_MAX];
-	char without_proof[SCRAM_MSG_MAX];
-	long iterations;
-	char *end;
-	int n, rc = JG_ERR_AUTH;
+	size_t noncel, salt64l, iterl, cl = strlen(s->client_nonce);
+	int rc;
 
-	*len = 0;
+	if (s->stage != ST_FIRST_SENT)
+		return JG_ERR_CONFLICT;
+	s->stage = ST_FAILED;
 	if (sflen > SCRAM_MSG_MAX || memchr(sf, '\0', sflen))
+		return JG_ERR_PARSE;
+	/* "m=": a mandatory extension we cannot know */
+	if (sflen < 2 || sf[0] != 'r' || sf[1] != '=')
 		return JG_ERR_PARSE;
 	if (!attr(sf, sflen, 'r', &nonce, &noncel) ||
 	    !attr(sf, sflen, 's', &salt64, &salt64l) ||
 	    !attr(sf, sflen, 'i', &iter, &iterl))
 		return JG_ERR_PARSE;
 	/* the server's nonce must extend ours, or this is a replay */
-	if (noncel <= strlen(s->client_nonce) ||
-	    memcmp(nonce, s->client_nonce, strlen(s->client_nonce)) != 0)
+	if (noncel <= cl || memcmp(nonce, s->client_nonce, cl) != 0)
 		return JG_ERR_AUTH;
-	if (iterl == 0 || iterl >= sizeof(itbuf))
+	for (size_t i = 0; i < noncel; i++)
+		if (nonce[i] < 0x21 || nonce[i] > 0x7e)
+			return JG_ERR_PARSE;
+	rc = parse_iterations(iter, iterl, &kdf->iterations);
+	if (rc != 0)
+		return rc;
+	if (b64_decode(salt64, salt64l, kdf->salt, sizeof(kdf->salt),
+		       &kdf->saltlen) != 0 || kdf->saltlen == 0)
 		return JG_ERR_PARSE;
-	memcpy(itbuf, iter, iterl);
-	itbuf[iterl] = '\0';
-	iterations = strtol(itbuf, &end, 10);
-	if (*end != '\0' || iterations < 1 || iterations > SCRAM_ITER_MAX)
-		return JG_ERR_PARSE;
-	if (b64_decode(salt64, salt64l, salt, sizeof(salt), &saltlen) != 0)
-		return JG_ERR_PARSE;
+	memcpy(s->server_first, sf, sflen);
+	s->server_first[sflen] = '\0';
+	s->server_first_len = sflen;
+	s->nonce = s->server_first + (nonce - sf);
+	s->nonce_len = noncel;
+	s->stage = ST_KDF;
+	return 0;
+}
 
-	if (!PKCS5_PBKDF2_HMAC(s->password, (int)strlen(s->password), salt,
-			       (int)saltlen, (int)iterations, EVP_sha256(),
-			       KEY_LEN, salted))
+int scram_salted_password(const char *password, const struct scram_kdf *kdf,
+			  uint8_t out[SCRAM_KEY_LEN])
+{
+	if (kdf->iterations < SCRAM_ITER_MIN ||
+	    kdf->iterations > SCRAM_ITER_MAX ||
+	    kdf->saltlen > sizeof(kdf->salt))
+		return JG_ERR_INVALID;
+	if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), kdf->salt,
+			       (int)kdf->saltlen, kdf->iterations,
+			       EVP_sha256(), KEY_LEN, out))
 		return JG_ERR_CRYPTO;
+	return 0;
+}
+
+int scram_client_final(struct scram *s, const uint8_t salted[SCRAM_KEY_LEN],
+		       char *buf, size_t buflen, size_t *len)
+{
+	uint8_t client_key[KEY_LEN], server_key[KEY_LEN], stored_key[KEY_LEN],
+		sig[KEY_LEN], proof[KEY_LEN];
+	char proof64[64], auth_msg[3 * SCRAM_MSG_MAX];
+	char without_proof[SCRAM_MSG_MAX + 16];
+	int n, rc = JG_ERR_CRYPTO;
+
+	*len = 0;
+	if (s->stage != ST_KDF)
+		return JG_ERR_CONFLICT;
+	s->stage = ST_FAILED;
 	if (hmac(salted, KEY_LEN, "Client Key", 10, client_key) != 0 ||
-	    hmac(salted, KEY_LEN, "Server Key", 10, s->server_key) != 0)
+	    hmac(salted, KEY_LEN, "Server Key", 10, server_key) != 0)
 		goto out;
 	SHA256(client_key, KEY_LEN, stored_key);
 
 	/* channel binding "biws" is base64("n,,") */
 	n = snprintf(without_proof, sizeof(without_proof), "c=biws,r=%.*s",
-		     (int)noncel, nonce);
+		     (int)s->nonce_len, s->nonce);
 	if (n < 0 || (size_t)n >= sizeof(without_proof)) {
 		rc = JG_ERR_TOOBIG;
 		goto out;
 	}
-	n = snprintf(auth_msg, sizeof(auth_msg), "%s,%.*s,%s",
-		     s->client_first_bare, (int)sflen, sf, without_proof);
+	n = snprintf(auth_msg, sizeof(auth_msg), "%s,%s,%s",
+		     s->client_first_bare, s->server_first, without_proof);
 	if (n < 0 || (size_t)n >= sizeof(auth_msg)) {
 		rc = JG_ERR_TOOBIG;
 		goto out;
@@ -186,8 +281,7 @@ int scram_client_final(struct scram *s, const char *sf, size_t sflen,
 		proof[i] = client_key[i] ^ sig[i];
 	EVP_EncodeBlock((unsigned char *)proof64, proof, KEY_LEN);
 	/* keep what verify needs: the server signature over auth_msg */
-	if (hmac(s->server_key, KEY_LEN, auth_msg, (size_t)n,
-		 s->server_key) != 0)
+	if (hmac(server_key, KEY_LEN, auth_msg, (size_t)n, s->server_sig) != 0)
 		goto out;
 	n = snprintf(buf, buflen, "%s,p=%s", without_proof, proof64);
 	if (n < 0 || (size_t)n >= buflen) {
@@ -195,29 +289,44 @@ int scram_client_final(struct scram *s, const char *sf, size_t sflen,
 		goto out;
 	}
 	*len = (size_t)n;
-	s->final_sent = true;
+	s->stage = ST_FINAL_SENT;
 	rc = 0;
 out:
-	OPENSSL_cleanse(salted, sizeof(salted));
 	OPENSSL_cleanse(client_key, sizeof(client_key));
+	OPENSSL_cleanse(server_key, sizeof(server_key));
 	OPENSSL_cleanse(stored_key, sizeof(stored_key));
+	OPENSSL_cleanse(proof, sizeof(proof));
 	return rc;
 }
 
 int scram_verify_final(struct scram *s, const char *sfin, size_t len)
 {
-	const char *v;
 	size_t vl, got;
-	uint8_t sig[KEY_LEN];
+	uint8_t sig[SCRAM_MSG_MAX];
 
-	if (!s->final_sent || len > SCRAM_MSG_MAX)
+	if (s->stage != ST_FINAL_SENT)
 		return JG_ERR_AUTH;
-	if (!attr(sfin, len, 'v', &v, &vl))
+	s->stage = ST_FAILED;
+	if (len > SCRAM_MSG_MAX || len < 2 || sfin[1] != '=')
 		return JG_ERR_AUTH;
-	if (b64_decode(v, vl, sig, sizeof(sig), &got) != 0 || got != KEY_LEN)
+	if (sfin[0] == 'e')
+		return JG_ERR_FORBIDDEN; /* server-error, e.g. invalid-proof */
+	if (sfin[0] != 'v')
 		return JG_ERR_AUTH;
-	/* s->server_key now holds the expected ServerSignature */
-	return crypto_ct_equal(sig, s->server_key, KEY_LEN) ? 0 : JG_ERR_AUTH;
+	for (vl = 2; vl < len && sfin[vl] != ','; vl++)
+		;
+	if (b64_decode(sfin + 2, vl - 2, sig, sizeof(sig), &got) != 0 ||
+	    got != KEY_LEN)
+		return JG_ERR_AUTH;
+	if (!crypto_ct_equal(sig, s->server_sig, KEY_LEN))
+		return JG_ERR_AUTH;
+	s->stage = ST_VERIFIED;
+	return 0;
+}
+
+bool scram_verified(const struct scram *s)
+{
+	return s && s->stage == ST_VERIFIED;
 }
 
 void scram_md5_password(const char *user, const char *password,

@@ -101,12 +101,8 @@ void session_free(struct session *s, const char *why)
 		event_free(s->deadline_ev);
 	if (s->timeout_ev)
 		event_free(s->timeout_ev);
-	scram_free(s->scram);
+	upstream_release(s);
 	pgproto_startup_clear(&s->startup);
-	free(s->up_host);
-	free(s->up_dbname);
-	free(s->up_user);
-	free(s->password_env);
 	free(s);
 }
 
@@ -629,15 +625,7 @@ static void admit(struct session *s, const char *password)
 			       msg);
 		return;
 	}
-	s->up_host = strdup(res->host);
-	s->up_dbname = strdup(res->dbname ? res->dbname : s->resource);
-	s->up_user = strdup(rc->user);
-	s->password_env = rc->password_env ? strdup(rc->password_env) : NULL;
-	s->up_port = res->port ? res->port : 5432;
-	s->up_tls = res->upstream_tls;
-	s->audit_queries = res->audit_queries;
-	if (!s->up_host || !s->up_dbname || !s->up_user ||
-	    (rc->password_env && !s->password_env)) {
+	if (upstream_prepare(s, res, rc) != 0) {
 		session_free(s, "out of memory");
 		return;
 	}

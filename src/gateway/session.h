@@ -37,6 +37,7 @@ struct gw_ctx {
 	struct registry *by_cancel;  /* by the pid of our BackendKeyData */
 	struct session *all;         /* every open session */
 	struct closer *closers;      /* connections flushing their last bytes */
+	struct kdfpool *kdf;         /* SCRAM key derivation off the loop */
 	uint64_t next_id;
 	/* Tests only: treat every peer as non-loopback. */
 	bool force_remote;

@@ -49,12 +49,20 @@ struct session {
 	char role[NAME_MAX_LEN];
 	struct gateway_grant grant;
 
-	/* copied from the config at admission: a reload may free it */
+	/* copied from the config at admission (upstream_prepare): a reload
+	 * may free it */
 	char *up_host, *up_dbname, *up_user, *password_env;
 	int up_port;
 	bool up_tls, audit_queries;
+	enum upstream_tls_mode up_tls_mode;
+	char *up_server_name;  /* verify-full: the name to check */
+	X509_STORE *up_ca;     /* verify-full: trust anchors (a reference) */
+	unsigned up_auth;      /* UPSTREAM_AUTH_* this role may answer */
 
+	/* upstream login progress (upstream.c) */
 	struct scram *scram;
+	struct kdf_job *kdf;   /* SCRAM key derivation on a worker */
+	bool up_pw_sent;       /* md5 or cleartext answered */
 	uint32_t up_pid, up_key, my_pid, my_key;
 	struct pgproto_framer c2s, s2c;
 	uint64_t bytes_in, bytes_out;
@@ -80,6 +88,12 @@ void session_upstream_read(struct bufferevent *bev, void *arg);
 struct bufferevent *session_tls_filter(struct session *s, struct bufferevent *under,
 				       SSL *ssl, enum bufferevent_ssl_state state);
 /* upstream.c: the login to the upstream server */
+/* Copies what the login needs from the config (0, or JG_ERR_NOMEM). */
+int upstream_prepare(struct session *s, const struct resource_cfg *res,
+		     const struct role_cfg *role) JG_WUR;
+/* Frees what upstream_prepare and the login hold; cancels a pending key
+ * derivation.  Called by session_free. */
+void upstream_release(struct session *s);
 void upstream_connect(struct session *s);
 void upstream_connected(struct session *s);
 void upstream_fail(struct session *s, const char *what);

@@ -13,21 +13,44 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/principal.h"
+#include "gateway/kdfpool.h"
 #include "gateway/pgproto.h"
 #include "gateway/scram.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* Why the TLS handshake failed, when the certificate was the reason. */
+static const char *tls_verify_failure(struct session *s, char *buf,
+				      size_t len)
+{
+	SSL *ssl = s->ubev ? bufferevent_openssl_get_ssl(s->ubev) : NULL;
+	long vr;
+
+	if (!ssl || s->up_tls_mode != UPSTREAM_TLS_VERIFY_FULL)
+		return NULL;
+	vr = SSL_get_verify_result(ssl);
+	if (vr == X509_V_OK)
+		return NULL;
+	snprintf(buf, len, "upstream certificate not accepted (%s)",
+		 X509_verify_cert_error_string(vr));
+	return buf;
+}
+
 void upstream_fail(struct session *s, const char *what)
 {
-	char msg[512];
+	char msg[512], vbuf[200];
+	const char *why = tls_verify_failure(s, vbuf, sizeof(vbuf));
+
+	if (why)
+		what = why;
 
 	log_warn(s->tag, "upstream %s:%d for %s as %s: %s", s->up_host,
 		 s->up_port, s->resource, s->role, what);
@@ -62,6 +85,54 @@ static int send_upstream_startup(struct session *s)
 	}
 	return pgproto_put_startup(bufferevent_get_output(s->ubev), names,
 				   values, n);
+}
+
+int upstream_prepare(struct session *s, const struct resource_cfg *res,
+		     const struct role_cfg *role)
+{
+	s->up_host = strdup(res->host);
+	s->up_dbname = strdup(res->dbname ? res->dbname : s->resource);
+	s->up_user = strdup(role->user);
+	s->password_env = role->password_env ? strdup(role->password_env) :
+		NULL;
+	s->up_port = res->port ? res->port : 5432;
+	s->up_tls_mode = res->tls_mode;
+	s->up_tls = res->tls_mode != UPSTREAM_TLS_OFF;
+	s->up_auth = config_upstream_auth(res, role);
+	s->audit_queries = res->audit_queries;
+	if (res->tls_mode == UPSTREAM_TLS_VERIFY_FULL) {
+		/* a reload may free the config while we connect */
+		if (!res->tls_ca || X509_STORE_up_ref(res->tls_ca) != 1)
+			return JG_ERR_INVALID;
+		s->up_ca = res->tls_ca;
+		s->up_server_name = strdup(res->tls_server_name ?
+					   res->tls_server_name : res->host);
+		if (!s->up_server_name)
+			return JG_ERR_NOMEM;
+	}
+	if (!s->up_host || !s->up_dbname || !s->up_user ||
+	    (role->password_env && !s->password_env))
+		return JG_ERR_NOMEM;
+	return 0;
+}
+
+void upstream_release(struct session *s)
+{
+	/* a derivation still running must not call back into a freed
+	 * session */
+	kdfpool_cancel(s->kdf);
+	s->kdf = NULL;
+	scram_free(s->scram);
+	s->scram = NULL;
+	X509_STORE_free(s->up_ca);
+	s->up_ca = NULL;
+	free(s->up_server_name);
+	free(s->up_host);
+	free(s->up_dbname);
+	free(s->up_user);
+	free(s->password_env);
+	s->up_server_name = s->up_host = s->up_dbname = s->up_user =
+		s->password_env = NULL;
 }
 
 void upstream_connect(struct session *s)
@@ -104,10 +175,43 @@ void upstream_connected(struct session *s)
 	s->state = SS_UP_AUTH;
 }
 
+static bool is_ip_literal(const char *h)
+{
+	struct in6_addr tmp;
+
+	return inet_pton(AF_INET, h, &tmp) == 1 ||
+	       inet_pton(AF_INET6, h, &tmp) == 1;
+}
+
+/* SNI, and for verify-full the chain against the resource's CA file and
+ * the name (a DNS name, or an IP address literal checked against the
+ * certificate's IP entries).  The client SSL_CTX verifies nothing by
+ * itself: mode require is encryption against passive eavesdropping. */
+static int setup_verify(struct session *s, SSL *ssl)
+{
+	const char *name = s->up_server_name ? s->up_server_name : s->up_host;
+	X509_VERIFY_PARAM *param;
+	bool ip = is_ip_literal(name);
+
+	if (!ip && SSL_set_tlsext_host_name(ssl, name) != 1)
+		return JG_ERR_CRYPTO;
+	if (s->up_tls_mode != UPSTREAM_TLS_VERIFY_FULL)
+		return 0;
+	if (!s->up_ca || SSL_set1_verify_cert_store(ssl, s->up_ca) != 1)
+		return JG_ERR_CRYPTO;
+	param = SSL_get0_param(ssl);
+	X509_VERIFY_PARAM_set_hostflags(param,
+					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) :
+	     X509_VERIFY_PARAM_set1_host(param, name, 0)) != 1)
+		return JG_ERR_CRYPTO;
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
 void upstream_start_tls(struct session *s)
 {
 	struct bufferevent *tls;
-	struct in6_addr tmp;
 	SSL *ssl;
 
 	if (evbuffer_get_length(bufferevent_get_input(s->ubev)) != 0) {
@@ -119,9 +223,11 @@ void upstream_start_tls(struct session *s)
 		session_free(s, "out of memory");
 		return;
 	}
-	if (inet_pton(AF_INET, s->up_host, &tmp) != 1 &&
-	    inet_pton(AF_INET6, s->up_host, &tmp) != 1)
-		SSL_set_tlsext_host_name(ssl, s->up_host);
+	if (setup_verify(s, ssl) != 0) {
+		SSL_free(ssl);
+		upstream_fail(s, "cannot set up certificate verification");
+		return;
+	}
 	tls = session_tls_filter(s, s->ubev, ssl, BUFFEREVENT_SSL_CONNECTING);
 	if (!tls)
 		return;
@@ -140,83 +246,217 @@ static int send_password_msg(struct session *s, const void *body, size_t len)
 	return pgproto_put_msg(bufferevent_get_output(s->ubev), 'p', body, len);
 }
 
-/* Handles one AuthenticationRequest from the upstream. */
-static int upstream_auth(struct session *s, const uint8_t *body, uint32_t len)
+/* The password of the role, or NULL (logged) when its variable is unset. */
+static const char *role_password(struct session *s)
+{
+	const char *pw = s->password_env ? getenv(s->password_env) : NULL;
+
+	if (!pw)
+		log_error(s->tag, "upstream wants a password for role %s of "
+			  "%s but $%s is not set", s->role, s->resource,
+			  s->password_env ? s->password_env : "(none)");
+	return pw;
+}
+
+/* The method the upstream asks for must be listed in upstream.auth, and
+ * asked for at most once; anything else refuses the login before a
+ * credential leaves the gateway. */
+static int allowed(struct session *s, unsigned method, const char *name,
+		   const char **why)
+{
+	static char buf[160];
+
+	if (s->scram || s->up_pw_sent) {
+		*why = "upstream asked for a second authentication";
+		return JG_ERR_AUTH;
+	}
+	if (!(s->up_auth & method)) {
+		snprintf(buf, sizeof(buf), "upstream asked for %s "
+			 "authentication, which upstream.auth does not allow",
+			 name);
+		*why = buf;
+		return JG_ERR_FORBIDDEN;
+	}
+	return 0;
+}
+
+/* SCRAM key derivation finished on a worker (runs on the loop). */
+static void kdf_done(void *arg, int rc, const uint8_t salted[SCRAM_KEY_LEN])
+{
+	struct session *s = arg;
+	char buf[SCRAM_MSG_MAX + 64];
+	size_t n;
+
+	s->kdf = NULL;
+	if (rc == 0)
+		rc = scram_client_final(s->scram, salted, buf, sizeof(buf), &n);
+	if (rc == 0)
+		rc = send_password_msg(s, buf,
+				     n);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (rc != 0) {
+		upstream_fail(s, "SCRAM exchange failed");
+		return;
+	}
+	bufferevent_enable(s->ubev, EV_READ);
+	/* anything the upstream sent meanwhile waits in the input buffer */
+	session_upstream_read(s->ubev, s);
+}
+
+/* SASL: the mechanism list must name SCRAM-SHA-256. */
+static int scram_start(struct session *s, const uint8_t *body, uint32_t len,
+		       const char **why)
 {
 	const char *password;
 	char buf[SCRAM_MSG_MAX + 64];
-	size_t n;
+	bool found = false;
+	size_t i = 4, n;
+	int rc;
+
+	while (i < len && body[i]) {
+		size_t l = strnlen((const char *)body + i, len - i);
+
+		if (l == 13 && memcmp(body + i, "SCRAM-SHA-256", 13) == 0)
+			found = true;
+		i += l + 1;
+	}
+	if (!found) {
+		*why = "upstream offers no SASL mechanism we speak";
+		return JG_ERR_AUTH;
+	}
+	password = role_password(s);
+	if (!password)
+		return JG_ERR_NOTFOUND;
+	rc = scram_new(password, &s->scram);
+	if (rc != 0)
+		return rc;
+	memcpy(buf, "SCRAM-SHA-256", 14);
+	rc = scram_client_first(s->scram, buf + 18, sizeof(buf) - 18, &n);
+	if (rc != 0)
+		return rc;
+	pgproto_put_be32((uint8_t *)buf + 14, (uint32_t)n);
+	return send_password_msg(s, buf,
+			       18 + n);
+}
+
+/* SASLContinue: checks server-first and hands PBKDF2 to a worker.
+ * Returns 2: the login waits for kdf_done. */
+static int scram_continue(struct session *s, const uint8_t *body,
+			  uint32_t len, const char **why)
+{
+	struct scram_kdf kdf;
+	const char *password;
+	int rc;
+
+	if (!s->scram || s->kdf) {
+		*why = "unexpected SASLContinue from upstream";
+		return JG_ERR_AUTH;
+	}
+	rc = scram_server_first(s->scram, (const char *)body + 4, len - 4,
+				&kdf);
+	if (rc == JG_ERR_TOOBIG) {
+		*why = "upstream asked for a SCRAM iteration count outside "
+		       "4096..1000000";
+		return rc;
+	}
+	if (rc != 0) {
+		*why = "malformed or replayed SCRAM server-first-message";
+		return rc;
+	}
+	password = role_password(s);
+	if (!password)
+		return JG_ERR_NOTFOUND;
+	rc = kdfpool_submit(s->gw->kdf, password, &kdf, kdf_done, s, &s->kdf);
+	OPENSSL_cleanse(&kdf, sizeof(kdf));
+	if (rc == JG_ERR_UNAVAILABLE)
+		*why = "too many upstream logins in progress";
+	if (rc != 0)
+		return rc;
+	/* nothing more from the upstream until our answer is out */
+	bufferevent_disable(s->ubev, EV_READ);
+	return 2;
+}
+
+/* Handles one AuthenticationRequest from the upstream: 0 to go on, 1 for
+ * an accepted AuthenticationOk, 2 while a key derivation runs, negative
+ * (with *why when there is more to say) to refuse the login. */
+static int upstream_auth(struct session *s, const uint8_t *body, uint32_t len,
+			 const char **why)
+{
+	const char *password;
 	uint32_t code;
 	int rc;
 
 	if (len < 4)
 		return JG_ERR_PARSE;
 	code = pgproto_be32(body);
-	if (code == 0)
-		return 1; /* AuthenticationOk */
-	if (code == 12) { /* SASLFinal */
-		if (!s->scram ||
-		    scram_verify_final(s->scram, (const char *)body + 4,
-				       len - 4) != 0)
-			return JG_ERR_AUTH;
-		return 0;
-	}
-	password = s->password_env ? getenv(s->password_env) : NULL;
-	if (!password) {
-		log_error(s->tag, "upstream wants a password for role %s of "
-			  "%s but $%s is not set", s->role, s->resource,
-			  s->password_env ? s->password_env : "(none)");
-		return JG_ERR_NOTFOUND;
-	}
 	switch (code) {
-	case 3: /* cleartext */
+	case 0: /* AuthenticationOk: only once the upstream proved itself */
+		if (s->scram && !scram_verified(s->scram)) {
+			*why = "upstream skipped the SCRAM server signature";
+			return JG_ERR_AUTH;
+		}
+		if (!s->scram && !s->up_pw_sent &&
+		    !(s->up_auth & UPSTREAM_AUTH_TRUST)) {
+			*why = "upstream let us in without authentication "
+			       "(trust), which upstream.auth does not allow";
+			return JG_ERR_FORBIDDEN;
+		}
+		return 1;
+	case 3: /* cleartext password */
+		rc = allowed(s, UPSTREAM_AUTH_PASSWORD, "cleartext password",
+			     why);
+		if (rc != 0)
+			return rc;
+		if (!s->up_tls) { /* the config check makes this unreachable */
+			*why = "cleartext password outside TLS";
+			return JG_ERR_FORBIDDEN;
+		}
+		password = role_password(s);
+		if (!password)
+			return JG_ERR_NOTFOUND;
+		s->up_pw_sent = true;
 		return send_password_msg(s, password, strlen(password) + 1);
 	case 5: { /* md5 */
 		char md5[36];
 
+		rc = allowed(s, UPSTREAM_AUTH_MD5, "md5", why);
+		if (rc != 0)
+			return rc;
 		if (len != 8)
 			return JG_ERR_PARSE;
+		password = role_password(s);
+		if (!password)
+			return JG_ERR_NOTFOUND;
 		scram_md5_password(s->up_user, password, body + 4, md5);
-		rc = send_password_msg(s, md5, strlen(md5) + 1);
+		s->up_pw_sent = true;
+		rc = send_password_msg(s, md5,
+				     strlen(md5) + 1);
 		OPENSSL_cleanse(md5, sizeof(md5));
 		return rc;
 	}
-	case 10: { /* SASL: list of mechanisms */
-		bool found = false;
-		size_t i = 4;
-
-		while (i < len && body[i]) {
-			size_t l = strnlen((const char *)body + i, len - i);
-
-			if (l == 13 && memcmp(body + i, "SCRAM-SHA-256", 13) == 0)
-				found = true;
-			i += l + 1;
-		}
-		if (!found || s->scram)
-			return JG_ERR_AUTH;
-		rc = scram_new(password, &s->scram);
-		if (rc != 0)
-			return rc;
-		memcpy(buf, "SCRAM-SHA-256", 14);
-		rc = scram_client_first(s->scram, buf + 18, sizeof(buf) - 18,
-					&n);
-		if (rc != 0)
-			return rc;
-		pgproto_put_be32((uint8_t *)buf + 14, (uint32_t)n);
-		return send_password_msg(s, buf, 18 + n);
-	}
+	case 10: /* SASL */
+		rc = allowed(s, UPSTREAM_AUTH_SCRAM, "SCRAM-SHA-256", why);
+		return rc != 0 ? rc : scram_start(s, body, len, why);
 	case 11: /* SASLContinue */
-		if (!s->scram)
-			return JG_ERR_AUTH;
-		rc = scram_client_final(s->scram, (const char *)body + 4,
-					len - 4, buf, sizeof(buf), &n);
-		if (rc != 0)
-			return rc;
-		rc = send_password_msg(s, buf, n);
-		OPENSSL_cleanse(buf, sizeof(buf));
+		return scram_continue(s, body, len, why);
+	case 12: /* SASLFinal */
+		rc = s->scram ? scram_verify_final(s->scram,
+						   (const char *)body + 4,
+						   len - 4) : JG_ERR_AUTH;
+		if (rc == JG_ERR_FORBIDDEN)
+			*why = "upstream reported a SCRAM error";
+		else if (rc != 0)
+			*why = "upstream SCRAM server signature did not verify";
 		return rc;
-	default:
-		return JG_ERR_AUTH; /* GSS, SSPI, Kerberos: not supported */
+	default: {
+		static char buf[96];
+
+		snprintf(buf, sizeof(buf), "upstream asked for an unsupported "
+			 "authentication method (code %u)", (unsigned)code);
+		*why = buf;
+		return JG_ERR_AUTH;
+	}
 	}
 }
 
@@ -227,7 +467,8 @@ int upstream_login_msgs(struct session *s)
 	struct evbuffer *in = bufferevent_get_input(s->ubev);
 	struct evbuffer *cout = bufferevent_get_output(s->cbev);
 
-	while (s->state == SS_UP_AUTH || s->state == SS_UP_PARAMS) {
+	while ((s->state == SS_UP_AUTH || s->state == SS_UP_PARAMS) &&
+	       !s->kdf) {
 		uint8_t *p, type;
 		uint32_t len;
 		int rc;
@@ -256,11 +497,15 @@ int upstream_login_msgs(struct session *s)
 		}
 		if (s->state == SS_UP_AUTH) {
 			if (type == 'R') {
-				rc = upstream_auth(s, p + 5, len);
+				const char *why = NULL;
+
+				rc = upstream_auth(s, p + 5, len, &why);
 				if (rc < 0) {
-					upstream_fail(s, rc == JG_ERR_NOTFOUND ?
+					if (!why)
+						why = rc == JG_ERR_NOTFOUND ?
 						      "no upstream password configured" :
-						      "upstream authentication failed");
+						      "upstream authentication failed";
+					upstream_fail(s, why);
 					return 1;
 				}
 				if (rc == 1) {

@@ -20,7 +20,8 @@ int file_read_all(const char *path, size_t max, char **buf, size_t *len,
 	*len = 0;
 	if (errlen > 0)
 		err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* non-blocking: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return JG_ERR_IO;

@@ -210,7 +210,9 @@ static void test_full_config(void **state)
 	assert_string_equal(r->host, "10.0.0.5");
 	assert_int_equal(r->port, 6543);
 	assert_string_equal(r->dbname, "orders");
-	assert_true(r->upstream_tls);
+	assert_int_equal(r->tls_mode, UPSTREAM_TLS_REQUIRE);
+	assert_int_equal(config_upstream_auth(r, config_role(r, "read")),
+			 UPSTREAM_AUTH_SCRAM);
 	assert_true(r->audit_queries);
 	assert_int_equal(r->nroles, 2);
 	assert_string_equal(config_role(r, "read")->user, "jit_read");
@@ -321,7 +323,8 @@ static void test_defaults(void **state)
 	/* Port defaults to 5432, upstream TLS and query audit to off. */
 	cfg = must_parse(RES);
 	assert_int_equal(cfg->resources[0].port, 5432);
-	assert_false(cfg->resources[0].upstream_tls);
+	assert_int_equal(cfg->resources[0].tls_mode, UPSTREAM_TLS_OFF);
+	assert_int_equal(cfg->resources[0].upstream_auth, UPSTREAM_AUTH_SCRAM);
 	assert_false(cfg->resources[0].audit_queries);
 	config_free(cfg);
 }
@@ -901,6 +904,189 @@ static void test_error_policies(void **state)
 		     "duplicate resource 'a' (first at line 2)");
 }
 
+/* A test CA (EC P-256, CN=jitgate-test-ca): only loaded, never trusted. */
+static const char test_ca_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBijCCAS+gAwIBAgIUKgiA2ZkerEP89WVbkNj4ru/fITIwCgYIKoZIzj0EAwIw\n"
+	"GjEYMBYGA1UEAwwPaml0Z2F0ZS10ZXN0LWNhMB4XDTI2MTEyOTA4MzUwOVoXDTM2\n"
+	"MTEyNjA4MzUwOVowGjEYMBYGA1UEAwwPaml0Z2F0ZS10ZXN0LWNhMFkwEwYHKoZI\n"
+	"zj0CAQYIKoZIzj0DAQcDQgAEwVnsFRcRuJLGL0Z4BYH4KPcqOK1Dli3a5ISfRVqB\n"
+	"McX8Sy/WDDkkVj2F9JFamGaSjYsFXAvw9ct6QFFjG+ua7KNTMFEwHQYDVR0OBBYE\n"
+	"FMTSAXP1iusNqDEXpg0wLmaqrKgMMB8GA1UdIwQYMBaAFMTSAXP1iusNqDEXpg0w\n"
+	"LmaqrKgMMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAMVugIzb\n"
+	"Fta3dnYAnKs5uoGRX9tlthPddpTUbJsbYKJjAiEAxaDleXYaJxLxQ+xq00zarLyL\n"
+	"LTClFvLIRDtn9Ds1Zw0=\n"
+	"-----END CERTIFICATE-----\n";
+
+/* "resources:" with one postgres resource whose upstream mapping is
+ * UPSTREAM (line 4) and whose roles mapping is ROLES (lines 5-). */
+static void upstream_yaml(char *buf, size_t len, const char *upstream,
+			  const char *roles)
+{
+	snprintf(buf, len, "resources:\n  - name: db\n    kind: postgres\n"
+		 "    upstream: {host: db.internal, dbname: d%s}\n"
+		 "    roles:\n%s", upstream, roles);
+}
+
+static void expect_upstream_error(const char *upstream, const char *roles,
+				  int line, const char *needle)
+{
+	char y[1024];
+
+	upstream_yaml(y, sizeof(y), upstream, roles);
+	expect_error(y, line, needle);
+}
+
+static struct config *parse_upstream(const char *upstream, const char *roles)
+{
+	char y[1024];
+
+	upstream_yaml(y, sizeof(y), upstream, roles);
+	return must_parse(y);
+}
+
+static void test_upstream_auth(void **state)
+{
+	const struct resource_cfg *r;
+	struct config *cfg;
+
+	(void)state;
+	/* default: SCRAM only */
+	cfg = parse_upstream("", "      read: {user: u, password_env: P}\n");
+	r = &cfg->resources[0];
+	assert_int_equal(config_upstream_auth(r, config_role(r, "read")),
+			 UPSTREAM_AUTH_SCRAM);
+	config_free(cfg);
+	/* a resource list, and a role replacing it */
+	cfg = parse_upstream(", auth: [md5, scram-sha-256]",
+			     "      read: {user: u, password_env: P}\n"
+			     "      ops:\n        user: o\n"
+			     "        upstream: {auth: [trust]}\n");
+	r = &cfg->resources[0];
+	assert_int_equal(config_upstream_auth(r, config_role(r, "read")),
+			 UPSTREAM_AUTH_MD5 | UPSTREAM_AUTH_SCRAM);
+	assert_int_equal(config_upstream_auth(r, config_role(r, "ops")),
+			 UPSTREAM_AUTH_TRUST);
+	config_free(cfg);
+	/* cleartext is fine inside TLS */
+	cfg = parse_upstream(", tls: true, auth: [password]",
+			     "      read: {user: u, password_env: P}\n");
+	assert_int_equal(cfg->resources[0].upstream_auth,
+			 UPSTREAM_AUTH_PASSWORD);
+	config_free(cfg);
+
+	expect_upstream_error(", auth: [scram-sha-1]",
+			      "      read: {user: u}\n", 4,
+			      "auth: 'scram-sha-1' is not scram-sha-256, md5, "
+			      "password or trust");
+	expect_upstream_error(", auth: [SCRAM-SHA-256]",
+			      "      read: {user: u}\n", 4, "is not scram-sha-256");
+	expect_upstream_error(", auth: [\"gss\\x01\"]",
+			      "      read: {user: u}\n", 4, "'gss?' is not");
+	expect_upstream_error(", auth: [md5, trust, md5]",
+			      "      read: {user: u}\n", 4,
+			      "auth: 'md5' is listed twice");
+	expect_upstream_error(", auth: []", "      read: {user: u}\n", 4,
+			      "auth: must not be empty");
+	expect_upstream_error(", auth: md5", "      read: {user: u}\n", 4,
+			      "auth: expected a list");
+	expect_upstream_error(", auth: [[md5]]", "      read: {user: u}\n", 4,
+			      "auth: expected a value, got a list");
+	expect_upstream_error("", "      read:\n        user: u\n"
+			      "        upstream: {auth: []}\n", 8,
+			      "auth: must not be empty");
+	expect_upstream_error("", "      read:\n        user: u\n"
+			      "        upstream: {tls: true}\n", 8,
+			      "unknown key 'tls' in upstream of a role");
+	expect_upstream_error("", "      read:\n        user: u\n"
+			      "        upstream: {}\n", 8,
+			      "missing required key 'auth'");
+	/* cleartext outside TLS, from the resource or from the role */
+	expect_upstream_error(", auth: [password]",
+			      "      read: {user: u, password_env: P}\n", 6,
+			      "role 'read': upstream.auth 'password' sends the "
+			      "password in cleartext; it needs upstream.tls");
+	expect_upstream_error("", "      read:\n        user: u\n"
+			      "        upstream: {auth: [password]}\n", 7,
+			      "needs upstream.tls");
+}
+
+static void test_upstream_tls(void **state)
+{
+	char ca[] = "/tmp/jg-cfg-ca-XXXXXX", up[512], bad[] =
+		"/tmp/jg-cfg-bad-XXXXXX";
+	const char *roles = "      read: {user: u, password_env: P}\n";
+	const struct resource_cfg *r;
+	struct config *cfg;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(ca);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, test_ca_pem, strlen(test_ca_pem)),
+			 (ssize_t)strlen(test_ca_pem));
+	close(fd);
+	fd = mkstemp(bad);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not a certificate\n", 18), 18);
+	close(fd);
+
+	cfg = parse_upstream(", tls: false", roles);
+	assert_int_equal(cfg->resources[0].tls_mode, UPSTREAM_TLS_OFF);
+	config_free(cfg);
+	cfg = parse_upstream(", tls: {mode: require}", roles);
+	assert_int_equal(cfg->resources[0].tls_mode, UPSTREAM_TLS_REQUIRE);
+	assert_null(cfg->resources[0].tls_ca);
+	config_free(cfg);
+	snprintf(up, sizeof(up), ", tls: {mode: verify-full, ca_file: %s}", ca);
+	cfg = parse_upstream(up, roles);
+	r = &cfg->resources[0];
+	assert_int_equal(r->tls_mode, UPSTREAM_TLS_VERIFY_FULL);
+	assert_string_equal(r->tls_ca_file, ca);
+	assert_non_null(r->tls_ca);
+	assert_null(r->tls_server_name); /* the host is checked */
+	config_free(cfg);
+	snprintf(up, sizeof(up), ", tls: {mode: verify-full, ca_file: %s, "
+		 "server_name: pg.example.com}", ca);
+	cfg = parse_upstream(up, roles);
+	assert_string_equal(cfg->resources[0].tls_server_name,
+			    "pg.example.com");
+	config_free(cfg);
+
+	expect_upstream_error(", tls: {ca_file: x}", roles, 4,
+			      "missing required key 'mode'");
+	expect_upstream_error(", tls: {mode: verify-ca}", roles, 4,
+			      "mode: 'verify-ca' is not require or verify-full");
+	expect_upstream_error(", tls: {mode: verify-full}", roles, 4,
+			      "missing required key 'ca_file'");
+	expect_upstream_error(", tls: {mode: require, ca_file: x}", roles, 4,
+			      "ca_file: only used with mode: verify-full");
+	expect_upstream_error(", tls: {mode: require, server_name: x}", roles,
+			      4, "server_name: only used with mode: verify-full");
+	expect_upstream_error(", tls: {mode: require, sslmode: x}", roles, 4,
+			      "unknown key 'sslmode' in tls");
+	expect_upstream_error(", tls: [require]", roles, 4,
+			      "tls: must be true, false or {mode, ca_file, "
+			      "server_name}");
+	expect_upstream_error(", tls: {mode: verify-full, ca_file: "
+			      "/nonexistent/ca.pem}", roles, 4,
+			      "ca_file: '/nonexistent/ca.pem': cannot open: No such file");
+	snprintf(up, sizeof(up), ", tls: {mode: verify-full, ca_file: %s}",
+		 bad);
+	expect_upstream_error(up, roles, 4, "ca_file: no PEM certificate in");
+	/* a directory, a device: not regular files (and never read) */
+	expect_upstream_error(", tls: {mode: verify-full, ca_file: /tmp}",
+			      roles, 4, "ca_file: '/tmp': not a regular file");
+	expect_upstream_error(", tls: {mode: verify-full, ca_file: /dev/zero}",
+			      roles, 4, "not a regular file");
+	snprintf(up, sizeof(up), ", tls: {mode: verify-full, ca_file: %s, "
+		 "server_name: \"a b\"}", ca);
+	expect_upstream_error(up, roles, 4, "server_name: 'a b' is not a host "
+			      "name or an IP address");
+	unlink(ca);
+	unlink(bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -917,6 +1103,8 @@ int main(void)
 		cmocka_unit_test(test_error_types),
 		cmocka_unit_test(test_error_values),
 		cmocka_unit_test(test_error_policies),
+		cmocka_unit_test(test_upstream_auth),
+		cmocka_unit_test(test_upstream_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

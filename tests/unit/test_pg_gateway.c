@@ -54,14 +54,18 @@ static struct gateway *gw;
 static pthread_t loop_thread;
 
 static struct role_cfg orders_roles[] = {
-	{"read", "jit_read", "JGT_READ_PW"},
-	{"write", "jit_write", "JGT_WRITE_PW"},
-	{"md5", "jit_md5", "JGT_MD5_PW"},
-	{"trust", "jit_trust", NULL},
-	{"nopw", "jit_read", "JGT_UNSET_PW"},
+	{"read", "jit_read", "JGT_READ_PW", 0},
+	{"write", "jit_write", "JGT_WRITE_PW", 0},
+	{"md5", "jit_md5", "JGT_MD5_PW", UPSTREAM_AUTH_MD5},
+	{"trust", "jit_trust", NULL, UPSTREAM_AUTH_TRUST},
+	{"nopw", "jit_read", "JGT_UNSET_PW", 0},
+	/* the default upstream.auth (scram-sha-256 only) against md5 and
+	 * trust upstreams */
+	{"md5strict", "jit_md5", "JGT_MD5_PW", 0},
+	{"truststrict", "jit_trust", NULL, 0},
 };
-static struct role_cfg secure_roles[] = {{"read", "jit_tls", "JGT_TLS_PW"}};
-static struct role_cfg generic_roles[] = {{"read", NULL, NULL}};
+static struct role_cfg secure_roles[] = {{"read", "jit_tls", "JGT_TLS_PW", 0}};
+static struct role_cfg generic_roles[] = {{"read", NULL, NULL, 0}};
 static struct resource_cfg resources[3];
 static struct config cfg;
 
@@ -273,7 +277,7 @@ static int setup(void **state)
 	resources[1] = (struct resource_cfg){
 		.name = "secure-db", .kind = RESOURCE_POSTGRES,
 		.host = "localhost", .port = pg_port, .dbname = "orders",
-		.upstream_tls = true, .roles = secure_roles, .nroles = 1};
+		.tls_mode = UPSTREAM_TLS_REQUIRE, .roles = secure_roles, .nroles = 1};
 	resources[2] = (struct resource_cfg){
 		.name = "billing-api", .kind = RESOURCE_GENERIC,
 		.roles = generic_roles, .nroles = 1};
@@ -460,11 +464,19 @@ static void test_refusals(void **state)
 		{"alice", "tok-alice", "billing-api", "no PostgreSQL resource"},
 		{"alice", "tok-alice", "orders-db@admin", "has no role \"admin\""},
 		{"alice", "tok-alice", "orders-db@nopw", "no upstream password"},
+		{"alice", "tok-alice", "orders-db@md5strict",
+		 "cannot log in to orders-db as md5strict: upstream asked for "
+		 "md5 authentication, which upstream.auth does not allow"},
+		{"alice", "tok-alice", "orders-db@truststrict",
+		 "upstream let us in without authentication (trust), which "
+		 "upstream.auth does not allow"},
 	};
 	(void)state;
 	clear_grants();
 	add_grant("alice", "orders-db", "read", 3600 * 1000);
 	add_grant("alice", "orders-db", "nopw", 3600 * 1000);
+	add_grant("alice", "orders-db", "md5strict", 3600 * 1000);
+	add_grant("alice", "orders-db", "truststrict", 3600 * 1000);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		PGconn *c = connect_as(cases[i].user, cases[i].pw, cases[i].db,
 				       NULL);
