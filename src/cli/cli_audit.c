@@ -152,7 +152,8 @@ static const char audit_usage[] =
 	"audit [--follow] [--subject S] [--resource R] [--action A] "
 	"[--after SEQ] [--limit N] [--json]\n"
 	"       jitgate audit export\n"
-	"       jitgate audit verify [FILE|-]";
+	"       jitgate audit verify [FILE|-]\n"
+	"       jitgate audit replay -c NEW EXPORT.jsonl";
 
 static int audit_list(int argc, char **argv)
 {
@@ -357,5 +358,7 @@ int cli_cmd_audit(int argc, char **argv)
 		return audit_export(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
 		return audit_verify(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+		return cli_audit_replay(argc - 1, argv + 1);
 	return audit_list(argc, argv);
 }

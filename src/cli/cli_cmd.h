@@ -12,6 +12,8 @@ int cli_cmd_check(int argc, char **argv);
 int cli_cmd_whoami(int argc, char **argv);
 /* audit [--follow] …, audit export, audit verify [FILE]. */
 int cli_cmd_audit(int argc, char **argv);
+/* audit replay -c NEW EXPORT.jsonl (offline; from cli_cmd_audit) */
+int cli_audit_replay(int argc, char **argv);
 /* policy test|explain|matrix|diff|lint (offline) */
 int cli_cmd_policy(int argc, char **argv);
 /* token new, token verify … */

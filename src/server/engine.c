@@ -298,19 +298,47 @@ static json_t *detail_for(enum audit_action a, const struct request *r,
 	return d;
 }
 
+static json_t *transition_event(enum audit_action a, const char *actor,
+				const struct request *r, const char *comment)
+{
+	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o*}", "action",
+			 action_name(a), "actor", actor, "request_id",
+			 (json_int_t)r->id, "subject", r->requester, "resource",
+			 r->resource, "role", r->role, "detail",
+			 detail_for(a, r, comment));
+}
+
 static int append_transition(struct engine *e, struct batch *b,
 			     enum audit_action a, const char *actor,
 			     const struct request *r, const char *comment)
 {
-	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o*}", "action",
-			       action_name(a), "actor", actor, "request_id",
-			       (json_int_t)r->id, "subject", r->requester,
-			       "resource", r->resource, "role", r->role, "detail",
-			       detail_for(a, r, comment));
+	json_t *ev = transition_event(a, actor, r, comment);
 
 	if (ev == NULL)
 		return JG_ERR_NOMEM;
 	return append_event(e, b, ev);
+}
+
+/* request.created also records the requester's groups as they were when
+ * the policy matched: `jitgate audit replay` needs them to judge the
+ * request again (OIDC groups are known nowhere else). */
+static int append_created(struct engine *e, struct batch *b,
+			  const struct subject *who, const struct request *r)
+{
+	json_t *ev = transition_event(ACT_REQUEST_CREATED, who->name, r, NULL);
+	json_t *groups = json_array();
+
+	for (size_t i = 0; groups && i < who->ngroups; i++)
+		if (json_array_append_new(groups, json_string(who->groups[i])) != 0)
+			goto fail;
+	if (ev == NULL || groups == NULL ||
+	    json_object_set_new(json_object_get(ev, "detail"), "groups", groups) != 0)
+		goto fail;
+	return append_event(e, b, ev);
+fail:
+	json_decref(groups);
+	json_decref(ev);
+	return JG_ERR_NOMEM;
 }
 
 /* ---- commands ---- */
@@ -336,7 +364,10 @@ static int exec_create(struct engine *e, struct batch *b, struct engine_cmd *c)
 		return rc;
 	rc = store_tx_request_insert(e->store, &c->out);
 	for (size_t i = 0; rc == JG_OK && i < c->res.nactions; i++)
-		rc = append_transition(e, b, c->res.actions[i], c->who->name, &c->out, NULL);
+		rc = c->res.actions[i] == ACT_REQUEST_CREATED
+			? append_created(e, b, c->who, &c->out)
+			: append_transition(e, b, c->res.actions[i], c->who->name,
+					    &c->out, NULL);
 	if (rc == JG_OK)
 		fx_for_request(b, &c->out, REQ_PENDING, true);
 	return rc;

@@ -277,6 +277,61 @@ class PolicyCli(unittest.TestCase):
         w = json.loads(out)["warnings"]
         self.assertEqual((w[0]["file"], w[0]["line"]), (shadow, nlines + 2))
 
+    # ---- audit replay -------------------------------------------------------
+
+    def test_audit_replay(self):
+        from harness import DEFAULT_POLICIES
+        srv = Server(base_config())
+        try:
+            self.assertEqual(srv.request("alice", "orders-db", "read", "3h")[0], 201)
+            self.assertEqual(srv.request("sam", "billing-api", "read", "1h")[0], 201)
+            self.assertEqual(srv.request("alice", "orders-db", "write", "30m",
+                                         reason="r", ticket="OPS-1")[0], 201)
+            self.assertEqual(srv.request("bob", "prod-payments", "read", "1h")[0], 201)
+            export = srv.export()
+        finally:
+            srv.stop()
+        created = [json.loads(l) for l in export.splitlines()
+                   if json.loads(l)["action"] == "request.created"]
+        self.assertEqual(created[0]["detail"]["groups"], ["engineering"])
+        self.assertEqual(created[1]["detail"]["groups"], ["sre", "engineering"])
+        exp = self.f.write("export.jsonl", export)
+        same = self.f.write("same.yaml", srv.render(base_config()))
+        rc, out, err = jg("audit", "replay", "-c", same, exp)
+        self.assertEqual((rc, out), (0, "4 replayed, 0 would differ\n"), err)
+        # reads now need approval and last at most 2h; sre lose prod read
+        new = self.f.write("new.yaml", srv.render(base_config(policies=DEFAULT_POLICIES
+            .replace("    max_duration: 4h\n    approvals: 0\n",
+                     "    max_duration: 2h\n    approvals: 1\n    approvers: [group:sre]\n")
+            .replace("requesters: [group:sre]", "requesters: [group:security]"))))
+        rc, out, err = jg("audit", "replay", "-c", new, exp)
+        self.assertEqual(rc, 1, out + err)
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^request 1 at \S+: alice orders-db read 3h: was granted "
+                         r"via engineers-read, now refused 400 \(duration\): duration: above "
+                         r"the maximum 2h of policy engineers-read$")
+        self.assertRegex(lines[1], r"^request 2 at \S+: sam billing-api read 1h: was granted "
+                         r"via engineers-read, now pending via engineers-read \(1 approval\)$")
+        self.assertRegex(lines[2], r"^request 4 .* bob prod-payments read 1h: was pending via "
+                         r"prod-read-selfapprove \(1 approval\), now refused 403")
+        self.assertEqual(lines[-1], "4 replayed, 3 would differ")
+        rc, out, _ = jg("audit", "replay", "-c", new, exp, "--json")
+        doc = json.loads(out)
+        self.assertEqual((doc["replayed"], doc["differing"]), (4, 3))
+        self.assertEqual(doc["differ"][1]["groups_from"], "event")
+        self.assertEqual(doc["differ"][1]["now"], {"outcome": "pending",
+                         "policy": "engineers-read", "approvals": 1})
+        # a tampered export is not replayed
+        lines = export.splitlines()
+        ev = json.loads(lines[0])
+        ev["detail"]["duration_s"] = 60
+        bad = self.f.write("bad.jsonl", "\n".join([json.dumps(ev)] + lines[1:]) + "\n")
+        rc, out, err = jg("audit", "replay", "-c", new, bad)
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("does not verify, not replayed: FAIL at line 1", err)
+        rc, out, err = jg("audit", "replay", "-c", new, "/nonexistent.jsonl")
+        self.assertEqual(rc, 2)
+
 
 if __name__ == "__main__":
     run(PolicyCli)
