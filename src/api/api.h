@@ -10,6 +10,7 @@
 
 #include "core/grant_index.h"
 #include "identity/auth.h"
+#include "identity/oidc.h"
 #include "server/cfgref.h"
 #include "server/engine.h"
 #include "server/metrics.h"
@@ -25,6 +26,7 @@ struct api_deps {
 	struct metrics *metrics;
 	auth_oidc_fn oidc;  /* NULL without OIDC */
 	void *oidc_ctx;
+	struct oidc *idp;   /* the same verifier, for browser sign-in; NULL without OIDC */
 	atomic_bool ready;  /* /readyz */
 };
 

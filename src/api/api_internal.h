@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/body.h"
+#include "api/weblogin.h"
 #include "api/websession.h"
 #include "identity/auth.h"
 
@@ -32,6 +33,9 @@ struct conn {
 	char csrf[WEBSESSION_CSRF_LEN + 1];
 	int64_t session_expires_ms;
 	char *set_cookie;    /* Set-Cookie of the answer, or NULL */
+	char *location;      /* Location of a redirect, or NULL */
+	struct weblogin *login;
+	struct weblogin_job *job; /* a sign-in's IdP call (weblogin.c) */
 	/* the answer to send once the engine is done */
 	int status;
 	json_t *resp;

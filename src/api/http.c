@@ -21,6 +21,7 @@ struct api {
 	struct MHD_Daemon *d;
 	struct api_deps *deps;
 	struct websessions *sessions;
+	struct weblogin *login;
 };
 
 void conn_reply(struct conn *c, int status, json_t *resp)
@@ -353,6 +354,8 @@ static enum MHD_Result send_answer(struct conn *c, const char *url)
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (c->set_cookie)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, c->set_cookie);
+	if (c->location)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, c->location);
 	if (status >= 400)
 		atomic_fetch_add_explicit(&c->deps->metrics->http_errors, 1,
 					  memory_order_relaxed);
@@ -391,6 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 		c->deps = a->deps;
 		c->mhd = mhd;
 		c->sessions = a->sessions;
+		c->login = a->login;
 		c->state = CONN_READING;
 		*con_cls = c;
 		cl = MHD_lookup_connection_value(mhd, MHD_HEADER_KIND,
@@ -428,10 +432,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 			return MHD_YES;
 	}
 	if (c->state == CONN_SUSPENDED) {
-		/* resumed: the engine is done */
+		/* resumed: the engine (or the sign-in worker) is done */
+		void (*after)(struct conn *c) = c->after;
+
 		c->state = CONN_RESUMED;
-		if (c->after)
-			c->after(c);
+		c->after = NULL;
+		if (after)
+			after(c);
+		/* a step may hand on to another (a sign-in is audited next) */
+		if (c->state == CONN_SUSPENDED)
+			return MHD_YES;
 	}
 	return send_answer(c, url);
 }
@@ -455,6 +465,8 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	json_decref(c->resp);
 	free(c->body);
 	free(c->set_cookie);
+	free(c->location);
+	weblogin_job_free(c->job);
 	OPENSSL_cleanse(c->csrf, sizeof(c->csrf));
 	free(c);
 	*con_cls = NULL;
@@ -498,7 +510,9 @@ int api_start(struct api_deps *deps, const char *listen, struct api **out)
 	if (a == NULL)
 		return JG_ERR_NOMEM;
 	a->deps = deps;
-	if (websessions_new(WEBSESSIONS_MAX, WEBSESSIONS_PER_SUBJECT, &a->sessions) != JG_OK) {
+	if (websessions_new(WEBSESSIONS_MAX, WEBSESSIONS_PER_SUBJECT, &a->sessions) != JG_OK ||
+	    weblogin_new(deps->idp, &a->login) != JG_OK) {
+		websessions_free(a->sessions);
 		free(a);
 		return JG_ERR_NOMEM;
 	}
@@ -515,6 +529,7 @@ int api_start(struct api_deps *deps, const char *listen, struct api **out)
 		(unsigned)1, MHD_OPTION_END);
 	if (a->d == NULL) {
 		log_error(NULL, "cannot listen on %s", listen);
+		weblogin_free(a->login);
 		websessions_free(a->sessions);
 		free(a);
 		return JG_ERR_IO;
@@ -527,6 +542,9 @@ void api_stop(struct api *a)
 {
 	if (a == NULL)
 		return;
+	/* first: the worker answers its suspended sign-ins, which MHD needs
+	 * resumed before it stops */
+	weblogin_free(a->login);
 	MHD_stop_daemon(a->d);
 	websessions_free(a->sessions);
 	free(a);

@@ -634,3 +634,58 @@ void oidc_free(struct oidc *o)
 	pthread_cond_destroy(&o->wake);
 	free(o);
 }
+
+int oidc_verify_id_token(struct oidc *o, const char *token, int64_t now_s,
+			 const char *client_id, const char *nonce,
+			 struct oidc_identity *out, struct oidc_failure *fail)
+{
+	const char *aud[] = {client_id};
+	struct jwt_rules rules = {.algs = o->algs, .issuer = o->issuer, .audiences = aud,
+				  .naudiences = 1, .leeway_s = o->leeway_s};
+	struct jwt_result res = {0};
+	struct jwks *keys;
+	uint64_t gen;
+	json_t *n;
+	size_t len;
+	char reason[256];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(fail, 0, sizeof(*fail));
+	len = strnlen(token, JWT_TOKEN_MAX + 1);
+	if (len > JWT_TOKEN_MAX) {
+		snprintf(fail->reason, sizeof(fail->reason), "ID token larger than 16 KiB");
+		return JG_ERR_AUTH;
+	}
+	keys = keys_ref(o, &gen);
+	rc = jwt_verify(token, len, keys, &rules, now_s, &res);
+	jwks_unref(keys);
+	if (rc == JG_ERR_NOTFOUND && oidc_refresh_now(o) == JG_OK) {
+		/* the IdP handed this token over itself: a new kid means it
+		 * rotated, and the caller runs off the HTTP threads */
+		jwt_result_clear(&res);
+		keys = keys_ref(o, &gen);
+		rc = jwt_verify(token, len, keys, &rules, now_s, &res);
+		jwks_unref(keys);
+	}
+	if (rc != JG_OK) {
+		fill_failure(fail, &res, res.reason);
+		rc = JG_ERR_AUTH;
+		goto out;
+	}
+	n = json_object_get(res.claims, "nonce");
+	if (!json_is_string(n) || json_string_length(n) != strlen(nonce) ||
+	    !crypto_ct_equal(json_string_value(n), nonce, strlen(nonce))) {
+		fill_failure(fail, &res, "ID token nonce missing or not the one of this sign-in");
+		rc = JG_ERR_AUTH;
+		goto out;
+	}
+	rc = map_identity(o, res.claims, res.exp_s, out, reason, sizeof(reason));
+	if (rc != JG_OK) {
+		fill_failure(fail, &res, reason);
+		rc = JG_ERR_AUTH;
+	}
+out:
+	jwt_result_clear(&res);
+	return rc;
+}

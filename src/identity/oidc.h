@@ -67,6 +67,14 @@ int oidc_new(const struct oidc_cfg *cfg, const struct oidc_store_hooks *hooks,
 int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
 		      struct oidc_identity *out, struct oidc_failure *fail) JG_WUR;
 
+/* Verifies the ID token of a browser sign-in (design section 10): signed
+ * by the issuer's keys, aud holding client_id, nonce equal to the one the
+ * sign-in sent; subject and groups mapped as for API tokens.  May fetch
+ * the key set once (a new kid): call it off the HTTP threads. */
+int oidc_verify_id_token(struct oidc *o, const char *token, int64_t now_s,
+			 const char *client_id, const char *nonce,
+			 struct oidc_identity *out, struct oidc_failure *fail) JG_WUR;
+
 void oidc_identity_clear(struct oidc_identity *id);
 /* Stops the refresh thread and frees everything. */
 void oidc_free(struct oidc *o);

@@ -124,19 +124,22 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return b->abort_flag && *b->abort_flag;
 }
 
-int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
-		  char **body, size_t *len, int64_t *max_age_s, char *err,
-		  size_t errlen)
+/* One request: GET, or POST of form (with HTTP Basic when user is set).
+ * Any HTTP status is returned with its body (NUL-terminated, at most max
+ * bytes; caller frees *body). */
+static int perform(const char *url, const char *form, const char *user, const char *pass,
+		   size_t max, const volatile bool *abort_flag, struct fetch_buf *b,
+		   long *status, char *err, size_t errlen)
 {
-	struct fetch_buf b = {.max = max, .max_age_s = -1, .abort_flag = abort_flag};
+	struct curl_slist *hdrs = NULL;
 	CURL *c = NULL;
 	CURLcode cc;
-	long status = 0;
 	int rc = JG_ERR_UNAVAILABLE;
 
-	*body = NULL;
-	*len = 0;
-	*max_age_s = -1;
+	*status = 0;
+	b->max = max;
+	b->max_age_s = -1;
+	b->abort_flag = abort_flag;
 	pthread_once(&curl_once, curl_init_once);
 	if (!oidc_url_allowed(url)) {
 		snprintf(err, errlen, "%s: only https (or http to loopback) is allowed", url);
@@ -156,25 +159,54 @@ int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)OIDC_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, b);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &b);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, b);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "jitgate");
+	if (form != NULL) {
+		hdrs = curl_slist_append(hdrs, "Accept: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	}
+	if (user != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, pass ? pass : "");
+	}
 	cc = curl_easy_perform(c);
-	if (b.too_big) {
+	if (b->too_big) {
 		snprintf(err, errlen, "%s: response larger than %zu bytes", url, max);
 		rc = JG_ERR_TOOBIG;
-		goto out;
-	}
-	if (cc != CURLE_OK) {
+	} else if (cc != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
 		rc = cc == CURLE_OPERATION_TIMEDOUT ? JG_ERR_TIMEOUT : JG_ERR_UNAVAILABLE;
-		goto out;
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		rc = JG_OK;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
+		  char **body, size_t *len, int64_t *max_age_s, char *err,
+		  size_t errlen)
+{
+	struct fetch_buf b = {0};
+	long status = 0;
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	*max_age_s = -1;
+	rc = perform(url, NULL, NULL, NULL, max, abort_flag, &b, &status, err, errlen);
+	if (rc != JG_OK)
+		goto out;
+	rc = JG_ERR_UNAVAILABLE;
 	if (status != 200) {
 		snprintf(err, errlen, "%s: HTTP status %ld", url, status);
 		goto out;
@@ -190,7 +222,27 @@ int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
 	rc = JG_OK;
 out:
 	free(b.data);
-	curl_easy_cleanup(c);
+	return rc;
+}
+
+int oidc_http_post(const char *url, const char *form, const char *user, const char *pass,
+		   size_t max, const volatile bool *abort_flag, long *status, char **body,
+		   size_t *len, char *err, size_t errlen)
+{
+	struct fetch_buf b = {0};
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	rc = perform(url, form, user, pass, max, abort_flag, &b, status, err, errlen);
+	if (rc == JG_OK) {
+		*body = b.data ? b.data : strdup("");
+		*len = b.len;
+		b.data = NULL;
+		if (*body == NULL)
+			rc = JG_ERR_NOMEM;
+	}
+	free(b.data);
 	return rc;
 }
 

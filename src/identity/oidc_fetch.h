@@ -26,6 +26,13 @@ int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
 		  char **body, size_t *len, int64_t *max_age_s, char *err,
 		  size_t errlen) JG_WUR;
 
+/* POSTs form (application/x-www-form-urlencoded) to url under the same
+ * rules as oidc_http_get; with user, HTTP Basic authentication.  Any HTTP
+ * status is returned in *status with its body (caller frees *body). */
+int oidc_http_post(const char *url, const char *form, const char *user, const char *pass,
+		   size_t max, const volatile bool *abort_flag, long *status, char **body,
+		   size_t *len, char *err, size_t errlen) JG_WUR;
+
 /* Reads ISSUER/.well-known/openid-configuration, checks that its issuer is
  * exactly ours and returns its jwks_uri (caller frees). */
 int oidc_discover_jwks_uri(const char *issuer, const volatile bool *abort_flag,

@@ -469,6 +469,7 @@ int serve_main(int argc, char **argv)
 		}
 		d.deps.oidc = oidc_auth;
 		d.deps.oidc_ctx = &d;
+		d.deps.idp = d.oidc;
 	}
 	d.deps.cfg = d.cfg;
 	d.deps.engine = d.engine;

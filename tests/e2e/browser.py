@@ -78,3 +78,95 @@ def cookie_attrs(set_cookie):
         k, eq, v = p.partition("=")
         attrs[k.lower()] = v if eq else True
     return name, value, attrs
+
+
+class _Form(__import__("html.parser").parser.HTMLParser):
+    """The first <form> of a page: action, method and its inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.form = None
+        self.done = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.form is None:
+            self.form = {"action": a.get("action", ""),
+                         "method": a.get("method", "get").upper(), "fields": {}}
+        elif tag in ("input", "button") and self.form is not None and not self.done:
+            if a.get("name"):
+                if a.get("type") in ("submit",) and tag == "input":
+                    return
+                self.form["fields"].setdefault(a["name"], a.get("value", ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.done = True
+
+
+def first_form(html):
+    p = _Form()
+    p.feed(html)
+    return p.form
+
+
+class IdpSession:
+    """A person at the IdP's pages: follows redirects by hand with its own
+    cookie jar (so the caller sees where the IdP sends the browser back)
+    and fills the login form with an account name."""
+
+    def __init__(self):
+        import http.cookiejar
+        import urllib.request
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+
+    def fetch(self, url, data=None):
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(url, data=data)
+        if data is not None:
+            req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            r = self.opener.open(req, timeout=30)
+            return r.status, r.headers, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode(errors="replace")
+
+    def follow(self, url, account, until, extra=None, max_hops=30):
+        """Follows url through the IdP, answering each form (login with
+        account; extra fields for others, e.g. {"confirm": "yes"}), until a
+        redirect to a URL starting with until, which is returned (None
+        when the IdP finishes without redirecting there: its last page)."""
+        for _ in range(max_hops):
+            if until and url.startswith(until):
+                return url
+            st, hdrs, body = self.fetch(url)
+            while True:
+                if st in (301, 302, 303, 307, 308):
+                    url = urllib.parse.urljoin(url, hdrs["Location"])
+                    break
+                form = first_form(body) if st == 200 else None
+                if form is None:
+                    if until is None:
+                        return body
+                    raise AssertionError("IdP flow stopped at %s: %s %s" % (url, st, body[:300]))
+                fields = dict(form["fields"])
+                if "login" in fields:
+                    fields["login"] = account
+                fields.update(extra or {})
+                action = urllib.parse.urljoin(url, form["action"] or url)
+                if form["method"] == "POST":
+                    st, hdrs, body = self.fetch(
+                        action, urllib.parse.urlencode(fields).encode())
+                else:
+                    st, hdrs, body = self.fetch(
+                        action + "?" + urllib.parse.urlencode(fields))
+                url = action
+        raise AssertionError("too many hops")

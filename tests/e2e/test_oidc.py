@@ -21,58 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import JITGATE, SOURCE_DIR, Server, base_config, free_port, run  # noqa: E402
-
-IDP_DIR = os.path.join(SOURCE_DIR, "tests", "idp")
-
-
-def ensure_node_modules():
-    if not os.path.isdir(os.path.join(IDP_DIR, "node_modules", "oidc-provider")):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=IDP_DIR,
-                       check=True, stdout=subprocess.DEVNULL)
-
-
-class Idp:
-    """The provider process; keys live in a file so it can come back with
-    the same keys or rotate them."""
-
-    def __init__(self, workdir):
-        self.port = free_port()
-        self.issuer = "http://127.0.0.1:%d" % self.port
-        self.keys = os.path.join(workdir, "idp-keys.json")
-        self.log_path = os.path.join(workdir, "idp.log")
-        self.proc = None
-
-    def start(self, rotate=False):
-        args = ["node", "idp.mjs", "--port", str(self.port), "--keys", self.keys]
-        if rotate:
-            args.append("--rotate")
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, cwd=IDP_DIR, stdout=subprocess.PIPE,
-                                     stderr=self.log)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("ready "):
-            raise RuntimeError("IdP did not start: %r" % line)
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc.stdout.close()
-            self.log.close()
-            self.proc = None
-
-    def token(self, flow, user=None, resource="urn:jitgate"):
-        args = ["node", "get-token.mjs", self.issuer, flow]
-        if user:
-            args.append(user)
-        args += ["--resource", resource]
-        out = subprocess.run(args, cwd=IDP_DIR, capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            raise RuntimeError("get-token failed: " + out.stderr)
-        return json.loads(out.stdout)["access_token"]
-
+from harness import JITGATE, Server, base_config, run  # noqa: E402
+from idp import Idp, ensure_node_modules  # noqa: E402
 
 def jwt_part(tok, i):
     seg = tok.split(".")[i]

@@ -9,8 +9,13 @@
 // Accounts (login_hint selects one in the scripted authorization code flow):
 //   alice: groups [engineering]   bob: groups [sre]   carol: [security, sre]
 // Clients: "cli" (public, authorization code + PKCE, redirect
-// http://127.0.0.1/cb) and "svc" (client_credentials, secret "svc-secret",
-// groups [automation]).  Access tokens are JWTs for the resource
+// http://127.0.0.1/cb), "svc" (client_credentials, secret "svc-secret",
+// groups [automation]), "jitgate-web" (public native client for jitgate's
+// browser sign-in and `jitgate login`: code + PKCE to
+// http://127.0.0.1:ANY/auth/callback or /cb, device flow, refresh tokens)
+// and "jitgate-conf" (the same with secret "conf-secret", no device flow).
+// Without login_hint the login step is an HTML form (field "login"), as a
+// person would see it; the device flow uses the provider's own pages.  Access tokens are JWTs for the resource
 // urn:jitgate (RS256) or urn:jitgate:es (ES256), both with audience
 // "jitgate" and a "groups" claim.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -76,6 +81,24 @@ const provider = new Provider(issuer, {
       response_types: ['code'],
     },
     {
+      client_id: 'jitgate-web',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/auth/callback', 'http://127.0.0.1/cb'],
+      grant_types: ['authorization_code', 'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: ['code'],
+    },
+    {
+      client_id: 'jitgate-conf',
+      client_secret: 'conf-secret',
+      application_type: 'native',
+      token_endpoint_auth_method: 'client_secret_basic',
+      redirect_uris: ['http://127.0.0.1/auth/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    },
+    {
       client_id: 'svc',
       client_secret: 'svc-secret',
       grant_types: ['client_credentials'],
@@ -83,10 +106,17 @@ const provider = new Provider(issuer, {
       redirect_uris: [],
     },
   ],
-  scopes: ['openid', 'api'],
+  scopes: ['openid', 'api', 'groups', 'offline_access'],
   claims: { openid: ['sub'], groups: ['groups'] },
+  // ID tokens carry the claims of the scopes asked for (groups), as most
+  // IdPs jitgate meets do
+  conformIdTokenClaims: false,
+  async issueRefreshToken(ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
   features: {
     devInteractions: { enabled: false },
+    deviceFlow: { enabled: true },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -116,15 +146,32 @@ const provider = new Provider(issuer, {
   ttl: { Session: 600, Interaction: 600, Grant: 600, AuthorizationCode: 60 },
 });
 
-// Scripted interactions stand in for the login and consent pages: the
-// account comes from login_hint, consent grants what was asked for.
+const readBody = (req) => new Promise((resolve, reject) => {
+  let data = '';
+  req.on('data', (c) => { data += c; if (data.length > 4096) reject(new Error('too big')); });
+  req.on('end', () => resolve(new URLSearchParams(data)));
+  req.on('error', reject);
+});
+
+const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+// Interactions stand in for the login and consent pages: the account comes
+// from login_hint or, without one, from a login form; consent grants what
+// was asked for.
 async function interaction(req, res) {
   try {
     const details = await provider.interactionDetails(req, res);
     const { prompt, params, session } = details;
     let result;
     if (prompt.name === 'login') {
-      const id = params.login_hint;
+      let id = params.login_hint;
+      if (!id && req.method === 'GET') {
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(`<!doctype html><title>Sign in</title><form method="post" action="/interaction/${esc(details.uid)}">`
+          + '<label>Account <input name="login"></label><button type="submit">Sign in</button></form>');
+        return;
+      }
+      if (!id) id = (await readBody(req)).get('login');
       if (!ACCOUNTS[id]) throw new Error(`unknown account ${id}`);
       result = { login: { accountId: id } };
     } else {
