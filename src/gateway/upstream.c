@@ -294,13 +294,8 @@ static void kdf_done(void *arg, int rc, const uint8_t salted[SCRAM_KEY_LEN])
 		rc = send_password_msg(s, buf,
 				     n);
 	OPENSSL_cleanse(buf, sizeof(buf));
-	if (rc != 0) {
+	if (rc != 0)
 		upstream_fail(s, "SCRAM exchange failed");
-		return;
-	}
-	bufferevent_enable(s->ubev, EV_READ);
-	/* anything the upstream sent meanwhile waits in the input buffer */
-	session_upstream_read(s->ubev, s);
 }
 
 /* SASL: the mechanism list must name SCRAM-SHA-256. */
@@ -370,11 +365,9 @@ static int scram_continue(struct session *s, const uint8_t *body,
 	OPENSSL_cleanse(&kdf, sizeof(kdf));
 	if (rc == JG_ERR_UNAVAILABLE)
 		*why = "too many upstream logins in progress";
-	if (rc != 0)
-		return rc;
-	/* nothing more from the upstream until our answer is out */
-	bufferevent_disable(s->ubev, EV_READ);
-	return 2;
+	/* reading goes on meanwhile, so that a close is seen at once; any
+	 * message before our answer is a protocol violation */
+	return rc != 0 ? rc : 2;
 }
 
 /* Handles one AuthenticationRequest from the upstream: 0 to go on, 1 for
@@ -467,12 +460,18 @@ int upstream_login_msgs(struct session *s)
 	struct evbuffer *in = bufferevent_get_input(s->ubev);
 	struct evbuffer *cout = bufferevent_get_output(s->cbev);
 
-	while ((s->state == SS_UP_AUTH || s->state == SS_UP_PARAMS) &&
-	       !s->kdf) {
+	while (s->state == SS_UP_AUTH || s->state == SS_UP_PARAMS) {
 		uint8_t *p, type;
 		uint32_t len;
 		int rc;
 
+		if (s->kdf) {
+			if (evbuffer_get_length(in) == 0)
+				return 0;
+			upstream_fail(s, "upstream sent a message before our "
+				      "SCRAM answer");
+			return 1;
+		}
 		p = evbuffer_pullup(in, 5);
 		if (!p)
 			return 0;

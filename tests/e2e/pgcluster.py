@@ -11,6 +11,9 @@ Roles, all with LOGIN on database `orders`:
   jit_trust  trust (pg_hba), no password
   jit_tls    SCRAM-SHA-256, password tls-pw, hostssl only
 
+TLS is on with a self-signed certificate (CN=localhost), or with the
+certificate and key given as ssl_cert / ssl_key (PEM files, copied in).
+
 Library:  with PgCluster(port) as pg: pg.sql("select 1")
 CLI:      pgcluster.py start DIR PORT [max_connections] | stop DIR
 """
@@ -33,13 +36,15 @@ def _as_postgres(args, **kw):
 
 
 class PgCluster:
-    def __init__(self, port, base=None, max_connections=200):
+    def __init__(self, port, base=None, max_connections=200, ssl_cert=None,
+                 ssl_key=None):
         self.port = port
         self.own_base = base is None
         self.base = base or tempfile.mkdtemp(prefix="jg-pg-")
         self.data = os.path.join(self.base, "data")
         self.sockdir = self.base
         self.max_connections = max_connections
+        self.ssl_cert, self.ssl_key = ssl_cert, ssl_key
         self.started = False
 
     def __enter__(self):
@@ -60,10 +65,17 @@ class PgCluster:
                      stdout=subprocess.DEVNULL)
         key = os.path.join(self.data, "server.key")
         crt = os.path.join(self.data, "server.crt")
-        _as_postgres(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                      "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                      "-keyout", key, "-out", crt],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.ssl_cert:
+            shutil.copyfile(self.ssl_cert, crt)
+            shutil.copyfile(self.ssl_key, key)
+            if os.geteuid() == 0:
+                shutil.chown(crt, "postgres", "postgres")
+                shutil.chown(key, "postgres", "postgres")
+        else:
+            _as_postgres(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                          "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                          "-keyout", key, "-out", crt],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.chmod(key, 0o600)
         with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
             f.write(f"""

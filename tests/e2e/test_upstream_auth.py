@@ -1,0 +1,467 @@
+"""Upstream login authenticated both ways (design section 9), through the
+real daemon (`jitgate serve` with a gateway) and real psql:
+
+* a real PostgreSQL started here with a certificate from a CA made here
+  (openssl CLI): `tls: true` / `mode: require` and `mode: verify-full`
+  with the right CA and name pass; a wrong CA or a wrong server_name is
+  refused;
+* a hostile fake upstream written here: it declines TLS, asks for the
+  password in cleartext, for md5, for GSSAPI, lets the role in without
+  asking, sends a wrong SCRAM signature, none, an `e=` error, an absurd
+  iteration count, or never answers.  Each is refused, and the brokered
+  password never appears in what the fake received; a fake that plays
+  SCRAM correctly is the control that lets a session in.
+"""
+import base64
+import hashlib
+import hmac
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, free_port, identities_yaml, run, token  # noqa: E402
+from pgcluster import PgCluster  # noqa: E402
+
+FAKE_PASSWORD = "brokered-Secret-7f3a9c"  # role read of every fake-* resource
+SSL_REQUEST = 80877103
+STARTUP_V3 = 196608
+
+
+def openssl(cwd, *args):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def make_pki(d):
+    """A CA, another CA, and a server certificate from the first for
+    localhost and 127.0.0.1."""
+    for ca in ("ca", "other-ca"):
+        openssl(d, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                "/CN=jitgate e2e " + ca, "-keyout", ca + ".key", "-out",
+                ca + ".crt")
+    openssl(d, "req", "-new", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", "server.key", "-out", "server.csr")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl(d, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt",
+            "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "san.ext", "-out", "server.crt")
+
+
+def backend(kind, body=b""):
+    return kind + struct.pack("!I", 4 + len(body)) + body
+
+
+def auth(code, data=b""):
+    return backend(b"R", struct.pack("!I", code) + data)
+
+
+def ready():
+    params = b"".join(backend(b"S", k + b"\0" + v + b"\0") for k, v in (
+        (b"server_version", b"15.0"), (b"client_encoding", b"UTF8"),
+        (b"standard_conforming_strings", b"on"),
+        (b"integer_datetimes", b"on"), (b"DateStyle", b"ISO, MDY")))
+    return (auth(0) + params + backend(b"K", struct.pack("!II", 4242, 77))
+            + backend(b"Z", b"I"))
+
+
+def select_one():
+    row_desc = struct.pack("!H", 1) + b"?column?\0" + struct.pack(
+        "!IhIhih", 0, 0, 23, 4, -1, 0)
+    return (backend(b"T", row_desc) +
+            backend(b"D", struct.pack("!Hi", 1, 1) + b"1") +
+            backend(b"C", b"SELECT 1\0") + backend(b"Z", b"I"))
+
+
+class FakeUpstream:
+    """A PostgreSQL server that follows one hostile script and records
+    every byte it is sent."""
+
+    def __init__(self, script, iterations=4096):
+        self.script, self.iterations = script, iterations
+        self.received = bytearray()
+        self.lock = threading.Lock()
+        self.startup_seen = threading.Event()
+        self.server_first_sent = threading.Event()
+        self.client_final_seen = threading.Event()
+        self.closed = threading.Event()
+        self.proof_ok = None
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def frontend_messages(self):
+        """What was received after the startup packet, as (type, body)."""
+        with self.lock:
+            data = bytes(self.received)
+        if struct.unpack("!I", data[4:8])[0] == SSL_REQUEST:
+            data = data[8:]
+        data = data[struct.unpack("!I", data[:4])[0]:] if data else b""
+        out = []
+        while len(data) >= 5:
+            n = struct.unpack("!I", data[1:5])[0]
+            out.append((data[:1], data[5:1 + n]))
+            data = data[1 + n:]
+        return out
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _read(self, conn, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = conn.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+            with self.lock:
+                self.received += chunk
+        return buf
+
+    def _message(self, conn):
+        head = self._read(conn, 5)
+        return head[:1], self._read(conn, struct.unpack("!I", head[1:])[0] - 4)
+
+    def _serve(self, conn):
+        conn.settimeout(60)
+        try:
+            self._script(conn)
+            while conn.recv(65536):  # whatever else comes, until close
+                pass
+        except (EOFError, OSError):
+            pass
+        finally:
+            conn.close()
+            self.closed.set()
+
+    def _script(self, conn):
+        n = struct.unpack("!I", self._read(conn, 4))[0]
+        code = struct.unpack("!I", self._read(conn, n - 4)[:4])[0]
+        if code == SSL_REQUEST:
+            conn.sendall(b"N")  # "no TLS here": the gateway must stop
+            n = struct.unpack("!I", self._read(conn, 4))[0]
+            code = struct.unpack("!I", self._read(conn, n - 4)[:4])[0]
+        assert code == STARTUP_V3, code
+        self.startup_seen.set()
+        s = self.script
+        if s == "slow":
+            return  # never answers
+        if s == "cleartext":
+            conn.sendall(auth(3))
+        elif s == "md5":
+            conn.sendall(auth(5, b"salt"))
+        elif s == "gss":
+            conn.sendall(auth(7))
+        elif s == "trust":
+            conn.sendall(ready())
+        elif s.startswith("scram"):
+            self._scram(conn)
+
+    def _scram(self, conn):
+        conn.sendall(auth(10, b"SCRAM-SHA-256\0\0"))
+        kind, body = self._message(conn)
+        assert kind == b"p" and body.startswith(b"SCRAM-SHA-256\0"), body
+        client_first = body[18:].decode()
+        assert client_first.startswith("n,,n=,r="), client_first
+        bare = client_first[3:]
+        nonce = bare[5:] + "fakeServerNonce"
+        salt = b"0123456789abcdef"
+        server_first = "r=%s,s=%s,i=%d" % (
+            nonce, base64.b64encode(salt).decode(), self.iterations)
+        conn.sendall(auth(11, server_first.encode()))
+        self.server_first_sent.set()
+        kind, body = self._message(conn)
+        self.client_final_seen.set()
+        final = body.decode()
+        without_proof, proof = final.rsplit(",p=", 1)
+        assert without_proof == "c=biws,r=" + nonce, final
+        msg = ("%s,%s,%s" % (bare, server_first, without_proof)).encode()
+        salted = hashlib.pbkdf2_hmac("sha256", FAKE_PASSWORD.encode(), salt,
+                                     self.iterations)
+        client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+        stored = hashlib.sha256(client_key).digest()
+        sig = hmac.new(stored, msg, "sha256").digest()
+        got = bytes(a ^ b for a, b in zip(base64.b64decode(proof), sig))
+        self.proof_ok = hashlib.sha256(got).digest() == stored
+        server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+        good = base64.b64encode(hmac.new(server_key, msg, "sha256").digest())
+        if self.script == "scram-good":
+            conn.sendall(auth(12, b"v=" + good) + ready())
+            while True:
+                kind, body = self._message(conn)
+                if kind == b"X":
+                    return
+                if kind == b"Q":
+                    conn.sendall(select_one())
+        elif self.script == "scram-bad-signature":
+            wrong = base64.b64encode(hashlib.sha256(good).digest())
+            conn.sendall(auth(12, b"v=" + wrong) + ready())
+        elif self.script == "scram-no-final":
+            conn.sendall(ready())
+        elif self.script == "scram-error":
+            conn.sendall(auth(12, b"e=invalid-proof") + ready())
+
+    def close(self):
+        self.sock.close()
+
+
+FAKES = {  # resource name -> (script, iterations, upstream options)
+    "fake-no-tls": ("scram-good", 4096, ", tls: true"),
+    "fake-cleartext": ("cleartext", 4096, ""),
+    "fake-cleartext-tls": ("cleartext", 4096, ", tls: true, auth: [password]"),
+    "fake-md5": ("md5", 4096, ""),
+    "fake-gss": ("gss", 4096, ""),
+    "fake-trust": ("trust", 4096, ""),
+    "fake-scram-good": ("scram-good", 4096, ""),
+    "fake-scram-bad-signature": ("scram-bad-signature", 4096, ""),
+    "fake-scram-no-final": ("scram-no-final", 4096, ""),
+    "fake-scram-error": ("scram-error", 4096, ""),
+    "fake-huge-iterations": ("scram-huge", 100000000, ""),
+    "fake-few-iterations": ("scram-few", 1000, ""),
+    "fake-slow": ("slow", 4096, ""),
+}
+
+
+def config(pgport, gwport, pki, fakes):
+    res = ["resources:"]
+
+    def pg(name, tls, user="jit_tls", env="TLS_PW"):
+        res.extend([
+            "  - name: " + name, "    kind: postgres",
+            "    upstream: {host: 127.0.0.1, port: %d, dbname: orders%s}" % (
+                pgport, tls),
+            "    roles:", "      read: {user: %s, password_env: %s}" % (
+                user, env)])
+
+    ca, other = (os.path.join(pki, f) for f in ("ca.crt", "other-ca.crt"))
+    pg("pg-plain", "", "jit_read", "READ_PW")
+    pg("pg-require", ", tls: true")
+    pg("pg-require-map", ", tls: {mode: require}")
+    pg("pg-verify", ", tls: {mode: verify-full, ca_file: %s}" % ca)
+    pg("pg-verify-name", ", tls: {mode: verify-full, ca_file: %s, "
+       "server_name: localhost}" % ca)
+    pg("pg-wrong-ca", ", tls: {mode: verify-full, ca_file: %s}" % other)
+    pg("pg-wrong-name", ", tls: {mode: verify-full, ca_file: %s, "
+       "server_name: db.example.com}" % ca)
+    for name, fake in fakes.items():
+        res.extend([
+            "  - name: " + name, "    kind: postgres",
+            "    upstream: {host: 127.0.0.1, port: %d, dbname: orders%s}" % (
+                fake.port, FAKES[name][2]),
+            "    roles:", "      read: {user: jit_read, password_env: FAKE_PW}"])
+    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
+            "admins: [group:security]\nauditors: [group:audit]\n"
+            "checkers: [user:svc]\n" + identities_yaml() +
+            "gateway:\n  postgres_listen: 127.0.0.1:%d\n" % gwport +
+            "\n".join(res) + """
+policies:
+  - name: upstream-tests
+    requesters: [group:engineering]
+    resources: ["*"]
+    roles: [read]
+    max_duration: 4h
+    approvals: 0
+""")
+
+
+class UpstreamAuthTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.mkdtemp(prefix="jg-pki-")
+        make_pki(cls.pki)
+        cls.pgport = free_port()
+        cls.pg = PgCluster(cls.pgport,
+                           ssl_cert=os.path.join(cls.pki, "server.crt"),
+                           ssl_key=os.path.join(cls.pki, "server.key"))
+        cls.pg.start()
+        cls.fakes = {name: FakeUpstream(script, it)
+                     for name, (script, it, _) in FAKES.items()}
+        cls.gwport = free_port()
+        cls.srv = Server(config(cls.pgport, cls.gwport, cls.pki, cls.fakes),
+                         env={"READ_PW": "read-pw", "TLS_PW": "tls-pw",
+                              "FAKE_PW": FAKE_PASSWORD})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        for f in cls.fakes.values():
+            f.close()
+        cls.pg.stop()
+        subprocess.run(["rm", "-rf", cls.pki])
+
+    def psql_args(self, resource, sql):
+        return ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                "host=127.0.0.1 port=%d user=alice dbname=%s@read "
+                "sslmode=disable connect_timeout=10" % (self.gwport, resource),
+                "-c", sql]
+
+    def env(self):
+        e = dict(os.environ)
+        e["PGPASSWORD"] = token("alice")
+        e.pop("PGSSLMODE", None)
+        return e
+
+    def psql(self, resource, sql="select 1"):
+        st, body = self.srv.request("alice", resource, "read", "30m")
+        self.assertEqual(st, 201, body)
+        return subprocess.run(self.psql_args(resource, sql),
+                              capture_output=True, text=True, env=self.env(),
+                              timeout=60)
+
+    def refused(self, resource, needle):
+        p = self.psql(resource)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("jitgate: cannot log in to %s as read: %s" % (
+            resource, needle), p.stderr)
+        return p
+
+    def assert_password_never_sent(self, fake):
+        fake.closed.wait(30)
+        with fake.lock:
+            self.assertNotIn(FAKE_PASSWORD.encode(), bytes(fake.received))
+        self.assertNotIn(FAKE_PASSWORD, self.srv.logs())
+
+    # --- real PostgreSQL with TLS -----------------------------------------
+
+    def test_tls_require(self):
+        # jit_tls may only log in over hostssl (pgcluster's pg_hba)
+        for res in ("pg-require", "pg-require-map"):
+            p = self.psql(res, "select current_user || ' ' || ssl from "
+                          "pg_stat_ssl where pid = pg_backend_pid()")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "jit_tls true")
+
+    def test_tls_verify_full_right_ca(self):
+        # the host 127.0.0.1 against the IP entry; localhost against DNS
+        for res in ("pg-verify", "pg-verify-name"):
+            p = self.psql(res, "select ssl from pg_stat_ssl "
+                          "where pid = pg_backend_pid()")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "t")
+
+    def test_tls_verify_full_wrong_ca_or_name(self):
+        self.refused("pg-wrong-ca", "upstream certificate not accepted "
+                     "(unable to get local issuer certificate)")
+        self.refused("pg-wrong-name", "upstream certificate not accepted "
+                     "(hostname mismatch)")
+        denied = [e for e in self.srv.audit_events(action="check.denied")
+                  if e.get("resource") in ("pg-wrong-ca", "pg-wrong-name")]
+        self.assertEqual(len(denied), 2, denied)
+        for e in denied:
+            self.assertEqual(e["detail"]["reason"], "upstream_failed")
+
+    # --- hostile fake upstreams ----------------------------------------
+
+    def test_no_fallback_to_cleartext(self):
+        fake = self.fakes["fake-no-tls"]
+        self.refused("fake-no-tls", "upstream does not offer TLS")
+        fake.closed.wait(30)
+        # only the SSLRequest: no startup packet (user name) in clear
+        with fake.lock:
+            self.assertEqual(bytes(fake.received),
+                             struct.pack("!II", 8, SSL_REQUEST))
+        self.assertFalse(fake.startup_seen.is_set())
+
+    def test_cleartext_refused(self):
+        for res in ("fake-cleartext", "fake-cleartext-tls"):
+            fake = self.fakes[res]
+            # over TLS too, which the fake declines: nothing is sent
+            needle = ("upstream asked for cleartext password "
+                      "authentication, which upstream.auth does not allow"
+                      if res == "fake-cleartext" else
+                      "upstream does not offer TLS")
+            self.refused(res, needle)
+            self.assert_password_never_sent(fake)
+            self.assertEqual(fake.frontend_messages(), [])
+        self.assertIn("upstream asked for cleartext password", self.srv.logs())
+
+    def test_other_methods_refused(self):
+        cases = {
+            "fake-md5": "upstream asked for md5 authentication, which "
+                        "upstream.auth does not allow",
+            "fake-gss": "upstream asked for an unsupported authentication "
+                        "method (code 7)",
+            "fake-trust": "upstream let us in without authentication "
+                          "(trust), which upstream.auth does not allow",
+        }
+        for res, needle in cases.items():
+            self.refused(res, needle)
+            self.assert_password_never_sent(self.fakes[res])
+            self.assertEqual(self.fakes[res].frontend_messages(), [])
+
+    def test_scram_control(self):
+        # the fake plays SCRAM right: the gateway's proof verifies, and
+        # its signature is accepted (so the refusals below are about the
+        # signature, not about the fake)
+        fake = self.fakes["fake-scram-good"]
+        p = self.psql("fake-scram-good", "select 1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), "1")
+        self.assertTrue(fake.proof_ok)
+        self.assert_password_never_sent(fake)
+
+    def test_scram_server_signature_required(self):
+        cases = {
+            "fake-scram-bad-signature":
+                "upstream SCRAM server signature did not verify",
+            "fake-scram-no-final":
+                "upstream skipped the SCRAM server signature",
+            "fake-scram-error": "upstream reported a SCRAM error",
+        }
+        for res, needle in cases.items():
+            fake = self.fakes[res]
+            self.refused(res, needle)
+            self.assertTrue(fake.proof_ok, res)
+            self.assert_password_never_sent(fake)
+        events = self.srv.audit_events(action="session.started")
+        self.assertFalse([e for e in events if e.get("resource") in cases])
+
+    def test_iteration_count_bounds(self):
+        for res in ("fake-huge-iterations", "fake-few-iterations"):
+            fake = self.fakes[res]
+            self.refused(res, "upstream asked for a SCRAM iteration count "
+                         "outside 4096..1000000")
+            fake.closed.wait(30)
+            self.assertTrue(fake.server_first_sent.is_set())
+            # refused before any proof was computed or sent
+            self.assertFalse(fake.client_final_seen.is_set())
+            self.assertEqual(len(fake.frontend_messages()), 1)
+
+    def test_slow_upstream_stalls_nobody(self):
+        fake = self.fakes["fake-slow"]
+        st, body = self.srv.request("alice", "fake-slow", "read", "30m")
+        self.assertEqual(st, 201, body)
+        stuck = subprocess.Popen(self.psql_args("fake-slow", "select 1"),
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=self.env())
+        try:
+            self.assertTrue(fake.startup_seen.wait(30))
+            p = self.psql("pg-plain", "select count(*) from items")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "100")
+            # the other login is still waiting for its upstream
+            self.assertIsNone(stuck.poll())
+            self.assertFalse(fake.closed.is_set())
+        finally:
+            stuck.kill()
+            stuck.communicate()
+
+
+if __name__ == "__main__":
+    run(UpstreamAuthTest)
