@@ -28,6 +28,10 @@ run_ctest() {
 
 scripts/build.sh build || exit 1
 run_ctest build
+# the core end-to-end files again with the PostgreSQL store (each test
+# process starts its own cluster; design section 12)
+JITGATE_TEST_STORAGE=postgresql \
+  run_ctest build -R '^e2e/test_(core|cli|cli_paging|web_api|gateway)$'
 
 scripts/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DJG_FUZZ=ON -DJG_SANITIZE=ON \
   -DJG_FUZZ_RUNS="${JG_FUZZ_RUNS:-200000}" || exit 1

@@ -141,6 +141,8 @@ void config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->listen);
 	free(cfg->storage);
+	free(cfg->storage_password_env);
+	free(cfg->node_id);
 	cfgval_free_principals(&cfg->admins);
 	cfgval_free_principals(&cfg->auditors);
 	cfgval_free_principals(&cfg->checkers);
@@ -540,8 +542,35 @@ static int read_notify(struct cfgval_ctx *c, const struct ytree *v,
 enum {
 	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
 	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
-	T_LIMITS, T_WEB, T_NKEYS
+	T_LIMITS, T_WEB, T_STORAGE_PASSWORD_ENV, T_NODE_ID, T_STALE_AFTER,
+	T_NKEYS
 };
+
+/* storage_password_env, node_id, stale_after (design section 12). */
+static int read_nodes(struct cfgval_ctx *c, const struct ytree *const *v,
+		      struct config *cfg)
+{
+	int rc = JG_OK;
+
+	cfg->stale_after_s = 30;
+	if (v[T_STORAGE_PASSWORD_ENV] != NULL &&
+	    (rc = cfgval_checked(c, v[T_STORAGE_PASSWORD_ENV], "storage_password_env",
+				 cfgval_env_name_ok, "an environment variable name", true,
+				 &cfg->storage_password_env)) < 0)
+		return rc;
+	if (v[T_NODE_ID] != NULL &&
+	    (rc = cfgval_name(c, v[T_NODE_ID], "node_id", &cfg->node_id)) < 0)
+		return rc;
+	if (v[T_STALE_AFTER] != NULL) {
+		rc = cfgval_duration(c, v[T_STALE_AFTER], "stale_after", &cfg->stale_after_s);
+		if (rc < 0)
+			return rc;
+		if (cfg->stale_after_s < 1 || cfg->stale_after_s > 3600)
+			return cfgval_err(c, v[T_STALE_AFTER]->line,
+					  "stale_after must be between 1s and 1h");
+	}
+	return rc;
+}
 
 static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 		     struct config *cfg)
@@ -549,7 +578,8 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	static const char *const keys[] = {
 		"listen", "storage", "pending_ttl", "admins", "auditors",
 		"checkers", "identities", "oidc", "gateway", "resources",
-		"policies", "notify", "limits", "web", NULL};
+		"policies", "notify", "limits", "web", "storage_password_env",
+		"node_id", "stale_after", NULL};
 	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
 	const struct ytree *v[T_NKEYS];
 	int rc;
@@ -574,6 +604,8 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 			         false, &cfg->storage)
 		: dupstr("sqlite:jitgate.db", &cfg->storage);
 	if (rc < 0)
+		return rc;
+	if ((rc = read_nodes(c, v, cfg)) < 0)
 		return rc;
 	cfg->pending_ttl_s = 3600;
 	if (v[T_PENDING_TTL] != NULL) {

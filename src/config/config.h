@@ -142,6 +142,9 @@ struct config {
 	char *path;
 	char *listen;  /* default "127.0.0.1:8700" */
 	char *storage; /* "sqlite:PATH" or "postgresql://..." */
+	char *storage_password_env; /* NULL: the URL, PGPASSWORD or PGPASSFILE */
+	char *node_id;         /* NULL: the host name */
+	int64_t stale_after_s; /* default 30s */
 	int64_t pending_ttl_s; /* default 1h */
 	struct principal_list admins, auditors, checkers;
 	struct identity_cfg *identities; /* sorted by token_sha256 */

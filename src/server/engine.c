@@ -559,7 +559,11 @@ static void run_batch(struct engine *e, struct engine_cmd *cmds)
 
 	b.cfg = cfgref_config(ref);
 	b.now_ms = time_now_ms();
-	if (store_begin(e->store) != JG_OK) {
+	/* the head is re-read in every batch: on a shared store another node
+	 * may have appended since (and on PostgreSQL this takes the chain's
+	 * lock until the commit) */
+	if (store_begin(e->store) != JG_OK || audit_writer_load(e->audit, e->store) != JG_OK) {
+		store_rollback(e->store);
 		b.failed = true;
 		finish_batch(e, &b, cmds, NULL, 0, started);
 		cfgref_put(ref);

@@ -414,6 +414,32 @@ static void shutdown_all(struct daemon *d)
 	cfgholder_free(d->cfg);
 }
 
+/* The store named by storage, with the password from storage_password_env
+ * (the variable must be set when the key is there). */
+static int open_store(struct daemon *d, const struct config *c)
+{
+	struct store_options so = {0};
+	char err[512];
+	int64_t half_stale_ms = c->stale_after_s * 500;
+
+	if (c->storage_password_env) {
+		so.password = getenv(c->storage_password_env);
+		if (so.password == NULL) {
+			log_error(NULL, "storage_password_env: %s is not set",
+				  c->storage_password_env);
+			return JG_ERR_INVALID;
+		}
+	}
+	/* a database call may wait at most half of stale_after (2-10 s) */
+	so.timeout_ms = (int)(half_stale_ms < 2000 ? 2000
+			      : half_stale_ms > 10000 ? 10000 : half_stale_ms);
+	if (store_open(c->storage, &so, &d->store, err, sizeof(err)) != JG_OK) {
+		log_error(NULL, "%s", err);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
 int serve_main(int argc, char **argv)
 {
 	const char *path = config_arg(argc, argv);
@@ -450,10 +476,8 @@ int serve_main(int argc, char **argv)
 		return 1;
 	}
 	c = cfg; /* stays alive: the holder's own reference */
-	if (store_open(c->storage, NULL, &d.store, err, sizeof(err)) != JG_OK) {
-		log_error(NULL, "%s", err);
+	if (open_store(&d, c) != JG_OK)
 		goto out;
-	}
 	if (grant_index_new(&d.gi) != JG_OK)
 		goto out;
 	eh = (struct engine_hooks){.ctx = &d, .grant_ended = on_grant_ended};

@@ -13,6 +13,8 @@ struct scheme {
 
 static const struct scheme schemes[] = {
 	{"sqlite:", &store_sqlite_ops},
+	{"postgresql://", &store_pg_ops},
+	{"postgres://", &store_pg_ops},
 };
 
 static const struct store_ops *ops_for(const char *url)
@@ -179,6 +181,12 @@ int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
 	return s->ops->tx_requests_live(s, cb, ctx);
 }
 
+int store_tx_changed_requests(struct store *s, int64_t after_seq, int64_t upto_seq,
+			      store_request_cb cb, void *ctx)
+{
+	return s->ops->tx_changed_requests(s, after_seq, upto_seq, cb, ctx);
+}
+
 int store_request_get(struct store *s, int64_t id, struct request *out)
 {
 	return s->ops->request_get(s, id, out);
@@ -264,4 +272,100 @@ int store_approvals_parse(const char *text, struct request *r)
 	}
 	json_decref(a);
 	return JG_OK;
+}
+
+static char *cell_dup(const char *t, bool *ok)
+{
+	char *d;
+
+	if (t == NULL)
+		return NULL;
+	d = strdup(t);
+	if (d == NULL)
+		*ok = false;
+	return d;
+}
+
+static int64_t cell_int(const char *t)
+{
+	return t ? strtoll(t, NULL, 10) : 0;
+}
+
+/* Booleans: SQLite stores 0/1, PostgreSQL answers t/f. */
+static bool cell_bool(const char *t)
+{
+	return t && (strcmp(t, "t") == 0 || strcmp(t, "1") == 0);
+}
+
+int store_request_from_cells(const char *const c[STORE_REQ_NCOLS], struct request *r)
+{
+	bool ok = true;
+
+	memset(r, 0, sizeof(*r));
+	r->id = cell_int(c[0]);
+	if (c[1] == NULL || !req_state_parse(c[1], &r->state))
+		return JG_ERR_STORE;
+	r->requester = cell_dup(c[2], &ok);
+	r->resource = cell_dup(c[3], &ok);
+	r->role = cell_dup(c[4], &ok);
+	r->duration_s = cell_int(c[5]);
+	r->reason = cell_dup(c[6], &ok);
+	r->ticket = cell_dup(c[7], &ok);
+	r->policy = cell_dup(c[8], &ok);
+	r->approvals_required = (int)cell_int(c[9]);
+	r->created_at = cell_int(c[11]);
+	r->pending_until = cell_int(c[12]);
+	r->activated_at = cell_int(c[13]);
+	r->expires_at = cell_int(c[14]);
+	r->ended_at = cell_int(c[15]);
+	r->ended_by = cell_dup(c[16], &ok);
+	r->break_glass = cell_bool(c[17]);
+	r->review_required = cell_bool(c[18]);
+	r->reviewed_by = cell_dup(c[19], &ok);
+	r->extends = cell_int(c[20]);
+	r->end_comment = cell_dup(c[21], &ok);
+	if (!ok || store_approvals_parse(c[10], r) != JG_OK || r->requester == NULL ||
+	    r->resource == NULL || r->role == NULL || r->policy == NULL) {
+		request_clear(r);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+void store_pool_init(struct store_pool *p)
+{
+	memset(p->busy, 0, sizeof(p->busy));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+}
+
+void store_pool_destroy(struct store_pool *p)
+{
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+}
+
+int store_pool_acquire(struct store_pool *p)
+{
+	int slot = -1;
+
+	pthread_mutex_lock(&p->lock);
+	while (slot < 0) {
+		for (int i = 0; i < STORE_READERS && slot < 0; i++)
+			if (!p->busy[i])
+				slot = i;
+		if (slot < 0)
+			pthread_cond_wait(&p->cond, &p->lock);
+	}
+	p->busy[slot] = true;
+	pthread_mutex_unlock(&p->lock);
+	return slot;
+}
+
+void store_pool_release(struct store_pool *p, int slot)
+{
+	pthread_mutex_lock(&p->lock);
+	p->busy[slot] = false;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }

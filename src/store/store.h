@@ -52,6 +52,9 @@ struct store_options {
 	 * named by storage_password_env); NULL lets libpq use PGPASSWORD or
 	 * PGPASSFILE.  Borrowed for the call; never logged. */
 	const char *password;
+	/* PostgreSQL: the longest any one database call may wait (connect,
+	 * statement, commit) before the connection is dropped; 0 = 10 s. */
+	int timeout_ms;
 };
 
 /* Opens (creating and migrating as needed) the store at url; opts may be
@@ -84,6 +87,11 @@ int store_tx_kv_put(struct store *s, const char *key, const char *value) JG_WUR;
 int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65]) JG_WUR;
 /* Every pending and active request, for rebuilding memory at start. */
 int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx) JG_WUR;
+/* Every request named by an audit event with after_seq < seq <= upto_seq,
+ * in its current state, by id: how a node learns what other nodes changed.
+ * Writer connection (engine thread), inside or outside a transaction. */
+int store_tx_changed_requests(struct store *s, int64_t after_seq, int64_t upto_seq,
+			      store_request_cb cb, void *ctx) JG_WUR;
 
 /* Readers. */
 int store_request_get(struct store *s, int64_t id, struct request *out) JG_WUR;

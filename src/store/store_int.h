@@ -8,6 +8,8 @@
 #ifndef JG_STORE_STORE_INT_H
 #define JG_STORE_STORE_INT_H
 
+#include <pthread.h>
+
 #include "store/store.h"
 
 struct store_ops {
@@ -29,6 +31,8 @@ struct store_ops {
 	int (*tx_kv_put)(struct store *s, const char *key, const char *value);
 	int (*tx_audit_head)(struct store *s, int64_t *seq, char hash[65]);
 	int (*tx_requests_live)(struct store *s, store_request_cb cb, void *ctx);
+	int (*tx_changed_requests)(struct store *s, int64_t after_seq,
+				   int64_t upto_seq, store_request_cb cb, void *ctx);
 
 	int (*request_get)(struct store *s, int64_t id, struct request *out);
 	int (*requests_scan)(struct store *s, const struct request_filter *f,
@@ -49,7 +53,39 @@ struct store {
 	const struct store_ops *ops;
 };
 
+/* The reader connections of a backend: a fixed number of slots handed to
+ * one thread at a time. */
+#define STORE_READERS 4
+
+struct store_pool {
+	bool busy[STORE_READERS];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+void store_pool_init(struct store_pool *p);
+void store_pool_destroy(struct store_pool *p);
+/* The index of a free slot, now marked busy (waits while all are busy). */
+int store_pool_acquire(struct store_pool *p);
+void store_pool_release(struct store_pool *p, int slot);
+
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
+
+/* The columns of the requests table, in the order every backend selects
+ * them. */
+#define STORE_REQ_COLS \
+	"id, state, requester, resource, role, duration_s, reason, ticket," \
+	" policy, approvals_required, approvals, created_at, pending_until," \
+	" activated_at, expires_at, ended_at, ended_by, break_glass," \
+	" review_required, reviewed_by, extends, end_comment"
+#define STORE_REQ_NCOLS 22
+
+/* Decodes one row of STORE_REQ_COLS given as text cells (NULL for SQL
+ * NULL) into r (owned strings).  JG_ERR_STORE for a row that makes no
+ * sense (unknown state, missing required text). */
+int store_request_from_cells(const char *const c[STORE_REQ_NCOLS],
+			     struct request *r) JG_WUR;
 
 /* Shared by the backends: the approvals column is a JSON array of
  * {by, at, comment}. */

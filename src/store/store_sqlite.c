@@ -2,7 +2,6 @@
  * disk when it returns), one writer connection for the engine and a small
  * pool of reader connections for the API threads. */
 #include <jansson.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +10,6 @@
 #include "store/store_int.h"
 #include "util/log.h"
 
-#define READERS 4
-
-struct reader {
-	sqlite3 *db;
-	bool busy;
-};
 
 /* The engine's statements, prepared once: compiling SQL was most of the
  * engine's work per transition. */
@@ -27,9 +20,8 @@ struct sq {
 	char *path;
 	sqlite3 *w; /* writer */
 	sqlite3_stmt *wq[WQ_COUNT];
-	struct reader readers[READERS];
-	pthread_mutex_t rlock;
-	pthread_cond_t rcond;
+	sqlite3 *readers[STORE_READERS];
+	struct store_pool pool;
 };
 
 /* Versioned migrations: migrations[i] brings the schema from version i to
@@ -67,13 +59,16 @@ static const char *const migrations[] = {
 	"CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 	/* 2: why a request ended (deny comment, revoke reason) */
 	"ALTER TABLE requests ADD COLUMN end_comment TEXT;",
+	/* an append must follow the last event (as on PostgreSQL) */
+	"CREATE TRIGGER audit_follow BEFORE INSERT ON audit"
+	" WHEN NEW.seq <> coalesce((SELECT max(seq) FROM audit), 0) + 1"
+	"  OR json_extract(NEW.event, '$.prev') IS NOT coalesce("
+	"   (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1),"
+	"   '0000000000000000000000000000000000000000000000000000000000000000')"
+	" BEGIN SELECT RAISE(ABORT, 'audit event does not follow the head of the chain'); END;",
 };
 
-#define REQ_COLS \
-	"id, state, requester, resource, role, duration_s, reason, ticket," \
-	" policy, approvals_required, approvals, created_at, pending_until," \
-	" activated_at, expires_at, ended_at, ended_by, break_glass," \
-	" review_required, reviewed_by, extends, end_comment"
+#define REQ_COLS STORE_REQ_COLS
 
 static const char *const wq_sql[WQ_COUNT] = {
 	[WQ_INSERT_REQ] = ("INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
@@ -213,8 +208,7 @@ static int sq_open(const char *url, const struct store_options *opts,
 		free(s);
 		return JG_ERR_NOMEM;
 	}
-	pthread_mutex_init(&s->rlock, NULL);
-	pthread_cond_init(&s->rcond, NULL);
+	store_pool_init(&s->pool);
 	rc = open_conn(s->path, true, &s->w);
 	if (rc != JG_OK) {
 		snprintf(err, errlen, "cannot open sqlite database %s", s->path);
@@ -223,8 +217,8 @@ static int sq_open(const char *url, const struct store_options *opts,
 	rc = migrate(s->w, err, errlen);
 	if (rc != JG_OK)
 		goto fail;
-	for (int i = 0; i < READERS; i++) {
-		rc = open_conn(s->path, false, &s->readers[i].db);
+	for (int i = 0; i < STORE_READERS; i++) {
+		rc = open_conn(s->path, false, &s->readers[i]);
 		if (rc != JG_OK) {
 			snprintf(err, errlen, "cannot open sqlite reader on %s", s->path);
 			goto fail;
@@ -243,45 +237,26 @@ static void sq_close(struct store *base)
 
 	if (s == NULL)
 		return;
-	for (int i = 0; i < READERS; i++)
-		sqlite3_close(s->readers[i].db);
+	for (int i = 0; i < STORE_READERS; i++)
+		sqlite3_close(s->readers[i]);
 	for (int i = 0; i < WQ_COUNT; i++)
 		sqlite3_finalize(s->wq[i]);
 	sqlite3_close(s->w);
-	pthread_mutex_destroy(&s->rlock);
-	pthread_cond_destroy(&s->rcond);
+	store_pool_destroy(&s->pool);
 	free(s->path);
 	free(s);
 }
 
 static sqlite3 *reader_acquire(struct sq *s)
 {
-	sqlite3 *db = NULL;
-
-	pthread_mutex_lock(&s->rlock);
-	while (db == NULL) {
-		for (int i = 0; i < READERS; i++) {
-			if (!s->readers[i].busy) {
-				s->readers[i].busy = true;
-				db = s->readers[i].db;
-				break;
-			}
-		}
-		if (db == NULL)
-			pthread_cond_wait(&s->rcond, &s->rlock);
-	}
-	pthread_mutex_unlock(&s->rlock);
-	return db;
+	return s->readers[store_pool_acquire(&s->pool)];
 }
 
 static void reader_release(struct sq *s, sqlite3 *db)
 {
-	pthread_mutex_lock(&s->rlock);
-	for (int i = 0; i < READERS; i++)
-		if (s->readers[i].db == db)
-			s->readers[i].busy = false;
-	pthread_cond_signal(&s->rcond);
-	pthread_mutex_unlock(&s->rlock);
+	for (int i = 0; i < STORE_READERS; i++)
+		if (s->readers[i] == db)
+			store_pool_release(&s->pool, i);
 }
 
 static int sq_begin(struct store *base)
@@ -354,54 +329,13 @@ static int bind_request(sqlite3_stmt *st, const struct request *r)
 	return JG_OK;
 }
 
-static char *col_text(sqlite3_stmt *st, int i, bool *ok)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	char *d;
-
-	if (t == NULL)
-		return NULL;
-	d = strdup((const char *)t);
-	if (d == NULL)
-		*ok = false;
-	return d;
-}
-
 static int row_to_request(sqlite3_stmt *st, struct request *r)
 {
-	bool ok = true;
-	const char *state = (const char *)sqlite3_column_text(st, 1);
+	const char *c[STORE_REQ_NCOLS];
 
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	if (state == NULL || !req_state_parse(state, &r->state))
-		return JG_ERR_STORE;
-	r->requester = col_text(st, 2, &ok);
-	r->resource = col_text(st, 3, &ok);
-	r->role = col_text(st, 4, &ok);
-	r->duration_s = sqlite3_column_int64(st, 5);
-	r->reason = col_text(st, 6, &ok);
-	r->ticket = col_text(st, 7, &ok);
-	r->policy = col_text(st, 8, &ok);
-	r->approvals_required = sqlite3_column_int(st, 9);
-	r->created_at = sqlite3_column_int64(st, 11);
-	r->pending_until = sqlite3_column_int64(st, 12);
-	r->activated_at = sqlite3_column_int64(st, 13);
-	r->expires_at = sqlite3_column_int64(st, 14);
-	r->ended_at = sqlite3_column_int64(st, 15);
-	r->ended_by = col_text(st, 16, &ok);
-	r->break_glass = sqlite3_column_int(st, 17) != 0;
-	r->review_required = sqlite3_column_int(st, 18) != 0;
-	r->reviewed_by = col_text(st, 19, &ok);
-	r->extends = sqlite3_column_int64(st, 20);
-	r->end_comment = col_text(st, 21, &ok);
-	if (!ok || store_approvals_parse((const char *)sqlite3_column_text(st, 10), r) != JG_OK ||
-	    r->requester == NULL || r->resource == NULL || r->role == NULL ||
-	    r->policy == NULL) {
-		request_clear(r);
-		return JG_ERR_STORE;
-	}
-	return JG_OK;
+	for (int k = 0; k < STORE_REQ_NCOLS; k++)
+		c[k] = (const char *)sqlite3_column_text(st, k);
+	return store_request_from_cells(c, r);
 }
 
 static int sq_tx_request_insert(struct store *base, struct request *r)
@@ -517,6 +451,25 @@ static int sq_tx_requests_live(struct store *base, store_request_cb cb, void *ct
 			       " state IN ('pending','active') ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s->w, "live requests");
+	rc = scan_requests(s->w, st, cb, ctx);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_tx_changed_requests(struct store *base, int64_t after_seq,
+				  int64_t upto_seq, store_request_cb cb, void *ctx)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->w, "SELECT " REQ_COLS " FROM requests WHERE id IN"
+			       " (SELECT request_id FROM audit WHERE seq > ?1 AND seq <= ?2"
+			       " AND request_id IS NOT NULL) ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s->w, "changed requests");
+	sqlite3_bind_int64(st, 1, after_seq);
+	sqlite3_bind_int64(st, 2, upto_seq);
 	rc = scan_requests(s->w, st, cb, ctx);
 	sqlite3_finalize(st);
 	return rc;
@@ -827,6 +780,7 @@ const struct store_ops store_sqlite_ops = {
 	.tx_kv_put = sq_tx_kv_put,
 	.tx_audit_head = sq_tx_audit_head,
 	.tx_requests_live = sq_tx_requests_live,
+	.tx_changed_requests = sq_tx_changed_requests,
 	.request_get = sq_request_get,
 	.requests_scan = sq_requests_scan,
 	.audit_scan = sq_audit_scan,

@@ -1,6 +1,9 @@
 """End-to-end harness: runs the real `jitgate serve` and the real CLI.
 
 Every test gets its own temporary directory, config, SQLite file and port.
+With JITGATE_TEST_STORAGE=postgresql every Server stores in a fresh
+database of one PostgreSQL cluster that the test process starts (and stops
+at exit) instead; the password reaches the daemon through PGPASSWORD.
 Only the Python standard library is used, so the suite needs nothing from
 PyPI.  Typical use:
 
@@ -9,6 +12,7 @@ PyPI.  Typical use:
     st, body = srv.http("POST", "/v1/requests", "alice", {...})
     srv.stop()
 """
+import atexit
 import hashlib
 import json
 import os
@@ -52,6 +56,23 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+STORAGE = os.environ.get("JITGATE_TEST_STORAGE", "sqlite")
+if STORAGE not in ("sqlite", "postgresql"):
+    raise SystemExit("JITGATE_TEST_STORAGE must be sqlite or postgresql")
+_store_cluster = None
+
+
+def store_cluster():
+    """The PostgreSQL cluster of this test process (started on first use)."""
+    global _store_cluster
+    if _store_cluster is None:
+        from pgcluster import PgCluster
+        _store_cluster = PgCluster(free_port())
+        _store_cluster.start()
+        atexit.register(_store_cluster.stop)
+    return _store_cluster
 
 
 def identities_yaml(users=USERS):
@@ -124,9 +145,16 @@ class Server:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.db = os.path.join(self.dir, "jitgate.db")
+        self.storage = "sqlite:" + self.db
+        if STORAGE == "postgresql":
+            pg = store_cluster()
+            self.storage = pg.store_url(pg.new_store_db(), password=False)
         self.config_path = os.path.join(self.dir, "jitgate.yaml")
         self.log_path = os.path.join(self.dir, "serve.log")
         self.env = dict(os.environ)
+        if STORAGE == "postgresql":
+            from pgcluster import PASSWORDS, STORE_USER
+            self.env["PGPASSWORD"] = PASSWORDS[STORE_USER]
         self.env.update(env or {})
         self.proc = None
         self.write_config(config_text)
@@ -135,7 +163,7 @@ class Server:
 
     def render(self, text):
         return (text.replace("{LISTEN}", "127.0.0.1:%d" % self.port)
-                .replace("{STORAGE}", "sqlite:" + self.db)
+                .replace("{STORAGE}", self.storage)
                 .replace("{DIR}", self.dir))
 
     def write_config(self, text):

@@ -10,12 +10,14 @@ Roles, all with LOGIN on database `orders`:
   jit_md5    md5,           password md5-pw
   jit_trust  trust (pg_hba), no password
   jit_tls    SCRAM-SHA-256, password tls-pw, hostssl only
+  jitgate    SCRAM-SHA-256, password jitgate-pw, owns database `jitgate`
+             (jitgate's own store; pg.new_store_db() makes more)
 
 TLS is on with a self-signed certificate (CN=localhost), or with the
 certificate and key given as ssl_cert / ssl_key (PEM files, copied in).
 
 Library:  with PgCluster(port) as pg: pg.sql("select 1")
-CLI:      pgcluster.py start DIR PORT [max_connections] | stop DIR
+CLI:      pgcluster.py start DIR PORT [max_connections] | newdb DIR | stop DIR
 """
 import os
 import shutil
@@ -26,7 +28,8 @@ import time
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 PASSWORDS = {"jit_read": "read-pw", "jit_write": "write-pw",
-             "jit_md5": "md5-pw", "jit_tls": "tls-pw"}
+             "jit_md5": "md5-pw", "jit_tls": "tls-pw", "jitgate": "jitgate-pw"}
+STORE_USER = "jitgate"
 
 
 def _as_postgres(args, **kw):
@@ -105,6 +108,7 @@ host all all 127.0.0.1/32 scram-sha-256
         self.sql("""
 CREATE DATABASE orders;
 """, db="postgres")
+        self.store_dbs = 0
         roles = "".join(
             f"SET password_encryption = '{'md5' if r == 'jit_md5' else 'scram-sha-256'}';"
             f"CREATE ROLE {r} LOGIN PASSWORD '{p}';"
@@ -117,6 +121,21 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO jit_read, jit_md5, jit_trust, jit
 GRANT ALL ON SCHEMA public TO jit_write;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO jit_write;
 """, db="orders")
+
+    def new_store_db(self):
+        """A fresh empty database owned by the jitgate role; returns its
+        name."""
+        self.store_dbs = getattr(self, "store_dbs", 0) + 1
+        name = "jitgate_%d" % self.store_dbs
+        self.sql("CREATE DATABASE %s OWNER %s" % (name, STORE_USER), db="postgres")
+        return name
+
+    def store_url(self, db, password=True, **params):
+        """postgresql:// URL of db as the jitgate role over TCP."""
+        q = "&".join("%s=%s" % kv for kv in params.items())
+        return "postgresql://%s%s@127.0.0.1:%d/%s%s" % (
+            STORE_USER, ":" + PASSWORDS[STORE_USER] if password else "",
+            self.port, db, "?" + q if q else "")
 
     def sql(self, text, db="orders"):
         """Runs SQL as the superuser over the unix socket; returns stdout."""
@@ -141,6 +160,14 @@ def main(argv):
         mc = int(argv[4]) if len(argv) > 4 else 200
         shutil.rmtree(argv[2], ignore_errors=True)
         PgCluster(int(argv[3]), base=argv[2], max_connections=mc).start()
+        return 0
+    if len(argv) == 3 and argv[1] == "newdb":
+        c = PgCluster(0, base=argv[2])
+        c.port = int(open(os.path.join(c.data, "postgresql.auto.conf")).read()
+                     .split("\nport = ")[1].split()[0])
+        c.store_dbs = int(c.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'jitgate_%'",
+                                db="postgres"))
+        print(c.new_store_db())
         return 0
     if len(argv) == 3 and argv[1] == "stop":
         c = PgCluster(0, base=argv[2])

@@ -426,6 +426,48 @@ static void test_web(void **state)
 	expect_error("web: [1]\n", 1, "web");
 }
 
+/* Design section 12: the PostgreSQL store and several nodes. */
+static void test_nodes(void **state)
+{
+	struct config *cfg = must_parse("");
+
+	(void)state;
+	assert_null(cfg->storage_password_env);
+	assert_null(cfg->node_id); /* serve uses the host name */
+	assert_int_equal(cfg->stale_after_s, 30);
+	config_free(cfg);
+
+	cfg = must_parse("storage: postgresql://jg@db/jitgate?sslmode=verify-full\n"
+			 "storage_password_env: JG_DB_PW\n"
+			 "node_id: jg-a.1\n"
+			 "stale_after: 1m30s\n");
+	assert_string_equal(cfg->storage, "postgresql://jg@db/jitgate?sslmode=verify-full");
+	assert_string_equal(cfg->storage_password_env, "JG_DB_PW");
+	assert_string_equal(cfg->node_id, "jg-a.1");
+	assert_int_equal(cfg->stale_after_s, 90);
+	config_free(cfg);
+
+	expect_error("node_id: \"a b\"\n", 1, "node_id");
+	expect_error("node_id: -a\n", 1, "node_id");
+	expect_error("storage_password_env: \"A-B\"\n", 1, "storage_password_env");
+	expect_error("stale_after: 2h\n", 1, "between 1s and 1h");
+	expect_error("stale_after: 0s\n", 1, "stale_after");
+	expect_error("stale_after: 30\n", 1, "stale_after");
+	/* a URL password is never echoed in an error */
+	expect_error("storage: \"mysql://u:Secret9@h/db\"\n", 1, "storage: not");
+}
+
+static void test_storage_error_hides_password(void **state)
+{
+	static const char yaml[] = "storage: \"mysql://u:Secret9@h/db\"\n";
+	struct config *cfg = NULL;
+	char err[512];
+
+	(void)state;
+	assert_true(config_parse("t.yaml", yaml, strlen(yaml), &cfg, err, sizeof(err)) < 0);
+	assert_null(strstr(err, "Secret9"));
+}
+
 static void test_leeway_forms(void **state)
 {
 	static const struct {
@@ -1094,6 +1136,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_web),
+		cmocka_unit_test(test_nodes),
+		cmocka_unit_test(test_storage_error_hides_password),
 		cmocka_unit_test(test_leeway_forms),
 		cmocka_unit_test(test_demo_yaml_loads),
 		cmocka_unit_test(test_load_errors),

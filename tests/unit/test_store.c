@@ -1,21 +1,735 @@
-/* The store interface (src/store/store.h): backend selection by URL and
- * the redaction of secrets in storage URLs. */
+/* The store interface (src/store/store.h), one suite run against both
+ * backends: a SQLite file, and a real PostgreSQL cluster started by this
+ * test through tests/e2e/pgcluster.py (each test gets a fresh database).
+ * Plus what is backend-specific: URL redaction, PostgreSQL passwords and
+ * timeouts, refusing a schema newer than this build. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "audit/chain.h"
+#include "audit/writer.h"
 #include "store/store.h"
 
-static void redacts(const char *url, const char *want)
+#define T0 1772323200000LL
+
+/* ---- the backend under test ---- */
+
+enum backend { B_SQLITE, B_PG };
+
+static enum backend backend;
+static char workdir[256];
+static int pg_port;
+static int ndb;
+static char url[512];   /* the store of the current test */
+static char dbname[64]; /* its PostgreSQL database */
+static struct store *st;
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		return -1;
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int sh(const char *fmt, ...) JG_PRINTF(1, 2);
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* Superuser SQL on the current PostgreSQL database (unix socket). */
+static PGresult *pg_admin(const char *db, const char *sql)
+{
+	char conninfo[512];
+	PGconn *c;
+	PGresult *r;
+
+	snprintf(conninfo, sizeof(conninfo), "host=%s/pg port=%d user=postgres dbname=%s",
+		 workdir, pg_port, db);
+	c = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	PQfinish(c);
+	return r;
+}
+
+static bool pg_admin_ok(const char *db, const char *sql)
+{
+	PGresult *r = pg_admin(db, sql);
+	ExecStatusType s = PQresultStatus(r);
+
+	PQclear(r);
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* Raw SQL against the current store, bypassing jitgate: what an intruder
+ * with database access would try.  True when it succeeded. */
+static bool raw_sql(const char *sql)
+{
+	if (backend == B_PG)
+		return pg_admin_ok(dbname, sql);
+	sqlite3 *db;
+	bool ok;
+
+	assert_int_equal(sqlite3_open(url + 7, &db), SQLITE_OK);
+	ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(db);
+	return ok;
+}
+
+static int group_setup_sqlite(void **state)
+{
+	(void)state;
+	backend = B_SQLITE;
+	snprintf(workdir, sizeof(workdir), "/tmp/jg-store-XXXXXX");
+	return mkdtemp(workdir) ? 0 : -1;
+}
+
+static int group_setup_pg(void **state)
+{
+	(void)state;
+	backend = B_PG;
+	snprintf(workdir, sizeof(workdir), "/tmp/jg-store-pg-XXXXXX");
+	if (mkdtemp(workdir) == NULL || chmod(workdir, 0755) != 0 ||
+	    (pg_port = free_port()) < 0)
+		return -1;
+	if (sh("python3 %s/tests/e2e/pgcluster.py start %s/pg %d 40", JG_SOURCE_DIR,
+	       workdir, pg_port) != 0)
+		return -1;
+	setenv("PGPASSWORD", "jitgate-pw", 1);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (backend == B_PG)
+		(void)!sh("python3 %s/tests/e2e/pgcluster.py stop %s/pg", JG_SOURCE_DIR, workdir);
+	(void)!sh("rm -rf %s", workdir);
+	unsetenv("PGPASSWORD");
+	return 0;
+}
+
+/* A fresh empty store for each test. */
+static void new_url(void)
+{
+	ndb++;
+	if (backend == B_SQLITE) {
+		snprintf(url, sizeof(url), "sqlite:%s/t%d.db", workdir, ndb);
+		return;
+	}
+	snprintf(dbname, sizeof(dbname), "jg_t%d", ndb);
+	{
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER jitgate", dbname);
+		assert_true(pg_admin_ok("postgres", sql));
+	}
+	snprintf(url, sizeof(url), "postgresql://jitgate@127.0.0.1:%d/%s", pg_port, dbname);
+}
+
+static int setup(void **state)
+{
+	char err[256];
+	int rc;
+
+	(void)state;
+	new_url();
+	rc = store_open(url, NULL, &st, err, sizeof(err));
+	if (rc != JG_OK)
+		print_message("store_open %s: %s\n", url, err);
+	return rc == JG_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	store_close(st);
+	st = NULL;
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static struct request mkreq(const char *requester, enum req_state state)
+{
+	struct request r = {
+		.state = state,
+		.requester = strdup(requester),
+		.resource = strdup("orders-db"),
+		.role = strdup("read"),
+		.duration_s = 3600,
+		.policy = strdup("engineers-read"),
+		.approvals_required = 0,
+		.created_at = T0,
+	};
+
+	if (state == REQ_ACTIVE) {
+		r.activated_at = T0;
+		r.expires_at = T0 + 3600 * 1000;
+	} else if (state == REQ_PENDING) {
+		r.pending_until = T0 + 3600 * 1000;
+	}
+	return r;
+}
+
+/* Inserts (and commits) one request; returns its id. */
+static int64_t insert(const char *requester, enum req_state state)
+{
+	struct request r = mkreq(requester, state);
+	int64_t id;
+
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	id = r.id;
+	assert_true(id > 0);
+	request_clear(&r);
+	return id;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+static void assert_same_request(const struct request *a, const struct request *b)
+{
+	assert_int_equal(a->id, b->id);
+	assert_int_equal(a->state, b->state);
+	assert_true(str_eq(a->requester, b->requester));
+	assert_true(str_eq(a->resource, b->resource));
+	assert_true(str_eq(a->role, b->role));
+	assert_int_equal(a->duration_s, b->duration_s);
+	assert_true(str_eq(a->reason, b->reason));
+	assert_true(str_eq(a->ticket, b->ticket));
+	assert_true(str_eq(a->policy, b->policy));
+	assert_int_equal(a->approvals_required, b->approvals_required);
+	assert_int_equal(a->napprovals, b->napprovals);
+	for (size_t i = 0; i < a->napprovals; i++) {
+		assert_true(str_eq(a->approvals[i].by, b->approvals[i].by));
+		assert_true(str_eq(a->approvals[i].comment, b->approvals[i].comment));
+		assert_int_equal(a->approvals[i].at_ms, b->approvals[i].at_ms);
+	}
+	assert_int_equal(a->created_at, b->created_at);
+	assert_int_equal(a->pending_until, b->pending_until);
+	assert_int_equal(a->activated_at, b->activated_at);
+	assert_int_equal(a->expires_at, b->expires_at);
+	assert_int_equal(a->ended_at, b->ended_at);
+	assert_true(str_eq(a->ended_by, b->ended_by));
+	assert_int_equal(a->break_glass, b->break_glass);
+	assert_int_equal(a->review_required, b->review_required);
+	assert_true(str_eq(a->reviewed_by, b->reviewed_by));
+	assert_int_equal(a->extends, b->extends);
+	assert_true(str_eq(a->end_comment, b->end_comment));
+}
+
+/* Appends an event through the real chain writer inside a transaction. */
+static int append(struct audit_writer *w, const char *action, int64_t request_id,
+		  const char *subject)
+{
+	json_t *ev = json_pack("{s:s, s:s}", "action", action, "actor", "alice");
+	struct audit_appended ap;
+	int rc;
+
+	if (request_id)
+		json_object_set_new(ev, "request_id", json_integer(request_id));
+	if (subject)
+		json_object_set_new(ev, "subject", json_string(subject));
+	rc = audit_writer_append(w, st, ev, T0, &ap);
+	free(ap.text);
+	return rc;
+}
+
+static void append_committed(struct audit_writer *w, const char *action,
+			     int64_t request_id, const char *subject)
+{
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(audit_writer_load(w, st), JG_OK);
+	assert_int_equal(append(w, action, request_id, subject), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+}
+
+/* ---- the common suite ---- */
+
+static void test_request_roundtrip(void **state)
+{
+	struct request r = mkreq("alice", REQ_PENDING), got;
+
+	(void)state;
+	/* every field set, text that SQL and JSON would both mind */
+	r.reason = strdup("it's \"urgent\"; DROP TABLE requests; -- \\ ünïcødé ✓");
+	r.ticket = strdup("OPS-42");
+	r.approvals_required = 2;
+	r.approvals[0] = (struct approval){strdup("bob"), T0 + 5, strdup("ok 'quoted'")};
+	r.approvals[1] = (struct approval){strdup("carol"), T0 + 6, NULL};
+	r.napprovals = 2;
+	r.break_glass = true;
+	r.review_required = true;
+	r.reviewed_by = strdup("dave");
+	r.extends = 7;
+	r.ended_at = T0 + 9;
+	r.ended_by = strdup("erin");
+	r.end_comment = strdup("no\nmore");
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+	assert_true(r.id > 0);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_request_get(st, r.id, &got), JG_OK);
+	assert_same_request(&r, &got);
+	request_clear(&got);
+
+	/* update: NULLs stay NULL, changes stick */
+	free(r.reason);
+	r.reason = NULL;
+	r.state = REQ_DENIED;
+	r.pending_until = 0;
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_update(st, &r), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_request_get(st, r.id, &got), JG_OK);
+	assert_same_request(&r, &got);
+	request_clear(&got);
+	request_clear(&r);
+
+	assert_int_equal(store_request_get(st, 999999, &got), JG_ERR_NOTFOUND);
+}
+
+static void test_update_missing_fails(void **state)
+{
+	struct request r = mkreq("alice", REQ_ACTIVE);
+
+	(void)state;
+	r.id = 4242;
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_update(st, &r), JG_ERR_STORE);
+	store_rollback(st);
+	request_clear(&r);
+}
+
+static void test_transaction_visibility(void **state)
+{
+	struct request r = mkreq("alice", REQ_ACTIVE), got;
+	int64_t id;
+
+	(void)state;
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+	/* the writer sees its own work, readers only committed work */
+	assert_int_equal(store_tx_request_get(st, r.id, &got), JG_OK);
+	request_clear(&got);
+	assert_int_equal(store_request_get(st, r.id, &got), JG_ERR_NOTFOUND);
+	store_rollback(st);
+	assert_int_equal(store_request_get(st, r.id, &got), JG_ERR_NOTFOUND);
+	request_clear(&r);
+
+	/* after a rollback the store goes on working */
+	id = insert("bob", REQ_PENDING);
+	assert_int_equal(store_request_get(st, id, &got), JG_OK);
+	assert_string_equal(got.requester, "bob");
+	request_clear(&got);
+}
+
+struct collect {
+	int64_t ids[2048];
+	size_t n;
+	size_t stop_after; /* 0 = never */
+};
+
+static int collect_request(void *ctx, const struct request *r)
+{
+	struct collect *c = ctx;
+
+	c->ids[c->n++] = r->id;
+	return c->stop_after && c->n >= c->stop_after ? 1 : 0;
+}
+
+static void test_requests_scan(void **state)
+{
+	struct request_filter f = {.state = -1};
+	struct collect c = {0};
+	int64_t first = 0, last = 0;
+
+	(void)state;
+	/* more rows than one page of the PostgreSQL backend */
+	assert_int_equal(store_begin(st), JG_OK);
+	for (int i = 0; i < 1200; i++) {
+		struct request r = mkreq(i % 3 == 0 ? "alice" : "bob",
+					 i % 2 ? REQ_ACTIVE : REQ_PENDING);
+
+		assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+		if (i == 0)
+			first = r.id;
+		last = r.id;
+		request_clear(&r);
+	}
+	assert_int_equal(store_commit(st), JG_OK);
+
+	assert_int_equal(store_requests_scan(st, &f, collect_request, &c), JG_OK);
+	assert_int_equal(c.n, 1200);
+	assert_int_equal(c.ids[0], last); /* newest first */
+	assert_int_equal(c.ids[1199], first);
+	for (size_t i = 1; i < c.n; i++)
+		assert_true(c.ids[i] < c.ids[i - 1]);
+
+	memset(&c, 0, sizeof(c));
+	f.requester = "alice";
+	f.state = REQ_PENDING;
+	assert_int_equal(store_requests_scan(st, &f, collect_request, &c), JG_OK);
+	assert_int_equal(c.n, 200); /* i % 6 == 0 */
+
+	memset(&c, 0, sizeof(c));
+	f = (struct request_filter){.state = -1, .before_id = last};
+	c.stop_after = 10; /* the callback stops the scan */
+	assert_int_equal(store_requests_scan(st, &f, collect_request, &c), 1);
+	assert_int_equal(c.n, 10);
+	assert_int_equal(c.ids[0], last - 1);
+}
+
+static void test_live_and_changed(void **state)
+{
+	struct audit_writer *w = NULL;
+	struct collect c = {0};
+	int64_t a = insert("alice", REQ_ACTIVE);
+	int64_t p = insert("bob", REQ_PENDING);
+	int64_t d = insert("carol", REQ_DENIED);
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	append_committed(w, "request.created", a, "alice");   /* seq 1 */
+	append_committed(w, "request.created", p, "bob");     /* seq 2 */
+	append_committed(w, "config.loaded", 0, NULL);        /* seq 3 */
+	append_committed(w, "request.denied", d, "carol");    /* seq 4 */
+	append_committed(w, "request.approved", a, "alice");  /* seq 5 */
+
+	assert_int_equal(store_tx_requests_live(st, collect_request, &c), JG_OK);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ids[0], a);
+	assert_int_equal(c.ids[1], p);
+
+	/* requests named by events 2..4 (after 1, up to 4), each once */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_tx_changed_requests(st, 1, 4, collect_request, &c), JG_OK);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ids[0], p);
+	assert_int_equal(c.ids[1], d);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_tx_changed_requests(st, 0, 5, collect_request, &c), JG_OK);
+	assert_int_equal(c.n, 3);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_tx_changed_requests(st, 5, 5, collect_request, &c), JG_OK);
+	assert_int_equal(c.n, 0);
+	audit_writer_free(w);
+}
+
+struct events {
+	int64_t seqs[64];
+	char *text[64];
+	size_t n;
+};
+
+static int collect_event(void *ctx, int64_t seq, const char *event)
+{
+	struct events *e = ctx;
+
+	e->seqs[e->n] = seq;
+	e->text[e->n++] = strdup(event);
+	return 0;
+}
+
+static void events_free(struct events *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->text[i]);
+	memset(e, 0, sizeof(*e));
+}
+
+static void test_audit_chain(void **state)
+{
+	struct audit_writer *w = NULL, *w2 = NULL;
+	struct audit_filter f = {0};
+	struct audit_verify_result res;
+	struct events ev = {0};
+	int64_t seq;
+	char hash[65];
+	FILE *mem;
+	char *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 0);
+	assert_string_equal(hash, AUDIT_GENESIS_PREV);
+	append_committed(w, "config.loaded", 0, NULL);
+	append_committed(w, "request.created", 1, "alice");
+	append_committed(w, "request.created", 2, "bob");
+	/* a batch of two in one transaction */
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(audit_writer_load(w, st), JG_OK);
+	assert_int_equal(append(w, "request.approved", 1, "alice"), JG_OK);
+	assert_int_equal(append(w, "request.activated", 1, "alice"), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 5);
+	assert_string_equal(hash, audit_writer_hash(w));
+
+	/* the export verifies */
+	assert_int_equal(store_audit_scan(st, &f, collect_event, &ev), JG_OK);
+	assert_int_equal(ev.n, 5);
+	mem = open_memstream(&buf, &len);
+	for (size_t i = 0; i < ev.n; i++) {
+		assert_int_equal(ev.seqs[i], (int64_t)i + 1);
+		fprintf(mem, "%s\n", ev.text[i]);
+	}
+	fclose(mem);
+	mem = fmemopen(buf, len, "r");
+	assert_int_equal(audit_verify_file_head(mem, seq, hash, &res), JG_OK);
+	assert_true(res.ok);
+	fclose(mem);
+	free(buf);
+	events_free(&ev);
+
+	/* filters */
+	f.subject = "alice";
+	assert_int_equal(store_audit_scan(st, &f, collect_event, &ev), JG_OK);
+	assert_int_equal(ev.n, 3);
+	events_free(&ev);
+	f = (struct audit_filter){.after_seq = 3, .action = "request.activated"};
+	assert_int_equal(store_audit_scan(st, &f, collect_event, &ev), JG_OK);
+	assert_int_equal(ev.n, 1);
+	assert_int_equal(ev.seqs[0], 5);
+	events_free(&ev);
+
+	/* a writer whose head is stale (another node appended meanwhile)
+	 * cannot fork the chain: the store refuses the append */
+	assert_int_equal(audit_writer_new(&w2), JG_OK);
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(append(w2, "config.loaded", 0, NULL), JG_ERR_STORE);
+	store_rollback(st);
+	assert_int_equal(audit_writer_seq(w2), 0);
+	/* once it has read the head it appends after it */
+	append_committed(w2, "config.loaded", 0, NULL);
+	assert_int_equal(audit_writer_seq(w2), 6);
+	audit_writer_free(w2);
+	audit_writer_free(w);
+}
+
+static void test_audit_raw_tampering_refused(void **state)
+{
+	struct audit_writer *w = NULL;
+	struct events ev = {0};
+	struct audit_filter f = {0};
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	append_committed(w, "config.loaded", 0, NULL);
+	append_committed(w, "request.created", 1, "alice");
+
+	assert_false(raw_sql("UPDATE audit SET actor = 'mallory' WHERE seq = 1"));
+	assert_false(raw_sql("DELETE FROM audit WHERE seq = 2"));
+	if (backend == B_PG)
+		assert_false(raw_sql("TRUNCATE audit"));
+	/* an insert that skips a seq, or does not chain to the head */
+	assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+			     " VALUES (4, 't', 'config.loaded', 'x', '{\"prev\":\"\"}', 'h')"));
+	assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+			     " VALUES (3, 't', 'config.loaded', 'x', '{\"prev\":\"00\"}', 'h')"));
+
+	assert_int_equal(store_audit_scan(st, &f, collect_event, &ev), JG_OK);
+	assert_int_equal(ev.n, 2);
+	assert_non_null(strstr(ev.text[0], "\"actor\":\"alice\""));
+	events_free(&ev);
+	audit_writer_free(w);
+}
+
+static int collect_outbox(void *ctx, const struct outbox_row *row)
+{
+	struct collect *c = ctx;
+
+	c->ids[c->n++] = row->id;
+	assert_string_equal(row->target, "{\"kind\":\"webhook\"}");
+	return 0;
+}
+
+static void test_outbox(void **state)
+{
+	struct collect c = {0};
+	int64_t first;
+
+	(void)state;
+	assert_int_equal(store_begin(st), JG_OK);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(store_tx_outbox_add(st, i, "{\"kind\":\"webhook\"}", "{}"),
+				 JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_outbox_due(st, T0, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 3);
+	first = c.ids[0];
+	assert_int_equal(store_outbox_done(st, first), JG_OK);
+	assert_int_equal(store_outbox_retry(st, c.ids[1], T0 + 60000, "HTTP 500"), JG_OK);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_outbox_due(st, T0, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 1); /* one done, one not due yet */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_outbox_due(st, T0 + 60000, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 2);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_outbox_due(st, T0 + 60000, 1, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 1); /* the limit */
+}
+
+static void test_kv_and_counts(void **state)
+{
+	int64_t counts[REQ_STATE_COUNT];
+	char *v = NULL;
+
+	(void)state;
+	assert_int_equal(store_kv_get(st, "k", &v), JG_ERR_NOTFOUND);
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_kv_put(st, "k", "one"), JG_OK);
+	assert_int_equal(store_tx_kv_put(st, "k", "two"), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_kv_get(st, "k", &v), JG_OK);
+	assert_string_equal(v, "two");
+	free(v);
+
+	(void)insert("a", REQ_ACTIVE);
+	(void)insert("b", REQ_ACTIVE);
+	(void)insert("c", REQ_REVOKED);
+	assert_int_equal(store_count_by_state(st, counts, REQ_STATE_COUNT), JG_OK);
+	assert_int_equal(counts[REQ_ACTIVE], 2);
+	assert_int_equal(counts[REQ_REVOKED], 1);
+	assert_int_equal(counts[REQ_PENDING], 0);
+	assert_true(store_ping(st));
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	char err[256];
+	struct request got;
+	int64_t id = insert("alice", REQ_ACTIVE);
+
+	(void)state;
+	store_close(st);
+	st = NULL;
+	/* migrations are idempotent */
+	assert_int_equal(store_open(url, NULL, &st, err, sizeof(err)), JG_OK);
+	assert_int_equal(store_request_get(st, id, &got), JG_OK);
+	assert_string_equal(got.requester, "alice");
+	request_clear(&got);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	char err[256];
+	struct store *other = NULL;
+
+	(void)state;
+	assert_true(raw_sql(backend == B_PG
+				    ? "INSERT INTO schema_version (version) VALUES (999)"
+				    : "PRAGMA user_version = 999"));
+	assert_int_equal(store_open(url, NULL, &other, err, sizeof(err)), JG_ERR_STORE);
+	assert_null(other);
+	assert_non_null(strstr(err, "newer than this jitgate"));
+}
+
+static void test_backend_name(void **state)
+{
+	(void)state;
+	assert_string_equal(store_backend(st), backend == B_PG ? "postgresql" : "sqlite");
+}
+
+/* ---- PostgreSQL only ---- */
+
+static void test_pg_password(void **state)
+{
+	char err[256], bad[600];
+	struct store *other = NULL;
+	struct store_options so = {.password = "jitgate-pw"};
+
+	(void)state;
+	/* from the options (storage_password_env), no PGPASSWORD */
+	unsetenv("PGPASSWORD");
+	assert_int_equal(store_open(url, &so, &other, err, sizeof(err)), JG_OK);
+	store_close(other);
+	other = NULL;
+	/* a wrong password: refused, and neither error nor log holds it */
+	so.password = "wrong-Secret-1";
+	assert_int_equal(store_open(url, &so, &other, err, sizeof(err)), JG_ERR_STORE);
+	assert_null(other);
+	assert_null(strstr(err, "wrong-Secret-1"));
+	/* one inside the URL is not echoed either */
+	snprintf(bad, sizeof(bad), "postgresql://jitgate:url-Secret-2@127.0.0.1:%d/%s",
+		 pg_port, dbname);
+	assert_int_equal(store_open(bad, NULL, &other, err, sizeof(err)), JG_ERR_STORE);
+	assert_null(strstr(err, "url-Secret-2"));
+	/* libpq options ride in the URL: TLS required and used */
+	snprintf(bad, sizeof(bad), "postgresql://jitgate:jitgate-pw@127.0.0.1:%d/%s?sslmode=require",
+		 pg_port, dbname);
+	assert_int_equal(store_open(bad, NULL, &other, err, sizeof(err)), JG_OK);
+	store_close(other);
+	setenv("PGPASSWORD", "jitgate-pw", 1);
+}
+
+static void test_pg_unreachable_bounded(void **state)
+{
+	char err[256], u[128];
+	struct store *other = NULL;
+	struct store_options so = {.timeout_ms = 300};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+
+	(void)state;
+	/* a listener that never answers: the connect must give up in time */
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	snprintf(u, sizeof(u), "postgresql://jitgate@127.0.0.1:%d/x", ntohs(a.sin_port));
+	assert_int_equal(store_open(u, &so, &other, err, sizeof(err)), JG_ERR_STORE);
+	assert_non_null(strstr(err, "timed out"));
+	close(fd);
+}
+
+/* ---- no backend ---- */
+
+static void redacts(const char *in, const char *want)
 {
 	char buf[256];
 
-	store_url_redact(url, buf, sizeof(buf));
+	store_url_redact(in, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 }
 
@@ -55,6 +769,7 @@ static void test_unknown_scheme(void **state)
 	(void)state;
 	assert_false(store_url_supported("mysql://u:pw@h/db"));
 	assert_true(store_url_supported("sqlite:x.db"));
+	assert_true(store_url_supported("postgres://h/db"));
 	assert_int_equal(store_open("mysql://u:pw@h/db", NULL, &s, err, sizeof(err)),
 			 JG_ERR_INVALID);
 	assert_null(s);
@@ -62,13 +777,44 @@ static void test_unknown_scheme(void **state)
 	assert_null(strstr(err, "pw")); /* the password is not echoed */
 }
 
+#define COMMON(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest common[] = {
+		COMMON(test_request_roundtrip),
+		COMMON(test_update_missing_fails),
+		COMMON(test_transaction_visibility),
+		COMMON(test_requests_scan),
+		COMMON(test_live_and_changed),
+		COMMON(test_audit_chain),
+		COMMON(test_audit_raw_tampering_refused),
+		COMMON(test_outbox),
+		COMMON(test_kv_and_counts),
+		COMMON(test_reopen_keeps_data),
+		COMMON(test_newer_schema_refused),
+		COMMON(test_backend_name),
+	};
+	const struct CMUnitTest pg_only[] = {
+		COMMON(test_pg_password),
+		COMMON(test_pg_unreachable_bounded),
+	};
+	const struct CMUnitTest none[] = {
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_redact_truncates),
 		cmocka_unit_test(test_unknown_scheme),
 	};
+	struct CMUnitTest pg[sizeof(common) / sizeof(common[0]) +
+			     sizeof(pg_only) / sizeof(pg_only[0])];
+	int fails = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* the PostgreSQL group runs the same tests, then its own */
+	memcpy(pg, common, sizeof(common));
+	memcpy(pg + sizeof(common) / sizeof(common[0]), pg_only, sizeof(pg_only));
+	fails += cmocka_run_group_tests_name("url", none, NULL, NULL);
+	fails += cmocka_run_group_tests_name("sqlite", common, group_setup_sqlite,
+					     group_teardown);
+	fails += _cmocka_run_group_tests("postgresql", pg, sizeof(pg) / sizeof(pg[0]),
+					 group_setup_pg, group_teardown);
+	return fails;
 }
