@@ -19,6 +19,8 @@ static void usage(FILE *f)
 	      "  audit [--follow] | audit export | audit verify [FILE]\n"
 	      "  token new | token verify [...] TOKEN\n"
 	      "  policy test|explain|matrix|diff|lint ...  offline policy tools\n"
+	      "  audit replay -c NEW EXPORT.jsonl          past requests under a new config\n"
+	      "  selftest [--addr URL] [--junit F] [--json] check a live deployment\n"
 	      "see docs/cli.md for options, environment and exit codes\n",
 	      f);
 }

@@ -5,6 +5,7 @@
 #ifndef JG_API_API_H
 #define JG_API_API_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -28,6 +29,12 @@ struct api_deps {
 	void *oidc_ctx;
 	struct oidc *idp;   /* the same verifier, for browser sign-in; NULL without OIDC */
 	atomic_bool ready;  /* /readyz */
+	/* Adds the state of the parts the API does not own (OIDC keys,
+	 * outbox delivery) to a readiness document; with detail also what
+	 * only the selftest identity and admins see (key ids).  May be
+	 * NULL. */
+	void (*health)(void *ctx, bool detail, json_t *doc);
+	void *health_ctx;
 };
 
 /* Listens on "host:port" (deps must outlive the api). */

@@ -73,6 +73,16 @@ const char *conn_arg(struct conn *c, const char *name);
  * integer in [lo, hi]. */
 bool conn_arg_long(struct conn *c, const char *name, long lo, long hi, long *out);
 
+/* selftest_api.c: what `jitgate selftest` reads (design section 11). */
+bool selftest_audit_allowed(const struct conn *c, const char *url);
+/* The subject the audit listing is narrowed to (the selftest identity
+ * reads only its own events), NULL for admins and auditors. */
+const char *selftest_audit_subject(const struct conn *c);
+void handle_selftest_info(struct conn *c);
+/* GET /readyz?verbose=1: the readiness of each part as JSON. */
+struct MHD_Response *selftest_readyz(struct conn *c, bool engine_ready,
+				     bool store_ok, int *status);
+
 /* Endpoints (handlers.c). */
 void handle_create(struct conn *c);
 void handle_action(struct conn *c, int64_t id, const char *verb);

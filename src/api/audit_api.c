@@ -50,7 +50,9 @@ void handle_audit_list(struct conn *c)
 	    !conn_arg_long(c, "limit", 1, AUDIT_PAGE_MAX, &l.limit))
 		return;
 	f.after_seq = after;
-	f.subject = opt_arg(c, "subject");
+	f.subject = selftest_audit_subject(c);
+	if (f.subject == NULL)
+		f.subject = opt_arg(c, "subject");
 	f.resource = opt_arg(c, "resource");
 	f.action = opt_arg(c, "action");
 	l.events = json_array();

@@ -263,8 +263,12 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 		return MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
 	}
 	if (strcmp(url, "/readyz") == 0) {
-		bool ok = atomic_load(&c->deps->ready) && store_ping(c->deps->store);
+		bool engine = atomic_load(&c->deps->ready);
+		bool store_ok = store_ping(c->deps->store), ok = engine && store_ok;
+		const char *verbose = conn_arg(c, "verbose");
 
+		if (verbose != NULL && strcmp(verbose, "1") == 0)
+			return selftest_readyz(c, engine, store_ok, status);
 		*status = ok ? 200 : 503;
 		return MHD_create_response_from_buffer(ok ? 6 : 10, ok ? "ready\n" : "not ready\n",
 						       MHD_RESPMEM_PERSISTENT);
@@ -305,6 +309,9 @@ static void route(struct conn *c, const char *method, const char *url)
 	else if (strcmp(url, "/v1/catalog") == 0)
 		strcmp(method, "GET") == 0 ? handle_catalog(c)
 					   : conn_error(c, 405, "method_not_allowed", "use GET");
+	else if (strcmp(url, "/v1/selftest") == 0)
+		strcmp(method, "GET") == 0 ? handle_selftest_info(c)
+					   : conn_error(c, 405, "method_not_allowed", "use GET");
 	else if (strcmp(url, "/v1/whoami") == 0)
 		strcmp(method, "GET") == 0 ? handle_whoami(c)
 					   : conn_error(c, 405, "method_not_allowed", "use GET");
@@ -312,7 +319,7 @@ static void route(struct conn *c, const char *method, const char *url)
 		 strcmp(url, "/v1/audit/export") == 0) {
 		if (strcmp(method, "GET") != 0)
 			conn_error(c, 405, "method_not_allowed", "use GET");
-		else if (!policy_is_auditor(c->cfg, &c->who.subject))
+		else if (!selftest_audit_allowed(c, url))
 			conn_error(c, 403, "forbidden",
 				   "only admins and auditors may read the audit log");
 		else if (strcmp(url, "/v1/audit") == 0)

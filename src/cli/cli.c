@@ -20,7 +20,7 @@ static const struct command commands[] = {
 	{"show", cli_cmd_show},       {"list", cli_cmd_list},
 	{"check", cli_cmd_check},     {"whoami", cli_cmd_whoami},
 	{"audit", cli_cmd_audit},     {"token", cli_cmd_token},
-	{"policy", cli_cmd_policy},
+	{"policy", cli_cmd_policy},   {"selftest", cli_cmd_selftest},
 };
 
 static int dispatch(int argc, char **argv)

@@ -16,6 +16,8 @@ int cli_cmd_audit(int argc, char **argv);
 int cli_audit_replay(int argc, char **argv);
 /* policy test|explain|matrix|diff|lint (offline) */
 int cli_cmd_policy(int argc, char **argv);
+/* selftest against a live deployment */
+int cli_cmd_selftest(int argc, char **argv);
 /* token new, token verify … */
 int cli_cmd_token(int argc, char **argv);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/cfgrules.h"
+#include "config/cfgselftest.h"
 #include "config/cfgweb.h"
 #include "config/cfgval.h"
 #include "config/ytree.h"
@@ -170,6 +171,7 @@ void config_free(struct config *cfg)
 	free(cfg->oidc.subject_claim);
 	free(cfg->oidc.jwks_uri);
 	cfgweb_free(&cfg->web);
+	cfgselftest_free(&cfg->selftest);
 	cfgval_free_strv(cfg->oidc.algorithms, cfg->oidc.nalgorithms);
 	free(cfg->gateway.postgres_listen);
 	free(cfg->gateway.tls_cert);
@@ -543,7 +545,7 @@ enum {
 	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
 	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
 	T_LIMITS, T_WEB, T_STORAGE_PASSWORD_ENV, T_NODE_ID, T_STALE_AFTER,
-	T_NKEYS
+	T_SELFTEST, T_NKEYS
 };
 
 /* storage_password_env, node_id, stale_after (design section 12). */
@@ -579,7 +581,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 		"listen", "storage", "pending_ttl", "admins", "auditors",
 		"checkers", "identities", "oidc", "gateway", "resources",
 		"policies", "notify", "limits", "web", "storage_password_env",
-		"node_id", "stale_after", NULL};
+		"node_id", "stale_after", "selftest", NULL};
 	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
 	const struct ytree *v[T_NKEYS];
 	int rc;
@@ -651,6 +653,9 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	cfgweb_defaults(&cfg->web);
 	if (v[T_WEB] != NULL &&
 	    (rc = cfgweb_read(c, v[T_WEB], &cfg->oidc, &cfg->web)) < 0)
+		return rc;
+	if (v[T_SELFTEST] != NULL &&
+	    (rc = cfgselftest_read(c, v[T_SELFTEST], cfg)) < 0)
 		return rc;
 	return JG_OK;
 }

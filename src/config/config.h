@@ -138,6 +138,19 @@ struct web_cfg {
 	bool secure_cookie;           /* public_url is https:// */
 };
 
+/* selftest: (design section 11).  role is the resource's only role
+ * when the file names none; postgres_role is role where the postgres
+ * resource has it, else that resource's only role. */
+struct selftest_cfg {
+	bool enabled;
+	char *subject;
+	char *resource;
+	char *role;
+	char *postgres_resource; /* NULL: no gateway checks */
+	char *postgres_role;
+	int line;
+};
+
 struct config {
 	char *path;
 	char *listen;  /* default "127.0.0.1:8700" */
@@ -159,6 +172,7 @@ struct config {
 	struct gateway_cfg gateway;
 	struct limits_cfg limits;
 	struct web_cfg web;
+	struct selftest_cfg selftest;
 };
 
 /* Loads and validates path.  On failure returns a negative code, *out is

@@ -594,6 +594,20 @@ out:
 	return rc;
 }
 
+json_t *oidc_key_ids(struct oidc *o)
+{
+	json_t *a = json_array();
+
+	pthread_mutex_lock(&o->mu);
+	for (size_t i = 0; a && i < jwks_count(o->keys); i++) {
+		const struct jwk *k = jwks_at(o->keys, i);
+
+		json_array_append_new(a, k->kid ? json_string(k->kid) : json_null());
+	}
+	pthread_mutex_unlock(&o->mu);
+	return a;
+}
+
 size_t oidc_key_count(struct oidc *o)
 {
 	size_t n;

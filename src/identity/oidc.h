@@ -6,6 +6,7 @@
 #ifndef JG_IDENTITY_OIDC_H
 #define JG_IDENTITY_OIDC_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,10 @@ void oidc_identity_clear(struct oidc_identity *id);
 /* Stops the refresh thread and frees everything. */
 void oidc_free(struct oidc *o);
 
+/* The kids of the usable keys right now, as a new JSON array (null for a
+ * key without kid); NULL on no memory.  For `jitgate selftest`, which
+ * compares them with what the IdP publishes. */
+json_t *oidc_key_ids(struct oidc *o);
 /* Usable keys right now (for /readyz and tests). */
 size_t oidc_key_count(struct oidc *o);
 /* Refetches the JWKS now, ignoring the schedule (tests, SIGHUP). */

@@ -22,7 +22,31 @@ struct notifier {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	/* delivery health (notifier_health); guarded by lock */
+	struct notifier_health health;
 };
+
+void notifier_health(struct notifier *n, struct notifier_health *out)
+{
+	pthread_mutex_lock(&n->lock);
+	*out = n->health;
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void note_delivery(struct notifier *n, bool ok)
+{
+	int64_t now = time_now_ms();
+
+	pthread_mutex_lock(&n->lock);
+	if (ok) {
+		n->health.failing = 0;
+		n->health.last_ok_ms = now;
+	} else {
+		n->health.failing++;
+		n->health.last_fail_ms = now;
+	}
+	pthread_mutex_unlock(&n->lock);
+}
 
 char *notify_slack_text(const json_t *event)
 {
@@ -184,15 +208,27 @@ static void *notifier_main(void *arg)
 		pthread_mutex_unlock(&n->lock);
 		/* rows are read on a reader connection and delivered without
 		 * holding anything the engine needs */
-		if (store_outbox_due(n->st, time_now_ms(), 32, collect, &l) < 0)
+		if (store_outbox_due(n->st, time_now_ms(), 32, collect, &l) < 0) {
 			log_warn(NULL, "outbox not readable");
+			pthread_mutex_lock(&n->lock);
+			n->health.readable = false;
+			pthread_mutex_unlock(&n->lock);
+		} else {
+			pthread_mutex_lock(&n->lock);
+			n->health.readable = true;
+			pthread_mutex_unlock(&n->lock);
+		}
 		for (int i = 0; i < l.n; i++) {
 			struct outbox_row row = {.id = l.v[i].id, .target = l.v[i].target,
 						 .payload = l.v[i].payload,
 						 .attempts = l.v[i].attempts};
 			char err[256];
 
-			if (row.target && row.payload && deliver(&row, err, sizeof(err)) == JG_OK) {
+			bool ok = row.target && row.payload &&
+				  deliver(&row, err, sizeof(err)) == JG_OK;
+
+			note_delivery(n, ok);
+			if (ok) {
 				if (store_outbox_done(n->st, row.id) != JG_OK)
 					log_warn(NULL, "outbox row %lld delivered but not marked",
 						 (long long)row.id);
@@ -234,6 +270,7 @@ int notifier_start(struct store *st, struct notifier **out)
 	if (n == NULL)
 		return JG_ERR_NOMEM;
 	n->st = st;
+	n->health.readable = true;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {

@@ -7,12 +7,22 @@
 #define JG_SERVER_NOTIFY_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
 struct notifier;
 
 int notifier_start(struct store *st, struct notifier **out) JG_WUR;
+
+/* How delivery goes, for /readyz?verbose=1 and `jitgate selftest`. */
+struct notifier_health {
+	bool readable;      /* the last read of the outbox worked */
+	int64_t failing;    /* failed deliveries since the last success */
+	int64_t last_ok_ms, last_fail_ms; /* 0: never */
+};
+void notifier_health(struct notifier *n, struct notifier_health *out);
 void notifier_stop(struct notifier *n);
 
 /* The Slack message text for an audit event (caller frees). */

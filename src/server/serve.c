@@ -117,6 +117,42 @@ static int oidc_auth(void *ctx, const char *token, int64_t now_s, struct authn *
 static int jwks_load(void *ctx, const char *issuer, char **out);
 static int jwks_save(void *ctx, const char *issuer, const char *json);
 
+static json_t *time_or_null(int64_t ms)
+{
+	char buf[TIME_RFC3339_LEN];
+
+	if (ms == 0)
+		return json_null();
+	time_format(ms, buf);
+	return json_string(buf);
+}
+
+/* The parts /readyz?verbose=1 and GET /v1/selftest report beyond the API's
+ * own: outbox delivery and the OIDC key set (api_deps.health). */
+static void report_health(void *ctx, bool detail, json_t *doc)
+{
+	struct daemon *d = ctx;
+	struct notifier_health nh = {.readable = true};
+	json_t *oidc;
+
+	notifier_health(d->notifier, &nh);
+	json_object_set_new(doc, "outbox", json_pack(
+		"{s:b, s:b, s:I, s:o, s:o}", "ok", nh.readable && nh.failing == 0,
+		"readable", nh.readable, "failing", (json_int_t)nh.failing,
+		"last_delivered", time_or_null(nh.last_ok_ms), "last_failed",
+		time_or_null(nh.last_fail_ms)));
+	if (d->oidc == NULL) {
+		json_object_set_new(doc, "oidc", json_pack("{s:b}", "enabled", false));
+		return;
+	}
+	oidc = json_pack("{s:b, s:b, s:I}", "enabled", true, "ok",
+			 oidc_key_count(d->oidc) > 0, "keys",
+			 (json_int_t)oidc_key_count(d->oidc));
+	if (oidc != NULL && detail)
+		json_object_set_new(oidc, "kids", oidc_key_ids(d->oidc));
+	json_object_set_new(doc, "oidc", oidc);
+}
+
 /* The verifier accepts tokens whose aud holds oidc.audience or, so that
  * tokens of the browser's client (jitgate login) work, web.oidc_client_id
  * (design section 10). */
@@ -502,6 +538,8 @@ int serve_main(int argc, char **argv)
 	d.deps.metrics = &d.metrics;
 	if (notifier_start(d.store, &d.notifier) != JG_OK)
 		goto out;
+	d.deps.health = report_health;
+	d.deps.health_ctx = &d;
 	if (c->gateway.enabled && start_gateway(&d, c) != JG_OK) {
 		log_error(NULL, "cannot start the postgres gateway on %s",
 			  c->gateway.postgres_listen);
