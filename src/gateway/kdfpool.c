@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -76,6 +78,12 @@ static void *worker(void *arg)
 {
 	struct kdfpool *p = arg;
 	uint64_t one = 1;
+
+	/* Linux nice is per thread: derivations yield the CPU to the loop
+	 * (best effort; raising one's own niceness needs no privilege) */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+			KDFPOOL_NICE) != 0)
+		log_debug("gateway", "kdf worker nice: %s", strerror(errno));
 
 	for (;;) {
 		struct kdf_job *j;

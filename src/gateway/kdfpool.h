@@ -18,6 +18,7 @@
 
 #define KDFPOOL_THREADS 2
 #define KDFPOOL_QUEUE_MAX 256 /* jobs waiting for a worker */
+#define KDFPOOL_NICE 10       /* workers run at this niceness */
 
 struct kdfpool;
 struct kdf_job;

@@ -12,27 +12,20 @@ real daemon (`jitgate serve` with a gateway) and real psql:
   password never appears in what the fake received; a fake that plays
   SCRAM correctly is the control that lets a session in.
 """
-import base64
-import hashlib
-import hmac
 import os
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, free_port, identities_yaml, run, token  # noqa: E402
+from harness import (Server, free_port, identities_yaml, run, token,  # noqa: E402
+                     wait_for)
 from pgcluster import PgCluster  # noqa: E402
+from fakepg import SSL_REQUEST, FakeUpstream  # noqa: E402
 
 FAKE_PASSWORD = "brokered-Secret-7f3a9c"  # role read of every fake-* resource
-SSL_REQUEST = 80877103
-STARTUP_V3 = 196608
-
-
 def openssl(cwd, *args):
     subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
                    capture_output=True)
@@ -54,171 +47,6 @@ def make_pki(d):
     openssl(d, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt",
             "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
             "-extfile", "san.ext", "-out", "server.crt")
-
-
-def backend(kind, body=b""):
-    return kind + struct.pack("!I", 4 + len(body)) + body
-
-
-def auth(code, data=b""):
-    return backend(b"R", struct.pack("!I", code) + data)
-
-
-def ready():
-    params = b"".join(backend(b"S", k + b"\0" + v + b"\0") for k, v in (
-        (b"server_version", b"15.0"), (b"client_encoding", b"UTF8"),
-        (b"standard_conforming_strings", b"on"),
-        (b"integer_datetimes", b"on"), (b"DateStyle", b"ISO, MDY")))
-    return (auth(0) + params + backend(b"K", struct.pack("!II", 4242, 77))
-            + backend(b"Z", b"I"))
-
-
-def select_one():
-    row_desc = struct.pack("!H", 1) + b"?column?\0" + struct.pack(
-        "!IhIhih", 0, 0, 23, 4, -1, 0)
-    return (backend(b"T", row_desc) +
-            backend(b"D", struct.pack("!Hi", 1, 1) + b"1") +
-            backend(b"C", b"SELECT 1\0") + backend(b"Z", b"I"))
-
-
-class FakeUpstream:
-    """A PostgreSQL server that follows one hostile script and records
-    every byte it is sent."""
-
-    def __init__(self, script, iterations=4096):
-        self.script, self.iterations = script, iterations
-        self.received = bytearray()
-        self.lock = threading.Lock()
-        self.startup_seen = threading.Event()
-        self.server_first_sent = threading.Event()
-        self.client_final_seen = threading.Event()
-        self.closed = threading.Event()
-        self.proof_ok = None
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def frontend_messages(self):
-        """What was received after the startup packet, as (type, body)."""
-        with self.lock:
-            data = bytes(self.received)
-        if struct.unpack("!I", data[4:8])[0] == SSL_REQUEST:
-            data = data[8:]
-        data = data[struct.unpack("!I", data[:4])[0]:] if data else b""
-        out = []
-        while len(data) >= 5:
-            n = struct.unpack("!I", data[1:5])[0]
-            out.append((data[:1], data[5:1 + n]))
-            data = data[1 + n:]
-        return out
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,),
-                             daemon=True).start()
-
-    def _read(self, conn, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = conn.recv(n - len(buf))
-            if not chunk:
-                raise EOFError
-            buf += chunk
-            with self.lock:
-                self.received += chunk
-        return buf
-
-    def _message(self, conn):
-        head = self._read(conn, 5)
-        return head[:1], self._read(conn, struct.unpack("!I", head[1:])[0] - 4)
-
-    def _serve(self, conn):
-        conn.settimeout(60)
-        try:
-            self._script(conn)
-            while conn.recv(65536):  # whatever else comes, until close
-                pass
-        except (EOFError, OSError):
-            pass
-        finally:
-            conn.close()
-            self.closed.set()
-
-    def _script(self, conn):
-        n = struct.unpack("!I", self._read(conn, 4))[0]
-        code = struct.unpack("!I", self._read(conn, n - 4)[:4])[0]
-        if code == SSL_REQUEST:
-            conn.sendall(b"N")  # "no TLS here": the gateway must stop
-            n = struct.unpack("!I", self._read(conn, 4))[0]
-            code = struct.unpack("!I", self._read(conn, n - 4)[:4])[0]
-        assert code == STARTUP_V3, code
-        self.startup_seen.set()
-        s = self.script
-        if s == "slow":
-            return  # never answers
-        if s == "cleartext":
-            conn.sendall(auth(3))
-        elif s == "md5":
-            conn.sendall(auth(5, b"salt"))
-        elif s == "gss":
-            conn.sendall(auth(7))
-        elif s == "trust":
-            conn.sendall(ready())
-        elif s.startswith("scram"):
-            self._scram(conn)
-
-    def _scram(self, conn):
-        conn.sendall(auth(10, b"SCRAM-SHA-256\0\0"))
-        kind, body = self._message(conn)
-        assert kind == b"p" and body.startswith(b"SCRAM-SHA-256\0"), body
-        client_first = body[18:].decode()
-        assert client_first.startswith("n,,n=,r="), client_first
-        bare = client_first[3:]
-        nonce = bare[5:] + "fakeServerNonce"
-        salt = b"0123456789abcdef"
-        server_first = "r=%s,s=%s,i=%d" % (
-            nonce, base64.b64encode(salt).decode(), self.iterations)
-        conn.sendall(auth(11, server_first.encode()))
-        self.server_first_sent.set()
-        kind, body = self._message(conn)
-        self.client_final_seen.set()
-        final = body.decode()
-        without_proof, proof = final.rsplit(",p=", 1)
-        assert without_proof == "c=biws,r=" + nonce, final
-        msg = ("%s,%s,%s" % (bare, server_first, without_proof)).encode()
-        salted = hashlib.pbkdf2_hmac("sha256", FAKE_PASSWORD.encode(), salt,
-                                     self.iterations)
-        client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-        stored = hashlib.sha256(client_key).digest()
-        sig = hmac.new(stored, msg, "sha256").digest()
-        got = bytes(a ^ b for a, b in zip(base64.b64decode(proof), sig))
-        self.proof_ok = hashlib.sha256(got).digest() == stored
-        server_key = hmac.new(salted, b"Server Key", "sha256").digest()
-        good = base64.b64encode(hmac.new(server_key, msg, "sha256").digest())
-        if self.script == "scram-good":
-            conn.sendall(auth(12, b"v=" + good) + ready())
-            while True:
-                kind, body = self._message(conn)
-                if kind == b"X":
-                    return
-                if kind == b"Q":
-                    conn.sendall(select_one())
-        elif self.script == "scram-bad-signature":
-            wrong = base64.b64encode(hashlib.sha256(good).digest())
-            conn.sendall(auth(12, b"v=" + wrong) + ready())
-        elif self.script == "scram-no-final":
-            conn.sendall(ready())
-        elif self.script == "scram-error":
-            conn.sendall(auth(12, b"e=invalid-proof") + ready())
-
-    def close(self):
-        self.sock.close()
 
 
 FAKES = {  # resource name -> (script, iterations, upstream options)
@@ -290,7 +118,7 @@ class UpstreamAuthTest(unittest.TestCase):
                            ssl_cert=os.path.join(cls.pki, "server.crt"),
                            ssl_key=os.path.join(cls.pki, "server.key"))
         cls.pg.start()
-        cls.fakes = {name: FakeUpstream(script, it)
+        cls.fakes = {name: FakeUpstream(script, FAKE_PASSWORD, it)
                      for name, (script, it, _) in FAKES.items()}
         cls.gwport = free_port()
         cls.srv = Server(config(cls.pgport, cls.gwport, cls.pki, cls.fakes),
@@ -360,10 +188,16 @@ class UpstreamAuthTest(unittest.TestCase):
                      "(unable to get local issuer certificate)")
         self.refused("pg-wrong-name", "upstream certificate not accepted "
                      "(hostname mismatch)")
-        denied = [e for e in self.srv.audit_events(action="check.denied")
-                  if e.get("resource") in ("pg-wrong-ca", "pg-wrong-name")]
-        self.assertEqual(len(denied), 2, denied)
-        for e in denied:
+
+        def denied():
+            return [e for e in self.srv.audit_events(action="check.denied")
+                    if e.get("resource") in ("pg-wrong-ca", "pg-wrong-name")]
+
+        # gateway events are queued, not written before the refusal
+        wait_for(lambda: len(denied()) >= 2, what="two check.denied events")
+        events = denied()
+        self.assertEqual(len(events), 2, events)
+        for e in events:
             self.assertEqual(e["detail"]["reason"], "upstream_failed")
 
     # --- hostile fake upstreams ----------------------------------------
