@@ -76,11 +76,12 @@ static int h_find(void *ctx, const char *subject, const char *resource,
 	return rc;
 }
 
-static void h_audit(void *ctx, const char *a, const char *s, const char *r,
+static bool h_audit(void *ctx, const char *a, const char *s, const char *r,
 		    const char *ro, int64_t id, json_t *d)
 {
 	(void)ctx, (void)a, (void)s, (void)r, (void)ro, (void)id;
 	json_decref(d);
+	return false;
 }
 
 static struct event_base *base;

@@ -91,10 +91,10 @@ void cancel_handle(struct session *s, uint32_t pid, uint32_t key)
 	}
 	/* like PostgreSQL: the canceller learns nothing either way */
 	if (!t || t->state != SS_RELAY) {
-		session_free(s, "cancel request with unknown key");
+		session_close(s, "cancel request with unknown key");
 		return;
 	}
 	log_info(t->tag, "cancel request from %s", s->peer);
 	cancel_send(s->gw, t);
-	session_free(s, "cancel request forwarded");
+	session_close(s, "cancel request forwarded");
 }

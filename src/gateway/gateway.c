@@ -1,23 +1,30 @@
 #include "gateway/gateway.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/dns.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gateway/kdfpool.h"
 #include "gateway/session.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define GW_WHY_MAX 32
 #define GW_QUEUE_MAX 1000000 /* ended grants waiting for the loop */
+#define GW_ACCEPT_PAUSE_MS 100 /* listener off after running out of fds */
+#define GW_SHED_MAX 64         /* pending connections shed per pause */
 
 struct ended {
 	struct ended *next;
@@ -33,6 +40,10 @@ struct gateway {
 	pthread_mutex_t lock;    /* guards the queue below */
 	struct ended *head, *tail;
 	size_t queued;
+	atomic_bool resume;      /* the audit writer caught up */
+	int reserve_fd;          /* spent to shed a connection at EMFILE */
+	struct event *accept_ev; /* re-enables the listener */
+	struct connlimit_ratelog accept_log;
 };
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
@@ -44,12 +55,78 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	session_accept(&gw->ctx, fd, sa, salen);
 }
 
+static int open_reserve(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Accepts and closes up to GW_SHED_MAX pending connections with a FATAL
+ * they can read, using the reserve descriptor for the one in hand.
+ * Returns how many. */
+static unsigned shed_pending(struct gateway *gw, evutil_socket_t lfd)
+{
+	unsigned n = 0;
+
+	if (gw->reserve_fd < 0)
+		return 0;
+	close(gw->reserve_fd);
+	gw->reserve_fd = -1;
+	while (n < GW_SHED_MAX) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		session_refuse_fd(fd, "53300", "sorry, too many clients "
+				  "already (out of file descriptors)");
+		n++;
+	}
+	gw->reserve_fd = open_reserve();
+	return n;
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: keep listening, the next accept may succeed */
-	log_warn("gateway", "accept: %s", strerror(errno));
+	struct gateway *gw = arg;
+	struct timeval tv = {0, GW_ACCEPT_PAUSE_MS * 1000};
+	int err = errno;
+	unsigned shed = 0;
+	uint64_t n;
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		/* Out of descriptors (or memory): the pending connection stays
+		 * readable, so the listener would fire again at once, forever.
+		 * Turn the waiting ones away with a message, stop listening
+		 * briefly, and let sessions end meanwhile. */
+		shed = shed_pending(gw, evconnlistener_get_fd(l));
+		if (evconnlistener_disable(l) == 0 && gw->accept_ev)
+			evtimer_add(gw->accept_ev, &tv);
+	}
+	if (connlimit_log_due(&gw->accept_log, time_now_ms(), &n))
+		log_warn("gateway", "accept: %s (%llu times in the last %d s; "
+			 "%u waiting connections turned away now; %zu open)",
+			 strerror(err), (unsigned long long)n,
+			 CONNLIMIT_LOG_EVERY_MS / 1000, shed,
+			 session_count(&gw->ctx));
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gateway *gw = arg;
+
+	(void)fd;
+	(void)what;
+	if (gw->reserve_fd < 0)
+		gw->reserve_fd = open_reserve();
+	if (gw->listener)
+		evconnlistener_enable(gw->listener);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_reap(arg);
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -66,6 +143,8 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	gw->head = gw->tail = NULL;
 	gw->queued = 0;
 	pthread_mutex_unlock(&gw->lock);
+	if (atomic_exchange(&gw->resume, false))
+		session_audit_resume(&gw->ctx);
 	while (list) {
 		struct ended *e = list;
 
@@ -107,6 +186,31 @@ void gateway_grant_ended(struct gateway *gw, int64_t request_id,
 	pthread_mutex_unlock(&gw->lock);
 	if (write(gw->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error("gateway", "eventfd write: %s", strerror(errno));
+}
+
+void gateway_audit_resume(struct gateway *gw)
+{
+	uint64_t one = 1;
+
+	atomic_store(&gw->resume, true);
+	if (write(gw->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("gateway", "eventfd write: %s", strerror(errno));
+}
+
+/* Each session holds a client and an upstream descriptor. */
+static void check_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if ((uint64_t)cfg->limits.gateway_connections * 2 + 64 > rl.rlim_cur)
+		log_warn("gateway", "limits.gateway_connections %lld needs about "
+			 "%lld file descriptors, RLIMIT_NOFILE is %llu: logins "
+			 "may fail before the limit (raise LimitNOFILE)",
+			 (long long)cfg->limits.gateway_connections,
+			 (long long)cfg->limits.gateway_connections * 2 + 64,
+			 (unsigned long long)rl.rlim_cur);
 }
 
 static int split_hostport(const char *hp, char *host, size_t hostlen,
@@ -181,6 +285,7 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	if (!gw)
 		return JG_ERR_NOMEM;
 	gw->efd = -1;
+	gw->reserve_fd = -1;
 	pthread_mutex_init(&gw->lock, NULL);
 	gw->ctx.base = base;
 	gw->ctx.cfg = cfg;
@@ -194,7 +299,12 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	}
 	rc = JG_ERR_NOMEM;
 	if (registry_new(4096, &gw->ctx.by_request) != 0 ||
-	    registry_new(4096, &gw->ctx.by_cancel) != 0)
+	    registry_new(4096, &gw->ctx.by_cancel) != 0 ||
+	    connlimit_new(&gw->ctx.preauth_by_addr) != 0)
+		goto out;
+	gw->ctx.reap_ev = event_new(base, -1, 0, reap_cb, &gw->ctx);
+	gw->accept_ev = evtimer_new(base, accept_resume_cb, gw);
+	if (!gw->ctx.reap_ev || !gw->accept_ev)
 		goto out;
 	gw->ctx.dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 					   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -215,6 +325,10 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	gw->wake_ev = event_new(base, gw->efd, EV_READ | EV_PERSIST, wake_cb,
 				gw);
 	if (!gw->wake_ev || event_add(gw->wake_ev, NULL) != 0)
+		goto out;
+	/* one descriptor kept back to turn connections away at EMFILE */
+	gw->reserve_fd = open_reserve();
+	if (gw->reserve_fd < 0)
 		goto out;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -237,6 +351,7 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 		goto out;
 	}
 	evconnlistener_set_error_cb(gw->listener, accept_error_cb);
+	check_fd_limit(cfg);
 	log_info("gateway", "PostgreSQL gateway listening on %s%s",
 		 cfg->gateway.postgres_listen,
 		 gw->ctx.tls_server ? " (TLS offered)" : "");
@@ -296,10 +411,18 @@ void gateway_free(struct gateway *gw)
 	session_close_all(&gw->ctx);
 	/* one non-blocking turn lets the FATALs just queued go out */
 	event_base_loop(gw->ctx.base, EVLOOP_NONBLOCK);
+	session_reap(&gw->ctx);
 	session_free_closers(&gw->ctx);
 	kdfpool_free(gw->ctx.kdf);
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
+	if (gw->accept_ev)
+		event_free(gw->accept_ev);
+	if (gw->ctx.reap_ev)
+		event_free(gw->ctx.reap_ev);
+	if (gw->reserve_fd >= 0)
+		close(gw->reserve_fd);
+	connlimit_free(gw->ctx.preauth_by_addr);
 	if (gw->wake_ev)
 		event_free(gw->wake_ev);
 	if (gw->efd >= 0)

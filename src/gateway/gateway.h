@@ -38,8 +38,11 @@ struct gateway_hooks {
 			  const char *role, struct gateway_grant *out);
 	/* Appends an audit event (session.started, session.ended,
 	 * session.query, check.denied).  detail is stolen (may be NULL).
-	 * Does not block: the event is queued for the store. */
-	void (*audit)(void *ctx, const char *action, const char *subject,
+	 * Does not block and does not drop: the event is queued for the
+	 * store.  Returns true when the writer is backed up; the gateway then
+	 * stops reading statements from that client until
+	 * gateway_audit_resume is called. */
+	bool (*audit)(void *ctx, const char *action, const char *subject,
 		      const char *resource, const char *role,
 		      int64_t request_id, json_t *detail);
 };
@@ -55,6 +58,9 @@ void gateway_set_config(struct gateway *gw, const struct config *cfg);
  * another active grant covers it, sent FATAL and closed on both sides. */
 void gateway_grant_ended(struct gateway *gw, int64_t request_id,
 			 const char *why);
+/* Thread-safe: the audit writer caught up after the audit hook returned
+ * true; clients paused for it are read again. */
+void gateway_audit_resume(struct gateway *gw);
 /* The port actually bound (useful with postgres_listen port 0), or -1. */
 int gateway_port(const struct gateway *gw);
 /* Open client connections (loop thread only; tests, metrics). */

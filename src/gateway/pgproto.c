@@ -155,19 +155,51 @@ bool pgproto_framer_at_boundary(const struct pgproto_framer *f)
 	return !f->in_body && f->hdrlen == 0;
 }
 
-static void framer_end_msg(struct pgproto_framer *f)
-{
-	f->nmsgs++;
-	f->in_body = false;
-	if (f->on_msg)
-		f->on_msg(f->arg, f->type, f->cap, f->caplen, f->bodylen);
-	f->caplen = 0;
-}
-
 static bool framer_captures(const struct pgproto_framer *f, uint8_t type)
 {
 	return f->capture_types && type != 0 &&
 	       strchr(f->capture_types, type) != NULL;
+}
+
+static void framer_end_msg(struct pgproto_framer *f)
+{
+	f->nmsgs++;
+	f->in_body = false;
+	if (f->on_msg && framer_captures(f, f->type))
+		f->on_msg(f->arg, f->type, f->cap, f->caplen, f->bodylen);
+	f->caplen = 0;
+}
+
+/* Keeps what fits of n body bytes of a captured message.  The name of a
+ * Parse is kept up to PGPROTO_CAPTURE_NAME_MAX bytes and the rest of it
+ * skipped, so that the statement text after it is captured too. */
+static void framer_capture(struct pgproto_framer *f, const uint8_t *p,
+			   size_t n)
+{
+	size_t room;
+
+	if (f->cap_in_name) {
+		const uint8_t *nul = memchr(p, 0, n);
+		size_t nl = nul ? (size_t)(nul - p) : n;
+		size_t keep = f->caplen < PGPROTO_CAPTURE_NAME_MAX ?
+			      PGPROTO_CAPTURE_NAME_MAX - f->caplen : 0;
+
+		if (keep > nl)
+			keep = nl;
+		memcpy(f->cap + f->caplen, p, keep);
+		f->caplen += keep;
+		if (!nul)
+			return;
+		f->cap[f->caplen++] = 0;
+		f->cap_in_name = false;
+		p += nl + 1;
+		n -= nl + 1;
+	}
+	room = sizeof(f->cap) - f->caplen;
+	if (n > room)
+		n = room;
+	memcpy(f->cap + f->caplen, p, n);
+	f->caplen += n;
 }
 
 long pgproto_framer_feed(struct pgproto_framer *f, const uint8_t *p, size_t n,
@@ -175,7 +207,7 @@ long pgproto_framer_feed(struct pgproto_framer *f, const uint8_t *p, size_t n,
 {
 	size_t i = 0;
 
-	if (stop_at_boundary && pgproto_framer_at_boundary(f))
+	if ((stop_at_boundary || f->hold) && pgproto_framer_at_boundary(f))
 		return 0;
 	while (i < n) {
 		if (!f->in_body) {
@@ -203,27 +235,21 @@ long pgproto_framer_feed(struct pgproto_framer *f, const uint8_t *p, size_t n,
 			f->remaining = bodylen;
 			f->in_body = true;
 			f->caplen = 0;
+			f->cap_in_name = type == 'P';
 		}
 		if (f->remaining > 0) {
 			size_t take = f->remaining;
 
 			if (take > n - i)
 				take = n - i;
-			if (framer_captures(f, f->type) &&
-			    f->caplen < sizeof(f->cap)) {
-				size_t c = sizeof(f->cap) - f->caplen;
-
-				if (c > take)
-					c = take;
-				memcpy(f->cap + f->caplen, p + i, c);
-				f->caplen += c;
-			}
+			if (framer_captures(f, f->type))
+				framer_capture(f, p + i, take);
 			f->remaining -= (uint32_t)take;
 			i += take;
 		}
 		if (f->remaining == 0) {
 			framer_end_msg(f);
-			if (stop_at_boundary)
+			if (stop_at_boundary || f->hold)
 				break;
 		}
 	}

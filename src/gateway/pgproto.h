@@ -69,9 +69,13 @@ int pgproto_msg_header(const uint8_t *p, size_t n, size_t max,
 		       uint8_t *type, uint32_t *bodylen) JG_WUR;
 
 /* Walks message boundaries of a byte stream without buffering it.
- * Optionally keeps a prefix of messages whose type is in capture_types,
- * and reports each complete message to on_msg. */
+ * Optionally keeps a prefix of messages whose type is in capture_types and
+ * reports each complete message of those types (and only those) to on_msg.
+ * A Parse ('P') is captured as its statement name, cut to
+ * PGPROTO_CAPTURE_NAME_MAX bytes however long it is, a NUL, then the start
+ * of its text: a long name cannot push the text out of the capture. */
 #define PGPROTO_CAPTURE_MAX 4352u /* 4 KiB of text plus a statement name */
+#define PGPROTO_CAPTURE_NAME_MAX 64u
 
 typedef void (*pgproto_msg_fn)(void *arg, uint8_t type, const uint8_t *prefix,
 			       size_t prefixlen, uint32_t bodylen);
@@ -86,16 +90,20 @@ struct pgproto_framer {
 	const char *capture_types; /* NULL: capture nothing */
 	uint8_t cap[PGPROTO_CAPTURE_MAX];
 	size_t caplen;
+	bool cap_in_name;    /* a Parse whose name has not ended yet */
 	pgproto_msg_fn on_msg; /* NULL: report nothing */
 	void *arg;
+	/* Set by on_msg to make pgproto_framer_feed return right after the
+	 * message it reports; the caller clears it to go on. */
+	bool hold;
 	uint64_t nmsgs;
 	const char *count_types; /* NULL: count nothing */
 	uint64_t ncounted;       /* messages begun whose type is in count_types */
 };
 
-/* Feeds n bytes.  With stop_at_boundary the walk stops right after the
- * first message end it reaches (or at once when already on a boundary, then
- * returning 0).  Returns the number of bytes consumed, or a negative code
+/* Feeds n bytes.  With stop_at_boundary (or when on_msg sets hold) the walk
+ * stops right after the first message end it reaches (or at once when
+ * already on a boundary or held, then returning 0).  Returns the number of bytes consumed, or a negative code
  * on a malformed header (the stream cannot be trusted further). */
 long pgproto_framer_feed(struct pgproto_framer *f, const uint8_t *p, size_t n,
 			 bool stop_at_boundary);

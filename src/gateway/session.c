@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/principal.h"
+#include "gateway/kdfpool.h"
 #include "gateway/pgproto.h"
 #include "gateway/scram.h"
 #include "util/crypto.h"
@@ -45,34 +46,57 @@ bool session_addr_is_loopback(const struct sockaddr *sa)
 
 size_t session_count(const struct gw_ctx *gw)
 {
-	size_t n = 0;
-
-	for (const struct session *s = gw->all; s; s = s->next)
-		n++;
-	return n;
+	return gw->nopen;
 }
 
-/* --- closing ------------------------------------------------------------ */
+/* --- state and closing --------------------------------------------------- */
 
-void session_audit(struct session *s, const char *action, json_t *detail)
+bool session_audit(struct session *s, const char *action, json_t *detail)
 {
 	const struct gateway_hooks *h = &s->gw->hooks;
 
 	if (!h->audit) {
 		json_decref(detail);
-		return;
+		return false;
 	}
-	h->audit(h->ctx, action, s->subject[0] ? s->subject : NULL,
-		 s->resource[0] ? s->resource : NULL,
-		 s->role[0] ? s->role : NULL, s->grant.request_id, detail);
+	return h->audit(h->ctx, action, s->subject[0] ? s->subject : NULL,
+			s->resource[0] ? s->resource : NULL,
+			s->role[0] ? s->role : NULL, s->grant.request_id,
+			detail);
 }
 
-/* Frees the session at once; bytes already queued to either side are still
- * delivered by the closers. */
-void session_free(struct session *s, const char *why)
+/* Not yet authenticated: what gateway_preauth_per_ip counts. */
+static bool state_is_preauth(enum session_state st)
+{
+	return st == SS_STARTUP || st == SS_PASSWORD;
+}
+
+void session_set_state(struct session *s, enum session_state st)
+{
+	if (s->state == SS_CLOSED)
+		return;
+	if (s->preauth && !state_is_preauth(st)) {
+		s->preauth = false;
+		connlimit_release(s->gw->preauth_by_addr, &s->addr);
+	}
+	if (st == SS_CLOSED) {
+		s->gw->nopen--;
+		if (s->audit_wait) {
+			s->audit_wait = false;
+			s->gw->naudit_wait--;
+		}
+	}
+	s->state = st;
+}
+
+/* Bytes already queued to either side are still delivered by the
+ * closers. */
+void session_close(struct session *s, const char *why)
 {
 	struct gw_ctx *gw = s->gw;
 
+	if (s->state == SS_CLOSED)
+		return;
 	if (s->admitted) {
 		session_audit(s, "session.ended",
 		      json_pack("{s:s, s:I, s:I, s:I, s:s}", "why", why,
@@ -89,14 +113,33 @@ void session_free(struct session *s, const char *why)
 	}
 	registry_remove(&s->by_request);
 	registry_remove(&s->by_cancel);
+	closer_after_flush(gw, s->cbev, false);
+	closer_after_flush(gw, s->ubev, s->admitted);
+	s->cbev = s->ubev = NULL;
+	/* a key derivation finishing later must not call back into s */
+	kdfpool_cancel(s->kdf);
+	s->kdf = NULL;
+	if (s->deadline_ev)
+		event_del(s->deadline_ev);
+	if (s->timeout_ev)
+		event_del(s->timeout_ev);
+	session_set_state(s, SS_CLOSED);
+	s->reap_next = gw->reap;
+	gw->reap = s;
+	if (gw->reap_ev)
+		event_active(gw->reap_ev, EV_TIMEOUT, 0);
+}
+
+static void session_release(struct session *s)
+{
+	struct gw_ctx *gw = s->gw;
+
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		gw->all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	closer_after_flush(gw, s->cbev, false);
-	closer_after_flush(gw, s->ubev, s->admitted);
 	if (s->deadline_ev)
 		event_free(s->deadline_ev);
 	if (s->timeout_ev)
@@ -104,6 +147,16 @@ void session_free(struct session *s, const char *why)
 	upstream_release(s);
 	pgproto_startup_clear(&s->startup);
 	free(s);
+}
+
+void session_reap(struct gw_ctx *gw)
+{
+	while (gw->reap) {
+		struct session *s = gw->reap;
+
+		gw->reap = s->reap_next;
+		session_release(s);
+	}
 }
 
 /* Writes what is queued for a plain-socket peer at once instead of on the
@@ -127,6 +180,8 @@ static void session_flush_now(struct bufferevent *bev, bool tls)
 void session_fatal(struct session *s, const char *sqlstate,
 			  const char *msg, const char *why)
 {
+	if (s->state == SS_CLOSED)
+		return;
 	if (s->cbev &&
 	    pgproto_put_error(bufferevent_get_output(s->cbev), false, "FATAL",
 			      sqlstate, msg) != 0)
@@ -141,7 +196,7 @@ void session_fatal(struct session *s, const char *sqlstate,
 	    pgproto_framer_at_boundary(&s->c2s) &&
 	    pgproto_put_msg(bufferevent_get_output(s->ubev), 'X', NULL, 0) != 0)
 		log_warn(s->tag, "cannot queue Terminate");
-	session_free(s, why);
+	session_close(s, why);
 }
 
 /* Refuses a login: FATAL to the client plus an audit event. */
@@ -169,15 +224,36 @@ static void timeout_fired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->state == SS_CUTTING) {
+	switch (s->state) {
+	case SS_CUTTING:
 		/* the upstream stalled inside a message: a FATAL now would be
 		 * read as part of it, so close without one */
-		session_free(s, s->cut_why);
+		session_close(s, s->cut_why);
 		return;
-	}
-	if (s->state < SS_RELAY)
+	case SS_STARTUP:
+		/* no startup packet yet (maybe a TLS handshake half done):
+		 * nothing the client could read, as PostgreSQL does */
+		session_close(s, "login_timeout");
+		return;
+	case SS_PASSWORD:
+		/* not authenticated: no durable event for what anyone can
+		 * cause by connecting and waiting */
+		log_info(s->tag, "login timeout from %s before authentication",
+			 s->peer);
+		session_fatal(s, "08006", "jitgate: login did not complete in "
+			      "time", "login_timeout");
+		return;
+	case SS_UP_CONNECT:
+	case SS_UP_SSL:
+	case SS_UP_AUTH:
+	case SS_UP_PARAMS:
 		session_refuse(s, "08006", "check.denied", "login_timeout",
 			       "jitgate: login did not complete in time");
+		return;
+	case SS_RELAY:
+	case SS_CLOSED:
+		return;
+	}
 }
 
 static void session_cut(struct session *s, const char *why, const char *msg)
@@ -195,7 +271,7 @@ static void session_cut(struct session *s, const char *why, const char *msg)
 		return;
 	}
 	/* mid server message: let the rest of it through, then cut */
-	s->state = SS_CUTTING;
+	session_set_state(s, SS_CUTTING);
 	bufferevent_disable(s->cbev, EV_READ);
 	bufferevent_enable(s->ubev, EV_READ);
 	s->u_paused = false;
@@ -322,9 +398,9 @@ void session_grant_ended(struct gw_ctx *gw, int64_t request_id,
 
 void session_close_all(struct gw_ctx *gw)
 {
-	while (gw->all)
-		session_fatal(gw->all, "57P01",
-			      "jitgate: the gateway is shutting down",
+	/* closed sessions stay linked until reaped: s->next stays valid */
+	for (struct session *s = gw->all; s; s = s->next)
+		session_fatal(s, "57P01", "jitgate: the gateway is shutting down",
 			      "shutdown");
 }
 
@@ -340,24 +416,60 @@ int session_set_nodelay(struct bufferevent *bev)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
-		    const struct sockaddr *sa, int salen)
+void session_refuse_fd(evutil_socket_t fd, const char *sqlstate,
+		       const char *msg)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	struct timeval tv = {SESSION_LOGIN_TIMEOUT_S, 0};
-	char host[INET6_ADDRSTRLEN];
+	struct evbuffer *b = evbuffer_new();
+	char scratch[512];
+
+	if (b && pgproto_put_error(b, false, "FATAL", sqlstate, msg) == 0) {
+		size_t n = evbuffer_get_length(b);
+		uint8_t *p = evbuffer_pullup(b, -1);
+
+		/* a fresh socket's send buffer takes ~100 bytes at once */
+		if (p && send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			log_debug("gateway", "refusal not sent: %s",
+				  strerror(errno));
+	}
+	evbuffer_free(b);
+	/* read what already came so that close sends FIN, not RST (an RST
+	 * could discard the FATAL before the client reads it) */
+	while (recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0)
+		;
+	shutdown(fd, SHUT_WR);
+	evutil_closesocket(fd);
+}
+
+/* Refuses a connection over a limit of cfg->limits; true when refused
+ * (fd closed). */
+static bool over_limits(struct gw_ctx *gw, evutil_socket_t fd,
+			const struct connlimit_addr *a, const char *peer)
+{
+	const struct limits_cfg *l = &gw->cfg->limits;
+	const char *which = NULL;
+	uint64_t n;
+
+	if ((int64_t)gw->nopen >= l->gateway_connections)
+		which = "gateway_connections";
+	else if ((int64_t)connlimit_count(gw->preauth_by_addr, a) >=
+		 l->gateway_preauth_per_ip)
+		which = "gateway_preauth_per_ip";
+	if (!which)
+		return false;
+	/* one line per 10 s however many: a flood must not flood the log */
+	if (connlimit_log_due(&gw->refused_log, time_now_ms(), &n))
+		log_warn("gateway", "refused connection from %s: limits.%s "
+			 "reached (%llu refused in the last %d s)", peer, which,
+			 (unsigned long long)n, CONNLIMIT_LOG_EVERY_MS / 1000);
+	session_refuse_fd(fd, "53300", "sorry, too many clients already");
+	return true;
+}
+
+static void format_peer(const struct sockaddr *sa, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "";
 	int port = 0;
 
-	(void)salen;
-	if (!s) {
-		evutil_closesocket(fd);
-		return;
-	}
-	s->gw = gw;
-	s->id = ++gw->next_id;
-	snprintf(s->tag, sizeof(s->tag), "gw-%llu", (unsigned long long)s->id);
-	s->loopback = session_addr_is_loopback(sa) && !gw->force_remote;
-	host[0] = '\0';
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 
@@ -369,7 +481,36 @@ void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 		inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof(host));
 		port = ntohs(in->sin6_port);
 	}
-	snprintf(s->peer, sizeof(s->peer), "%s:%d", host, port);
+	snprintf(out, len, "%s:%d", host, port);
+}
+
+void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
+		    const struct sockaddr *sa, int salen)
+{
+	struct timeval tv = {gw->cfg->limits.login_timeout_s, 0};
+	struct connlimit_addr addr;
+	char peer[INET6_ADDRSTRLEN + 8];
+	struct session *s;
+
+	(void)salen;
+	format_peer(sa, peer, sizeof(peer));
+	connlimit_addr(sa, &addr);
+	if (over_limits(gw, fd, &addr, peer))
+		return;
+	s = calloc(1, sizeof(*s));
+	if (!s || connlimit_acquire(gw->preauth_by_addr, &addr) != 0) {
+		free(s);
+		evutil_closesocket(fd);
+		return;
+	}
+	s->gw = gw;
+	s->id = ++gw->next_id;
+	s->addr = addr;
+	s->preauth = true;
+	gw->nopen++;
+	snprintf(s->tag, sizeof(s->tag), "gw-%llu", (unsigned long long)s->id);
+	s->loopback = session_addr_is_loopback(sa) && !gw->force_remote;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->cbev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->deadline_ev = evtimer_new(gw->base, deadline_fired, s);
 	s->timeout_ev = evtimer_new(gw->base, timeout_fired, s);
@@ -380,7 +521,7 @@ void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 	if (!s->cbev || !s->deadline_ev || !s->timeout_ev) {
 		if (!s->cbev)
 			evutil_closesocket(fd);
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
 	if (session_set_nodelay(s->cbev) != 0)
@@ -398,11 +539,15 @@ struct bufferevent *session_tls_filter(struct session *s, struct bufferevent *un
 
 	if (!tls) {
 		SSL_free(ssl);
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return NULL;
 	}
 	/* peers (psql, PostgreSQL) often close without close_notify */
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	/* the filter moves data into under's output only up to this mark, so
+	 * a peer that reads nothing backs up the filter's own output, which
+	 * the relay watches (otherwise it would grow without bound here) */
+	bufferevent_setwatermark(under, EV_WRITE, 0, SESSION_RELAY_HIGH);
 	return tls;
 }
 
@@ -414,13 +559,13 @@ static void start_client_tls(struct session *s)
 	/* bytes after the SSLRequest would be read as if they had come over
 	 * TLS (CVE-2021-23214): refuse rather than trust them */
 	if (evbuffer_get_length(bufferevent_get_input(s->cbev)) != 0) {
-		session_free(s, "data after SSLRequest");
+		session_close(s, "data after SSLRequest");
 		return;
 	}
 	ssl = SSL_new(s->gw->tls_server);
 	if (!ssl || bufferevent_write(s->cbev, "S", 1) != 0) {
 		SSL_free(ssl);
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
 	tls = session_tls_filter(s, s->cbev, ssl, BUFFEREVENT_SSL_ACCEPTING);
@@ -488,10 +633,10 @@ static void client_startup(struct session *s, struct pgproto_startup *st)
 		return;
 	}
 	if (pgproto_put_auth(out, 3, NULL, 0) != 0) {
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
-	s->state = SS_PASSWORD;
+	session_set_state(s, SS_PASSWORD);
 }
 
 static void client_read_startup(struct session *s)
@@ -509,7 +654,7 @@ static void client_read_startup(struct session *s)
 			return;
 		rc = pgproto_startup_len(p, 4, &len);
 		if (rc < 0) {
-			session_free(s, "bad startup packet length");
+			session_close(s, "bad startup packet length");
 			return;
 		}
 		if (evbuffer_get_length(in) < len)
@@ -524,20 +669,30 @@ static void client_read_startup(struct session *s)
 		}
 		switch (st.kind) {
 		case PGPROTO_SSL_REQUEST:
-			if (s->c_tls) {
-				session_free(s, "SSLRequest inside TLS");
+			/* one per connection: repeats would only make us queue
+			 * answers for a peer that may read none of them */
+			if (s->c_tls || s->ssl_seen) {
+				session_close(s, "repeated SSLRequest");
 				return;
 			}
+			s->ssl_seen = true;
 			if (!s->gw->tls_server) {
-				if (bufferevent_write(s->cbev, "N", 1) != 0)
-					session_free(s, "write failed");
+				if (bufferevent_write(s->cbev, "N", 1) != 0) {
+					session_close(s, "write failed");
+					return;
+				}
 				continue;
 			}
 			start_client_tls(s);
 			return;
 		case PGPROTO_GSSENC_REQUEST:
+			if (s->c_tls || s->gssenc_seen) {
+				session_close(s, "repeated GSSENCRequest");
+				return;
+			}
+			s->gssenc_seen = true;
 			if (bufferevent_write(s->cbev, "N", 1) != 0) {
-				session_free(s, "write failed");
+				session_close(s, "write failed");
 				return;
 			}
 			continue;
@@ -626,7 +781,7 @@ static void admit(struct session *s, const char *password)
 		return;
 	}
 	if (upstream_prepare(s, res, rc) != 0) {
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
 	registry_insert(s->gw->by_request, &s->by_request,
@@ -656,7 +811,7 @@ static void client_read_password(struct session *s)
 		return;
 	evbuffer_drain(in, 5);
 	if (evbuffer_remove(in, password, len) != (int)len) {
-		session_free(s, "read failed");
+		session_close(s, "read failed");
 		return;
 	}
 	password[len] = '\0';
@@ -679,7 +834,7 @@ void session_start_relay(struct session *s)
 {
 	const char *app = pgproto_startup_get(&s->startup, "application_name");
 
-	s->state = SS_RELAY;
+	session_set_state(s, SS_RELAY);
 	s->admitted = true;
 	s->started_ms = time_now_ms();
 	evtimer_del(s->timeout_ev);
@@ -700,50 +855,105 @@ void session_start_relay(struct session *s)
 
 /* --- relay ------------------------------------------------------------- */
 
-static void record_query(void *arg, uint8_t type, const uint8_t *prefix,
-			 size_t plen, uint32_t bodylen)
+/* JSON text of n bytes that may not be UTF-8 (client_encoding): bytes of
+ * an invalid sequence become '?'.  NULL only when out of memory. */
+static json_t *text_json(const uint8_t *p, size_t n)
 {
-	struct session *s = arg;
-	const uint8_t *text = prefix;
-	size_t avail = plen, tl;
+	json_t *j = json_stringn((const char *)p, n);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = malloc(n + 1);
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		copy[i] = p[i] < 0x80 && p[i] != 0 ? (char)p[i] : '?';
+	j = json_stringn(copy, n);
+	free(copy);
+	return j;
+}
+
+/* Length of the longest prefix of p[0..n) that does not end inside a
+ * UTF-8 sequence (for a cut made by length). */
+static size_t utf8_cut(const uint8_t *p, size_t n)
+{
+	size_t lead = n, need;
+
+	/* back over up to 3 continuation bytes to the last lead byte */
+	while (lead > 0 && n - lead < 3 && (p[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return n;
+	lead--;
+	if (p[lead] < 0x80)
+		return n;
+	need = (p[lead] & 0xe0) == 0xc0 ? 2 : (p[lead] & 0xf0) == 0xe0 ? 3 :
+	       (p[lead] & 0xf8) == 0xf0 ? 4 : 1;
+	return n - lead >= need ? n : lead;
+}
+
+/* detail of a Query or Parse: the statement text (cut at
+ * SESSION_QUERY_TEXT_MAX), the statement name of a Parse (cut at
+ * PGPROTO_CAPTURE_NAME_MAX by the framer). */
+static json_t *statement_detail(uint8_t type, const uint8_t *cap,
+				size_t caplen)
+{
+	const uint8_t *text = cap, *name = NULL;
+	size_t avail = caplen, tl, nl = 0;
 	bool truncated;
-	char name[64] = "";
-	json_t *j;
 
 	if (type == 'P') {
-		size_t nl = strnlen((const char *)prefix, plen);
-
-		if (nl == plen)
-			return; /* a statement name over our capture: skip */
-		snprintf(name, sizeof(name), "%.*s", (int)nl, prefix);
-		text = prefix + nl + 1;
-		avail = plen - nl - 1;
+		nl = strnlen((const char *)cap, caplen);
+		name = cap;
+		text = nl < caplen ? cap + nl + 1 : cap + caplen;
+		avail = nl < caplen ? caplen - nl - 1 : 0;
 	}
 	tl = strnlen((const char *)text, avail);
-	truncated = tl == avail && plen < bodylen;
+	/* a whole statement ends with its NUL inside the capture */
+	truncated = tl == avail;
 	if (tl > SESSION_QUERY_TEXT_MAX) {
 		tl = SESSION_QUERY_TEXT_MAX;
 		truncated = true;
 	}
-	/* do not split a UTF-8 sequence at the cut */
 	if (truncated)
-		while (tl > 0 && (text[tl] & 0xc0) == 0x80)
-			tl--;
-	j = json_stringn((const char *)text, tl);
-	if (!j) { /* not UTF-8 (client_encoding): keep it readable */
-		char *copy = malloc(tl + 1);
+		tl = utf8_cut(text, tl);
+	return json_pack("{s:o*, s:b, s:s, s:o*}", "statement",
+			 text_json(text, tl), "truncated", truncated,
+			 "protocol", type == 'Q' ? "simple" : "extended",
+			 "name", name ? text_json(name, utf8_cut(name, nl)) :
+			 json_string(""));
+}
 
-		if (!copy)
-			return;
-		for (size_t i = 0; i < tl; i++)
-			copy[i] = text[i] < 0x80 ? (char)text[i] : '?';
-		j = json_stringn(copy, tl);
-		free(copy);
+/* The framer's report of one complete statement message (Query, Parse,
+ * FunctionCall): exactly one session.query each.  When the writer is
+ * behind, the event is queued all the same and the framer holds right
+ * after this message: nothing more is relayed until the writer caught up
+ * (session_audit_resume). */
+static void record_statement(void *arg, uint8_t type, const uint8_t *cap,
+			     size_t caplen, uint32_t bodylen)
+{
+	struct session *s = arg;
+	json_t *detail;
+
+	(void)bodylen;
+	if (type == 'F')
+		detail = caplen >= 4 ?
+			 json_pack("{s:I, s:s}", "function_oid",
+				   (json_int_t)pgproto_be32(cap), "protocol",
+				   "function") :
+			 json_pack("{s:n, s:s}", "function_oid", "protocol",
+				   "function");
+	else
+		detail = statement_detail(type, cap, caplen);
+	if (!detail) {
+		/* no event, so the statement must not run: stop here */
+		s->audit_failed = true;
+		s->c2s.hold = true;
+		return;
 	}
-	session_audit(s, "session.query",
-	      json_pack("{s:o, s:b, s:s, s:s}", "statement", j, "truncated",
-			truncated, "protocol", type == 'Q' ? "simple" :
-			"extended", "name", name));
+	if (session_audit(s, "session.query", detail))
+		s->c2s.hold = true;
 }
 
 /* Writes up to n bytes of in straight to to's socket when nothing is queued
@@ -765,7 +975,8 @@ static size_t write_through(struct evbuffer *in, struct bufferevent *to,
 
 /* Moves whole input of from to to, walking message boundaries with f.
  * With stop_at_boundary moves only up to the first boundary and returns
- * 1 when it got there.  Negative on a malformed stream. */
+ * 1 when it got there; the same (without stop_at_boundary) when the
+ * framer's on_msg held it.  Negative on a malformed stream. */
 static int relay_move(struct bufferevent *from, struct bufferevent *to,
 		      bool to_plain, struct pgproto_framer *f,
 		      bool stop_at_boundary, uint64_t *count)
@@ -773,7 +984,7 @@ static int relay_move(struct bufferevent *from, struct bufferevent *to,
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
 
-	if (stop_at_boundary && pgproto_framer_at_boundary(f))
+	if ((stop_at_boundary || f->hold) && pgproto_framer_at_boundary(f))
 		return 1;
 	while (evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v[8];
@@ -791,7 +1002,8 @@ static int relay_move(struct bufferevent *from, struct bufferevent *to,
 			if (c < 0)
 				return (int)c;
 			total += (size_t)c;
-			if (stop_at_boundary && pgproto_framer_at_boundary(f)) {
+			if ((stop_at_boundary || f->hold) &&
+			    pgproto_framer_at_boundary(f)) {
 				stopped = true;
 				break;
 			}
@@ -823,14 +1035,75 @@ void session_relay_write(struct bufferevent *bev, void *arg)
 		bufferevent_enable(s->ubev, EV_READ);
 	} else if (bev == s->ubev && s->c_paused) {
 		s->c_paused = false;
-		bufferevent_enable(s->cbev, EV_READ);
+		if (!s->audit_wait)
+			bufferevent_enable(s->cbev, EV_READ);
+	}
+}
+
+/* Relays what the client sent, up to a statement whose audit event made
+ * the framer hold. */
+static void client_relay(struct session *s)
+{
+	int rc;
+
+	if (s->audit_queries && !s->c2s.on_msg) {
+		/* the messages that submit a statement (design section 9);
+		 * Bind, Execute, Describe, Sync, Flush, Close, CopyData do not */
+		s->c2s.capture_types = "QPF";
+		s->c2s.on_msg = record_statement;
+		s->c2s.arg = s;
+	}
+	rc = relay_move(s->cbev, s->ubev, !s->up_tls, &s->c2s, false, &s->bytes_in);
+	if (rc < 0) {
+		session_fatal(s, "08P01", "jitgate: malformed message",
+			      "protocol violation");
+		return;
+	}
+	session_flush_now(s->ubev, s->up_tls);
+	if (s->audit_failed) {
+		/* the statement that could not be audited was not relayed */
+		session_fatal(s, "53200", "jitgate: cannot audit the statement",
+			      "audit failed");
+		return;
+	}
+	if (rc == 1 && s->c2s.hold) {
+		/* the audit writer is behind: read nothing more from this
+		 * client until it has caught up */
+		if (!s->audit_wait) {
+			s->audit_wait = true;
+			s->gw->naudit_wait++;
+		}
+		bufferevent_disable(s->cbev, EV_READ);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(s->ubev)) >=
+	    SESSION_RELAY_HIGH) {
+		s->c_paused = true;
+		bufferevent_disable(s->cbev, EV_READ);
+	}
+}
+
+void session_audit_resume(struct gw_ctx *gw)
+{
+	/* closed sessions stay linked until reaped, so s->next stays valid
+	 * whatever client_relay closes */
+	for (struct session *s = gw->all; s && gw->naudit_wait > 0; s = s->next) {
+		if (!s->audit_wait)
+			continue;
+		s->audit_wait = false;
+		gw->naudit_wait--;
+		if (s->state != SS_RELAY)
+			continue;
+		s->c2s.hold = false;
+		client_relay(s);
+		if (s->state == SS_RELAY && !s->audit_wait && !s->c_paused)
+			bufferevent_enable(s->cbev, EV_READ);
 	}
 }
 
 static void client_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
-	int rc;
 
 	(void)bev;
 	switch (s->state) {
@@ -841,26 +1114,11 @@ static void client_read(struct bufferevent *bev, void *arg)
 		client_read_password(s);
 		return;
 	case SS_RELAY:
-		break;
+		if (!s->audit_wait)
+			client_relay(s);
+		return;
 	default:
 		return; /* leave it buffered */
-	}
-	if (s->audit_queries && !s->c2s.on_msg) {
-		s->c2s.capture_types = "QP";
-		s->c2s.on_msg = record_query;
-		s->c2s.arg = s;
-	}
-	rc = relay_move(s->cbev, s->ubev, !s->up_tls, &s->c2s, false, &s->bytes_in);
-	if (rc < 0) {
-		session_fatal(s, "08P01", "jitgate: malformed message",
-			      "protocol violation");
-		return;
-	}
-	session_flush_now(s->ubev, s->up_tls);
-	if (evbuffer_get_length(bufferevent_get_output(s->ubev)) >=
-	    SESSION_RELAY_HIGH) {
-		s->c_paused = true;
-		bufferevent_disable(s->cbev, EV_READ);
 	}
 }
 
@@ -891,7 +1149,7 @@ void session_upstream_read(struct bufferevent *bev, void *arg)
 		rc = relay_move(s->ubev, s->cbev, !s->c_tls, &s->s2c, true,
 				&s->bytes_out);
 		if (rc < 0)
-			session_free(s, s->cut_why);
+			session_close(s, s->cut_why);
 		else if (rc == 1)
 			cut_now(s);
 		return;
@@ -900,7 +1158,7 @@ void session_upstream_read(struct bufferevent *bev, void *arg)
 	}
 	rc = relay_move(s->ubev, s->cbev, !s->c_tls, &s->s2c, false, &s->bytes_out);
 	if (rc < 0) {
-		session_free(s, "malformed upstream stream");
+		session_close(s, "malformed upstream stream");
 		return;
 	}
 	session_flush_now(s->cbev, s->c_tls);
@@ -925,7 +1183,7 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 			log_info(s->tag, "client TLS: %s",
 				 ERR_reason_error_string(e));
 	}
-	session_free(s, (what & BEV_EVENT_EOF) ? "client closed" :
+	session_close(s, (what & BEV_EVENT_EOF) ? "client closed" :
 		     "client error");
 }
 
@@ -946,11 +1204,11 @@ void session_upstream_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->state == SS_CUTTING) {
-		session_free(s, s->cut_why);
+		session_close(s, s->cut_why);
 		return;
 	}
 	/* whatever it sent before closing is already queued to the client */
-	session_free(s, (what & BEV_EVENT_EOF) ? "upstream closed" :
+	session_close(s, (what & BEV_EVENT_EOF) ? "upstream closed" :
 		     "upstream error");
 }
 

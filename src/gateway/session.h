@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "gateway/connlimit.h"
 #include "gateway/gateway.h"
 #include "gateway/registry.h"
 
-#define SESSION_LOGIN_TIMEOUT_S 30 /* startup to ReadyForQuery */
 #define SESSION_CUT_GRACE_MS 2000  /* wait for a message boundary */
 #define SESSION_FLUSH_TIMEOUT_MS 5000
 #define SESSION_UPSTREAM_DEFER_MS 100 /* upstream close after a cut */
@@ -35,22 +35,38 @@ struct gw_ctx {
 	SSL_CTX *tls_client; /* for upstreams with upstream_tls */
 	struct registry *by_request; /* admitted sessions by request_id */
 	struct registry *by_cancel;  /* by the pid of our BackendKeyData */
-	struct session *all;         /* every open session */
+	struct session *all;         /* every session not yet freed */
+	struct session *reap;        /* closed sessions, freed by reap_ev */
+	struct event *reap_ev;       /* runs after the callback that closed */
 	struct closer *closers;      /* connections flushing their last bytes */
 	struct kdfpool *kdf;         /* SCRAM key derivation off the loop */
+	struct connlimit *preauth_by_addr; /* not yet authenticated, per address */
+	struct connlimit_ratelog refused_log;
+	size_t nopen;                /* sessions not closed */
+	size_t naudit_wait;          /* sessions paused for the audit writer */
 	uint64_t next_id;
 	/* Tests only: treat every peer as non-loopback. */
 	bool force_remote;
 };
 
-/* Takes ownership of fd (closed on any failure). */
+/* Takes ownership of fd (closed on any failure, and at once with FATAL
+ * 53300 when a connection limit of cfg->limits is reached). */
 void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 		    const struct sockaddr *sa, int salen);
+/* Frees the sessions closed since the last call.  Runs from reap_ev (never
+ * inside a callback of the session) and at shutdown. */
+void session_reap(struct gw_ctx *gw);
+/* The audit writer caught up: reads again from the clients paused for it. */
+void session_audit_resume(struct gw_ctx *gw);
+/* Writes a short FATAL to fd without blocking (a refusal before any
+ * session exists for it). */
+void session_refuse_fd(evutil_socket_t fd, const char *sqlstate,
+		       const char *msg);
 /* Re-checks every session admitted on request_id; cuts those that no
  * other active grant covers.  why: "expired", "revoked", … */
 void session_grant_ended(struct gw_ctx *gw, int64_t request_id,
 			 const char *why);
-/* Closes every session at once (gateway shutdown). */
+/* Closes every session at once (gateway shutdown; session_reap after). */
 void session_close_all(struct gw_ctx *gw);
 /* Frees connections still flushing (shutdown, after session_close_all). */
 void session_free_closers(struct gw_ctx *gw);

@@ -29,18 +29,25 @@ enum session_state {
 			  ParameterStatus/BackendKeyData up to ReadyForQuery */
 	SS_RELAY,      /* byte relay in both directions */
 	SS_CUTTING,    /* grant ended mid server message: finish that message */
+	SS_CLOSED,     /* closed: nothing runs on it, freed by session_reap */
 };
 
 struct session {
 	struct gw_ctx *gw;
 	struct session *next, *prev; /* gw->all */
+	struct session *reap_next;   /* gw->reap, once closed */
 	struct registry_link by_request, by_cancel;
 	uint64_t id;
 	char tag[24];
-	enum session_state state;
+	enum session_state state; /* changed by session_set_state only */
 	struct bufferevent *cbev, *ubev;
 	bool c_tls, loopback, admitted;
 	bool c_paused, u_paused;
+	bool audit_wait;          /* client not read: the audit writer is behind */
+	bool audit_failed;        /* an event could not be made: fail closed */
+	bool preauth;             /* counted in gw->preauth_by_addr */
+	bool ssl_seen, gssenc_seen; /* one of each per connection */
+	struct connlimit_addr addr;
 	char peer[INET6_ADDRSTRLEN + 8];
 
 	struct pgproto_startup startup;
@@ -75,9 +82,17 @@ struct session {
 };
 
 /* session.c */
-void session_audit(struct session *s, const char *action, json_t *detail);
+/* Audits an event of s; true when the audit writer is backed up. */
+bool session_audit(struct session *s, const char *action, json_t *detail);
 void session_fatal(struct session *s, const char *sqlstate, const char *msg, const char *why);
-void session_free(struct session *s, const char *why);
+/* The one place a session changes state (and leaves the count of
+ * connections not yet authenticated).  SS_CLOSED is final. */
+void session_set_state(struct session *s, enum session_state st);
+/* Closes s: session.ended when it was admitted, both connections handed
+ * to closers, s unlinked from the registries and set SS_CLOSED.  The
+ * memory is freed by session_reap after the current callback, so s stays
+ * readable (and inert) until that callback returns. */
+void session_close(struct session *s, const char *why);
 void session_relay_write(struct bufferevent *bev, void *arg);
 int session_set_nodelay(struct bufferevent *bev);
 void session_start_relay(struct session *s);

@@ -137,11 +137,11 @@ void upstream_release(struct session *s)
 
 void upstream_connect(struct session *s)
 {
-	s->state = SS_UP_CONNECT;
+	session_set_state(s, SS_UP_CONNECT);
 	s->ubev = bufferevent_socket_new(s->gw->base, -1,
 					 BEV_OPT_CLOSE_ON_FREE);
 	if (!s->ubev) {
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
 	bufferevent_setcb(s->ubev, session_upstream_read, session_relay_write, session_upstream_event,
@@ -162,17 +162,17 @@ void upstream_connected(struct session *s)
 		pgproto_put_be32(req, 8);
 		pgproto_put_be32(req + 4, PGPROTO_SSL_CODE);
 		if (bufferevent_write(s->ubev, req, sizeof(req)) != 0) {
-			session_free(s, "out of memory");
+			session_close(s, "out of memory");
 			return;
 		}
-		s->state = SS_UP_SSL;
+		session_set_state(s, SS_UP_SSL);
 		return;
 	}
 	if (send_upstream_startup(s) != 0) {
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
-	s->state = SS_UP_AUTH;
+	session_set_state(s, SS_UP_AUTH);
 }
 
 static bool is_ip_literal(const char *h)
@@ -220,7 +220,7 @@ void upstream_start_tls(struct session *s)
 	}
 	ssl = SSL_new(s->gw->tls_client);
 	if (!ssl) {
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
 	if (setup_verify(s, ssl) != 0) {
@@ -235,10 +235,10 @@ void upstream_start_tls(struct session *s)
 	bufferevent_setcb(tls, session_upstream_read, session_relay_write, session_upstream_event, s);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	if (send_upstream_startup(s) != 0) {
-		session_free(s, "out of memory");
+		session_close(s, "out of memory");
 		return;
 	}
-	s->state = SS_UP_AUTH;
+	session_set_state(s, SS_UP_AUTH);
 }
 
 static int send_password_msg(struct session *s, const void *body, size_t len)
@@ -509,10 +509,10 @@ int upstream_login_msgs(struct session *s)
 				}
 				if (rc == 1) {
 					if (pgproto_put_auth(cout, 0, NULL, 0)) {
-						session_free(s, "out of memory");
+						session_close(s, "out of memory");
 						return 1;
 					}
-					s->state = SS_UP_PARAMS;
+					session_set_state(s, SS_UP_PARAMS);
 				}
 			} else if (type != 'N' && type != 'v') {
 				upstream_fail(s, "unexpected message from upstream");
@@ -528,20 +528,20 @@ int upstream_login_msgs(struct session *s)
 			evbuffer_drain(in, 5 + len);
 			if (crypto_random(&s->my_pid, 4) != 0 ||
 			    crypto_random(&s->my_key, 4) != 0) {
-				session_free(s, "no randomness");
+				session_close(s, "no randomness");
 				return 1;
 			}
 			s->my_pid &= 0x7fffffff; /* looks like a pid to libpq */
 			registry_insert(s->gw->by_cancel, &s->by_cancel,
 					s->my_pid);
 			if (pgproto_put_backend_key(cout, s->my_pid, s->my_key)) {
-				session_free(s, "out of memory");
+				session_close(s, "out of memory");
 				return 1;
 			}
 			continue;
 		}
 		if (evbuffer_remove_buffer(in, cout, 5 + len) != (int)(5 + len)) {
-			session_free(s, "out of memory");
+			session_close(s, "out of memory");
 			return 1;
 		}
 		if (type == 'Z') {

@@ -48,6 +48,8 @@ struct engine {
 	pthread_cond_t done; /* a batch finished */
 	struct engine_cmd *head, *tail;
 	size_t queued;
+	size_t flow_inflight; /* engine_audit_flow events not yet written */
+	bool flow_waiting;    /* a producer was told to wait */
 	bool stop;
 
 	/* engine thread only */
@@ -493,7 +495,7 @@ static void finish_batch(struct engine *e, struct batch *b,
 			 struct engine_cmd *cmds, struct deadline *due, size_t ndue,
 			 int64_t started_ns)
 {
-	bool ok = !b->failed;
+	bool ok = !b->failed, resume;
 
 	if (ok && store_commit(e->store) != JG_OK)
 		ok = false;
@@ -525,6 +527,8 @@ static void finish_batch(struct engine *e, struct batch *b,
 	pthread_mutex_lock(&e->lock);
 	for (struct engine_cmd *c = cmds, *next; c; c = next) {
 		next = c->next;
+		if (c->flow)
+			e->flow_inflight--;
 		/* a refusal may have depended on work of this batch that was
 		 * rolled back: after a failed commit every answer is 503 */
 		if (!ok) {
@@ -545,8 +549,13 @@ static void finish_batch(struct engine *e, struct batch *b,
 			c->done = true;
 		}
 	}
+	resume = e->flow_waiting && e->flow_inflight <= ENGINE_FLOW_LOW;
+	if (resume)
+		e->flow_waiting = false;
 	pthread_cond_broadcast(&e->done);
 	pthread_mutex_unlock(&e->lock);
+	if (resume && e->hooks.audit_resume)
+		e->hooks.audit_resume(e->hooks.ctx);
 }
 
 static void run_batch(struct engine *e, struct engine_cmd *cmds)
@@ -647,7 +656,8 @@ static void *engine_main(void *arg)
 /* Caller holds e->lock. */
 static int enqueue(struct engine *e, struct engine_cmd *c)
 {
-	if (e->stop || e->queued >= QUEUE_MAX)
+	/* flow events are bounded by their producer waiting, not here */
+	if (e->stop || (e->queued >= QUEUE_MAX && !c->flow))
 		return JG_ERR_UNAVAILABLE;
 	c->next = NULL;
 	if (e->tail)
@@ -724,6 +734,38 @@ void engine_audit_async(struct engine *e, json_t *event)
 		json_decref(event);
 		free(c);
 	}
+}
+
+bool engine_audit_flow(struct engine *e, json_t *event)
+{
+	struct engine_cmd *c = calloc(1, sizeof(*c));
+	bool busy = false;
+	int rc;
+
+	if (c == NULL) {
+		json_decref(event);
+		atomic_fetch_add(&e->m->audit_dropped, 1);
+		return false;
+	}
+	c->op = ENG_AUDIT;
+	c->event = event;
+	c->async = true;
+	c->flow = true;
+	pthread_mutex_lock(&e->lock);
+	rc = enqueue(e, c);
+	if (rc == JG_OK) {
+		e->flow_inflight++;
+		busy = e->flow_inflight >= ENGINE_FLOW_HIGH;
+		if (busy)
+			e->flow_waiting = true;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (rc != JG_OK) { /* stopping */
+		atomic_fetch_add(&e->m->audit_dropped, 1);
+		json_decref(event);
+		free(c);
+	}
+	return busy;
 }
 
 /* ---- start-up recovery ---- */

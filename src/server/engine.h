@@ -56,6 +56,7 @@ struct engine_cmd {
 	/* internal */
 	bool done;
 	bool async;
+	bool flow; /* engine_audit_flow: counted in flight, never dropped */
 	struct engine_cmd *next;
 };
 
@@ -64,6 +65,10 @@ struct engine_hooks {
 	/* After a grant ended (revoke committed, or expiry came): called on
 	 * the engine thread, must not block. */
 	void (*grant_ended)(void *ctx, int64_t request_id, const char *why);
+	/* engine_audit_flow said "backed up" and the events in flight have
+	 * since dropped below the low mark: the producer may go on.  Called
+	 * on the engine thread, must not block. */
+	void (*audit_resume)(void *ctx);
 };
 
 int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
@@ -83,6 +88,15 @@ int engine_submit(struct engine *e, struct engine_cmd *cmd) JG_WUR;
  * caller must not block (gateway loop).  A full queue drops the event and
  * counts it in metrics. */
 void engine_audit_async(struct engine *e, json_t *event);
+/* Queues one audit event for a producer that can wait rather than lose
+ * events (the gateway: one session.query per statement).  The event is
+ * never dropped for a full queue (only when the engine is stopping, or out
+ * of memory, both counted in metrics).  Returns true when
+ * ENGINE_FLOW_HIGH such events are in flight: the producer should stop
+ * producing until hooks.audit_resume is called. */
+#define ENGINE_FLOW_HIGH 2048
+#define ENGINE_FLOW_LOW 1024
+bool engine_audit_flow(struct engine *e, json_t *event);
 /* Appends config.loaded after a reload (waits for durability). */
 int engine_config_loaded(struct engine *e, const char *path,
 			 const char *digest) JG_WUR;

@@ -288,7 +288,7 @@ static int gw_find_grant(void *ctx, const char *subject, const char *resource,
 	return found ? JG_OK : JG_ERR_NOTFOUND;
 }
 
-static void gw_audit(void *ctx, const char *action, const char *subject,
+static bool gw_audit(void *ctx, const char *action, const char *subject,
 		     const char *resource, const char *role, int64_t request_id,
 		     json_t *detail)
 {
@@ -299,13 +299,24 @@ static void gw_audit(void *ctx, const char *action, const char *subject,
 
 	if (ev == NULL) {
 		json_decref(detail);
-		return;
+		atomic_fetch_add(&d->metrics.audit_dropped, 1);
+		return false;
 	}
 	if (request_id)
 		json_object_set_new(ev, "request_id", json_integer(request_id));
 	if (detail)
 		json_object_set_new(ev, "detail", detail);
-	engine_audit_async(d->engine, ev);
+	/* never dropped: when the writer is behind, the gateway stops reading
+	 * statements until on_audit_resume */
+	return engine_audit_flow(d->engine, ev);
+}
+
+static void on_audit_resume(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->gw)
+		gateway_audit_resume(d->gw);
 }
 
 static void on_grant_ended(void *ctx, int64_t request_id, const char *why)
@@ -516,7 +527,8 @@ int serve_main(int argc, char **argv)
 		goto out;
 	if (grant_index_new(&d.gi) != JG_OK)
 		goto out;
-	eh = (struct engine_hooks){.ctx = &d, .grant_ended = on_grant_ended};
+	eh = (struct engine_hooks){.ctx = &d, .grant_ended = on_grant_ended,
+				   .audit_resume = on_audit_resume};
 	if (engine_new(d.store, d.gi, d.cfg, &d.metrics, &eh, &d.engine) != JG_OK ||
 	    engine_start(d.engine, digest) != JG_OK) {
 		log_error(NULL, "cannot start: the store or audit log is not writable");

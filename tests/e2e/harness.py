@@ -137,6 +137,38 @@ def base_config(pending_ttl="1h", resources=DEFAULT_RESOURCES,
             + identities_yaml() + resources + policies + extra)
 
 
+def gateway_config(pgport, gwport, listen_host="127.0.0.1", tls=None, limits=""):
+    """A daemon with the PostgreSQL gateway in front of the test cluster
+    (tests/e2e/pgcluster.py) with query audit on; tls is (cert, key),
+    limits the body of a limits: section."""
+    tls_line = ("  tls: {cert: %s, key: %s}\n" % tls) if tls else ""
+    limits = ("limits:\n" + limits) if limits else ""
+    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
+            "admins: [group:security]\nauditors: [group:audit]\n"
+            "checkers: [user:svc]\n" + identities_yaml() + f"""
+gateway:
+  postgres_listen: {listen_host}:{gwport}
+{tls_line}resources:
+  - name: orders-db
+    kind: postgres
+    upstream: {{host: 127.0.0.1, port: {pgport}, dbname: orders}}
+    audit_queries: true
+    roles:
+      read:  {{user: jit_read,  password_env: ORDERS_READ_PASSWORD}}
+      write: {{user: jit_write, password_env: ORDERS_WRITE_PASSWORD}}
+  - name: billing-api
+    kind: generic
+    roles: {{read: {{}}}}
+policies:
+  - name: gw-tests
+    requesters: [group:engineering]
+    resources: [orders-db, billing-api]
+    roles: [read, write]
+    max_duration: 4h
+    approvals: 0
+""" + limits)
+
+
 class Server:
     """One `jitgate serve` process with its own directory."""
 
@@ -157,6 +189,7 @@ class Server:
             self.env["PGPASSWORD"] = PASSWORDS[STORE_USER]
         self.env.update(env or {})
         self.proc = None
+        self.preexec_fn = None  # e.g. to lower RLIMIT_NOFILE of the daemon
         self.write_config(config_text)
         if start:
             self.start()
@@ -174,7 +207,8 @@ class Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([JITGATE, "serve", "-c", self.config_path],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.dir)
+                                     env=self.env, cwd=self.dir,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

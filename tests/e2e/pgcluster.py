@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 PASSWORDS = {"jit_read": "read-pw", "jit_write": "write-pw",
@@ -153,6 +154,22 @@ GRANT ALL ON ALL TABLES IN SCHEMA public TO jit_write;
             self.started = False
         if self.own_base:
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+class ClusterTestCase(unittest.TestCase):
+    """A test case class with one cluster for all its tests (cls.pg on
+    cls.pgport)."""
+
+    @classmethod
+    def setUpClass(cls):
+        from harness import free_port
+        cls.pgport = free_port()
+        cls.pg = PgCluster(cls.pgport)
+        cls.pg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
 
 
 def main(argv):

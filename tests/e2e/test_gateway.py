@@ -10,11 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, free_port, identities_yaml, run, token, wait_for  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
+from harness import Server, free_port, gateway_config as config, run, token, wait_for  # noqa: E402
+from pgcluster import ClusterTestCase  # noqa: E402
 
 PG = None
 
@@ -54,45 +53,7 @@ class RemoteClientHost:
         return subprocess.run(["ip", "netns", "exec", self.ns] + args, **kw)
 
 
-def config(pgport, gwport, listen_host="127.0.0.1", tls=None):
-    tls_line = ("  tls: {cert: %s, key: %s}\n" % tls) if tls else ""
-    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
-            "admins: [group:security]\nauditors: [group:audit]\n"
-            "checkers: [user:svc]\n" + identities_yaml() + f"""
-gateway:
-  postgres_listen: {listen_host}:{gwport}
-{tls_line}resources:
-  - name: orders-db
-    kind: postgres
-    upstream: {{host: 127.0.0.1, port: {pgport}, dbname: orders}}
-    audit_queries: true
-    roles:
-      read:  {{user: jit_read,  password_env: ORDERS_READ_PASSWORD}}
-      write: {{user: jit_write, password_env: ORDERS_WRITE_PASSWORD}}
-  - name: billing-api
-    kind: generic
-    roles: {{read: {{}}}}
-policies:
-  - name: gw-tests
-    requesters: [group:engineering]
-    resources: [orders-db, billing-api]
-    roles: [read, write]
-    max_duration: 4h
-    approvals: 0
-""")
-
-
-class GatewayTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pgport = free_port()
-        cls.pg = PgCluster(cls.pgport)
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.stop()
-
+class GatewayTest(ClusterTestCase):
     def setUp(self):
         self.gwport = free_port()
         # listen on all addresses so that a client can come from the test

@@ -15,13 +15,22 @@ static size_t nmsgs;
 static void on_msg(void *arg, uint8_t type, const uint8_t *prefix,
 		   size_t prefixlen, uint32_t bodylen)
 {
-	(void)arg;
-	(void)type;
-	if (prefixlen > PGPROTO_CAPTURE_MAX || prefixlen > bodylen)
+	struct pgproto_framer *f = arg;
+
+	/* only captured types are reported, each within the capture */
+	if (!strchr("QPF", type) || prefixlen > PGPROTO_CAPTURE_MAX ||
+	    prefixlen > bodylen)
+		abort();
+	/* a Parse keeps at most PGPROTO_CAPTURE_NAME_MAX bytes of name */
+	if (type == 'P' && strnlen((const char *)prefix, prefixlen) >
+	    PGPROTO_CAPTURE_NAME_MAX)
 		abort();
 	if (prefixlen > 0 && prefix[0] == 0xff)
 		nmsgs++;
 	nmsgs++;
+	/* hold after some statements, as the gateway does when its audit
+	 * writer is behind */
+	f->hold = (bodylen & 1) != 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -47,18 +56,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return 0;
-	f->capture_types = "QP";
+	f->capture_types = "QPF";
 	f->on_msg = on_msg;
+	f->arg = f;
 	while (i < size) {
 		size_t n = size - i < chunk ? size - i : chunk;
 		bool stop = (data[i] & 1) != 0;
+		bool held = f->hold;
 		long c = pgproto_framer_feed(f, data + i, n, stop);
 
 		if (c < 0)
 			break;
 		if ((size_t)c > n)
 			abort();
-		if (c == 0 && !stop)
+		/* hold is set at a message end: a held framer does not move */
+		if (held && c != 0)
+			abort();
+		f->hold = false;
+		if (c == 0 && !stop && !held)
 			abort();
 		if (c == 0) /* already on a boundary: move on without stop */
 			c = pgproto_framer_feed(f, data + i, n, false);

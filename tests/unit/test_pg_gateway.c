@@ -48,6 +48,7 @@ static struct tgrant grants[MAX_GRANTS];
 static size_t ngrants;
 static struct tevent events[MAX_EVENTS];
 static size_t nevents;
+static bool audit_busy; /* the audit hook says "writer backed up" */
 
 static int pg_port, gw_port;
 static char pg_dir[256];
@@ -80,7 +81,7 @@ static const char *const tokens[][2] = {
 	{"bob", "tok-bob"},
 };
 
-static void h_audit(void *ctx, const char *action, const char *subject,
+static bool h_audit(void *ctx, const char *action, const char *subject,
 		    const char *resource, const char *role, int64_t request_id,
 		    json_t *detail);
 
@@ -146,10 +147,12 @@ out:
 	return rc;
 }
 
-static void h_audit(void *ctx, const char *action, const char *subject,
+static bool h_audit(void *ctx, const char *action, const char *subject,
 		    const char *resource, const char *role, int64_t request_id,
 		    json_t *detail)
 {
+	bool busy;
+
 	(void)ctx;
 	(void)resource;
 	(void)role;
@@ -163,8 +166,10 @@ static void h_audit(void *ctx, const char *action, const char *subject,
 		e->request_id = request_id;
 		e->detail = detail ? json_dumps(detail, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	}
+	busy = audit_busy;
 	pthread_mutex_unlock(&mu);
 	json_decref(detail);
+	return busy;
 }
 
 static int64_t add_grant(const char *subject, const char *resource,
@@ -417,6 +422,10 @@ static int setup(void **state)
 	cfg.gateway.postgres_listen = listen;
 	cfg.gateway.tls_cert = cert;
 	cfg.gateway.tls_key = key;
+	/* the defaults of config.c */
+	cfg.limits = (struct limits_cfg){.gateway_connections = 10000,
+					 .gateway_preauth_per_ip = 32,
+					 .login_timeout_s = 10};
 
 	evthread_use_pthreads();
 	base = event_base_new();
@@ -471,6 +480,18 @@ static PGconn *connect_as(const char *user, const char *password,
 		 gw_port, user, password, db, extra ? extra : "sslmode=disable");
 	c = PQconnectdb(ci);
 	PQsetNoticeProcessor(c, on_notice, NULL);
+	return c;
+}
+
+/* A session of alice on orders-db as read, on a grant of its own. */
+static PGconn *alice_reading(void)
+{
+	PGconn *c;
+
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	return c;
 }
 
@@ -678,10 +699,7 @@ static void test_cancel(void **state)
 	char err[256];
 
 	(void)state;
-	clear_grants();
-	add_grant("alice", "orders-db", "read", 3600 * 1000);
-	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	c = alice_reading();
 	assert_int_equal(PQsendQuery(c, "select pg_sleep(60)"), 1);
 	usleep(200000);
 	k = PQgetCancel(c);
@@ -844,18 +862,49 @@ static void test_copy_and_notify(void **state)
 	PQfinish(l);
 }
 
+/* Number of events with action whose detail contains needle. */
+static int count_events(const char *action, const char *needle)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < nevents; i++)
+		if (strcmp(events[i].action, action) == 0 && events[i].detail &&
+		    strstr(events[i].detail, needle))
+			n++;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+/* Runs a pipeline to its Sync; returns the number of result rows. */
+static int pipeline_rows(PGconn *c)
+{
+	int rows = 0;
+
+	assert_int_equal(PQpipelineSync(c), 1);
+	for (;;) {
+		PGresult *r = PQgetResult(c);
+
+		if (!r)
+			continue;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return rows;
+		}
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			rows += PQntuples(r);
+		PQclear(r);
+	}
+}
+
 static void test_extended_and_pipeline(void **state)
 {
 	PGconn *c;
 	PGresult *r;
 	const char *params[1] = {"41"};
-	int results = 0;
 
 	(void)state;
-	clear_grants();
-	add_grant("alice", "orders-db", "read", 3600 * 1000);
-	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	c = alice_reading();
 	r = PQprepare(c, "byid", "select name from items where id = $1 + 1",
 		      1, NULL);
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
@@ -870,20 +919,7 @@ static void test_extended_and_pipeline(void **state)
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(PQsendQueryPrepared(c, "byid", 1, params, NULL,
 						     NULL, 0), 1);
-	assert_int_equal(PQpipelineSync(c), 1);
-	for (;;) {
-		r = PQgetResult(c);
-		if (!r)
-			continue;
-		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (PQresultStatus(r) == PGRES_TUPLES_OK)
-			results++;
-		PQclear(r);
-	}
-	assert_int_equal(results, 50);
+	assert_int_equal(pipeline_rows(c), 50);
 	PQexitPipelineMode(c);
 	PQfinish(c);
 }
@@ -894,10 +930,7 @@ static void test_long_query_audit_truncated(void **state)
 	PGconn *c;
 
 	(void)state;
-	clear_grants();
-	add_grant("alice", "orders-db", "read", 3600 * 1000);
-	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	c = alice_reading();
 	strcpy(sql, "select 'jgmarker");
 	memset(sql + 16, 'y', 8000);
 	strcpy(sql + 8016, "' is not null");
@@ -984,6 +1017,131 @@ static void test_kdf_off_loop(void **state)
 	PQfinish(c);
 }
 
+/* Design section 9: one session.query per statement submitted (Query,
+ * Parse, FunctionCall) and none for Bind, Execute, Describe, Sync, Flush
+ * or Close; a statement name longer than the capture still gets its
+ * event. */
+static void test_audit_one_event_per_statement(void **state)
+{
+	const char *params[1] = {"x"};
+	char *longname = malloc(6001);
+	PQArgBlock args[2];
+	int rlen = 0, sum = 0;
+	PGresult *r;
+	PGconn *c;
+
+	(void)state;
+	c = alice_reading();
+	r = PQprepare(c, "s1", "select 'jgone-prep' || $1", 1, NULL);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	/* 30 executions: Bind, Describe, Execute each, Flush, Sync (Close is
+	 * in tests/e2e/test_gateway_hostile.py: libpq 15 cannot send it) */
+	assert_int_equal(PQenterPipelineMode(c), 1);
+	for (int i = 0; i < 30; i++) {
+		assert_int_equal(PQsendQueryPrepared(c, "s1", 1, params, NULL,
+						     NULL, 0), 1);
+		assert_int_equal(PQsendFlushRequest(c), 1);
+	}
+	assert_int_equal(pipeline_rows(c), 30);
+	/* 5 unnamed statements: a Parse each */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(PQsendQueryParams(c, "select 'jgone-unnamed'",
+						   0, NULL, NULL, NULL, NULL, 0), 1);
+	assert_int_equal(pipeline_rows(c), 5);
+	PQexitPipelineMode(c);
+	assert_string_equal(query1(c, "select 'jgone-simple'"), "jgone-simple");
+	/* FunctionCall: int4pl(int4, int4) is OID 177 */
+	args[0].len = args[1].len = 4;
+	args[0].isint = args[1].isint = 1;
+	args[0].u.integer = 2;
+	args[1].u.integer = 3;
+	r = PQfn(c, 177, &sum, &rlen, 1, args, 2);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	assert_int_equal(sum, 5);
+	PQclear(r);
+	/* a statement name of 6000 bytes, far over the capture */
+	memset(longname, 'n', 6000);
+	longname[6000] = '\0';
+	r = PQprepare(c, longname, "select 'jgone-longname'", 0, NULL);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	r = PQexecPrepared(c, longname, 0, NULL, NULL, NULL, 0);
+	assert_string_equal(PQgetvalue(r, 0, 0), "jgone-longname");
+	PQclear(r);
+	assert_string_equal(query1(c, "select 'jgone-end'"), "jgone-end");
+	PQfinish(c);
+	/* events are queued in order: the last one means all are in */
+	assert_true(wait_event("session.query", "jgone-end") >= 0);
+	assert_int_equal(count_events("session.query", "jgone-prep"), 1);
+	assert_int_equal(count_events("session.query", "jgone-unnamed"), 5);
+	assert_int_equal(count_events("session.query", "jgone-simple"), 1);
+	assert_int_equal(count_events("session.query", "\"function_oid\":177"), 1);
+	assert_int_equal(count_events("session.query", "jgone-longname"), 1);
+	/* the name is cut at 64 bytes, the text whole */
+	memset(longname, 'n', 64);
+	longname[64] = '\0';
+	assert_int_equal(count_events("session.query", longname), 1);
+	longname[64] = 'n';
+	longname[65] = '\0';
+	assert_int_equal(count_events("session.query", longname), 0);
+	/* nothing else: no event without a statement */
+	assert_int_equal(count_events("session.query", "\"statement\":\"\""), 0);
+	free(longname);
+}
+
+/* When the audit hook reports the writer backed up, the statement whose
+ * event it took is relayed and nothing after it until the gateway is told
+ * to resume: no statement runs without its event. */
+static void test_audit_backpressure(void **state)
+{
+	PGconn *c;
+
+	(void)state;
+	c = alice_reading();
+	pthread_mutex_lock(&mu);
+	audit_busy = true;
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(PQenterPipelineMode(c), 1);
+	assert_int_equal(PQsendQueryParams(c, "select 'jgbp-1'", 0, NULL, NULL,
+					   NULL, NULL, 0), 1);
+	assert_int_equal(PQsendQueryParams(c, "select 'jgbp-2'", 0, NULL, NULL,
+					   NULL, NULL, 0), 1);
+	assert_int_equal(PQsendQueryParams(c, "select 'jgbp-3'", 0, NULL, NULL,
+					   NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(c), 1);
+	assert_true(wait_event("session.query", "jgbp-1") >= 0);
+	/* held after the first Parse: a while later still only that one */
+	usleep(300 * 1000);
+	assert_int_equal(count_events("session.query", "jgbp-2"), 0);
+	/* one resume with the writer still behind: one more statement */
+	gateway_audit_resume(gw);
+	assert_true(wait_event("session.query", "jgbp-2") >= 0);
+	usleep(300 * 1000);
+	assert_int_equal(count_events("session.query", "jgbp-3"), 0);
+	pthread_mutex_lock(&mu);
+	audit_busy = false;
+	pthread_mutex_unlock(&mu);
+	gateway_audit_resume(gw);
+	assert_true(wait_event("session.query", "jgbp-3") >= 0);
+	for (int got = 0; got < 4;) {
+		PGresult *r = PQgetResult(c);
+
+		if (!r)
+			continue;
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			assert_string_equal(PQgetvalue(r, 0, 0),
+					    got == 0 ? "jgbp-1" : got == 1 ?
+					    "jgbp-2" : "jgbp-3");
+		got++;
+		PQclear(r);
+	}
+	PQexitPipelineMode(c);
+	assert_string_equal(query1(c, "select 'jgbp-after'"), "jgbp-after");
+	PQfinish(c);
+	assert_int_equal(count_events("session.query", "jgbp-"), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1002,6 +1160,8 @@ int main(void)
 		cmocka_unit_test(test_extended_and_pipeline),
 		cmocka_unit_test(test_long_query_audit_truncated),
 		cmocka_unit_test(test_kdf_off_loop),
+		cmocka_unit_test(test_audit_one_event_per_statement),
+		cmocka_unit_test(test_audit_backpressure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
