@@ -76,16 +76,18 @@ int cli_policy_matrix(int argc, char **argv)
 	    matrix_build(cfg, principals, np, &m) != JG_OK)
 		goto out;
 	if (a.json) {
-		json_t *rows = json_array();
+		/* streamed row by row: a large config has 100,000s of rows */
+		fputs("{\n  \"rows\": [", stdout);
+		for (size_t i = 0; i < m->nrows; i++) {
+			json_t *row = matrix_row_json(&m->rows[i]);
 
-		for (size_t i = 0; rows && i < m->nrows; i++)
-			json_array_append_new(rows, matrix_row_json(&m->rows[i]));
-		json_t *doc = json_pack("{s:o*}", "rows", rows);
-
-		if (doc == NULL)
-			goto out;
-		cli_api_print_json(doc, stdout);
-		json_decref(doc);
+			if (row == NULL)
+				goto out;
+			fputs(i ? ",\n    " : "\n    ", stdout);
+			json_dumpf(row, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			json_decref(row);
+		}
+		fputs(m->nrows ? "\n  ]\n}\n" : "]\n}\n", stdout);
 	} else {
 		t = cli_table_new(NOPTS(matrix_headers), matrix_headers);
 		if (t == NULL)

@@ -252,6 +252,43 @@ static void check_reached(struct lint *l)
 	}
 }
 
+/* The selftest needs a grant at once, long enough for its 5m grants, on
+ * each of its resources; and powers it checks it does not have. */
+static void check_selftest_grant(struct lint *l, const struct subject *who,
+				 const char *resource, const char *role)
+{
+	const struct policy_cfg *p = policy_match(l->cfg, who, resource, role);
+
+	if (p == NULL)
+		warn(l, l->cfg->selftest.line, "selftest: no policy lets %s request %s on %s",
+		     who->name, role, resource);
+	else if (p->approvals > 0 || p->max_duration_s < 300)
+		warn(l, l->cfg->selftest.line, "selftest: policy '%s' decides %s on %s for "
+		     "%s, but the selftest needs approvals: 0 and max_duration of at least 5m",
+		     p->name, role, resource, who->name);
+}
+
+static void check_selftest(struct lint *l)
+{
+	const struct selftest_cfg *st = &l->cfg->selftest;
+	struct subject who = {st->subject, NULL, 0};
+
+	if (!st->enabled)
+		return;
+	for (size_t i = 0; i < l->cfg->nidentities; i++) {
+		if (strcmp(l->cfg->identities[i].subject, st->subject) == 0) {
+			who.groups = (const char *const *)l->cfg->identities[i].groups;
+			who.ngroups = l->cfg->identities[i].ngroups;
+		}
+	}
+	check_selftest_grant(l, &who, st->resource, st->role);
+	if (st->postgres_resource)
+		check_selftest_grant(l, &who, st->postgres_resource, st->postgres_role);
+	if (policy_is_auditor(l->cfg, &who) || policy_is_checker(l->cfg, &who))
+		warn(l, st->line, "selftest: %s is an admin, auditor or checker; the selftest "
+		     "checks that its identity is refused what those may do", st->subject);
+}
+
 static int by_line(const void *a, const void *b)
 {
 	const struct lint_warning *x = a, *y = b;
@@ -281,6 +318,7 @@ int lint_config(const struct config *cfg, const char *text, size_t len,
 		check_quorum(&l, j);
 	}
 	check_reached(&l);
+	check_selftest(&l);
 	ytree_free(root);
 	if (l.rc != JG_OK) {
 		free(l.v);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/xmlout.h"
+
 int ptrun_run(const struct config *cfg, struct pt_file *const *files,
 	      size_t nfiles, int64_t now_ms, struct pt_run *out)
 {
@@ -116,27 +118,6 @@ json_t *ptrun_json(const struct pt_run *run)
 			(json_int_t)run->cfg->npolicies, "reached",
 			(json_int_t)run->nreached, "unreached", unreached);
 	return doc;
-}
-
-/* XML attribute/text escaping.  Bytes XML 1.0 cannot hold (C0 controls
- * other than tab, newline, return) become '?'. */
-static void xml_put(const char *s, FILE *f)
-{
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		switch (ch) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-				ch = '?';
-			fputc(ch, f);
-		}
-	}
 }
 
 static void junit_case(const struct pt_result *r, FILE *f)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/xmlout.h"
+
 static const char *const area_names[ST_AREAS] = {
 	[ST_BOUNDARIES] = "boundaries", [ST_AUDIT] = "audit",
 	[ST_TIMEOUT] = "timeout", [ST_INTEGRATION] = "integration",
@@ -144,20 +146,6 @@ json_t *st_json(const struct st_report *r)
 			 "latencies_ms", lat, "passed", (json_int_t)st_count(r, ST_PASS),
 			 "failed", (json_int_t)st_count(r, ST_FAIL), "skipped",
 			 (json_int_t)st_count(r, ST_SKIP));
-}
-
-static void xml_put(const char *s, FILE *f)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default:
-			fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
-		}
-	}
 }
 
 int st_write_junit(const struct st_report *r, FILE *f)

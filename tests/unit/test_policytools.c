@@ -299,6 +299,30 @@ static void test_lint(void **state)
 	free(w);
 }
 
+static void test_lint_selftest(void **state)
+{
+	char text[sizeof(BASE) + 512];
+	struct lint_warning *w;
+	size_t n;
+
+	(void)state;
+	/* bob may request admin on billing-api, but it needs 2 approvals */
+	snprintf(text, sizeof(text), "%sselftest: {subject: bob, resource: billing-api, "
+		 "role: admin}\n", BASE);
+	w = lint_of(text, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(w[0].msg, "policy 'writes' decides admin on billing-api for "
+			       "bob, but the selftest needs approvals: 0"));
+	free(w);
+	snprintf(text, sizeof(text), "checkers: [user:zed]\n%sselftest: {subject: zed, "
+		 "resource: prod-pay}\n", BASE);
+	w = lint_of(text, &n);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(w[0].msg, "no policy lets zed request read on prod-pay"));
+	assert_non_null(strstr(w[1].msg, "zed is an admin, auditor or checker"));
+	free(w);
+}
+
 static char *explain_of(const struct config *cfg, const struct subject *who,
 			struct create_input *in, int *outcome)
 {
@@ -354,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_matrix_agrees_with_policy_match),
 		cmocka_unit_test(test_diff_classifies),
 		cmocka_unit_test(test_lint),
+		cmocka_unit_test(test_lint_selftest),
 		cmocka_unit_test(test_explain),
 	};
 
