@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct api;
+struct eventhub;
 
 struct api_deps {
 	struct cfgholder *cfg;
@@ -28,6 +29,7 @@ struct api_deps {
 	auth_oidc_fn oidc;  /* NULL without OIDC */
 	void *oidc_ctx;
 	struct oidc *idp;   /* the same verifier, for browser sign-in; NULL without OIDC */
+	struct eventhub *events; /* live request changes for /v1/events; NULL: none */
 	atomic_bool ready;  /* /readyz */
 	/* Adds the state of the parts the API does not own (OIDC keys,
 	 * outbox delivery) to a readiness document; with detail also what

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/body.h"
+#include "api/eventhub.h"
 #include "api/weblogin.h"
 #include "api/websession.h"
 #include "identity/auth.h"
@@ -36,6 +37,7 @@ struct conn {
 	char *location;      /* Location of a redirect, or NULL */
 	struct weblogin *login;
 	struct weblogin_job *job; /* a sign-in's IdP call (weblogin.c) */
+	struct eventhub_sub *stream; /* GET /v1/events until its response owns it */
 	/* the answer to send once the engine is done */
 	int status;
 	json_t *resp;
@@ -90,6 +92,10 @@ void handle_get_request(struct conn *c, int64_t id);
 void handle_list(struct conn *c);
 void handle_check(struct conn *c);
 void handle_whoami(struct conn *c);
+/* events.c: GET /v1/events subscribes (or answers an error); the
+ * stream's response is made by events_response when the answer goes out */
+void handle_events(struct conn *c);
+struct MHD_Response *events_response(struct conn *c);
 /* catalog.c */
 void handle_catalog(struct conn *c);
 /* webauth.c: the session cookie as a credential, and /auth/... */

@@ -286,6 +286,13 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 				by_state[i] = -1;
 		metrics_render(c->deps->metrics, by_state, REQ_STATE_COUNT,
 			       (int64_t)grant_index_count(c->deps->gi), f);
+		if (c->deps->events)
+			fprintf(f,
+				"# TYPE jitgate_event_streams gauge\njitgate_event_streams %zu\n"
+				"# TYPE jitgate_event_streams_dropped_total counter\n"
+				"jitgate_event_streams_dropped_total %llu\n",
+				eventhub_streams(c->deps->events),
+				(unsigned long long)eventhub_dropped(c->deps->events));
 		fclose(f);
 		*status = 200;
 		return MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -306,6 +313,9 @@ static void route(struct conn *c, const char *method, const char *url)
 	else if (strcmp(url, "/v1/check") == 0)
 		strcmp(method, "POST") == 0 ? handle_check(c)
 					    : conn_error(c, 405, "method_not_allowed", "use POST");
+	else if (strcmp(url, "/v1/events") == 0)
+		strcmp(method, "GET") == 0 ? handle_events(c)
+					   : conn_error(c, 405, "method_not_allowed", "use GET");
 	else if (strcmp(url, "/v1/catalog") == 0)
 		strcmp(method, "GET") == 0 ? handle_catalog(c)
 					   : conn_error(c, 405, "method_not_allowed", "use GET");
@@ -341,6 +351,9 @@ static enum MHD_Result send_answer(struct conn *c, const char *url)
 
 	if (c->resp == NULL && strcmp(url, "/v1/audit/export") == 0 && c->authed) {
 		r = audit_export_response(c);
+		status = 200;
+	} else if (c->resp == NULL && c->stream != NULL) {
+		r = events_response(c);
 		status = 200;
 	} else {
 		if (c->resp == NULL) {
@@ -474,6 +487,7 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	free(c->set_cookie);
 	free(c->location);
 	weblogin_job_free(c->job);
+	eventhub_unsubscribe(c->stream);
 	OPENSSL_cleanse(c->csrf, sizeof(c->csrf));
 	free(c);
 	*con_cls = NULL;
@@ -549,9 +563,12 @@ void api_stop(struct api *a)
 {
 	if (a == NULL)
 		return;
-	/* first: the worker answers its suspended sign-ins, which MHD needs
-	 * resumed before it stops */
+	/* first: the worker answers its suspended sign-ins and every event
+	 * stream ends, since MHD needs suspended connections resumed before
+	 * it stops */
 	weblogin_free(a->login);
+	if (a->deps->events)
+		eventhub_close_all(a->deps->events);
 	MHD_stop_daemon(a->d);
 	websessions_free(a->sessions);
 	free(a);

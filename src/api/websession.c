@@ -13,10 +13,7 @@
 struct entry {
 	uint8_t key[SHA256_LEN]; /* SHA-256 of the cookie's id */
 	char csrf[WEBSESSION_CSRF_LEN + 1];
-	char *name;
-	char **groups;
-	size_t ngroups;
-	const char *method;
+	struct authn who;
 	int64_t created_ms, expires_ms;
 	struct entry *next;
 };
@@ -43,10 +40,7 @@ int websessions_new(size_t max, size_t per_subject, struct websessions **out)
 
 static void entry_free(struct entry *e)
 {
-	free(e->name);
-	for (size_t i = 0; i < e->ngroups; i++)
-		free(e->groups[i]);
-	free(e->groups);
+	authn_clear(&e->who);
 	OPENSSL_cleanse(e, sizeof(*e));
 	free(e);
 }
@@ -99,7 +93,7 @@ static void make_room_for(struct websessions *ws, const char *name)
 
 		for (size_t b = 0; b < NBUCKETS; b++)
 			for (struct entry **pp = &ws->buckets[b]; *pp; pp = &(*pp)->next)
-				if (strcmp((*pp)->name, name) == 0) {
+				if (strcmp((*pp)->who.name, name) == 0) {
 					n++;
 					if (!oldest || (*pp)->created_ms < (*oldest)->created_ms)
 						oldest = pp;
@@ -125,19 +119,6 @@ static int random_token(char out[WEBSESSION_ID_LEN + 1], uint8_t raw[32])
 	return JG_OK;
 }
 
-static int entry_fill(struct entry *e, const struct authn *who)
-{
-	e->name = strdup(who->name);
-	e->groups = calloc(who->ngroups ? who->ngroups : 1, sizeof(char *));
-	if (e->name == NULL || e->groups == NULL)
-		return JG_ERR_NOMEM;
-	for (; e->ngroups < who->ngroups; e->ngroups++)
-		if ((e->groups[e->ngroups] = strdup(who->groups[e->ngroups])) == NULL)
-			return JG_ERR_NOMEM;
-	e->method = who->method;
-	return JG_OK;
-}
-
 int websession_create(struct websessions *ws, const struct authn *who,
 		      int64_t now_ms, int64_t ttl_ms,
 		      char cookie[WEBSESSION_ID_LEN + 1],
@@ -150,7 +131,7 @@ int websession_create(struct websessions *ws, const struct authn *who,
 	cookie[0] = csrf[0] = '\0';
 	if (e == NULL)
 		return JG_ERR_NOMEM;
-	rc = entry_fill(e, who);
+	rc = authn_copy(&e->who, who);
 	if (rc == JG_OK)
 		rc = random_token(cookie, raw);
 	if (rc == JG_OK) {
@@ -225,26 +206,11 @@ int websession_lookup(struct websessions *ws, const char *cookie, int64_t now_ms
 	if (pp != NULL && (*pp)->expires_ms <= now_ms) {
 		unlink_at(ws, pp);
 	} else if (pp != NULL) {
-		struct entry *e = *pp;
-		struct authn *a = &out->who;
-
-		rc = JG_OK;
-		a->name = strdup(e->name);
-		a->groups = calloc(e->ngroups ? e->ngroups : 1, sizeof(char *));
-		if (a->name == NULL || a->groups == NULL)
-			rc = JG_ERR_NOMEM;
-		for (; rc == JG_OK && a->ngroups < e->ngroups; a->ngroups++)
-			if ((a->groups[a->ngroups] = strdup(e->groups[a->ngroups])) == NULL)
-				rc = JG_ERR_NOMEM;
-		a->method = e->method;
-		memcpy(out->csrf, e->csrf, sizeof(out->csrf));
-		out->expires_ms = e->expires_ms;
+		rc = authn_copy(&out->who, &(*pp)->who);
+		memcpy(out->csrf, (*pp)->csrf, sizeof(out->csrf));
+		out->expires_ms = (*pp)->expires_ms;
 	}
 	pthread_mutex_unlock(&ws->mu);
-	if (rc == JG_OK)
-		authn_finish(&out->who);
-	else
-		authn_clear(&out->who);
 	return rc;
 }
 

@@ -105,3 +105,21 @@ int auth_bearer(const struct config *cfg, auth_oidc_fn oidc, void *oidc_ctx,
 				   : "unknown static token");
 	return JG_ERR_AUTH;
 }
+
+int authn_copy(struct authn *dst, const struct authn *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->name = strdup(src->name);
+	dst->groups = calloc(src->ngroups ? src->ngroups : 1, sizeof(char *));
+	if (dst->name == NULL || dst->groups == NULL)
+		goto nomem;
+	for (; dst->ngroups < src->ngroups; dst->ngroups++)
+		if ((dst->groups[dst->ngroups] = strdup(src->groups[dst->ngroups])) == NULL)
+			goto nomem;
+	dst->method = src->method;
+	authn_finish(dst);
+	return JG_OK;
+nomem:
+	authn_clear(dst);
+	return JG_ERR_NOMEM;
+}

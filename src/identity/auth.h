@@ -41,5 +41,7 @@ int auth_bearer(const struct config *cfg, auth_oidc_fn oidc, void *oidc_ctx,
 /* Fills out->subject from name/groups (after filling those by hand). */
 void authn_finish(struct authn *out);
 void authn_clear(struct authn *a);
+/* Deep copy of src into dst (finished); JG_ERR_NOMEM leaves dst cleared. */
+int authn_copy(struct authn *dst, const struct authn *src) JG_WUR;
 
 #endif

@@ -15,7 +15,7 @@
 #define BATCH_MAX 1024
 #define RETRY_MS 200
 
-enum effect_kind { EFF_ADD, EFF_REMOVE, EFF_DEADLINE, EFF_ENDED };
+enum effect_kind { EFF_ADD, EFF_REMOVE, EFF_DEADLINE, EFF_ENDED, EFF_CHANGED };
 
 struct effect {
 	enum effect_kind kind;
@@ -23,6 +23,7 @@ struct effect {
 	int64_t at_ms;
 	char *subject, *resource, *role; /* EFF_ADD */
 	const char *why;                 /* EFF_ENDED */
+	struct request *req;             /* EFF_CHANGED: the request after it */
 };
 
 struct batch {
@@ -55,6 +56,7 @@ struct engine {
 	/* engine thread only */
 	struct deadlines dl;
 	struct audit_writer *audit; /* the chain head */
+	_Atomic int64_t head_seq;   /* its seq once durable, for any thread */
 	int64_t retry_at_ms;
 };
 
@@ -114,6 +116,10 @@ static void fx_free(struct batch *b)
 		free(b->fx[i].subject);
 		free(b->fx[i].resource);
 		free(b->fx[i].role);
+		if (b->fx[i].req) {
+			request_clear(b->fx[i].req);
+			free(b->fx[i].req);
+		}
 	}
 	free(b->fx);
 	b->fx = NULL;
@@ -150,6 +156,26 @@ static void fx_for_request(struct batch *b, const struct request *r,
 	}
 }
 
+/* Records that r changed, with the seq of its last audit event, for the
+ * request_changed hook once the batch is durable. */
+static void fx_changed(struct engine *e, struct batch *b, const struct request *r)
+{
+	struct effect *f;
+
+	if (e->hooks.request_changed == NULL)
+		return;
+	f = fx_add(b, EFF_CHANGED, r->id);
+	if (f == NULL)
+		return;
+	f->at_ms = audit_writer_seq(e->audit);
+	f->req = calloc(1, sizeof(*f->req));
+	if (f->req == NULL || request_copy(f->req, r) != JG_OK) {
+		free(f->req);
+		f->req = NULL;
+		b->failed = true;
+	}
+}
+
 static void apply_effects(struct engine *e, struct batch *b)
 {
 	for (size_t i = 0; i < b->nfx; i++) {
@@ -174,8 +200,12 @@ static void apply_effects(struct engine *e, struct batch *b)
 			if (e->hooks.grant_ended)
 				e->hooks.grant_ended(e->hooks.ctx, f->id, f->why);
 			break;
+		case EFF_CHANGED:
+			e->hooks.request_changed(e->hooks.ctx, f->req, f->at_ms);
+			break;
 		}
 	}
+	atomic_store(&e->head_seq, audit_writer_seq(e->audit));
 }
 
 /* ---- audit ---- */
@@ -370,8 +400,10 @@ static int exec_create(struct engine *e, struct batch *b, struct engine_cmd *c)
 			? append_created(e, b, c->who, &c->out)
 			: append_transition(e, b, c->res.actions[i], c->who->name,
 					    &c->out, NULL);
-	if (rc == JG_OK)
+	if (rc == JG_OK) {
 		fx_for_request(b, &c->out, REQ_PENDING, true);
+		fx_changed(e, b, &c->out);
+	}
 	return rc;
 }
 
@@ -415,8 +447,10 @@ static int exec_transition(struct engine *e, struct batch *b, struct engine_cmd 
 	for (size_t i = 0; rc == JG_OK && i < c->res.nactions; i++)
 		rc = append_transition(e, b, c->res.actions[i], c->who->name, &c->out,
 				       c->comment);
-	if (rc == JG_OK)
+	if (rc == JG_OK) {
 		fx_for_request(b, &c->out, before, false);
+		fx_changed(e, b, &c->out);
+	}
 	return rc;
 }
 
@@ -476,9 +510,10 @@ static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
 		rc = store_tx_request_update(e->store, &r);
 		for (size_t i = 0; rc == JG_OK && i < res.nactions; i++)
 			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r, NULL);
-		if (rc == JG_OK)
+		if (rc == JG_OK) {
 			fx_for_request(b, &r, before, false);
-		else
+			fx_changed(e, b, &r);
+		} else
 			b->failed = true;
 	} else if (rc == JG_ERR_CONFLICT && core_request_deadline(&r) > b->now_ms) {
 		/* not due yet (a deadline entry older than the request's current
@@ -905,4 +940,9 @@ void engine_free(struct engine *e)
 	pthread_cond_destroy(&e->wake);
 	pthread_cond_destroy(&e->done);
 	free(e);
+}
+
+int64_t engine_audit_head(struct engine *e)
+{
+	return atomic_load(&e->head_seq);
 }

@@ -69,6 +69,10 @@ struct engine_hooks {
 	 * since dropped below the low mark: the producer may go on.  Called
 	 * on the engine thread, must not block. */
 	void (*audit_resume)(void *ctx);
+	/* After any change of a request is durable: the request as it is now
+	 * and the seq of the last audit event of that change.  Engine thread,
+	 * must not block (copy what is kept). */
+	void (*request_changed)(void *ctx, const struct request *r, int64_t seq);
 };
 
 int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
@@ -100,6 +104,8 @@ bool engine_audit_flow(struct engine *e, json_t *event);
 /* Appends config.loaded after a reload (waits for durability). */
 int engine_config_loaded(struct engine *e, const char *path,
 			 const char *digest) JG_WUR;
+/* The seq of the newest durable audit event (any thread). */
+int64_t engine_audit_head(struct engine *e);
 void engine_stop(struct engine *e);
 void engine_free(struct engine *e);
 

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "gateway/gateway.h"
 #include "identity/auth.h"
+#include "api/eventhub.h"
 #include "identity/oidc.h"
 #include "server/cfgref.h"
 #include "server/engine.h"
@@ -29,6 +30,7 @@ struct daemon {
 	struct metrics metrics;
 	struct engine *engine;
 	struct oidc *oidc;
+	struct eventhub *events;
 	struct api_deps deps;
 	struct api *api;
 	struct notifier *notifier;
@@ -327,6 +329,13 @@ static void on_grant_ended(void *ctx, int64_t request_id, const char *why)
 		gateway_grant_ended(d->gw, request_id, why);
 }
 
+static void on_request_changed(void *ctx, const struct request *r, int64_t seq)
+{
+	struct daemon *d = ctx;
+
+	eventhub_publish(d->events, r, seq);
+}
+
 static void *gw_main(void *arg)
 {
 	struct daemon *d = arg;
@@ -456,6 +465,7 @@ static void shutdown_all(struct daemon *d)
 	notifier_stop(d->notifier);
 	oidc_free(d->oidc);
 	engine_free(d->engine);
+	eventhub_free(d->events); /* after the engine: it publishes to the hub */
 	store_close(d->store);
 	grant_index_free(d->gi);
 	cfgholder_free(d->cfg);
@@ -527,8 +537,13 @@ int serve_main(int argc, char **argv)
 		goto out;
 	if (grant_index_new(&d.gi) != JG_OK)
 		goto out;
+	if (eventhub_new(d.cfg, c->limits.http_connections / 2 > 0
+				   ? (size_t)(c->limits.http_connections / 2) : 1,
+			 &d.events) != JG_OK)
+		goto out;
 	eh = (struct engine_hooks){.ctx = &d, .grant_ended = on_grant_ended,
-				   .audit_resume = on_audit_resume};
+				   .audit_resume = on_audit_resume,
+				   .request_changed = on_request_changed};
 	if (engine_new(d.store, d.gi, d.cfg, &d.metrics, &eh, &d.engine) != JG_OK ||
 	    engine_start(d.engine, digest) != JG_OK) {
 		log_error(NULL, "cannot start: the store or audit log is not writable");
@@ -548,6 +563,7 @@ int serve_main(int argc, char **argv)
 	d.deps.store = d.store;
 	d.deps.gi = d.gi;
 	d.deps.metrics = &d.metrics;
+	d.deps.events = d.events;
 	if (notifier_start(d.store, &d.notifier) != JG_OK)
 		goto out;
 	d.deps.health = report_health;

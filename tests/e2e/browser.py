@@ -170,3 +170,70 @@ class IdpSession:
                         action + "?" + urllib.parse.urlencode(fields))
                 url = action
         raise AssertionError("too many hops")
+
+
+class EventStream:
+    """A client of GET /v1/events: reads Server-Sent Events one by one."""
+
+    def __init__(self, base_url, bearer=None, cookie=None, last_event_id=None,
+                 timeout=30):
+        u = urllib.parse.urlsplit(base_url)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        h = {"Accept": "text/event-stream"}
+        if bearer:
+            h["Authorization"] = "Bearer " + bearer
+        if cookie:
+            h["Cookie"] = cookie
+        if last_event_id is not None:
+            h["Last-Event-ID"] = str(last_event_id)
+        self.conn.request("GET", "/v1/events", headers=h)
+        self.sock = self.conn.sock
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.heartbeats = 0
+
+    def body(self):
+        return json.loads(self.resp.read())
+
+    def next(self):
+        """The next event as {"event", "id", "data"} (data parsed as JSON),
+        skipping comments; None at the end of the stream."""
+        ev = {}
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if "data" in ev or "event" in ev:
+                    ev.setdefault("event", "message")
+                    if "data" in ev:
+                        ev["data"] = json.loads(ev["data"])
+                    return ev
+                continue
+            if line.startswith(":"):
+                self.heartbeats += 1
+                continue
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "data":
+                ev["data"] = ev["data"] + "\n" + v if "data" in ev else v
+            elif k in ("event", "id", "retry"):
+                ev[k] = v
+
+    def until(self, pred):
+        """Reads events until pred(event) holds; returns that event."""
+        while True:
+            ev = self.next()
+            if ev is None:
+                raise AssertionError("stream ended")
+            if pred(ev):
+                return ev
+
+    def close(self):
+        # shut the socket first: a reader blocked on it returns at once
+        try:
+            self.sock.shutdown(__import__("socket").SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()

@@ -4,9 +4,11 @@ refusal, logout), static-token sign-in and the live event stream."""
 import base64
 import os
 import re
+import socket
+import threading
 import unittest
 
-from browser import Browser, cookie_attrs
+from browser import Browser, EventStream, cookie_attrs
 from harness import Server, base_config, run, token, wait_for, USERS, identities_yaml
 
 
@@ -369,5 +371,224 @@ class SecureCookieTest(unittest.TestCase):
             srv.stop()
 
 
+def last_seq_of(srv, rid):
+    return max(e["seq"] for e in srv.audit_events() if e.get("request_id") == rid)
+
+
+def metric(srv, name):
+    st, text = srv.http("GET", "/metrics")
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
+
+
+class EventsTest(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server(base_config())
+        self.streams = []
+
+    def tearDown(self):
+        for s in self.streams:
+            s.close()
+        self.srv.stop()
+
+    def stream(self, who=None, **kw):
+        if who is not None:
+            kw["bearer"] = token(who)
+        s = EventStream(self.srv.url, **kw)
+        self.streams.append(s)
+        return s
+
+    def ready(self, s):
+        self.assertEqual(s.status, 200)
+        return int(s.until(lambda e: e["event"] == "ready")["id"])
+
+    def test_approval_on_one_connection_shows_up_on_another(self):
+        s = self.srv
+        # alice watches from her browser session, bob and carol by token
+        b = Browser(s.url)
+        self.assertEqual(b.sign_in_token(token("alice"))[0], 200)
+        alice = self.stream(cookie="jitgate_session=" + b.cookies["jitgate_session"])
+        bob, carol = self.stream("bob"), self.stream("carol")
+        for x in (alice, bob, carol):
+            self.ready(x)
+        st, r = b.call("POST", "/v1/requests", {
+            "resource": "orders-db", "role": "write", "duration": "10m",
+            "reason": "fix <b>", "ticket": "OPS-9"})
+        self.assertEqual(st, 201)
+        for x in (alice, bob, carol):
+            ev = x.until(lambda e: e["event"] == "request")
+            self.assertEqual((ev["data"]["id"], ev["data"]["state"]), (r["id"], "pending"))
+            self.assertEqual(int(ev["id"]), last_seq_of(s, r["id"]))
+        st, _ = s.act("bob", r["id"], "approve", {"comment": "ok"})
+        ev = alice.until(lambda e: e["event"] == "request")
+        self.assertEqual(ev["data"]["approvals"][0]["by"], "bob")
+        self.assertEqual(ev["data"]["state"], "pending")
+        st, _ = s.act("carol", r["id"], "approve")
+        ev = alice.until(lambda e: e["event"] == "request")
+        self.assertEqual(ev["data"]["state"], "active")
+        self.assertEqual(int(ev["id"]), last_seq_of(s, r["id"]))
+        self.assertIsNotNone(ev["data"]["expires_at"])
+        # bob's stream saw the same changes, in the same order
+        states = [bob.until(lambda e: e["event"] == "request")["data"]["state"]
+                  for _ in range(2)]
+        self.assertEqual(states, ["pending", "active"])
+        # a revoke with a reason reaches the requester with end_comment
+        st, _ = s.act("dave", r["id"], "revoke", {"reason": "incident over"})
+        ev = alice.until(lambda e: e["event"] == "request")
+        self.assertEqual((ev["data"]["state"], ev["data"]["end_comment"]),
+                         ("revoked", "incident over"))
+
+    def test_invisible_requests_are_not_leaked(self):
+        s = self.srv
+        erik = self.stream("erik")  # engineering: sees only his own
+        mallory = self.stream("mallory")
+        self.ready(erik)
+        self.ready(mallory)
+        st, a = s.request("alice", "orders-db", "read", "10m")
+        st, a2 = s.request("alice", "orders-db", "write", "10m", reason="x", ticket="OPS-1")
+        s.act("bob", a2["id"], "deny", {"comment": "secret reason"})
+        st, e = s.request("erik", "orders-db", "read", "10m")
+        # the first thing erik's stream carries is his own request: alice's
+        # changes, made before, were never sent to him
+        ev = erik.until(lambda x: x["event"] == "request")
+        self.assertEqual(ev["data"]["id"], e["id"])
+        self.assertEqual(ev["data"]["requester"], "erik")
+        # mallory may see nothing; her stream ends carrying no request
+        # (closed by the daemon's shutdown)
+        self.srv.stop()
+        while True:
+            ev = mallory.next()
+            if ev is None:
+                break
+            self.assertNotEqual(ev["event"], "request", ev)
+
+    def test_last_event_id_resumes(self):
+        s = self.srv
+        first = self.stream("alice")
+        r0 = self.ready(first)
+        first.close()
+        st, a = s.request("alice", "orders-db", "read", "10m")
+        st, b = s.request("alice", "orders-db", "write", "10m", reason="x", ticket="OPS-1")
+        st, hidden = s.request("bob", "prod-payments", "read", "10m")
+        s.act("bob", b["id"], "approve")
+        mid = last_seq_of(s, b["id"])
+        s.act("carol", b["id"], "approve")
+        st, c = s.request("alice", "billing-api", "read", "5m")
+        # back from r0: every visible request that changed, once, as it is
+        # now, in the order of its last change; then ready at the head
+        again = self.stream("alice", last_event_id=r0)
+        evs = []
+        while True:
+            ev = again.next()
+            if ev["event"] == "ready":
+                break
+            evs.append(ev)
+        self.assertEqual([e["data"]["id"] for e in evs], [a["id"], b["id"], c["id"]])
+        self.assertEqual(evs[1]["data"]["state"], "active")
+        self.assertEqual([int(e["id"]) for e in evs],
+                         [last_seq_of(s, x["id"]) for x in (a, b, c)])
+        head = max(e["seq"] for e in s.audit_events())
+        self.assertEqual(int(ev["id"]), head)
+        # from the middle: only what changed after it
+        again2 = self.stream("alice", last_event_id=mid)
+        ev = again2.until(lambda e: e["event"] in ("request", "ready"))
+        self.assertEqual(ev["data"]["id"], b["id"])
+        ev = again2.until(lambda e: e["event"] in ("request", "ready"))
+        self.assertEqual(ev["data"]["id"], c["id"])
+        # and a resumed stream is live afterwards
+        st, d = s.request("alice", "orders-db", "read", "1m")
+        ev = again.until(lambda e: e["event"] == "request")
+        self.assertEqual(ev["data"]["id"], d["id"])
+        # the query form works for a first connection (EventSource cannot
+        # set headers)
+        for bad in ("x", "-1", "1.5", "99999999999999999999999", "1 2", "0x10"):
+            st = EventStream(s.url, bearer=token("alice"), last_event_id=bad)
+            self.assertEqual(st.status, 400, bad)
+            st.close()
+
+    def test_limits_and_the_thread_pool(self):
+        # more streams than HTTP threads, and still every other call works
+        for _ in range(16):
+            self.ready(self.stream("alice"))
+        over = EventStream(self.srv.url, bearer=token("alice"))
+        self.assertEqual(over.status, 429)
+        over.close()
+        for who in ("bob", "carol", "dave"):
+            self.ready(self.stream(who))
+        self.assertEqual(metric(self.srv, "jitgate_event_streams"), 19)
+        for _ in range(10):
+            st, _ = self.srv.request("alice", "orders-db", "read", "1m")
+            self.assertEqual(st, 201)
+        st, _ = self.srv.http("GET", "/v1/events")
+        self.assertEqual(st, 401)
+        st, _ = self.srv.http("POST", "/v1/events", "alice", {})
+        self.assertEqual(st, 405)
+        # closed streams are given back (a suspended stream notices its
+        # client is gone at the next heartbeat, every 15 s)
+        for x in self.streams[:16]:
+            x.close()
+        wait_for(lambda: metric(self.srv, "jitgate_event_streams") == 3,
+                 timeout=60, interval=0.5, what="streams to close")
+        self.ready(self.stream("alice"))
+
+    def test_a_slow_client_is_dropped(self):
+        s = self.srv
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", s.port))
+        slow.sendall(("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+                      "\r\n\r\n" % token("alice")).encode())
+        fast = self.stream("dave")  # an admin: sees everything
+        self.ready(fast)
+        got = []
+
+        def read_fast():
+            try:
+                while True:
+                    ev = fast.next()
+                    if ev is None:
+                        return
+                    if ev["event"] == "request":
+                        got.append(ev["data"]["id"])
+            except (OSError, AttributeError, ValueError):
+                return  # closed by tearDown
+
+        t = threading.Thread(target=read_fast, daemon=True)
+        t.start()
+        made = []
+        reason = "r" * 1000
+
+        def create(_):
+            st, r = s.request("alice", "orders-db", "read", "1m", reason=reason)
+            self.assertEqual(st, 201)
+            return r["id"]
+
+        # ~250 changes of ~1.5 KB overflow the 256 KiB queue and the small
+        # socket buffers; made in parallel batches (group commit)
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(8) as pool:
+            while metric(s, "jitgate_event_streams_dropped_total") < 1:
+                self.assertLess(len(made), 5000, "the slow stream was never dropped")
+                made += list(pool.map(create, range(50)))
+        made.sort()
+        # the reader that keeps up got every one
+        wait_for(lambda: len(got) >= len(made), what="the fast stream")
+        self.assertEqual(sorted(got), made)
+        # the slow one, once it reads, finds its stream cut short
+        slow.settimeout(60)
+        data = b""
+        while True:
+            chunk = slow.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        slow.close()
+        text = data.decode(errors="replace")
+        self.assertNotIn('"id":%d,' % made[-1], text)
+        self.assertEqual(metric(s, "jitgate_event_streams"), 1)
+
+
 if __name__ == "__main__":
-    run(CatalogTest, EndCommentTest, SessionTest, SecureCookieTest)
+    run(CatalogTest, EndCommentTest, SessionTest, SecureCookieTest, EventsTest)
