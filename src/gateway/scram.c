@@ -30,6 +30,9 @@ struct scram {
 	char client_nonce[NONCE_RAW * 2 + 1];
 	bool fixed_nonce;
 	char client_first_bare[BARE_MAX];
+	char gs2[32];                       /* "n,," "y,," "p=tls-server-end-point,," */
+	uint8_t cbind[SCRAM_CBIND_MAX];     /* channel binding data ('p') */
+	size_t cbind_len;
 	char server_first[SCRAM_MSG_MAX + 1];
 	size_t server_first_len;
 	size_t nonce_len; /* the combined nonce at the start of server_first */
@@ -89,6 +92,21 @@ void scram_free(struct scram *s)
 	free(s);
 }
 
+int scram_set_channel_binding(struct scram *s, char flag,
+			      const uint8_t *data, size_t len)
+{
+	if (s->stage != ST_NEW || (flag != 'n' && flag != 'y' && flag != 'p') ||
+	    (flag == 'p') != (len > 0) || len > sizeof(s->cbind))
+		return JG_ERR_INVALID;
+	snprintf(s->gs2, sizeof(s->gs2), "%s",
+		 flag == 'p' ? "p=tls-server-end-point,," :
+		 flag == 'y' ? "y,," : "n,,");
+	if (len)
+		memcpy(s->cbind, data, len);
+	s->cbind_len = len;
+	return 0;
+}
+
 int scram_client_first(struct scram *s, char *buf, size_t buflen, size_t *len)
 {
 	uint8_t raw[NONCE_RAW];
@@ -108,7 +126,9 @@ int scram_client_first(struct scram *s, char *buf, size_t buflen, size_t *len)
 		     "n=%s,r=%s", s->user, s->client_nonce);
 	if (n < 0 || (size_t)n >= sizeof(s->client_first_bare))
 		return JG_ERR_INTERNAL;
-	n = snprintf(buf, buflen, "n,,%s", s->client_first_bare);
+	if (!s->gs2[0])
+		snprintf(s->gs2, sizeof(s->gs2), "n,,");
+	n = snprintf(buf, buflen, "%s%s", s->gs2, s->client_first_bare);
 	if (n < 0 || (size_t)n >= buflen)
 		return JG_ERR_TOOBIG;
 	*len = (size_t)n;
@@ -250,7 +270,10 @@ int scram_client_final(struct scram *s, const uint8_t salted[SCRAM_KEY_LEN],
 	uint8_t client_key[KEY_LEN], server_key[KEY_LEN], stored_key[KEY_LEN],
 		sig[KEY_LEN], proof[KEY_LEN];
 	char proof64[64], auth_msg[3 * SCRAM_MSG_MAX];
-	char without_proof[SCRAM_MSG_MAX + 16];
+	char without_proof[SCRAM_MSG_MAX + 256];
+	uint8_t cb[sizeof(s->gs2) + SCRAM_CBIND_MAX];
+	char cb64[(sizeof(cb) + 2) / 3 * 4 + 1];
+	size_t gl = strlen(s->gs2);
 	int n, rc = JG_ERR_CRYPTO;
 
 	*len = 0;
@@ -262,9 +285,13 @@ int scram_client_final(struct scram *s, const uint8_t salted[SCRAM_KEY_LEN],
 		goto out;
 	SHA256(client_key, KEY_LEN, stored_key);
 
-	/* channel binding "biws" is base64("n,,") */
-	n = snprintf(without_proof, sizeof(without_proof), "c=biws,r=%.*s",
-		     (int)s->nonce_len, s->nonce);
+	/* c= is base64(gs2 header + channel binding data): "biws" for
+	 * "n,," */
+	memcpy(cb, s->gs2, gl);
+	memcpy(cb + gl, s->cbind, s->cbind_len);
+	EVP_EncodeBlock((unsigned char *)cb64, cb, (int)(gl + s->cbind_len));
+	n = snprintf(without_proof, sizeof(without_proof), "c=%s,r=%.*s",
+		     cb64, (int)s->nonce_len, s->nonce);
 	if (n < 0 || (size_t)n >= sizeof(without_proof)) {
 		rc = JG_ERR_TOOBIG;
 		goto out;

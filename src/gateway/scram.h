@@ -18,6 +18,7 @@
 #define SCRAM_ITER_MAX 1000000
 #define SCRAM_SALT_MAX 128
 #define SCRAM_KEY_LEN 32
+#define SCRAM_CBIND_MAX 64 /* a certificate hash, up to SHA-512 */
 
 struct scram;
 
@@ -35,6 +36,13 @@ int scram_new(const char *password, struct scram **out) JG_WUR;
 int scram_new_fixed(const char *password, const char *user,
 		    const char *nonce, struct scram **out) JG_WUR;
 void scram_free(struct scram *s);
+/* Channel binding (RFC 5802 gs2 header), before scram_client_first:
+ * 'n' none (the default), 'y' the client could bind but the server did
+ * not offer SCRAM-SHA-256-PLUS (a server that did would see a downgrade),
+ * 'p' tls-server-end-point with data = the hash of the server's
+ * certificate (RFC 5929), len 1..SCRAM_CBIND_MAX. */
+int scram_set_channel_binding(struct scram *s, char flag,
+			      const uint8_t *data, size_t len) JG_WUR;
 /* client-first-message ("n,,n=,r=NONCE") into buf; *len set. */
 int scram_client_first(struct scram *s, char *buf, size_t buflen,
 		       size_t *len) JG_WUR;

@@ -13,6 +13,8 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,24 +300,53 @@ static void kdf_done(void *arg, int rc, const uint8_t salted[SCRAM_KEY_LEN])
 		upstream_fail(s, "SCRAM exchange failed");
 }
 
-/* SASL: the mechanism list must name SCRAM-SHA-256. */
+/* tls-server-end-point (RFC 5929): the hash of the server's certificate,
+ * with its signature's hash, SHA-256 for MD5 and SHA-1 (as libpq does). */
+static int cert_hash(struct session *s, uint8_t *out, size_t *len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->ubev);
+	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	const EVP_MD *md;
+	unsigned int n = 0;
+	int algo;
+
+	if (!cert ||
+	    !OBJ_find_sigid_algs(X509_get_signature_nid(cert), &algo, NULL))
+		return JG_ERR_CRYPTO;
+	md = algo == NID_md5 || algo == NID_sha1 ? EVP_sha256() :
+		EVP_get_digestbynid(algo);
+	if (!md || EVP_MD_get_size(md) > SCRAM_CBIND_MAX ||
+	    X509_digest(cert, md, out, &n) != 1)
+		return JG_ERR_CRYPTO;
+	*len = n;
+	return 0;
+}
+
+/* SASL: picks SCRAM-SHA-256-PLUS (channel binding to the TLS connection,
+ * so a man in the middle who terminates TLS cannot relay the login) when
+ * the upstream offers it over TLS, else SCRAM-SHA-256. */
 static int scram_start(struct session *s, const uint8_t *body, uint32_t len,
 		       const char **why)
 {
-	const char *password;
+	const char *password, *mech;
 	char buf[SCRAM_MSG_MAX + 64];
-	bool found = false;
-	size_t i = 4, n;
+	uint8_t hash[SCRAM_CBIND_MAX];
+	bool plain = false, plus = false;
+	size_t i = 4, n, hl = 0, ml;
 	int rc;
 
 	while (i < len && body[i]) {
 		size_t l = strnlen((const char *)body + i, len - i);
 
 		if (l == 13 && memcmp(body + i, "SCRAM-SHA-256", 13) == 0)
-			found = true;
+			plain = true;
+		if (l == 18 && memcmp(body + i, "SCRAM-SHA-256-PLUS", 18) == 0)
+			plus = true;
 		i += l + 1;
 	}
-	if (!found) {
+	if (plus && s->up_tls && cert_hash(s, hash, &hl) != 0)
+		hl = 0;
+	if (!plain && !hl) {
 		*why = "upstream offers no SASL mechanism we speak";
 		return JG_ERR_AUTH;
 	}
@@ -323,15 +354,21 @@ static int scram_start(struct session *s, const uint8_t *body, uint32_t len,
 	if (!password)
 		return JG_ERR_NOTFOUND;
 	rc = scram_new(password, &s->scram);
+	if (rc == 0)
+		rc = scram_set_channel_binding(s->scram, hl ? 'p' :
+					       s->up_tls ? 'y' : 'n', hash, hl);
 	if (rc != 0)
 		return rc;
-	memcpy(buf, "SCRAM-SHA-256", 14);
-	rc = scram_client_first(s->scram, buf + 18, sizeof(buf) - 18, &n);
+	mech = hl ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";
+	ml = strlen(mech) + 1;
+	memcpy(buf, mech, ml);
+	rc = scram_client_first(s->scram, buf + ml + 4, sizeof(buf) - ml - 4,
+				&n);
 	if (rc != 0)
 		return rc;
-	pgproto_put_be32((uint8_t *)buf + 14, (uint32_t)n);
-	return send_password_msg(s, buf,
-			       18 + n);
+	log_debug(s->tag, "upstream login with %s", mech);
+	pgproto_put_be32((uint8_t *)buf + ml, (uint32_t)n);
+	return send_password_msg(s, buf, ml + 4 + n);
 }
 
 /* SASLContinue: checks server-first and hands PBKDF2 to a worker.
@@ -441,6 +478,9 @@ static int upstream_auth(struct session *s, const uint8_t *body, uint32_t len,
 			*why = "upstream reported a SCRAM error";
 		else if (rc != 0)
 			*why = "upstream SCRAM server signature did not verify";
+		else
+			log_debug(s->tag, "upstream SCRAM server signature "
+				  "verified");
 		return rc;
 	default: {
 		static char buf[96];

@@ -3,7 +3,8 @@ upstream login: it follows one scripted (often hostile) behaviour and
 records every byte it is sent.  Standard library only.
 
 Scripts: "slow" (never answers the startup packet), "cleartext", "md5",
-"gss" (asks for that method), "trust" (lets the role in at once), and the
+"gss" (asks for that method), "plus-only" (offers
+only SCRAM-SHA-256-PLUS, which needs TLS), "trust" (lets the role in at once), and the
 SCRAM ones: "scram-good" (plays SCRAM-SHA-256 right, then answers every
 query with 1), "scram-bad-signature", "scram-no-final", "scram-error",
 "scram-wait" (takes client-final unchecked and stops: no PBKDF2 on this
@@ -134,6 +135,8 @@ class FakeUpstream:
             conn.sendall(auth(5, b"salt"))
         elif s == "gss":
             conn.sendall(auth(7))
+        elif s == "plus-only":
+            conn.sendall(auth(10, b"SCRAM-SHA-256-PLUS\0\0"))
         elif s == "trust":
             conn.sendall(ready())
         elif s.startswith("scram"):

@@ -55,6 +55,7 @@ FAKES = {  # resource name -> (script, iterations, upstream options)
     "fake-cleartext-tls": ("cleartext", 4096, ", tls: true, auth: [password]"),
     "fake-md5": ("md5", 4096, ""),
     "fake-gss": ("gss", 4096, ""),
+    "fake-plus-only": ("plus-only", 4096, ""),
     "fake-trust": ("trust", 4096, ""),
     "fake-scram-good": ("scram-good", 4096, ""),
     "fake-scram-bad-signature": ("scram-bad-signature", 4096, ""),
@@ -123,7 +124,8 @@ class UpstreamAuthTest(unittest.TestCase):
         cls.gwport = free_port()
         cls.srv = Server(config(cls.pgport, cls.gwport, cls.pki, cls.fakes),
                          env={"READ_PW": "read-pw", "TLS_PW": "tls-pw",
-                              "FAKE_PW": FAKE_PASSWORD})
+                              "FAKE_PW": FAKE_PASSWORD,
+                              "JITGATE_LOG_DEBUG": "1"})
 
     @classmethod
     def tearDownClass(cls):
@@ -167,13 +169,20 @@ class UpstreamAuthTest(unittest.TestCase):
 
     # --- real PostgreSQL with TLS -----------------------------------------
 
+    def plus_logins(self):
+        return self.srv.logs().count("upstream login with SCRAM-SHA-256-PLUS")
+
     def test_tls_require(self):
         # jit_tls may only log in over hostssl (pgcluster's pg_hba)
         for res in ("pg-require", "pg-require-map"):
+            before = self.plus_logins()
             p = self.psql(res, "select current_user || ' ' || ssl from "
                           "pg_stat_ssl where pid = pg_backend_pid()")
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(p.stdout.strip(), "jit_tls true")
+            # bound to this TLS connection: PostgreSQL checked the
+            # certificate hash the gateway saw
+            self.assertEqual(self.plus_logins(), before + 1)
 
     def test_tls_verify_full_right_ca(self):
         # the host 127.0.0.1 against the IP entry; localhost against DNS
@@ -231,6 +240,7 @@ class UpstreamAuthTest(unittest.TestCase):
                         "upstream.auth does not allow",
             "fake-gss": "upstream asked for an unsupported authentication "
                         "method (code 7)",
+            "fake-plus-only": "upstream offers no SASL mechanism we speak",
             "fake-trust": "upstream let us in without authentication "
                           "(trust), which upstream.auth does not allow",
         }

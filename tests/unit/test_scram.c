@@ -249,6 +249,53 @@ static void test_random_nonce(void **state)
 	scram_free(b);
 }
 
+static void test_channel_binding(void **state)
+{
+	struct scram_kdf kdf;
+	uint8_t salted[SCRAM_KEY_LEN] = {0}, hash[SCRAM_CBIND_MAX + 1];
+	struct scram *s;
+	char buf[2048];
+	size_t n;
+
+	(void)state;
+	memset(hash, 'A', sizeof(hash));
+	/* 'p': c= carries the gs2 header and the certificate hash */
+	assert_int_equal(scram_new_fixed(V_PASSWORD, "", V_NONCE, &s), 0);
+	assert_int_equal(scram_set_channel_binding(s, 'p', hash, 3), 0);
+	assert_int_equal(scram_client_first(s, buf, sizeof(buf), &n), 0);
+	assert_string_equal(buf, "p=tls-server-end-point,,n=,r=" V_NONCE);
+	assert_int_equal(scram_server_first(s, V_SERVER_FIRST,
+					    strlen(V_SERVER_FIRST), &kdf), 0);
+	assert_int_equal(scram_client_final(s, salted, buf, sizeof(buf), &n), 0);
+	/* base64("p=tls-server-end-point,,AAA") */
+	assert_memory_equal(buf, "c=cD10bHMtc2VydmVyLWVuZC1wb2ludCwsQUFB,", 39);
+	scram_free(s);
+	/* 'y': we could bind, the server did not offer it */
+	assert_int_equal(scram_new_fixed(V_PASSWORD, "", V_NONCE, &s), 0);
+	assert_int_equal(scram_set_channel_binding(s, 'y', NULL, 0), 0);
+	assert_int_equal(scram_client_first(s, buf, sizeof(buf), &n), 0);
+	assert_memory_equal(buf, "y,,n=,r=", 8);
+	assert_int_equal(scram_server_first(s, V_SERVER_FIRST,
+					    strlen(V_SERVER_FIRST), &kdf), 0);
+	assert_int_equal(scram_client_final(s, salted, buf, sizeof(buf), &n), 0);
+	assert_memory_equal(buf, "c=eSws,", 7);
+	/* too late, and malformed requests */
+	assert_int_equal(scram_set_channel_binding(s, 'n', NULL, 0),
+			 JG_ERR_INVALID);
+	scram_free(s);
+	assert_int_equal(scram_new(V_PASSWORD, &s), 0);
+	assert_int_equal(scram_set_channel_binding(s, 'p', NULL, 0),
+			 JG_ERR_INVALID);
+	assert_int_equal(scram_set_channel_binding(s, 'n', hash, 3),
+			 JG_ERR_INVALID);
+	assert_int_equal(scram_set_channel_binding(s, 'p', hash,
+						   SCRAM_CBIND_MAX + 1),
+			 JG_ERR_INVALID);
+	assert_int_equal(scram_set_channel_binding(s, 'x', NULL, 0),
+			 JG_ERR_INVALID);
+	scram_free(s);
+}
+
 /* --- kdfpool --------------------------------------------------------- */
 
 struct cb_state {
@@ -323,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_iteration_bounds),
 		cmocka_unit_test(test_server_first_malformed),
 		cmocka_unit_test(test_random_nonce),
+		cmocka_unit_test(test_channel_binding),
 		cmocka_unit_test(test_kdfpool),
 	};
 
