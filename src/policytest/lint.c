@@ -324,7 +324,8 @@ int lint_config(const struct config *cfg, const char *text, size_t len,
 		free(l.v);
 		return l.rc;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), by_line);
+	if (l.n > 0)
+		qsort(l.v, l.n, sizeof(*l.v), by_line);
 	*out = l.v;
 	*n = l.n;
 	return JG_OK;

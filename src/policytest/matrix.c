@@ -117,7 +117,8 @@ int matrix_principals_merge(char ***a, size_t *na, char **b, size_t nb)
 		matrix_free_principals(b, nb);
 		return JG_ERR_NOMEM;
 	}
-	memcpy(v + *na, b, nb * sizeof(*b));
+	if (nb > 0)
+		memcpy(v + *na, b, nb * sizeof(*b));
 	free(b);
 	s = (struct pset){v, *na + nb, *na + nb + 1};
 	pset_unique(&s);
