@@ -333,6 +333,7 @@ static int scram_start(struct session *s, const uint8_t *body, uint32_t len,
 	uint8_t hash[SCRAM_CBIND_MAX];
 	bool plain = false, plus = false;
 	size_t i = 4, n, hl = 0, ml;
+	char flag = s->up_tls ? 'y' : 'n';
 	int rc;
 
 	while (i < len && body[i]) {
@@ -344,8 +345,13 @@ static int scram_start(struct session *s, const uint8_t *body, uint32_t len,
 			plus = true;
 		i += l + 1;
 	}
-	if (plus && s->up_tls && cert_hash(s, hash, &hl) != 0)
+	/* a certificate whose hash we cannot compute (Ed25519 has no
+	 * digest) cannot be bound: say so with 'n' rather than 'y', which a
+	 * server offering -PLUS would take for a downgrade */
+	if (plus && s->up_tls && cert_hash(s, hash, &hl) != 0) {
 		hl = 0;
+		flag = 'n';
+	}
 	if (!plain && !hl) {
 		*why = "upstream offers no SASL mechanism we speak";
 		return JG_ERR_AUTH;
@@ -355,8 +361,8 @@ static int scram_start(struct session *s, const uint8_t *body, uint32_t len,
 		return JG_ERR_NOTFOUND;
 	rc = scram_new(password, &s->scram);
 	if (rc == 0)
-		rc = scram_set_channel_binding(s->scram, hl ? 'p' :
-					       s->up_tls ? 'y' : 'n', hash, hl);
+		rc = scram_set_channel_binding(s->scram, hl ? 'p' : flag,
+					       hash, hl);
 	if (rc != 0)
 		return rc;
 	mech = hl ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";

@@ -13,6 +13,7 @@ real daemon (`jitgate serve` with a gateway) and real psql:
   SCRAM correctly is the control that lets a session in.
 """
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -307,5 +308,45 @@ class UpstreamAuthTest(unittest.TestCase):
             stuck.communicate()
 
 
+class UnbindableCertTest(unittest.TestCase):
+    """An Ed25519 server certificate has no digest, so no channel binding:
+    the gateway says it cannot bind ('n') instead of claiming the server
+    stripped -PLUS ('y', which PostgreSQL refuses as a downgrade)."""
+
+    def test_login_without_binding(self):
+        d = tempfile.mkdtemp(prefix="jg-ed-")
+        openssl(d, "req", "-x509", "-newkey", "ed25519", "-nodes", "-days",
+                "2", "-subj", "/CN=localhost", "-keyout", "server.key",
+                "-out", "server.crt")
+        for ca in ("ca.crt", "other-ca.crt"):  # for config()'s verify-full
+            shutil.copyfile(os.path.join(d, "server.crt"), os.path.join(d, ca))
+        pg = PgCluster(free_port(), ssl_cert=os.path.join(d, "server.crt"),
+                       ssl_key=os.path.join(d, "server.key"))
+        pg.start()
+        gwport = free_port()
+        srv = None
+        try:
+            srv = Server(config(pg.port, gwport, d, {}),
+                         env={"TLS_PW": "tls-pw", "READ_PW": "read-pw",
+                              "JITGATE_LOG_DEBUG": "1"})
+            st, body = srv.request("alice", "pg-require", "read", "30m")
+            self.assertEqual(st, 201, body)
+            env = dict(os.environ, PGPASSWORD=token("alice"))
+            p = subprocess.run(
+                ["psql", "-X", "-At", "-c", "select ssl from pg_stat_ssl "
+                 "where pid = pg_backend_pid()",
+                 "host=127.0.0.1 port=%d user=alice dbname=pg-require@read "
+                 "sslmode=disable" % gwport],
+                env=env, capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "t")
+            self.assertIn("upstream login with SCRAM-SHA-256\n", srv.logs())
+        finally:
+            if srv:
+                srv.stop()
+            pg.stop()
+            subprocess.run(["rm", "-rf", d])
+
+
 if __name__ == "__main__":
-    run(UpstreamAuthTest)
+    run(UpstreamAuthTest, UnbindableCertTest)
