@@ -37,6 +37,9 @@ struct api_deps {
 	 * NULL. */
 	void (*health)(void *ctx, bool detail, json_t *doc);
 	void *health_ctx;
+	/* why this node is not ready (a static string), or NULL: /readyz
+	 * answers 503 "not ready: WHY" */
+	_Atomic(const char *) not_ready;
 };
 
 /* Listens on "host:port" (deps must outlive the api). */

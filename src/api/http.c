@@ -263,15 +263,23 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 		return MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
 	}
 	if (strcmp(url, "/readyz") == 0) {
+		const char *why = atomic_load(&c->deps->not_ready);
 		bool engine = atomic_load(&c->deps->ready);
-		bool store_ok = store_ping(c->deps->store), ok = engine && store_ok;
+		bool store_ok = why == NULL && store_ping(c->deps->store);
 		const char *verbose = conn_arg(c, "verbose");
 
 		if (verbose != NULL && strcmp(verbose, "1") == 0)
 			return selftest_readyz(c, engine, store_ok, status);
-		*status = ok ? 200 : 503;
-		return MHD_create_response_from_buffer(ok ? 6 : 10, ok ? "ready\n" : "not ready\n",
-						       MHD_RESPMEM_PERSISTENT);
+		if (why == NULL && !engine)
+			why = "starting or stopping";
+		if (why == NULL && !store_ok)
+			why = "the store does not answer";
+		*status = why ? 503 : 200;
+		if (why == NULL)
+			return MHD_create_response_from_buffer(6, "ready\n", MHD_RESPMEM_PERSISTENT);
+		if (asprintf(&text, "not ready: %s\n", why) < 0)
+			return NULL;
+		return MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	}
 	if (strcmp(url, "/metrics") == 0) {
 		int64_t by_state[REQ_STATE_COUNT];

@@ -334,3 +334,37 @@ size_t grant_index_bytes(struct grant_index *gi)
 	pthread_rwlock_unlock(&gi->lock);
 	return n;
 }
+
+bool grant_index_get(struct grant_index *gi, int64_t request_id, struct grant_hit *out)
+{
+	const struct grant *g;
+
+	pthread_rwlock_rdlock(&gi->lock);
+	g = *id_slot(gi, request_id);
+	if (g && out) {
+		out->request_id = g->request_id;
+		out->expires_at_ms = g->expires_at_ms;
+	}
+	pthread_rwlock_unlock(&gi->lock);
+	return g != NULL;
+}
+
+int grant_index_ids(struct grant_index *gi, int64_t **out, size_t *n)
+{
+	int64_t *v;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&gi->lock);
+	v = malloc((gi->ngrants ? gi->ngrants : 1) * sizeof(*v));
+	for (size_t i = 0; v && i < gi->id_cap; i++)
+		for (const struct grant *g = gi->ids[i]; g; g = g->next_by_id)
+			v[k++] = g->request_id;
+	pthread_rwlock_unlock(&gi->lock);
+	if (v == NULL)
+		return JG_ERR_NOMEM;
+	*out = v;
+	*n = k;
+	return JG_OK;
+}

@@ -34,6 +34,13 @@ bool grant_index_check(struct grant_index *gi, const char *subject,
 		       const char *resource, const char *role, int64_t now_ms,
 		       struct grant_hit *hit);
 
+/* The grant of request_id (out may be NULL); false when absent. */
+bool grant_index_get(struct grant_index *gi, int64_t request_id,
+		     struct grant_hit *out);
+/* The request ids of every grant, in no order (*out malloc'd, caller
+ * frees; NULL and 0 when empty is not guaranteed). */
+int grant_index_ids(struct grant_index *gi, int64_t **out, size_t *n) JG_WUR;
+
 size_t grant_index_count(struct grant_index *gi);
 /* Heap bytes held by the index (tables, entries, keys). */
 size_t grant_index_bytes(struct grant_index *gi);

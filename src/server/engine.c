@@ -53,7 +53,16 @@ struct engine {
 	bool flow_waiting;    /* a producer was told to wait */
 	bool stop;
 
+	/* several nodes on one store (design section 12) */
+	atomic_bool lease;   /* this node fires deadlines */
+	atomic_bool cut_off; /* the store is out of reach for stale_after */
+	int64_t remote_seq;  /* under lock: newest seq another node committed */
+	bool catch_up_head;  /* under lock: catch up to the head (seq unknown) */
+	bool resync;         /* under lock: reload every live request */
+
 	/* engine thread only */
+	int64_t applied_seq; /* events up to here are reflected in memory */
+	bool catching;       /* apply_remote runs for a catch-up */
 	struct deadlines dl;
 	struct audit_writer *audit; /* the chain head */
 	_Atomic int64_t head_seq;   /* its seq once durable, for any thread */
@@ -79,6 +88,8 @@ int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
 		free(e);
 		return JG_ERR_NOMEM;
 	}
+	atomic_init(&e->lease, true);
+	atomic_init(&e->cut_off, false);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
 	pthread_cond_init(&e->done, NULL);
@@ -183,6 +194,8 @@ static void apply_effects(struct engine *e, struct batch *b)
 
 		switch (f->kind) {
 		case EFF_ADD:
+			if (atomic_load(&e->cut_off))
+				break; /* cut off: nothing is admitted until resync */
 			if (grant_index_add(e->gi, f->subject, f->resource, f->role,
 					    f->id, f->at_ms) != JG_OK)
 				log_error(NULL, "grant index add failed for request %lld",
@@ -206,6 +219,122 @@ static void apply_effects(struct engine *e, struct batch *b)
 		}
 	}
 	atomic_store(&e->head_seq, audit_writer_seq(e->audit));
+}
+
+/* ---- what other nodes changed ---- */
+
+/* Ends (in memory) every grant: the node is cut off from the store.  Safe
+ * on any thread: the index has its own lock and a grant is reported only
+ * by whoever removed it. */
+static void drop_all(struct engine *e, const char *why)
+{
+	int64_t *ids;
+	size_t n;
+
+	if (grant_index_ids(e->gi, &ids, &n) != JG_OK) {
+		log_error(NULL, "cannot list the grants to drop");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (grant_index_remove(e->gi, ids[i]) && e->hooks.grant_ended)
+			e->hooks.grant_ended(e->hooks.ctx, ids[i], why);
+	free(ids);
+	if (n)
+		log_warn(NULL, "dropped %zu grants: %s", n, why);
+}
+
+/* Brings memory in line with a request's committed state (another node's
+ * transition, or a reload): idempotent. */
+static int apply_remote(void *ctx, const struct request *r)
+{
+	struct engine *e = ctx;
+	int64_t now = time_now_ms(), deadline = core_request_deadline(r);
+
+	if (r->state == REQ_ACTIVE && r->expires_at > now && !atomic_load(&e->cut_off)) {
+		int rc = grant_index_add(e->gi, r->requester, r->resource, r->role, r->id,
+					 r->expires_at);
+
+		if (rc != JG_OK && rc != JG_ERR_CONFLICT)
+			log_error(NULL, "grant index add failed for request %lld",
+				  (long long)r->id);
+	} else if (grant_index_remove(e->gi, r->id) && e->hooks.grant_ended) {
+		e->hooks.grant_ended(e->hooks.ctx, r->id,
+				     r->state == REQ_ACTIVE ? "expired" : req_state_name(r->state));
+	}
+	if (deadline != 0 && deadlines_push(&e->dl, deadline, r->id) != JG_OK)
+		log_error(NULL, "deadline push failed for request %lld", (long long)r->id);
+	/* live views (/v1/events) on this node hear of it too; the seq is a
+	 * lower bound of the change's own (resuming from it replays more,
+	 * never less) */
+	if (e->catching && e->hooks.request_changed)
+		e->hooks.request_changed(e->hooks.ctx, r, e->applied_seq + 1);
+	return 0;
+}
+
+/* Reads what other nodes committed after applied_seq, up to upto (0: the
+ * head), and applies it. */
+static int catch_up(struct engine *e, int64_t upto)
+{
+	int rc;
+
+	e->catching = true;
+	rc = store_tx_changed_requests(e->store, e->applied_seq, &upto, apply_remote, e);
+	e->catching = false;
+
+	if (rc == JG_OK && upto > e->applied_seq)
+		e->applied_seq = upto;
+	return rc;
+}
+
+/* Without the lease another node fires deadlines; this one only makes
+ * sure that a grant whose time is up is gone from memory (its gateway
+ * sessions are cut) whatever happens to the node that writes the
+ * expiry. */
+static void expire_locally(struct engine *e, int64_t now)
+{
+	struct deadline d;
+	struct grant_hit hit;
+
+	while (deadlines_pop_due(&e->dl, now, &d))
+		if (grant_index_get(e->gi, d.request_id, &hit) && hit.expires_at_ms <= now &&
+		    grant_index_remove(e->gi, d.request_id) && e->hooks.grant_ended)
+			e->hooks.grant_ended(e->hooks.ctx, d.request_id, "expired");
+}
+
+void engine_remote_changed(struct engine *e, int64_t seq)
+{
+	pthread_mutex_lock(&e->lock);
+	if (seq == 0)
+		e->catch_up_head = true;
+	else if (seq > e->remote_seq)
+		e->remote_seq = seq;
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void engine_set_lease(struct engine *e, bool held)
+{
+	if (atomic_exchange(&e->lease, held) == held || !held)
+		return;
+	/* deadlines popped while another node held it must be seen again */
+	pthread_mutex_lock(&e->lock);
+	e->resync = true;
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void engine_set_reachable(struct engine *e, bool ok)
+{
+	if (!ok) {
+		atomic_store(&e->cut_off, true);
+		drop_all(e, "the access store is unreachable");
+		return;
+	}
+	atomic_store(&e->cut_off, false);
+	pthread_mutex_lock(&e->lock);
+	e->resync = true;
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
 }
 
 /* ---- audit ---- */
@@ -526,7 +655,7 @@ static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
 	request_clear(&r);
 }
 
-static void finish_batch(struct engine *e, struct batch *b,
+static bool finish_batch(struct engine *e, struct batch *b,
 			 struct engine_cmd *cmds, struct deadline *due, size_t ndue,
 			 int64_t started_ns)
 {
@@ -551,6 +680,8 @@ static void finish_batch(struct engine *e, struct batch *b,
 				e->hooks.grant_ended(e->hooks.ctx, b->fx[i].id, "expired");
 		e->retry_at_ms = time_now_ms() + RETRY_MS;
 	} else {
+		/* what this node just wrote is in memory, after all before it */
+		e->applied_seq = audit_writer_seq(e->audit);
 		apply_effects(e, b);
 		for (int a = 0; a < ACT_COUNT; a++)
 			if (b->counts[a])
@@ -591,35 +722,94 @@ static void finish_batch(struct engine *e, struct batch *b,
 	pthread_mutex_unlock(&e->lock);
 	if (resume && e->hooks.audit_resume)
 		e->hooks.audit_resume(e->hooks.ctx);
+	return ok;
 }
 
-static void run_batch(struct engine *e, struct engine_cmd *cmds)
+/* One transaction: catch up with other nodes (and with resync, reload
+ * every live request), fire due deadlines if this node holds the lease,
+ * run the commands, commit.  Without the lease and without commands no
+ * transaction is needed: due deadlines only leave memory. */
+static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 {
-	struct deadline due[BATCH_MAX];
+	struct deadline due[BATCH_MAX], next;
 	size_t ndue = 0;
 	struct batch b = {0};
-	struct cfgref *ref = cfgholder_get(e->cfg);
+	struct cfgref *ref;
 	int64_t started = time_mono_ns();
+	bool fire = atomic_load(&e->lease), ok;
 
-	b.cfg = cfgref_config(ref);
 	b.now_ms = time_now_ms();
+	if (!fire)
+		expire_locally(e, b.now_ms);
+	if (cmds == NULL && !resync &&
+	    !(fire && deadlines_peek(&e->dl, &next) && next.at_ms <= b.now_ms &&
+	      b.now_ms >= e->retry_at_ms))
+		return true;
+	ref = cfgholder_get(e->cfg);
+	b.cfg = cfgref_config(ref);
 	/* the head is re-read in every batch: on a shared store another node
 	 * may have appended since (and on PostgreSQL this takes the chain's
-	 * lock until the commit) */
-	if (store_begin(e->store) != JG_OK || audit_writer_load(e->audit, e->store) != JG_OK) {
+	 * lock until the commit); cut off, nothing is tried */
+	if (atomic_load(&e->cut_off) || store_begin(e->store) != JG_OK ||
+	    audit_writer_load(e->audit, e->store) != JG_OK) {
 		store_rollback(e->store);
 		b.failed = true;
-		finish_batch(e, &b, cmds, NULL, 0, started);
-		cfgref_put(ref);
-		return;
+	} else if ((audit_writer_seq(e->audit) > e->applied_seq &&
+		    catch_up(e, audit_writer_seq(e->audit)) != JG_OK) ||
+		   (resync && store_tx_requests_live(e->store, apply_remote, e) != JG_OK)) {
+		b.failed = true;
 	}
-	if (b.now_ms >= e->retry_at_ms)
+	if (!b.failed && fire && b.now_ms >= e->retry_at_ms)
 		while (ndue < BATCH_MAX && deadlines_pop_due(&e->dl, b.now_ms, &due[ndue]))
 			exec_deadline(e, &b, due[ndue++].request_id);
 	for (struct engine_cmd *c = cmds; c && !b.failed; c = c->next)
 		exec_cmd(e, &b, c);
-	finish_batch(e, &b, cmds, due, ndue, started);
+	ok = finish_batch(e, &b, cmds, due, ndue, started);
 	cfgref_put(ref);
+	return ok;
+}
+
+/* Takes up to BATCH_MAX queued commands (caller holds e->lock). */
+static struct engine_cmd *take_cmds(struct engine *e)
+{
+	struct engine_cmd *cmds = e->head, *c = cmds, *last = NULL;
+	size_t n = 0;
+
+	while (c && n < BATCH_MAX) {
+		last = c;
+		c = c->next;
+		n++;
+	}
+	if (last)
+		last->next = NULL;
+	e->head = c;
+	if (c == NULL)
+		e->tail = NULL;
+	e->queued -= n;
+	return cmds;
+}
+
+/* Sleeps until work arrives or the next deadline or retry (caller holds
+ * e->lock). */
+static void wait_work(struct engine *e, bool sync_pending)
+{
+	struct deadline next;
+	int64_t until = 0;
+
+	if (deadlines_peek(&e->dl, &next))
+		until = next.at_ms > e->retry_at_ms ? next.at_ms : e->retry_at_ms;
+	if (sync_pending && (until == 0 || e->retry_at_ms < until))
+		until = e->retry_at_ms;
+	if (until) {
+		struct timespec ts = {
+			.tv_sec = (time_t)(until / 1000),
+			.tv_nsec = (long)(until % 1000) * 1000000L,
+		};
+
+		pthread_cond_timedwait(&e->wake, &e->lock, &ts);
+	} else {
+		pthread_cond_wait(&e->wake, &e->lock);
+	}
 }
 
 static void *engine_main(void *arg)
@@ -632,46 +822,47 @@ static void *engine_main(void *arg)
 		int64_t now = time_now_ms();
 		bool due = deadlines_peek(&e->dl, &next) && next.at_ms <= now &&
 			   now >= e->retry_at_ms;
+		bool cut = atomic_load(&e->cut_off);
+		bool pending = !cut && (e->remote_seq > e->applied_seq || e->catch_up_head ||
+					e->resync);
+		bool sync = pending && now >= e->retry_at_ms;
+		bool resync, head;
 		struct engine_cmd *cmds;
 
-		if (e->head == NULL && !due) {
-			int64_t until = 0;
-
-			if (deadlines_peek(&e->dl, &next))
-				until = next.at_ms > e->retry_at_ms ? next.at_ms : e->retry_at_ms;
-			if (until) {
-				struct timespec ts = {
-					.tv_sec = (time_t)(until / 1000),
-					.tv_nsec = (long)(until % 1000) * 1000000L,
-				};
-
-				pthread_cond_timedwait(&e->wake, &e->lock, &ts);
-			} else {
-				pthread_cond_wait(&e->wake, &e->lock);
-			}
+		if (e->head == NULL && !due && !sync) {
+			wait_work(e, pending);
 			continue;
 		}
-		/* take up to BATCH_MAX commands */
-		cmds = e->head;
-		{
-			struct engine_cmd *c = cmds, *last = NULL;
-			size_t n = 0;
-
-			while (c && n < BATCH_MAX) {
-				last = c;
-				c = c->next;
-				n++;
-			}
-			if (last)
-				last->next = NULL;
-			e->head = c;
-			if (c == NULL)
-				e->tail = NULL;
-			e->queued -= n;
+		cmds = take_cmds(e);
+		resync = sync && e->resync;
+		/* a notification is only a hint (anyone who may connect to the
+		 * database can send one): catch up to the real head */
+		head = sync && (e->catch_up_head || e->remote_seq > e->applied_seq);
+		if (sync) {
+			e->resync = false;
+			e->catch_up_head = false;
+			e->remote_seq = 0;
 		}
 		pthread_mutex_unlock(&e->lock);
-		run_batch(e, cmds);
+		/* alone, a notification costs no lock: a plain catch-up */
+		if (head && cmds == NULL && !resync) {
+			if (catch_up(e, 0) == JG_OK)
+				head = false;
+			else
+				e->retry_at_ms = time_now_ms() + RETRY_MS;
+		}
+		/* a batch catches up to the head itself; a failed one is tried
+		 * again later (finish_batch set retry_at) */
+		if (run_batch(e, cmds, resync)) {
+			if (cmds != NULL || resync)
+				head = false;
+			resync = false;
+		}
+		if (atomic_load(&e->cut_off))
+			drop_all(e, "the access store is unreachable");
 		pthread_mutex_lock(&e->lock);
+		e->catch_up_head |= head;
+		e->resync |= resync;
 	}
 	/* nothing queued after stop will run: answer every waiter */
 	for (struct engine_cmd *c = e->head, *next; c; c = next) {
@@ -876,6 +1067,7 @@ int engine_start(struct engine *e, const char *config_digest)
 		store_rollback(e->store);
 		goto out;
 	}
+	e->applied_seq = audit_writer_seq(e->audit);
 	apply_effects(e, &b);
 	for (int a = 0; a < ACT_COUNT; a++)
 		atomic_fetch_add(&e->m->transitions[a], b.counts[a]);

@@ -106,6 +106,21 @@ int engine_config_loaded(struct engine *e, const char *path,
 			 const char *digest) JG_WUR;
 /* The seq of the newest durable audit event (any thread). */
 int64_t engine_audit_head(struct engine *e);
+/* Several nodes on one store (design section 12), called by the store's
+ * watch on its thread; none blocks.
+ * Another node committed events up to seq (0: unknown, catch up to the
+ * head): the engine applies them to the grant index, the deadlines and
+ * the gateway. */
+void engine_remote_changed(struct engine *e, int64_t seq);
+/* Whether this node fires deadlines (default true; a node of a shared
+ * store starts without and gets it from the lease).  On gaining it the
+ * engine reloads the deadlines of every live request. */
+void engine_set_lease(struct engine *e, bool held);
+/* ok false: the store has been out of reach for stale_after: every grant
+ * leaves memory at once (checks deny, gateway sessions are cut) and
+ * writes fail without waiting.  ok true: memory is rebuilt from the
+ * store. */
+void engine_set_reachable(struct engine *e, bool ok);
 void engine_stop(struct engine *e);
 void engine_free(struct engine *e);
 

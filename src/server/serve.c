@@ -16,6 +16,7 @@
 #include "identity/oidc.h"
 #include "server/cfgref.h"
 #include "server/engine.h"
+#include "server/nodes.h"
 #include "server/notify.h"
 #include "server/serve.h"
 #include "store/store.h"
@@ -29,6 +30,7 @@ struct daemon {
 	struct grant_index *gi;
 	struct metrics metrics;
 	struct engine *engine;
+	struct nodes *nodes;
 	struct oidc *oidc;
 	struct eventhub *events;
 	struct api_deps deps;
@@ -464,6 +466,7 @@ static void shutdown_all(struct daemon *d)
 	api_stop(d->api);
 	notifier_stop(d->notifier);
 	oidc_free(d->oidc);
+	nodes_stop(d->nodes);
 	engine_free(d->engine);
 	eventhub_free(d->events); /* after the engine: it publishes to the hub */
 	store_close(d->store);
@@ -545,6 +548,7 @@ int serve_main(int argc, char **argv)
 				   .audit_resume = on_audit_resume,
 				   .request_changed = on_request_changed};
 	if (engine_new(d.store, d.gi, d.cfg, &d.metrics, &eh, &d.engine) != JG_OK ||
+	    nodes_start(d.store, d.engine, c, &d.deps.not_ready, &d.nodes) != JG_OK ||
 	    engine_start(d.engine, digest) != JG_OK) {
 		log_error(NULL, "cannot start: the store or audit log is not writable");
 		goto out;

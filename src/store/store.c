@@ -181,7 +181,7 @@ int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
 	return s->ops->tx_requests_live(s, cb, ctx);
 }
 
-int store_tx_changed_requests(struct store *s, int64_t after_seq, int64_t upto_seq,
+int store_tx_changed_requests(struct store *s, int64_t after_seq, int64_t *upto_seq,
 			      store_request_cb cb, void *ctx)
 {
 	return s->ops->tx_changed_requests(s, after_seq, upto_seq, cb, ctx);
@@ -234,6 +234,24 @@ int store_count_by_state(struct store *s, int64_t *counts, size_t n)
 bool store_ping(struct store *s)
 {
 	return s->ops->ping(s);
+}
+
+bool store_shared(const struct store *s)
+{
+	return s->ops->watch_start != NULL;
+}
+
+int store_watch_start(struct store *s, const char *node_id, int64_t stale_after_ms,
+		      const struct store_watch_hooks *hooks)
+{
+	return s->ops->watch_start ? s->ops->watch_start(s, node_id, stale_after_ms, hooks)
+				   : JG_OK;
+}
+
+void store_watch_stop(struct store *s)
+{
+	if (s->ops->watch_stop)
+		s->ops->watch_stop(s);
 }
 
 char *store_approvals_json(const struct request *r)

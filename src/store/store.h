@@ -87,10 +87,11 @@ int store_tx_kv_put(struct store *s, const char *key, const char *value) JG_WUR;
 int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65]) JG_WUR;
 /* Every pending and active request, for rebuilding memory at start. */
 int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx) JG_WUR;
-/* Every request named by an audit event with after_seq < seq <= upto_seq,
+/* Every request named by an audit event with after_seq < seq <= *upto_seq,
  * in its current state, by id: how a node learns what other nodes changed.
- * Writer connection (engine thread), inside or outside a transaction. */
-int store_tx_changed_requests(struct store *s, int64_t after_seq, int64_t upto_seq,
+ * *upto_seq 0 means the current head, and is set to it.  Writer connection
+ * (engine thread), inside or outside a transaction. */
+int store_tx_changed_requests(struct store *s, int64_t after_seq, int64_t *upto_seq,
 			      store_request_cb cb, void *ctx) JG_WUR;
 
 /* Readers. */
@@ -118,7 +119,32 @@ int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
 		       const char *last_error) JG_WUR;
 /* Counts requests by state into counts[state] (n entries). */
 int store_count_by_state(struct store *s, int64_t *counts, size_t n) JG_WUR;
-/* True when the store answers a trivial query (readiness). */
+/* True when the store answers (readiness).  On PostgreSQL with a watch
+ * running this is the watch's last contact and never waits. */
 bool store_ping(struct store *s);
+
+/* Several nodes on one store (design section 12).  A watch is a thread of
+ * the backend with its own connection: it reports transitions committed
+ * by any node, holds or seeks the lease that decides which node fires
+ * deadlines and delivers the outbox, and notices when the database is out
+ * of reach.  Hooks run on the watch thread and must not block. */
+struct store_watch_hooks {
+	void *ctx;
+	/* Events up to seq are committed (seq 0: unknown, after a reconnect
+	 * that may have missed some: catch up to the head). */
+	void (*changed)(void *ctx, int64_t seq);
+	/* This node now holds (or lost) the lease. */
+	void (*lease)(void *ctx, bool held);
+	/* The database has not answered for stale_after (ok false), or
+	 * answers again (ok true). */
+	void (*reachable)(void *ctx, bool ok);
+};
+
+/* True when other processes may write the same store (PostgreSQL): the
+ * caller then starts a watch.  False for SQLite (one daemon per file). */
+bool store_shared(const struct store *s);
+int store_watch_start(struct store *s, const char *node_id, int64_t stale_after_ms,
+		      const struct store_watch_hooks *hooks) JG_WUR;
+void store_watch_stop(struct store *s);
 
 #endif

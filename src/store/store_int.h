@@ -32,7 +32,7 @@ struct store_ops {
 	int (*tx_audit_head)(struct store *s, int64_t *seq, char hash[65]);
 	int (*tx_requests_live)(struct store *s, store_request_cb cb, void *ctx);
 	int (*tx_changed_requests)(struct store *s, int64_t after_seq,
-				   int64_t upto_seq, store_request_cb cb, void *ctx);
+				   int64_t *upto_seq, store_request_cb cb, void *ctx);
 
 	int (*request_get)(struct store *s, int64_t id, struct request *out);
 	int (*requests_scan)(struct store *s, const struct request_filter *f,
@@ -47,6 +47,10 @@ struct store_ops {
 			    const char *last_error);
 	int (*count_by_state)(struct store *s, int64_t *counts, size_t n);
 	bool (*ping)(struct store *s);
+	/* NULL for a backend that only one process uses */
+	int (*watch_start)(struct store *s, const char *node_id,
+			   int64_t stale_after_ms, const struct store_watch_hooks *h);
+	void (*watch_stop)(struct store *s);
 };
 
 struct store {

@@ -20,15 +20,6 @@
 #define PARAMS_MAX 24
 #define SCAN_PAGE 500
 
-struct pgs {
-	struct store base; /* first: the ops table */
-	char *url;
-	char *password;
-	int timeout_ms;
-	PGconn *w; /* writer (engine thread) */
-	PGconn *readers[STORE_READERS];
-	struct store_pool pool;
-};
 
 /* Text parameters for one statement. */
 struct params {
@@ -88,7 +79,8 @@ static int run(struct pgs *s, PGconn **c, const char *sql, const struct params *
 
 	if (out)
 		*out = NULL;
-	if (*c == NULL)
+	/* cut off for stale_after: fail at once instead of waiting again */
+	if (*c == NULL || (s->watch && !store_pg_watch_reachable(s->watch)))
 		return JG_ERR_STORE;
 	rc = pgconn_exec(*c, sql, p ? p->n : 0, p ? p->v : NULL, s->timeout_ms, out, NULL);
 	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
@@ -123,6 +115,7 @@ static void pg_close(struct store *base)
 
 	if (s == NULL)
 		return;
+	store_pg_watch_stop(base);
 	for (int i = 0; i < STORE_READERS; i++)
 		PQfinish(s->readers[i]);
 	PQfinish(s->w);
@@ -169,6 +162,9 @@ static int pg_begin(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
 
+	s->tx_seq = 0;
+	if (s->watch && !store_pg_watch_reachable(s->watch))
+		return JG_ERR_STORE;
 	if (reconnect(s, &s->w) != JG_OK)
 		return JG_ERR_STORE;
 	return run(s, &s->w, "BEGIN", NULL, NULL);
@@ -178,7 +174,17 @@ static int pg_commit(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
 	PGresult *r;
-	int rc = run(s, &s->w, "COMMIT", NULL, &r);
+	char sql[64];
+	int rc;
+
+	/* every node's watch hears of the new events once they are durable
+	 * (a NOTIFY is delivered at commit), in the same round trip */
+	if (s->tx_seq > 0)
+		snprintf(sql, sizeof(sql), "NOTIFY " STORE_PG_CHANNEL ", '%lld'; COMMIT",
+			 (long long)s->tx_seq);
+	else
+		snprintf(sql, sizeof(sql), "COMMIT");
+	rc = run(s, &s->w, sql, NULL, &r);
 
 	/* COMMIT of a failed transaction "succeeds" as ROLLBACK */
 	if (rc == JG_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -356,7 +362,7 @@ static int pg_tx_requests_live(struct store *base, store_request_cb cb, void *ct
 }
 
 static int pg_tx_changed_requests(struct store *base, int64_t after_seq,
-				  int64_t upto_seq, store_request_cb cb, void *ctx)
+				  int64_t *upto_seq, store_request_cb cb, void *ctx)
 {
 	struct pgs *s = (struct pgs *)base;
 	struct params p = {0};
@@ -364,8 +370,22 @@ static int pg_tx_changed_requests(struct store *base, int64_t after_seq,
 	int64_t last = 0;
 	int rc;
 
+	if (*upto_seq == 0) {
+		/* a plain read of the head: no lock, so a catch-up never
+		 * waits for another node's batch */
+		if (reconnect(s, &s->w) != JG_OK)
+			return JG_ERR_STORE;
+		rc = run(s, &s->w, "SELECT seq FROM audit_head WHERE id = 1", NULL, &res);
+		if (rc == JG_OK && PQntuples(res) == 1)
+			*upto_seq = pgconn_int(res, 0, 0);
+		else if (rc == JG_OK)
+			rc = JG_ERR_STORE;
+		PQclear(res);
+		if (rc != JG_OK)
+			return rc;
+	}
 	p_int(&p, after_seq);
-	p_int(&p, upto_seq);
+	p_int(&p, *upto_seq);
 	rc = run(s, &s->w, "SELECT " REQ_COLS " FROM requests WHERE id IN"
 		 " (SELECT request_id FROM audit WHERE seq > $1 AND seq <= $2"
 		 " AND request_id IS NOT NULL) ORDER BY id", &p, &res);
@@ -430,6 +450,7 @@ static int pg_tx_audit_append(struct store *base, const struct audit_row *row)
 	p_text(&p, row->role);
 	p_text(&p, row->event);
 	p_text(&p, row->hash);
+	s->tx_seq = row->seq;
 	return run(s, &s->w, "INSERT INTO audit (seq, time, action, actor, request_id,"
 		   " subject, resource, role, event, hash)"
 		   " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", &p, NULL);
@@ -520,11 +541,15 @@ static int pg_outbox_due(struct store *base, int64_t now_ms, int limit,
 			 store_outbox_cb cb, void *ctx)
 {
 	struct pgs *s = (struct pgs *)base;
-	PGconn **c = reader_acquire(s);
+	PGconn **c;
 	struct params p = {0};
 	PGresult *res;
 	int rc;
 
+	/* one node delivers: the one holding the lease */
+	if (s->watch && !store_pg_watch_lease(s->watch))
+		return JG_OK;
+	c = reader_acquire(s);
 	p_int(&p, now_ms);
 	p_int(&p, limit);
 	rc = run(s, c, "SELECT id, target, payload, attempts, next_at FROM outbox"
@@ -632,7 +657,11 @@ static int pg_count_by_state(struct store *base, int64_t *counts, size_t n)
 
 static bool pg_ping(struct store *base)
 {
-	return reader_run((struct pgs *)base, "SELECT 1", NULL) == JG_OK;
+	struct pgs *s = (struct pgs *)base;
+
+	if (s->watch)
+		return store_pg_watch_reachable(s->watch);
+	return reader_run(s, "SELECT 1", NULL) == JG_OK;
 }
 
 const struct store_ops store_pg_ops = {
@@ -660,4 +689,6 @@ const struct store_ops store_pg_ops = {
 	.outbox_retry = pg_outbox_retry,
 	.count_by_state = pg_count_by_state,
 	.ping = pg_ping,
+	.watch_start = store_pg_watch_start,
+	.watch_stop = store_pg_watch_stop,
 };

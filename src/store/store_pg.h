@@ -5,7 +5,33 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+#include "store/store_int.h"
 #include "util/err.h"
+
+/* The NOTIFY channel: its payload is the seq of the last event committed. */
+#define STORE_PG_CHANNEL "jitgate"
+
+struct pg_watch; /* store_pg_watch.c */
+
+struct pgs {
+	struct store base; /* first: the ops table */
+	char *url;
+	char *password;
+	int timeout_ms;
+	PGconn *w;      /* writer (engine thread) */
+	int64_t tx_seq; /* last audit seq appended in the open transaction */
+	PGconn *readers[STORE_READERS];
+	struct store_pool pool;
+	struct pg_watch *watch; /* NULL until store_watch_start */
+};
+
+int store_pg_watch_start(struct store *s, const char *node_id, int64_t stale_after_ms,
+			 const struct store_watch_hooks *h) JG_WUR;
+void store_pg_watch_stop(struct store *s);
+/* Thread-safe views of the watch: the database answered within
+ * stale_after, and this node holds the lease. */
+bool store_pg_watch_reachable(const struct pg_watch *w);
+bool store_pg_watch_lease(const struct pg_watch *w);
 
 /* Brings the schema on c to the version this jitgate knows, one
  * transaction per version, recorded in table schema_version.  Several

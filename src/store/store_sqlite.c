@@ -456,20 +456,25 @@ static int sq_tx_requests_live(struct store *base, store_request_cb cb, void *ct
 	return rc;
 }
 
+static int sq_tx_audit_head(struct store *base, int64_t *seq, char hash[65]);
+
 static int sq_tx_changed_requests(struct store *base, int64_t after_seq,
-				  int64_t upto_seq, store_request_cb cb, void *ctx)
+				  int64_t *upto_seq, store_request_cb cb, void *ctx)
 {
 	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = NULL;
+	char hash[65];
 	int rc;
 
+	if (*upto_seq == 0 && (rc = sq_tx_audit_head(base, upto_seq, hash)) != JG_OK)
+		return rc;
 	if (sqlite3_prepare_v2(s->w, "SELECT " REQ_COLS " FROM requests WHERE id IN"
 			       " (SELECT request_id FROM audit WHERE seq > ?1 AND seq <= ?2"
 			       " AND request_id IS NOT NULL) ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s->w, "changed requests");
 	sqlite3_bind_int64(st, 1, after_seq);
-	sqlite3_bind_int64(st, 2, upto_seq);
+	sqlite3_bind_int64(st, 2, *upto_seq);
 	rc = scan_requests(s->w, st, cb, ctx);
 	sqlite3_finalize(st);
 	return rc;

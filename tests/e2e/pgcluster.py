@@ -146,6 +146,12 @@ GRANT ALL ON ALL TABLES IN SCHEMA public TO jit_write;
                          capture_output=True, text=True)
         return r.stdout
 
+    def restart(self):
+        """Stops (fast: sessions are closed) and starts the server again."""
+        _as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-m", "fast", "-w",
+                      "-l", os.path.join(self.data, "log"), "restart"],
+                     stdout=subprocess.DEVNULL)
+
     def stop(self):
         if self.started:
             _as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-m", "immediate",

@@ -131,6 +131,46 @@ static void test_duplicate_and_unknown_ids(void **state)
 	grant_index_free(gi);
 }
 
+/* Lookup by id and the list of ids: how a node drops every grant when it
+ * is cut off from a shared store, and re-checks one deadline. */
+static void test_get_and_ids(void **state)
+{
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+	int64_t *ids;
+	size_t n;
+	bool seen[3000] = {false};
+
+	(void)state;
+	assert_int_equal(grant_index_ids(gi, &ids, &n), 0);
+	assert_int_equal(n, 0);
+	free(ids);
+	assert_false(grant_index_get(gi, 7, &hit));
+	/* more grants than the initial table, several sharing a key */
+	for (int64_t id = 1; id <= 2500; id++)
+		assert_int_equal(grant_index_add(gi, id % 3 ? "a" : "b", "r", "o", id,
+						 T0 + id),
+				 0);
+	assert_true(grant_index_get(gi, 7, &hit));
+	assert_int_equal(hit.request_id, 7);
+	assert_int_equal(hit.expires_at_ms, T0 + 7);
+	assert_true(grant_index_get(gi, 2500, NULL));
+	assert_false(grant_index_get(gi, 2501, NULL));
+	assert_int_equal(grant_index_ids(gi, &ids, &n), 0);
+	assert_int_equal(n, 2500);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(ids[i] >= 1 && ids[i] <= 2500);
+		assert_false(seen[ids[i]]);
+		seen[ids[i]] = true;
+	}
+	for (size_t i = 0; i < n; i++)
+		assert_true(grant_index_remove(gi, ids[i]));
+	free(ids);
+	assert_int_equal(grant_index_count(gi), 0);
+	assert_false(grant_index_get(gi, 7, NULL));
+	grant_index_free(gi);
+}
+
 static void test_key_text_boundaries(void **state)
 {
 	struct grant_index *gi = new_index();
@@ -375,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_expiry_boundary),
 		cmocka_unit_test(test_overlapping_grants),
 		cmocka_unit_test(test_duplicate_and_unknown_ids),
+		cmocka_unit_test(test_get_and_ids),
 		cmocka_unit_test(test_key_text_boundaries),
 		cmocka_unit_test(test_oversized_key_refused),
 		cmocka_unit_test(test_many_grants),

@@ -419,6 +419,7 @@ static void test_live_and_changed(void **state)
 {
 	struct audit_writer *w = NULL;
 	struct collect c = {0};
+	int64_t upto;
 	int64_t a = insert("alice", REQ_ACTIVE);
 	int64_t p = insert("bob", REQ_PENDING);
 	int64_t d = insert("carol", REQ_DENIED);
@@ -438,15 +439,21 @@ static void test_live_and_changed(void **state)
 
 	/* requests named by events 2..4 (after 1, up to 4), each once */
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(store_tx_changed_requests(st, 1, 4, collect_request, &c), JG_OK);
+	upto = 4;
+	assert_int_equal(store_tx_changed_requests(st, 1, &upto, collect_request, &c), JG_OK);
+	assert_int_equal(upto, 4);
 	assert_int_equal(c.n, 2);
 	assert_int_equal(c.ids[0], p);
 	assert_int_equal(c.ids[1], d);
+	/* up to the head */
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(store_tx_changed_requests(st, 0, 5, collect_request, &c), JG_OK);
+	upto = 0;
+	assert_int_equal(store_tx_changed_requests(st, 0, &upto, collect_request, &c), JG_OK);
+	assert_int_equal(upto, 5);
 	assert_int_equal(c.n, 3);
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(store_tx_changed_requests(st, 5, 5, collect_request, &c), JG_OK);
+	upto = 0;
+	assert_int_equal(store_tx_changed_requests(st, 5, &upto, collect_request, &c), JG_OK);
 	assert_int_equal(c.n, 0);
 	audit_writer_free(w);
 }

@@ -1,0 +1,294 @@
+/* The watch of the PostgreSQL store: one thread, one connection of its own
+ * with LISTEN on STORE_PG_CHANNEL, polled (PQsocket + poll) together with
+ * a pipe that stops it.  Every beat it renews or seeks the lease row
+ * ("deadlines") with the database's clock; every answer from the server
+ * counts as contact.  Without contact for stale_after the node is cut off
+ * (hooks->reachable false); no wait here ever runs past that moment, so
+ * the report is at most one poll slice late.
+ *
+ * The lease: a node holds it while its heartbeat is younger than half of
+ * stale_after; a node that cannot renew gives it up at once, and another
+ * takes it over within half of stale_after plus one beat. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/pgconn.h"
+#include "store/store_pg.h"
+#include "util/log.h"
+
+#define SLICE_MS 50 /* longest poll: how late a stop or a staleness is seen */
+
+struct pg_watch {
+	struct pgs *s;
+	char *node_id;
+	char ttl_ms[24]; /* the lease's time to live, as a query parameter */
+	int64_t stale_ms, beat_ms;
+	struct store_watch_hooks h;
+	pthread_t thread;
+	int wake[2];
+	atomic_bool stop;
+	atomic_bool reachable;
+	atomic_bool lease;
+	PGconn *c;
+	int64_t ok_at;        /* monotonic ms of the last answer */
+	int64_t next_beat, next_connect;
+	bool said_down;       /* the connection failure was logged */
+};
+
+bool store_pg_watch_reachable(const struct pg_watch *w)
+{
+	return atomic_load(&w->reachable);
+}
+
+bool store_pg_watch_lease(const struct pg_watch *w)
+{
+	return atomic_load(&w->lease);
+}
+
+static void set_lease(struct pg_watch *w, bool held)
+{
+	if (atomic_exchange(&w->lease, held) == held)
+		return;
+	log_info(NULL, "node %s %s the deadline lease", w->node_id,
+		 held ? "holds" : "gave up");
+	if (w->h.lease)
+		w->h.lease(w->h.ctx, held);
+}
+
+static void contact(struct pg_watch *w)
+{
+	w->ok_at = pgconn_mono_ms();
+	if (!atomic_exchange(&w->reachable, true)) {
+		log_info(NULL, "store: the database answers again");
+		if (w->h.reachable)
+			w->h.reachable(w->h.ctx, true);
+	}
+}
+
+/* Cut off when nothing came back for stale_after. */
+static void check_stale(struct pg_watch *w)
+{
+	if (pgconn_mono_ms() - w->ok_at <= w->stale_ms || !atomic_load(&w->reachable))
+		return;
+	set_lease(w, false);
+	atomic_store(&w->reachable, false);
+	log_error(NULL, "store: no answer from the database for %llds: node %s is cut off",
+		  (long long)(w->stale_ms / 1000), w->node_id);
+	if (w->h.reachable)
+		w->h.reachable(w->h.ctx, false);
+}
+
+/* How long a database call may wait: its usual bound, but never past the
+ * moment the node would count as cut off (then at least one slice). */
+static int call_budget(const struct pg_watch *w)
+{
+	int64_t left = w->ok_at + w->stale_ms - pgconn_mono_ms();
+
+	if (left > w->s->timeout_ms)
+		left = w->s->timeout_ms;
+	return (int)(left < SLICE_MS ? SLICE_MS : left);
+}
+
+static void drop(struct pg_watch *w, const char *why)
+{
+	if (!w->said_down)
+		log_warn(NULL, "store watch: %s; reconnecting", why);
+	w->said_down = true;
+	PQfinish(w->c);
+	w->c = NULL;
+	w->next_connect = pgconn_mono_ms() + 200;
+	set_lease(w, false);
+}
+
+static void drain(struct pg_watch *w)
+{
+	PGnotify *n;
+	int64_t seq = -1;
+
+	while ((n = PQnotifies(w->c)) != NULL) {
+		int64_t v = strtoll(n->extra ? n->extra : "", NULL, 10);
+
+		if (v > seq)
+			seq = v;
+		PQfreemem(n);
+	}
+	if (seq > 0 && w->h.changed)
+		w->h.changed(w->h.ctx, seq);
+}
+
+static void connect_now(struct pg_watch *w)
+{
+	char err[256];
+
+	if (pgconn_open(w->s->url, w->s->password, call_budget(w), &w->c, err,
+			sizeof(err)) != JG_OK) {
+		if (!w->said_down)
+			log_warn(NULL, "store watch: %s", err);
+		w->said_down = true;
+		w->next_connect = pgconn_mono_ms() + 200;
+		return;
+	}
+	if (pgconn_exec(w->c, "LISTEN " STORE_PG_CHANNEL, 0, NULL, call_budget(w), NULL,
+			NULL) != JG_OK) {
+		drop(w, "LISTEN failed");
+		return;
+	}
+	if (w->said_down)
+		log_info(NULL, "store watch: connected again");
+	w->said_down = false;
+	contact(w);
+	/* notifications sent while no one listened are lost: catch up */
+	if (w->h.changed)
+		w->h.changed(w->h.ctx, 0);
+	w->next_beat = 0;
+}
+
+/* Renews or takes the lease; an answer is contact either way. */
+static void beat(struct pg_watch *w)
+{
+	const char *vals[] = {w->node_id, w->ttl_ms};
+	PGresult *r = NULL;
+	int rc;
+
+	rc = pgconn_exec(w->c,
+			 "INSERT INTO lease (name, node_id, heartbeat)"
+			 " VALUES ('deadlines', $1, now())"
+			 " ON CONFLICT (name) DO UPDATE SET node_id = EXCLUDED.node_id,"
+			 " heartbeat = now()"
+			 " WHERE lease.node_id = EXCLUDED.node_id"
+			 " OR lease.heartbeat < now() - $2::bigint * interval '1 millisecond'"
+			 " RETURNING node_id",
+			 2, vals, call_budget(w), &r, NULL);
+	if (rc == JG_OK) {
+		contact(w);
+		set_lease(w, PQntuples(r) == 1);
+		w->next_beat = pgconn_mono_ms() + w->beat_ms;
+	}
+	PQclear(r);
+	if (rc == JG_ERR_STORE) {
+		/* the server answered (contact), but refused: try again later */
+		contact(w);
+		set_lease(w, false);
+		w->next_beat = pgconn_mono_ms() + w->beat_ms;
+	} else if (rc != JG_OK) {
+		drop(w, rc == JG_ERR_TIMEOUT ? "the database stopped answering"
+					     : "the connection failed");
+	}
+	if (w->c)
+		drain(w);
+}
+
+static void wait_input(struct pg_watch *w)
+{
+	struct pollfd p[2] = {{.fd = w->wake[0], .events = POLLIN},
+			      {.fd = w->c ? PQsocket(w->c) : -1, .events = POLLIN}};
+	int64_t now = pgconn_mono_ms();
+	int64_t until = w->c ? w->next_beat : w->next_connect;
+	int64_t ms = until - now;
+
+	if (ms > SLICE_MS)
+		ms = SLICE_MS;
+	if (ms < 0)
+		ms = 0;
+	if (poll(p, 2, (int)ms) <= 0)
+		return;
+	if (w->c && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (!PQconsumeInput(w->c)) {
+			drop(w, "the connection failed");
+			return;
+		}
+		contact(w);
+		drain(w);
+	}
+}
+
+static void *watch_main(void *arg)
+{
+	struct pg_watch *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		int64_t now = pgconn_mono_ms();
+
+		if (w->c == NULL && now >= w->next_connect)
+			connect_now(w);
+		if (w->c && pgconn_mono_ms() >= w->next_beat)
+			beat(w);
+		check_stale(w);
+		wait_input(w);
+		check_stale(w);
+	}
+	return NULL;
+}
+
+int store_pg_watch_start(struct store *base, const char *node_id, int64_t stale_after_ms,
+			 const struct store_watch_hooks *h)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pg_watch *w;
+
+	if (s->watch)
+		return JG_ERR_INVALID;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->node_id = strdup(node_id)) == NULL) {
+		free(w);
+		return JG_ERR_NOMEM;
+	}
+	w->s = s;
+	w->h = *h;
+	w->stale_ms = stale_after_ms;
+	/* a beat per sixth of stale_after, between 100 ms and 1 s */
+	w->beat_ms = stale_after_ms / 6 < 100 ? 100 : stale_after_ms / 6 > 1000 ? 1000
+						  : stale_after_ms / 6;
+	snprintf(w->ttl_ms, sizeof(w->ttl_ms), "%lld", (long long)(stale_after_ms / 2));
+	w->ok_at = pgconn_mono_ms(); /* the store was just opened */
+	atomic_init(&w->reachable, true);
+	atomic_init(&w->lease, false);
+	atomic_init(&w->stop, false);
+	if (pipe(w->wake) != 0) {
+		free(w->node_id);
+		free(w);
+		return JG_ERR_IO;
+	}
+	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+		close(w->wake[0]);
+		close(w->wake[1]);
+		free(w->node_id);
+		free(w);
+		return JG_ERR_INTERNAL;
+	}
+	s->watch = w;
+	return JG_OK;
+}
+
+void store_pg_watch_stop(struct store *base)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pg_watch *w = s->watch;
+
+	if (w == NULL)
+		return;
+	atomic_store(&w->stop, true);
+	if (write(w->wake[1], "x", 1) < 0 && errno != EAGAIN)
+		log_warn(NULL, "store watch: cannot wake the thread");
+	pthread_join(w->thread, NULL);
+	/* give the lease back so that another node takes over at once */
+	if (w->c && atomic_load(&w->lease)) {
+		const char *vals[] = {w->node_id};
+
+		if (pgconn_exec(w->c, "DELETE FROM lease WHERE name = 'deadlines'"
+				" AND node_id = $1", 1, vals, SLICE_MS * 4, NULL, NULL) != JG_OK)
+			log_warn(NULL, "store watch: could not hand the lease back");
+	}
+	PQfinish(w->c);
+	close(w->wake[0]);
+	close(w->wake[1]);
+	s->watch = NULL;
+	free(w->node_id);
+	free(w);
+}
