@@ -280,9 +280,10 @@ static int catch_up(struct engine *e, int64_t upto)
 	e->catching = true;
 	rc = store_tx_changed_requests(e->store, e->applied_seq, &upto, apply_remote, e);
 	e->catching = false;
-
-	if (rc == JG_OK && upto > e->applied_seq)
+	if (rc == JG_OK && upto > e->applied_seq) {
 		e->applied_seq = upto;
+		atomic_store(&e->head_seq, upto);
+	}
 	return rc;
 }
 
