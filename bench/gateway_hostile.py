@@ -96,25 +96,42 @@ def case_prepared(srv, gwport):
 
 
 def case_gssenc(srv, gwport):
-    s = socket.create_connection(("127.0.0.1", gwport))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.setblocking(False)
+    """Ten clients repeat GSSENCRequest for 3 s without reading."""
     pid = srv.proc.pid
+    socks = []
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", gwport))
+        s.setblocking(False)
+        socks.append(s)
     r0 = rss_kb(pid)
     end = time.time() + 3
     sent = 0
-    chunk = pgwire.GSSENC_REQUEST * 65536
-    while time.time() < end:
-        try:
-            sent += s.send(chunk)
-        except BlockingIOError:
-            time.sleep(0.001)
-        except OSError:
-            break
+    chunk = pgwire.GSSENC_REQUEST * 8192
+    while time.time() < end and socks:
+        for s in list(socks):
+            try:
+                sent += s.send(chunk)
+            except BlockingIOError:
+                pass
+            except OSError:
+                socks.remove(s)
+        time.sleep(0.001)
     r1 = rss_kb(pid)
-    s.close()
-    print("gssenc: sent %d GSSENCRequests in 3 s; daemon RSS %+d kB "
-          "(%d -> %d kB)" % (sent // 8, r1 - r0, r0, r1))
+    answers = 0
+    for s in socks:
+        s.settimeout(2)
+        try:
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    break
+                answers += len(b)
+        except OSError:
+            pass
+        s.close()
+    print("gssenc: 10 clients sent %d GSSENCRequests in 3 s reading nothing; "
+          "daemon RSS %+d kB (%d -> %d kB); answers then read: %d"
+          % (sent // 8, r1 - r0, r0, r1, answers))
 
 
 def case_emfile(srv, gwport):
