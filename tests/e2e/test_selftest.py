@@ -221,6 +221,23 @@ class SelftestIdpTest(unittest.TestCase):
 
 
 class SelftestConfigTest(unittest.TestCase):
+    def test_without_selftest_section(self):
+        from harness import base_config
+        srv = Server(base_config())
+        try:
+            # nobody is the selftest identity: no endpoint, no audit reads
+            self.assertEqual(srv.http("GET", "/v1/selftest", "dave")[0], 404)
+            self.assertEqual(srv.http("GET", "/v1/audit/verify", "alice")[0], 403)
+            self.assertEqual(srv.http("GET", "/v1/audit?subject=alice", "alice")[0], 403)
+            rc, out, _ = selftest(srv, token=USERS["alice"][0])
+            self.assertEqual(rc, 1)
+            self.assertIn("FAIL  boundaries   the token is the selftest identity's: "
+                          "GET /v1/selftest: HTTP 404 not_found: no selftest: section in "
+                          "the config (add selftest: to the config)", out)
+            self.assertTrue(out.endswith(" failed\n"))
+        finally:
+            srv.stop()
+
     def test_bad_selftest_key_has_its_line(self):
         srv = Server(config(5432, free_port()).replace(
             "  resource: selftest-api\n", "  resource: selftest-apx\n"), start=False)
