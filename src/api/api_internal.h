@@ -83,7 +83,7 @@ const char *selftest_audit_subject(const struct conn *c);
 void handle_selftest_info(struct conn *c);
 /* GET /readyz?verbose=1: the readiness of each part as JSON. */
 struct MHD_Response *selftest_readyz(struct conn *c, bool engine_ready,
-				     bool store_ok, int *status);
+				     bool store_ok, const char *why, int *status);
 
 /* Endpoints (handlers.c). */
 void handle_create(struct conn *c);

@@ -269,7 +269,7 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 		const char *verbose = conn_arg(c, "verbose");
 
 		if (verbose != NULL && strcmp(verbose, "1") == 0)
-			return selftest_readyz(c, engine, store_ok, status);
+			return selftest_readyz(c, engine, store_ok, why, status);
 		if (why == NULL && !engine)
 			why = "starting or stopping";
 		if (why == NULL && !store_ok)

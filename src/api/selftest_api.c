@@ -64,10 +64,10 @@ void handle_selftest_info(struct conn *c)
 }
 
 struct MHD_Response *selftest_readyz(struct conn *c, bool engine_ready,
-				     bool store_ok, int *status)
+				     bool store_ok, const char *why, int *status)
 {
-	json_t *doc = json_pack("{s:b, s:b, s:b}", "ready", engine_ready && store_ok,
-				"engine", engine_ready, "store", store_ok);
+	json_t *doc = json_pack("{s:b, s:b, s:b, s:s?}", "ready", engine_ready && store_ok,
+				"engine", engine_ready, "store", store_ok, "why", why);
 	char *text;
 
 	*status = engine_ready && store_ok ? 200 : 503;

@@ -197,7 +197,9 @@ static void readiness(struct st *x)
 	}
 	st_add(x->rep, ST_FAILSAFE, json_is_true(json_object_get(r, "store")) ? ST_PASS
 	       : ST_FAIL, "store answers", "/readyz store: %s",
-	       json_is_true(json_object_get(r, "store")) ? "ok" : "not answering");
+	       json_is_true(json_object_get(r, "store")) ? "ok"
+	       : json_is_string(json_object_get(r, "why")) ? st_jstr(r, "why")
+	       : "not answering");
 	st_add(x->rep, ST_FAILSAFE, json_is_true(json_object_get(r, "engine")) ? ST_PASS
 	       : ST_FAIL, "audit writer ready", "/readyz engine: %s",
 	       json_is_true(json_object_get(r, "engine")) ? "ok" : "not started");
