@@ -289,6 +289,20 @@ static void handle_logout(struct conn *c)
 	conn_audit_then_reply(c, ev, 200, json_pack("{s:b}", "signed_out", 1));
 }
 
+/* GET /auth/config: where to sign in, for `jitgate login` (nothing
+ * secret: the issuer and the public client id). */
+static void handle_config(struct conn *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (!cfg->oidc.enabled || cfg->web.oidc_client_id == NULL) {
+		conn_reply(c, 200, json_pack("{s:n}", "oidc"));
+		return;
+	}
+	conn_reply(c, 200, json_pack("{s:{s:s, s:s}}", "oidc", "issuer", cfg->oidc.issuer,
+				     "client_id", cfg->web.oidc_client_id));
+}
+
 void webauth_route(struct conn *c, const char *method, const char *url)
 {
 	static const struct {
@@ -298,6 +312,7 @@ void webauth_route(struct conn *c, const char *method, const char *url)
 		{"/auth/logout", "POST"},
 		{"/auth/login", "GET"},
 		{"/auth/callback", "GET"},
+		{"/auth/config", "GET"},
 	};
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -317,8 +332,11 @@ void webauth_route(struct conn *c, const char *method, const char *url)
 		case 2:
 			weblogin_start(c);
 			return;
-		default:
+		case 3:
 			weblogin_callback(c, url);
+			return;
+		default:
+			handle_config(c);
 			return;
 		}
 	}

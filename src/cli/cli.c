@@ -21,6 +21,8 @@ static const struct command commands[] = {
 	{"check", cli_cmd_check},     {"whoami", cli_cmd_whoami},
 	{"audit", cli_cmd_audit},     {"token", cli_cmd_token},
 	{"policy", cli_cmd_policy},   {"selftest", cli_cmd_selftest},
+	{"login", cli_cmd_login},     {"logout", cli_cmd_logout},
+	{"catalog", cli_cmd_catalog},
 };
 
 static int dispatch(int argc, char **argv)

@@ -1,9 +1,11 @@
 #include "cli/cli_api.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_format.h"
+#include "cli/cli_tokenfile.h"
 
 int cli_api_exit_for_status(long status)
 {
@@ -67,19 +69,31 @@ int cli_api_open(struct cli_http **out)
 {
 	const char *token = getenv("JITGATE_TOKEN");
 	const char *addr = getenv("JITGATE_ADDR");
-	char err[256];
+	char err[512], *stored = NULL;
 	int rc;
 
 	*out = NULL;
 	if (token == NULL || token[0] == '\0') {
-		fputs("jitgate: JITGATE_TOKEN is not set; export the bearer "
-		      "token (static token or OIDC JWT) to use the API\n",
-		      stderr);
-		return CLI_EXIT_USAGE;
+		/* the sign-in of `jitgate login`, refreshed when due */
+		rc = cli_tokenfile_token(&stored, err, sizeof(err));
+		if (rc == JG_ERR_NOTFOUND) {
+			fputs("jitgate: not signed in: run jitgate login, or export "
+			      "JITGATE_TOKEN (static token or OIDC JWT)\n", stderr);
+			return CLI_EXIT_USAGE;
+		}
+		if (rc != JG_OK) {
+			fprintf(stderr, "jitgate: %s\n", err);
+			return CLI_EXIT_AUTH;
+		}
+		token = stored;
 	}
 	if (addr != NULL && addr[0] == '\0')
 		addr = NULL;
 	rc = cli_http_new(addr, token, out, err, sizeof(err));
+	if (stored) {
+		OPENSSL_cleanse(stored, strlen(stored));
+		free(stored);
+	}
 	if (rc == JG_ERR_INVALID) {
 		fprintf(stderr, "jitgate: %s\n", err);
 		return CLI_EXIT_USAGE;

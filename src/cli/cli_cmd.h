@@ -18,6 +18,11 @@ int cli_audit_replay(int argc, char **argv);
 int cli_cmd_policy(int argc, char **argv);
 /* selftest against a live deployment */
 int cli_cmd_selftest(int argc, char **argv);
+/* login, logout (cli_login.c) */
+int cli_cmd_login(int argc, char **argv);
+int cli_cmd_logout(int argc, char **argv);
+/* catalog (cli_web.c) */
+int cli_cmd_catalog(int argc, char **argv);
 /* token new, token verify … */
 int cli_cmd_token(int argc, char **argv);
 

@@ -356,6 +356,7 @@ void cli_format_request(const json_t *req, FILE *f)
 		kv(f, key, time_of(req, times[i], buf, sizeof(buf)));
 	}
 	kv(f, "ended_by:", str_of(req, "ended_by"));
+	kv(f, "end_comment:", str_of(req, "end_comment"));
 	kv(f, "break_glass:",
 	   json_is_true(json_object_get(req, "break_glass")) ? "yes" : "no");
 	kv(f, "review_required:",

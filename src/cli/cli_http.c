@@ -25,6 +25,7 @@ struct sink {
 	CURL *curl;
 	bool too_big;
 	bool write_failed;
+	bool stopped; /* an event reader ended the stream on purpose */
 };
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -232,15 +233,16 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /* Runs the prepared request; fills status and sink. */
-static int perform(struct cli_http *h, struct curl_slist *headers,
-		   struct sink *s, long *status, char *err, size_t errlen)
+static int perform_with(struct cli_http *h, struct curl_slist *headers,
+			curl_write_callback write, void *warg, struct sink *s,
+			long *status, char *err, size_t errlen)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
 	CURLcode cc;
 
 	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, write);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, warg);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -262,6 +264,8 @@ static int perform(struct cli_http *h, struct curl_slist *headers,
 		set_err(err, errlen, "cannot write the output");
 		return JG_ERR_IO;
 	}
+	if (s->stopped)
+		return JG_OK; /* the reader had what it wanted */
 	if (cc != CURLE_OK) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "cannot reach %s: %s", h->base,
@@ -269,6 +273,12 @@ static int perform(struct cli_http *h, struct curl_slist *headers,
 		return JG_ERR_IO;
 	}
 	return JG_OK;
+}
+
+static int perform(struct cli_http *h, struct curl_slist *headers,
+		   struct sink *s, long *status, char *err, size_t errlen)
+{
+	return perform_with(h, headers, on_data, s, s, status, err, errlen);
 }
 
 static int prepare(struct cli_http *h, const char *method, const char *path)
@@ -345,5 +355,164 @@ int cli_http_stream(struct cli_http *h, const char *path, FILE *f,
 	if (rc == JG_OK && s.len > 0)
 		*err_body = json_loadb(s.buf, s.len, 0, NULL);
 	free(s.buf);
+	return rc;
+}
+
+/* ---- Server-Sent Events ---- */
+
+#define SSE_LINE_MAX (1024 * 1024)
+
+struct sse {
+	CURL *curl;
+	cli_http_event_fn on_event;
+	void *ctx;
+	char *line;     /* the line being read */
+	size_t llen;
+	char *data;     /* the event being built */
+	size_t dlen;
+	char event[64], id[32];
+	bool have;
+	struct sink sink; /* a non-2xx body, and the outcome */
+};
+
+static bool sse_append(char **buf, size_t *len, const char *p, size_t n)
+{
+	char *nb;
+
+	if (*len + n + 2 > SSE_LINE_MAX)
+		return false;
+	nb = realloc(*buf, *len + n + 2);
+	if (nb == NULL)
+		return false;
+	memcpy(nb + *len, p, n);
+	*len += n;
+	nb[*len] = '\0';
+	*buf = nb;
+	return true;
+}
+
+/* One complete line, without its newline; false ends the stream. */
+static bool sse_line(struct sse *s, char *line, size_t n)
+{
+	const char *v;
+	size_t vn;
+
+	if (n > 0 && line[n - 1] == '\r')
+		line[--n] = '\0';
+	if (n == 0) {
+		bool stop = s->have && s->on_event(s->ctx, s->event[0] ? s->event : "message",
+						   s->id[0] ? s->id : NULL,
+						   s->data ? s->data : "") != 0;
+
+		s->dlen = 0;
+		if (s->data)
+			s->data[0] = '\0';
+		s->event[0] = '\0';
+		s->have = false;
+		s->sink.stopped = stop;
+		return !stop;
+	}
+	if (line[0] == ':')
+		return true; /* a comment: keepalive */
+	v = memchr(line, ':', n);
+	if (v == NULL)
+		return true;
+	v++;
+	if (*v == ' ')
+		v++;
+	vn = n - (size_t)(v - line);
+	if (strncmp(line, "data:", 5) == 0) {
+		if (s->dlen > 0 && !sse_append(&s->data, &s->dlen, "\n", 1))
+			return false;
+		if (!sse_append(&s->data, &s->dlen, v, vn))
+			return false;
+		s->have = true;
+	} else if (strncmp(line, "event:", 6) == 0) {
+		snprintf(s->event, sizeof(s->event), "%.*s", (int)vn, v);
+		s->have = true;
+	} else if (strncmp(line, "id:", 3) == 0) {
+		snprintf(s->id, sizeof(s->id), "%.*s", (int)vn, v);
+	}
+	return true;
+}
+
+static size_t on_sse(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct sse *s = arg;
+	size_t n = size * nmemb, start = 0;
+	long status = 0;
+
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return on_data(ptr, size, nmemb, &s->sink);
+	for (size_t i = 0; i < n; i++) {
+		if (ptr[i] != '\n')
+			continue;
+		if (!sse_append(&s->line, &s->llen, ptr + start, i - start)) {
+			s->sink.too_big = true;
+			return 0;
+		}
+		if (!sse_line(s, s->line, s->llen)) {
+			s->sink.too_big = !s->sink.stopped;
+			return 0; /* ends the transfer */
+		}
+		s->llen = 0;
+		start = i + 1;
+	}
+	if (start < n && !sse_append(&s->line, &s->llen, ptr + start, n - start)) {
+		s->sink.too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+int cli_http_events(struct cli_http *h, const char *path, const char *last_event_id,
+		    cli_http_event_fn on_event, void *ctx, long *status, json_t **err_body,
+		    char *err, size_t errlen)
+{
+	struct sse s = {.on_event = on_event, .ctx = ctx, .sink = {.max = ERR_BODY_MAX}};
+	struct curl_slist *hdrs = NULL, *n;
+	char *lei = NULL;
+	int rc;
+
+	*err_body = NULL;
+	*status = 0;
+	if ((rc = prepare(h, "GET", path)) != JG_OK)
+		return rc;
+	rc = JG_ERR_NOMEM;
+	for (struct curl_slist *l = h->headers; l; l = l->next) {
+		if ((n = curl_slist_append(hdrs, l->data)) == NULL)
+			goto out;
+		hdrs = n;
+	}
+	if ((n = curl_slist_append(hdrs, "Accept: text/event-stream")) == NULL)
+		goto out;
+	hdrs = n;
+	if (last_event_id != NULL) {
+		if (asprintf(&lei, "Last-Event-ID: %s", last_event_id) < 0) {
+			lei = NULL;
+			goto out;
+		}
+		if ((n = curl_slist_append(hdrs, lei)) == NULL)
+			goto out;
+		hdrs = n;
+	}
+	/* a stream has no end: only a server gone quiet (no keepalive for a
+	 * minute) ends it */
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, 0L);
+	curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	s.curl = h->curl;
+	rc = perform_with(h, hdrs, on_sse, &s, &s.sink, status, err, errlen);
+	if (rc == JG_ERR_TOOBIG && (*status < 200 || *status >= 300))
+		rc = JG_OK;
+	if (rc == JG_OK && s.sink.len > 0)
+		*err_body = json_loadb(s.sink.buf, s.sink.len, 0, NULL);
+out:
+	free(lei);
+	free(s.line);
+	free(s.data);
+	curl_slist_free_all(hdrs);
+	free(s.sink.buf);
 	return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "cli/cli_api.h"
 #include "cli/cli_format.h"
+#include "cli/cli_web.h"
 
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 
@@ -42,13 +43,51 @@ static int call_and_print(const char *method, const char *path,
 
 static const char request_usage[] =
 	"request RESOURCE ROLE --for DURATION [--reason TEXT] [--ticket T] "
-	"[--break-glass] [--extends ID] [--json]";
+	"[--break-glass] [--extends ID] [--wait] [--json]";
+
+/* request --wait: the request once decided; exit 0 when it became active,
+ * 1 when it was denied, timed out or canceled. */
+static int create_and_wait(const json_t *body, bool json)
+{
+	struct cli_http *h = NULL;
+	json_t *res = NULL, *final = NULL;
+	const char *state;
+	int rc;
+
+	if ((rc = cli_api_open(&h)) != CLI_EXIT_OK)
+		return rc;
+	rc = cli_api_call(h, "POST", "/v1/requests", body, &res);
+	if (rc != CLI_EXIT_OK)
+		goto out;
+	state = json_string_value(json_object_get(res, "state"));
+	if (state != NULL && strcmp(state, "pending") == 0) {
+		fprintf(stderr, "request %" JSON_INTEGER_FORMAT
+			" is pending: waiting for %" JSON_INTEGER_FORMAT " approval(s)...\n",
+			json_integer_value(json_object_get(res, "id")),
+			json_integer_value(json_object_get(res, "approvals_required")));
+		rc = cli_wait_decided(h, json_integer_value(json_object_get(res, "id")), &final);
+		if (rc != CLI_EXIT_OK)
+			goto out;
+		json_decref(res);
+		res = final;
+	}
+	if (json)
+		cli_api_print_json(res, stdout);
+	else
+		cli_format_request(res, stdout);
+	state = json_string_value(json_object_get(res, "state"));
+	rc = state != NULL && strcmp(state, "active") == 0 ? CLI_EXIT_OK : CLI_EXIT_FALSE;
+out:
+	json_decref(res);
+	cli_http_free(h);
+	return rc;
+}
 
 int cli_cmd_request(int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {
 		{"--for", true}, {"--reason", true}, {"--ticket", true},
-		{"--break-glass", false}, {"--extends", true},
+		{"--break-glass", false}, {"--extends", true}, {"--wait", false},
 	};
 	struct cli_args a;
 	json_t *body = NULL;
@@ -60,7 +99,10 @@ int cli_cmd_request(int argc, char **argv)
 		return rc;
 	if (cli_args_request_body(&a, &body, err, sizeof(err)) != JG_OK)
 		return cli_api_usage_error(argv[0], err, request_usage);
-	rc = call_and_print("POST", "/v1/requests", body, a.json, cli_format_request);
+	if (cli_args_opt(&a, "--wait"))
+		rc = create_and_wait(body, a.json);
+	else
+		rc = call_and_print("POST", "/v1/requests", body, a.json, cli_format_request);
 	json_decref(body);
 	return rc;
 }

@@ -7,13 +7,17 @@ API."""
 import json
 import os
 import socket
+import stat
+import subprocess
 import tempfile
 import threading
+import time
 import unittest
 import urllib.parse
+import urllib.request
 
 from browser import Browser, IdpSession, cookie_attrs
-from harness import Server, base_config, run, wait_for
+from harness import JITGATE, Server, base_config, run, token, wait_for
 from idp import Idp, ensure_node_modules
 
 
@@ -30,7 +34,9 @@ def query(url):
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
 
 
-class WebLoginTest(unittest.TestCase):
+class WithIdp(unittest.TestCase):
+    """One IdP and one daemon signing in at it, for the whole class."""
+
     @classmethod
     def setUpClass(cls):
         ensure_node_modules()
@@ -47,6 +53,9 @@ class WebLoginTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.stop()
         cls.idp.stop()
+
+
+class WebLoginTest(WithIdp):
 
     def start_login(self, b, nxt="/"):
         st, hdrs, data = b.raw("GET", "/auth/login?next=" + urllib.parse.quote(nxt, safe=""))
@@ -318,5 +327,213 @@ class HangingExchangeTest(unittest.TestCase):
             idp.close()
 
 
+class Cli:
+    """jitgate as a person runs it: its own config home, JITGATE_ADDR."""
+
+    def __init__(self, srv, home):
+        self.env = dict(os.environ)
+        self.env.pop("JITGATE_TOKEN", None)
+        self.env["XDG_CONFIG_HOME"] = home
+        self.env["JITGATE_ADDR"] = srv.url
+        self.token_file = os.path.join(home, "jitgate", "token")
+
+    def run(self, args, tok=None, timeout=60):
+        env = dict(self.env)
+        if tok:
+            env["JITGATE_TOKEN"] = tok
+        p = subprocess.run([JITGATE] + args, env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def start(self, args, tok=None):
+        env = dict(self.env)
+        if tok:
+            env["JITGATE_TOKEN"] = tok
+        return subprocess.Popen([JITGATE] + args, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+
+def read_until(stream, pred, limit=50):
+    lines = []
+    for _ in range(limit):
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if pred(line):
+            return lines
+    raise AssertionError("not found in: %r" % lines)
+
+
+class CliLoginTest(WithIdp):
+    def setUp(self):
+        self.cli = Cli(self.srv, tempfile.mkdtemp(prefix="jg-home-"))
+
+    def check_token_file(self):
+        st = os.stat(self.cli.token_file)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(self.cli.token_file)).st_mode),
+                         0o700)
+        with open(self.cli.token_file) as f:
+            return json.load(f)
+
+    def test_device_flow(self):
+        p = self.cli.start(["login"])
+        lines = read_until(p.stderr, lambda l: l.startswith("(or open "))
+        complete = lines[-1].strip()[len("(or open "):-1]
+        code = lines[-2].split()[-1]
+        self.assertIn("enter the code", lines[-2])
+        self.assertIn(code.replace("-", ""), complete.replace("-", "").replace("%2D", ""))
+        IdpSession().follow(complete, "alice", None, extra={"confirm": "yes"})
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.strip(), "Signed in as alice")
+        tok = self.check_token_file()
+        self.assertEqual(tok["client_id"], "jitgate-web")
+        self.assertTrue(tok["refresh_token"])
+        # the CLI now works without JITGATE_TOKEN, as alice, through an
+        # ID token whose aud is the web client
+        rc, out, err = self.cli.run(["whoami", "--json"])
+        self.assertEqual(rc, 0, err)
+        me = json.loads(out)
+        self.assertEqual((me["subject"], me["groups"], me["method"]),
+                         ("alice", ["engineering"], "oidc"))
+        rc, out, err = self.cli.run(["catalog"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("orders-db", out)
+        # an expired token is refreshed with the refresh token
+        old = tok["id_token"]
+        tok["expires_at"] = 0
+        with open(self.cli.token_file, "w") as f:
+            json.dump(tok, f)
+        rc, out, err = self.cli.run(["whoami"])
+        self.assertEqual(rc, 0, err)
+        # (only a refresh the IdP granted rewrites the file; the new ID
+        # token may equal the old one when minted in the same second)
+        new = self.check_token_file()
+        self.assertGreater(new["expires_at"], time.time())
+        self.assertEqual(new["client_id"], "jitgate-web")
+        # a refresh token the IdP no longer honours: a warning, then the
+        # server's 401 for the stale ID token is not what happens here
+        # since the token is still valid; a garbage one is refused
+        new["expires_at"] = 0
+        new["refresh_token"] = "forged"
+        with open(self.cli.token_file, "w") as f:
+            json.dump(new, f)
+        rc, out, err = self.cli.run(["whoami"])
+        self.assertIn("refuse", err)
+        self.assertEqual(rc, 0)  # the old ID token still verifies
+        self.assertEqual(old.split(".")[0], new["id_token"].split(".")[0])
+        # a token file others can read is not used
+        os.chmod(self.cli.token_file, 0o644)
+        rc, out, err = self.cli.run(["whoami"])
+        self.assertEqual(rc, 4)
+        self.assertIn("0600", err)
+        os.chmod(self.cli.token_file, 0o600)
+        # logout forgets it
+        rc, out, err = self.cli.run(["logout"])
+        self.assertEqual((rc, out.strip()), (0, "Signed out"))
+        self.assertFalse(os.path.exists(self.cli.token_file))
+        rc, out, err = self.cli.run(["whoami"])
+        self.assertEqual(rc, 2)
+        self.assertIn("jitgate login", err)
+        rc, out, err = self.cli.run(["logout"])
+        self.assertEqual((rc, out.strip()), (0, "Not signed in"))
+
+    def test_loopback_flow(self):
+        p = self.cli.start(["login", "--browser"])
+        lines = read_until(p.stderr, lambda l: l.startswith("http"))
+        url = lines[-1].strip()
+        q = query(url)
+        self.assertEqual(q["code_challenge_method"], "S256")
+        self.assertTrue(q["redirect_uri"].startswith("http://127.0.0.1:"))
+        # something else knocking at the loopback port first is turned away
+        with self.assertRaises(urllib.error.HTTPError):
+            urllib.request.urlopen(q["redirect_uri"] + "?code=x&state=wrong", timeout=10)
+        back = IdpSession().follow(url, "bob", q["redirect_uri"])
+        with urllib.request.urlopen(back, timeout=30) as r:
+            self.assertIn("Signed in", r.read().decode())
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.strip(), "Signed in as bob")
+        self.check_token_file()
+        rc, out, err = self.cli.run(["whoami", "--json"])
+        self.assertEqual(json.loads(out)["subject"], "bob")
+
+    def test_without_oidc_on_the_server(self):
+        srv = Server(base_config())
+        try:
+            rc, out, err = Cli(srv, tempfile.mkdtemp()).run(["login"])
+            self.assertEqual(rc, 2)
+            self.assertIn("no OIDC sign-in", err)
+        finally:
+            srv.stop()
+
+
+class WaitTest(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server(base_config())
+        self.cli = Cli(self.srv, tempfile.mkdtemp(prefix="jg-home-"))
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def pending_id(self):
+        def one():
+            st, body = self.srv.http("GET", "/v1/requests?approvable=1", "bob")
+            return body["requests"][0]["id"] if body["requests"] else None
+        return wait_for(one, what="the request")
+
+    def wait_cmd(self):
+        return self.cli.start(["request", "orders-db", "write", "--for", "10m",
+                               "--reason", "fix", "--ticket", "OPS-1", "--wait"],
+                              tok=token("alice"))
+
+    def test_wait_until_active(self):
+        p = self.wait_cmd()
+        rid = self.pending_id()
+        read_until(p.stderr, lambda l: "waiting" in l)
+        self.srv.act("bob", rid, "approve")
+        self.srv.act("carol", rid, "approve")
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("state:            active", out)
+
+    def test_wait_until_denied_or_canceled(self):
+        p = self.wait_cmd()
+        rid = self.pending_id()
+        read_until(p.stderr, lambda l: "waiting" in l)
+        self.srv.act("bob", rid, "deny", {"comment": "not today \x1b[2J"})
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn("state:            denied", out)
+        self.assertIn("end_comment:      not today ?[2J", out)
+        p = self.wait_cmd()
+        rid = self.pending_id()
+        read_until(p.stderr, lambda l: "waiting" in l)
+        self.srv.act("alice", rid, "cancel")
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn("canceled", out)
+
+    def test_decided_before_the_stream_opens(self):
+        # approved by both before the CLI even looks: it must not hang
+        st, r = self.srv.request("alice", "orders-db", "read", "5m")
+        rc, out, err = self.cli.run(["request", "orders-db", "read", "--for", "5m",
+                                     "--wait", "--json"], tok=token("alice"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["state"], "active")
+
+    def test_timed_out(self):
+        self.srv.stop()
+        self.srv = Server(base_config(pending_ttl="2s"))
+        self.cli = Cli(self.srv, tempfile.mkdtemp(prefix="jg-home-"))
+        rc, out, err = self.cli.run(["request", "orders-db", "write", "--for", "10m",
+                                     "--reason", "fix", "--ticket", "OPS-1", "--wait"],
+                                    tok=token("alice"))
+        self.assertEqual(rc, 1, err)
+        self.assertIn("timed_out", out)
+
+
 if __name__ == "__main__":
-    run(WebLoginTest, ConfidentialClientTest, HangingExchangeTest)
+    run(WebLoginTest, ConfidentialClientTest, HangingExchangeTest, CliLoginTest, WaitTest)

@@ -181,6 +181,7 @@ static void test_request_block(void **state)
 		"expires_at:       2026-03-01T10:02:00Z\n"
 		"ended_at:         -\n"
 		"ended_by:         -\n"
+		"end_comment:      -\n"
 		"break_glass:      no\n"
 		"review_required:  no\n"
 		"reviewed_by:      -\n"

@@ -200,8 +200,11 @@ static void test_api_without_token_or_server(void **state)
 
 	(void)state;
 	unsetenv("JITGATE_TOKEN");
+	/* and no token file of `jitgate login` either */
+	setenv("XDG_CONFIG_HOME", "/nonexistent/jitgate-test", 1);
 	assert_int_equal(run(N(whoami), whoami, &out, &err), 2);
-	assert_non_null(strstr(err, "JITGATE_TOKEN is not set"));
+	assert_non_null(strstr(err, "not signed in"));
+	assert_non_null(strstr(err, "JITGATE_TOKEN"));
 	free(out);
 	free(err);
 
