@@ -109,8 +109,12 @@ class FakeUpstream:
         conn.settimeout(60)
         try:
             self._script(conn)
-            while conn.recv(65536):  # whatever else comes, until close
-                pass
+            while True:  # whatever else comes is recorded too, until close
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                with self.lock:
+                    self.received += chunk
         except (EOFError, OSError):
             pass
         finally:

@@ -157,6 +157,8 @@ class UpstreamAuthTest(unittest.TestCase):
 
     def refused(self, resource, needle):
         p = self.psql(resource)
+        if resource in self.fakes:  # first: whatever else went wrong
+            self.assert_password_never_sent(self.fakes[resource])
         self.assertNotEqual(p.returncode, 0, p.stdout)
         self.assertIn("jitgate: cannot log in to %s as read: %s" % (
             resource, needle), p.stderr)
