@@ -7,7 +7,8 @@ Scripts: "slow" (never answers the startup packet), "cleartext", "md5",
 only SCRAM-SHA-256-PLUS, which needs TLS), "trust" (lets the role in at once), and the
 SCRAM ones: "scram-good" (plays SCRAM-SHA-256 right, then answers every
 query with 1), "scram-bad-signature", "scram-no-final", "scram-error",
-"scram-wait" (takes client-final unchecked and stops: no PBKDF2 on this
+"scram-replay" (a server-first whose nonce does not extend the
+client's), "scram-wait" (takes client-final unchecked and stops: no PBKDF2 on this
 side, so a benchmark can make the client derive keys cheaply), and any
 other "scram-*" name (stops after checking the client's proof).  An SSLRequest is always answered "N".
 """
@@ -154,6 +155,8 @@ class FakeUpstream:
         assert client_first.startswith("n,,n=,r="), client_first
         bare = client_first[3:]
         nonce = bare[5:] + "fakeServerNonce"
+        if self.script == "scram-replay":  # a nonce from another exchange
+            nonce = "r3pl4y3dN0nc3fromAnotherLogin"
         salt = b"0123456789abcdef"
         server_first = "r=%s,s=%s,i=%d" % (
             nonce, base64.b64encode(salt).decode(), self.iterations)

@@ -63,6 +63,7 @@ FAKES = {  # resource name -> (script, iterations, upstream options)
     "fake-scram-no-final": ("scram-no-final", 4096, ""),
     "fake-scram-error": ("scram-error", 4096, ""),
     "fake-huge-iterations": ("scram-huge", 100000000, ""),
+    "fake-scram-replay": ("scram-replay", 4096, ""),
     "fake-few-iterations": ("scram-few", 1000, ""),
     "fake-slow": ("slow", 4096, ""),
 }
@@ -279,11 +280,18 @@ class UpstreamAuthTest(unittest.TestCase):
         events = self.srv.audit_events(action="session.started")
         self.assertFalse([e for e in events if e.get("resource") in cases])
 
-    def test_iteration_count_bounds(self):
-        for res in ("fake-huge-iterations", "fake-few-iterations"):
+    def test_iteration_count_bounds_and_replay(self):
+        cases = {
+            "fake-huge-iterations": "upstream asked for a SCRAM iteration "
+                                    "count outside 4096..1000000",
+            "fake-few-iterations": "upstream asked for a SCRAM iteration "
+                                   "count outside 4096..1000000",
+            "fake-scram-replay": "malformed or replayed SCRAM "
+                                 "server-first-message",
+        }
+        for res, needle in cases.items():
             fake = self.fakes[res]
-            self.refused(res, "upstream asked for a SCRAM iteration count "
-                         "outside 4096..1000000")
+            self.refused(res, needle)
             fake.closed.wait(30)
             self.assertTrue(fake.server_first_sent.is_set())
             # refused before any proof was computed or sent

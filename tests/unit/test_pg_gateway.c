@@ -238,7 +238,7 @@ static int wait_event(const char *action, const char *needle)
 static int fake_lfd = -1;
 static pthread_t fake_thread;
 static atomic_int fake_first_sent, fake_final_seen;
-static bool fake_close_after_first;
+static bool fake_close_after_first, fake_ok_after_first;
 
 static int fake_listen(void)
 {
@@ -329,6 +329,8 @@ static void *fake_main(void *arg)
 	n = snprintf(first, sizeof(first), "%ssrv,s=c2FsdHNhbHRzYWx0,i=4096",
 		     nonce);
 	fake_auth(fd, 11, first, (size_t)n);
+	if (fake_ok_after_first) /* "you're in", without waiting for us */
+		fake_auth(fd, 0, "", 0);
 	atomic_store(&fake_first_sent, 1);
 	if (fake_close_after_first)
 		goto out;
@@ -343,11 +345,12 @@ out:
 	return NULL;
 }
 
-static void fake_start(bool close_after_first)
+static void fake_start(bool close_after_first, bool ok_after_first)
 {
 	atomic_store(&fake_first_sent, 0);
 	atomic_store(&fake_final_seen, 0);
 	fake_close_after_first = close_after_first;
+	fake_ok_after_first = ok_after_first;
 	assert_int_equal(pthread_create(&fake_thread, NULL, fake_main, NULL),
 			 0);
 }
@@ -982,7 +985,7 @@ static void test_kdf_off_loop(void **state)
 	add_grant("alice", "fake-db", "read", 3600 * 1000);
 	add_grant("bob", "orders-db", "md5", 3600 * 1000);
 	gateway_test_hold_kdf(gw, true);
-	fake_start(false);
+	fake_start(false, false);
 	assert_int_equal(pthread_create(&th, NULL, login_main, &a), 0);
 	wait_flag(&fake_first_sent);
 	/* a's derivation is queued: the loop still serves bob (md5 needs
@@ -1003,14 +1006,24 @@ static void test_kdf_off_loop(void **state)
 
 	/* the upstream goes away while the derivation waits */
 	gateway_test_hold_kdf(gw, true);
-	fake_start(true);
+	fake_start(true, false);
 	assert_int_equal(pthread_create(&th, NULL, login_main, &a), 0);
 	pthread_join(th, NULL);
 	pthread_join(fake_thread, NULL);
 	assert_int_equal(a.status, CONNECTION_BAD);
 	assert_non_null(strstr(a.err, "upstream closed the connection"));
+	/* an upstream that declares success while our proof is still being
+	 * derived is refused, not admitted */
+	fake_start(false, true);
+	assert_int_equal(pthread_create(&th, NULL, login_main, &a), 0);
+	pthread_join(th, NULL);
+	pthread_join(fake_thread, NULL);
+	assert_int_equal(a.status, CONNECTION_BAD);
+	assert_non_null(strstr(a.err, "upstream sent a message before our "
+			       "SCRAM answer"));
+	assert_false(atomic_load(&fake_final_seen));
 	gateway_test_hold_kdf(gw, false);
-	/* the cancelled job has run by the time a new login's has */
+	/* the cancelled jobs have run by the time a new login's has */
 	add_grant("alice", "orders-db", "read", 3600 * 1000);
 	c = connect_as("alice", "tok-alice", "orders-db@read", NULL);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
