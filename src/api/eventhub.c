@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "api/render.h"
+#include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -34,6 +35,9 @@ struct eventhub_sub {
 	bool armed;         /* the reader suspended: wake it */
 	bool dropped;       /* did not keep up, or closed by shutdown */
 	bool closed;        /* the connection is gone: never wake */
+	bool bound;         /* to a browser session: */
+	uint8_t session[32];
+	int64_t until_ms;
 	void (*wake)(void *arg);
 	void *arg;
 	struct eventhub_sub *prev, *next; /* h->subs (h->mu) */
@@ -183,6 +187,14 @@ static void queue_clear(struct eventhub_sub *s)
 	s->bytes = 0;
 }
 
+/* Marks s dropped (s->mu held); true when its reader must be woken. */
+static bool drop_locked(struct eventhub_sub *s)
+{
+	s->dropped = true;
+	queue_clear(s);
+	return s->armed;
+}
+
 /* Queues text for s (s->mu held); true when the reader must be woken. */
 static bool sub_push(struct eventhub_sub *s, int64_t seq, const char *text, size_t len)
 {
@@ -195,12 +207,10 @@ static bool sub_push(struct eventhub_sub *s, int64_t seq, const char *text, size
 	if (s->bytes + len > EVENTHUB_QUEUE_MAX || (q = qent_new(seq, text, len)) == NULL) {
 		/* a client that does not keep up is cut off: its reader ends
 		 * the stream at once */
-		s->dropped = true;
-		queue_clear(s);
 		atomic_fetch_add(&s->h->dropped, 1);
 		log_info(NULL, "event stream of %s dropped: its client does not keep up",
 			 s->who.name);
-		return s->armed;
+		return drop_locked(s);
 	}
 	q->counted = true;
 	if (s->tail)
@@ -276,6 +286,55 @@ static bool any(struct eventhub_sub *s, void *ctx)
 	return true;
 }
 
+/* Ends the streams for which pred holds; wakes their readers. */
+static void drop_where(struct eventhub *h, bool (*pred)(struct eventhub_sub *s, void *ctx),
+		       void *ctx)
+{
+	struct eventhub_sub **subs;
+	size_t n = 0;
+
+	pthread_mutex_lock(&h->mu);
+	subs = calloc(h->nsubs ? h->nsubs : 1, sizeof(*subs));
+	for (struct eventhub_sub *s = h->subs; s && subs; s = s->next) {
+		bool w;
+
+		pthread_mutex_lock(&s->mu);
+		w = pred(s, ctx) && drop_locked(s);
+		pthread_mutex_unlock(&s->mu);
+		if (w) {
+			atomic_fetch_add(&s->refs, 1);
+			subs[n++] = s;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	wake_all(subs, n);
+	free(subs);
+}
+
+static bool session_is(struct eventhub_sub *s, void *ctx)
+{
+	return s->bound && crypto_ct_equal(s->session, ctx, sizeof(s->session));
+}
+
+static bool session_over(struct eventhub_sub *s, void *ctx)
+{
+	return s->bound && s->until_ms <= *(const int64_t *)ctx;
+}
+
+void eventhub_bind_session(struct eventhub_sub *s, const uint8_t key[32], int64_t until_ms)
+{
+	pthread_mutex_lock(&s->mu);
+	s->bound = true;
+	memcpy(s->session, key, sizeof(s->session));
+	s->until_ms = until_ms;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void eventhub_end_session(struct eventhub *h, const uint8_t key[32])
+{
+	drop_where(h, session_is, (void *)key);
+}
+
 static void deliver(struct eventhub *h, const struct change *c)
 {
 	json_t *o = render_request(&c->r);
@@ -314,7 +373,10 @@ static void *hub_main(void *arg)
 
 			if (pthread_cond_timedwait(&h->cond, &h->mu, &ts) == ETIMEDOUT ||
 			    time_mono_ns() >= next_hb) {
+				int64_t now = time_now_ms();
+
 				pthread_mutex_unlock(&h->mu);
+				drop_where(h, session_over, &now);
 				fan_out(h, 0, HEARTBEAT, sizeof(HEARTBEAT) - 1, any, NULL);
 				next_hb = time_mono_ns() + EVENTHUB_HEARTBEAT_S * 1000000000LL;
 				pthread_mutex_lock(&h->mu);
@@ -467,23 +529,8 @@ void eventhub_unsubscribe(struct eventhub_sub *s)
 
 void eventhub_close_all(struct eventhub *h)
 {
-	struct eventhub_sub **subs;
-	size_t n = 0;
-
 	/* every stream ends: its reader, woken if suspended, sees dropped */
-	pthread_mutex_lock(&h->mu);
-	subs = calloc(h->nsubs ? h->nsubs : 1, sizeof(*subs));
-	for (struct eventhub_sub *s = h->subs; s && subs; s = s->next) {
-		pthread_mutex_lock(&s->mu);
-		s->dropped = true;
-		queue_clear(s);
-		pthread_mutex_unlock(&s->mu);
-		atomic_fetch_add(&s->refs, 1);
-		subs[n++] = s;
-	}
-	pthread_mutex_unlock(&h->mu);
-	wake_all(subs, n);
-	free(subs);
+	drop_where(h, any, NULL);
 }
 
 size_t eventhub_streams(struct eventhub *h)

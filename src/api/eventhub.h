@@ -45,6 +45,11 @@ void eventhub_publish(void *hub, const struct request *r, int64_t seq);
  * JG_ERR_FORBIDDEN: too many for this subject. */
 int eventhub_subscribe(struct eventhub *h, const struct authn *who, int64_t after_seq,
 		       void (*wake)(void *arg), void *arg, struct eventhub_sub **out) JG_WUR;
+/* Ties s to a browser session: it ends with eventhub_end_session(key), or
+ * at the first keepalive after until_ms (the session's expiry). */
+void eventhub_bind_session(struct eventhub_sub *s, const uint8_t key[32], int64_t until_ms);
+/* Ends every stream bound to the session key (logout). */
+void eventhub_end_session(struct eventhub *h, const uint8_t key[32]);
 /* Puts text (the replay and the ready event) before anything queued and
  * drops queued live changes with seq <= upto (the replay covered them). */
 int eventhub_prepend(struct eventhub_sub *s, const char *text, int64_t upto) JG_WUR;

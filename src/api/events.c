@@ -12,6 +12,7 @@
 #include "api/eventhub.h"
 #include "api/render.h"
 #include "core/request.h"
+#include "util/crypto.h"
 #include "util/log.h"
 
 #define REPLAY_EVENTS_MAX 10000  /* audit events looked at for a resume */
@@ -186,6 +187,17 @@ void handle_events(struct conn *c)
 	if (rc != JG_OK) {
 		conn_error(c, 503, "unavailable", "too many event streams; try again later");
 		return;
+	}
+	if (c->by_session) {
+		/* a browser's stream lives no longer than its session */
+		const char *cookie = MHD_lookup_connection_value(c->mhd, MHD_COOKIE_KIND,
+								 WEBSESSION_COOKIE);
+		uint8_t key[SHA256_LEN];
+
+		if (cookie != NULL) {
+			crypto_sha256(cookie, strlen(cookie), key);
+			eventhub_bind_session(sub, key, c->session_expires_ms);
+		}
 	}
 	/* subscribed first: every change after head reaches the queue */
 	head = engine_audit_head(c->deps->engine);

@@ -278,6 +278,13 @@ static void handle_logout(struct conn *c)
 	}
 	OPENSSL_cleanse(v.csrf, sizeof(v.csrf));
 	(void)websession_end(c->sessions, cookie);
+	if (c->deps->events) {
+		/* and the pages it has open stop receiving */
+		uint8_t key[SHA256_LEN];
+
+		crypto_sha256(cookie, strlen(cookie), key);
+		eventhub_end_session(c->deps->events, key);
+	}
 	clear_cookie(c);
 	ev = json_pack("{s:s, s:s, s:s, s:{s:s}}", "action", "auth.signed_out", "actor",
 		       v.who.name, "subject", v.who.name, "detail", "via", "web");

@@ -440,6 +440,29 @@ class EventsTest(unittest.TestCase):
         self.assertEqual((ev["data"]["state"], ev["data"]["end_comment"]),
                          ("revoked", "incident over"))
 
+    def test_logout_ends_the_pages_streams(self):
+        b = Browser(self.srv.url)
+        self.assertEqual(b.sign_in_token(token("alice"))[0], 200)
+        cookie = "jitgate_session=" + b.cookies["jitgate_session"]
+        page = self.stream(cookie=cookie)
+        other = self.stream("alice")  # her CLI, by token: not this session
+        self.ready(page)
+        self.ready(other)
+        st, _ = b.call("POST", "/auth/logout")
+        self.assertEqual(st, 200)
+        while True:  # the page's stream ends, without anything more
+            ev = page.next()
+            if ev is None:
+                break
+            self.assertNotEqual(ev["event"], "request")
+        st, r = self.srv.request("alice", "orders-db", "read", "1m")
+        ev = other.until(lambda e: e["event"] == "request")
+        self.assertEqual(ev["data"]["id"], r["id"])
+        # and the cookie opens no new one
+        again = EventStream(self.srv.url, cookie=cookie)
+        self.assertEqual(again.status, 401)
+        again.close()
+
     def test_invisible_requests_are_not_leaked(self):
         s = self.srv
         erik = self.stream("erik")  # engineering: sees only his own
