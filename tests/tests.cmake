@@ -5,7 +5,7 @@ foreach(src ${JG_UNIT_TESTS})
   add_executable(${name} ${src})
   target_link_libraries(${name} PRIVATE jitgate_lib PkgConfig::CMOCKA)
   target_compile_definitions(${name} PRIVATE
-    JG_SOURCE_DIR="${CMAKE_SOURCE_DIR}" JG_SHARED_DIR="${CMAKE_SOURCE_DIR}/../shared")
+    JG_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   add_test(NAME unit/${name} COMMAND ${name})
   set_tests_properties(unit/${name} PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()

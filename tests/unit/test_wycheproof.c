@@ -1,4 +1,4 @@
-/* Project Wycheproof vectors (../shared/vectors/wycheproof, see its README):
+/* Project Wycheproof vectors (tests/vectors/wycheproof, see its README):
  * every valid case of an algorithm jitgate supports verifies, every invalid
  * case is refused, and cases of other algorithms (HS*, RS384, ES512...)
  * are refused.  "acceptable" cases are printed with our decision; they are
@@ -19,7 +19,7 @@
 #include "identity/jwt.h"
 #include "util/crypto.h"
 
-#define VEC_DIR JG_SHARED_DIR "/vectors/wycheproof/"
+#define VEC_DIR JG_SOURCE_DIR "/tests/vectors/wycheproof/"
 
 static json_t *load(const char *name)
 {
