@@ -40,10 +40,12 @@ struct api_deps {
 	/* why this node is not ready (a static string), or NULL: /readyz
 	 * answers 503 "not ready: WHY" */
 	_Atomic(const char *) not_ready;
+	atomic_int inflight; /* engine commands of suspended connections */
 };
 
-/* Listens on "host:port" (deps must outlive the api). */
-int api_start(struct api_deps *deps, const char *listen, struct api **out) JG_WUR;
+/* Serves HTTP on listen_fd, a socket already bound and listening, which it
+ * takes over (also on failure).  deps must outlive the api. */
+int api_start(struct api_deps *deps, int listen_fd, struct api **out) JG_WUR;
 void api_stop(struct api *a);
 
 #endif

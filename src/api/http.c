@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "api/api_internal.h"
 #include "api/render.h"
@@ -93,9 +94,11 @@ bool conn_arg_long(struct conn *c, const char *name, long lo, long hi, long *out
 static void on_engine_done(struct engine_cmd *cmd, void *arg)
 {
 	struct conn *c = arg;
+	struct api_deps *deps = c->deps; /* c may be gone once resumed */
 
 	(void)cmd;
 	MHD_resume_connection(c->mhd);
+	atomic_fetch_sub(&deps->inflight, 1);
 }
 
 void conn_submit(struct conn *c, void (*after)(struct conn *c))
@@ -106,7 +109,9 @@ void conn_submit(struct conn *c, void (*after)(struct conn *c))
 	c->state = CONN_SUSPENDED;
 	/* suspend first: the engine may finish before submit returns */
 	MHD_suspend_connection(c->mhd);
+	atomic_fetch_add(&c->deps->inflight, 1);
 	if (engine_submit(c->deps->engine, &c->cmd) != JG_OK) {
+		atomic_fetch_sub(&c->deps->inflight, 1);
 		c->cmd.err = JG_ERR_UNAVAILABLE;
 		snprintf(c->cmd.res.message, sizeof(c->cmd.res.message),
 			 "jitgate is overloaded or shutting down; nothing was changed");
@@ -501,63 +506,39 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	*con_cls = NULL;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *sa)
+int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 {
-	char host[64];
-	const char *colon = strrchr(listen, ':');
-	long port;
-	char *end;
-
-	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-		return JG_ERR_INVALID;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535)
-		return JG_ERR_INVALID;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return JG_ERR_INVALID;
-	return JG_OK;
-}
-
-int api_start(struct api_deps *deps, const char *listen, struct api **out)
-{
-	struct sockaddr_in sa;
 	struct api *a;
 
 	*out = NULL;
-	if (parse_listen(listen, &sa) != JG_OK) {
-		log_error(NULL, "listen address %s is not IPv4 host:port", listen);
-		return JG_ERR_INVALID;
-	}
 	a = calloc(1, sizeof(*a));
-	if (a == NULL)
+	if (a == NULL) {
+		close(listen_fd);
 		return JG_ERR_NOMEM;
+	}
 	a->deps = deps;
 	if (websessions_new(WEBSESSIONS_MAX, WEBSESSIONS_PER_SUBJECT, &a->sessions) != JG_OK ||
 	    weblogin_new(deps->idp, &a->login) != JG_OK) {
 		websessions_free(a->sessions);
 		free(a);
+		close(listen_fd);
 		return JG_ERR_NOMEM;
 	}
+	/* the socket is bound by the daemon (netaddr_listen: no address
+	 * reuse), so MHD never binds and never sets SO_REUSEPORT itself */
 	a->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_TURBO,
-		0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+			MHD_USE_TURBO | MHD_USE_ITC,
+		0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 		/* headers only (the body is copied out as it arrives): a
 		 * 16 KiB token fits, and MHD clears this on every request */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-		(unsigned)1, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
 	if (a->d == NULL) {
-		log_error(NULL, "cannot listen on %s", listen);
+		/* MHD closes a listen socket it was given when it fails */
+		log_error(NULL, "cannot start the HTTP server: %s", strerror(errno));
 		weblogin_free(a->login);
 		websessions_free(a->sessions);
 		free(a);
@@ -569,9 +550,19 @@ int api_start(struct api_deps *deps, const char *listen, struct api **out)
 
 void api_stop(struct api *a)
 {
+	MHD_socket ls;
+
 	if (a == NULL)
 		return;
-	/* first: the worker answers its suspended sign-ins and every event
+	/* no new connections; then let the engine answer every suspended
+	 * one (it still runs: it stops after the API), so MHD never frees a
+	 * connection whose command the engine still holds */
+	ls = MHD_quiesce_daemon(a->d);
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
+	for (int i = 0; i < 30000 && atomic_load(&a->deps->inflight) > 0; i++)
+		usleep(1000);
+	/* the login worker answers its suspended sign-ins and every event
 	 * stream ends, since MHD needs suspended connections resumed before
 	 * it stops */
 	weblogin_free(a->login);

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "util/duration.h"
+#include "util/netaddr.h"
 
 int cfgval_err(struct cfgval_ctx *c, int line, const char *fmt, ...)
 {
@@ -147,20 +148,17 @@ int cfgval_int(struct cfgval_ctx *c, const struct ytree *v, const char *key,
 	       int64_t lo, int64_t hi, int64_t *out)
 {
 	int64_t val = 0;
+	uint64_t u;
 	int rc;
 
 	*out = 0;
 	rc = cfgval_want(c, v, YTREE_SCALAR, key);
 	if (rc < 0)
 		return rc;
-	if (!v->plain || v->len == 0 || v->len > 12 ||
-	    (v->len > 1 && v->str[0] == '0'))
+	if (!v->plain || v->len > 12 ||
+	    num_parse_u64(v->str, v->len, 0, UINT64_MAX, &u) != JG_OK)
 		goto bad;
-	for (size_t i = 0; i < v->len; i++) {
-		if (v->str[i] < '0' || v->str[i] > '9')
-			goto bad;
-		val = val * 10 + (v->str[i] - '0');
-	}
+	val = (int64_t)u;
 	if (val < lo || val > hi)
 		return cfgval_err(c, v->line, "%s: %lld is out of range %lld..%lld",
 				  key, (long long)val, (long long)lo,

@@ -21,6 +21,7 @@
 #include "core/actions.h"
 #include "util/crypto.h"
 #include "util/fileio.h"
+#include "util/netaddr.h"
 
 /* Bounds on list sizes, far above any real deployment. */
 #define MAX_IDENTITIES 10000
@@ -80,22 +81,13 @@ static bool algorithm_ok(const char *s)
 	return in_list(oidc_algorithms, s);
 }
 
-/* "host:port", host maybe "[v6]"; port 1..65535. */
+/* "ADDRESS:PORT" with a numeric IPv4 or [IPv6] address, port 1..65535:
+ * the same parser the listeners use, so what loads also binds. */
 static bool listen_ok(const char *s)
 {
-	const char *colon = strrchr(s, ':');
-	long port = 0;
+	struct netaddr a;
 
-	if (colon == NULL || colon == s || colon[1] == '\0')
-		return false;
-	if (s[0] == '[' && colon[-1] != ']')
-		return false;
-	for (const char *p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9' || port > 65535)
-			return false;
-		port = port * 10 + (*p - '0');
-	}
-	return port >= 1 && port <= 65535;
+	return netaddr_parse(s, 1, &a, NULL, 0) == JG_OK;
 }
 
 static bool storage_ok(const char *s)
@@ -389,7 +381,8 @@ static int read_gateway(struct cfgval_ctx *c, const struct ytree *m,
 	if (v[0] == NULL)
 		return cfgval_missing(c, m, "gateway", "postgres_listen");
 	rc = cfgval_checked(c, v[0], "postgres_listen", listen_ok,
-			    "HOST:PORT", true, &g->postgres_listen);
+			    "ADDRESS:PORT (numeric IPv4, or [IPv6]; port 1..65535)",
+			    true, &g->postgres_listen);
 	if (rc < 0 || v[1] == NULL)
 		return rc;
 	rc = cfgval_fields(c, v[1], "gateway.tls", tls_keys, t);
@@ -595,7 +588,8 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	if (rc < 0)
 		return rc;
 	rc = v[T_LISTEN] ? cfgval_checked(c, v[T_LISTEN], "listen", listen_ok,
-					"HOST:PORT", true, &cfg->listen)
+					"ADDRESS:PORT (numeric IPv4, or [IPv6]; port 1..65535)",
+					true, &cfg->listen)
 			 : dupstr("127.0.0.1:8700", &cfg->listen);
 	if (rc < 0)
 		return rc;

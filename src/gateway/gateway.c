@@ -20,6 +20,7 @@
 #include "gateway/session.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/netaddr.h"
 
 #define GW_WHY_MAX 32
 #define GW_QUEUE_MAX 1000000 /* ended grants waiting for the loop */
@@ -213,33 +214,6 @@ static void check_fd_limit(const struct config *cfg)
 			 (unsigned long long)rl.rlim_cur);
 }
 
-static int split_hostport(const char *hp, char *host, size_t hostlen,
-			  int *port)
-{
-	const char *colon = strrchr(hp, ':');
-	const char *h = hp;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (!colon)
-		return JG_ERR_INVALID;
-	hl = (size_t)(colon - hp);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= hostlen)
-		return JG_ERR_INVALID;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p < 0 || p > 65535)
-		return JG_ERR_INVALID;
-	*port = (int)p;
-	return 0;
-}
-
 static int make_tls(struct gateway *gw, const struct config *cfg)
 {
 	gw->ctx.tls_client = SSL_CTX_new(TLS_client_method());
@@ -269,34 +243,71 @@ static int make_tls(struct gateway *gw, const struct config *cfg)
 	return 0;
 }
 
+int gateway_tls_check(const struct config *cfg, char *err, size_t errlen)
+{
+	struct gateway gw;
+	int rc;
+
+	memset(&gw, 0, sizeof(gw));
+	ERR_clear_error();
+	rc = make_tls(&gw, cfg);
+	if (rc != 0)
+		snprintf(err, errlen, "gateway.tls: cannot load certificate %s / key %s: %s",
+			 cfg->gateway.tls_cert ? cfg->gateway.tls_cert : "-",
+			 cfg->gateway.tls_key ? cfg->gateway.tls_key : "-",
+			 ERR_reason_error_string(ERR_peek_last_error())
+				 ? ERR_reason_error_string(ERR_peek_last_error())
+				 : "unknown error");
+	SSL_CTX_free(gw.ctx.tls_client);
+	SSL_CTX_free(gw.ctx.tls_server);
+	ERR_clear_error();
+	return rc;
+}
+
+/* Binds postgres_listen when the caller has not bound it already. */
+static int bind_listener(const struct config *cfg, int *fd)
+{
+	struct netaddr a;
+	char why[160];
+
+	if (netaddr_parse(cfg->gateway.postgres_listen, 0, &a, why,
+			  sizeof(why)) != JG_OK) {
+		log_error("gateway", "bad postgres_listen: %s", why);
+		return JG_ERR_INVALID;
+	}
+	if (netaddr_listen(&a, 1024, fd, why, sizeof(why)) != JG_OK) {
+		log_error("gateway", "%s", why);
+		return JG_ERR_IO;
+	}
+	return 0;
+}
+
 int gateway_start(struct event_base *base, const struct config *cfg,
-		  const struct gateway_hooks *hooks, struct gateway **out)
+		  const struct gateway_hooks *hooks, int listen_fd,
+		  struct gateway **out)
 {
 	struct gateway *gw;
-	struct evutil_addrinfo hints, *ai = NULL;
-	char host[256], portstr[8];
-	int port, rc;
+	int rc;
 
 	*out = NULL;
 	if (!cfg->gateway.postgres_listen || !hooks->authenticate ||
-	    !hooks->find_grant)
+	    !hooks->find_grant) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return JG_ERR_INVALID;
+	}
 	gw = calloc(1, sizeof(*gw));
-	if (!gw)
+	if (!gw) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return JG_ERR_NOMEM;
+	}
 	gw->efd = -1;
 	gw->reserve_fd = -1;
 	pthread_mutex_init(&gw->lock, NULL);
 	gw->ctx.base = base;
 	gw->ctx.cfg = cfg;
 	gw->ctx.hooks = *hooks;
-	rc = split_hostport(cfg->gateway.postgres_listen, host, sizeof(host),
-			    &port);
-	if (rc != 0) {
-		log_error("gateway", "bad postgres_listen %s",
-			  cfg->gateway.postgres_listen);
-		goto out;
-	}
 	rc = JG_ERR_NOMEM;
 	if (registry_new(4096, &gw->ctx.by_request) != 0 ||
 	    registry_new(4096, &gw->ctx.by_cancel) != 0 ||
@@ -330,26 +341,22 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	gw->reserve_fd = open_reserve();
 	if (gw->reserve_fd < 0)
 		goto out;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if (evutil_getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
-		log_error("gateway", "postgres_listen host must be an IP "
-			  "address: %s", host);
-		rc = JG_ERR_INVALID;
-		goto out;
+	if (listen_fd < 0) {
+		rc = bind_listener(cfg, &listen_fd);
+		if (rc != 0)
+			goto out;
 	}
-	gw->listener = evconnlistener_new_bind(
-		base, accept_cb, gw,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-		1024, ai->ai_addr, (int)ai->ai_addrlen);
+	/* no address reuse: the socket was bound by netaddr_listen */
+	gw->listener = evconnlistener_new(
+		base, accept_cb, gw, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+		0 /* already listening */, listen_fd);
 	if (!gw->listener) {
-		log_error("gateway", "cannot listen on %s: %s",
+		log_error("gateway", "cannot watch the listener on %s: %s",
 			  cfg->gateway.postgres_listen, strerror(errno));
+		rc = JG_ERR_IO;
 		goto out;
 	}
+	listen_fd = -1;
 	evconnlistener_set_error_cb(gw->listener, accept_error_cb);
 	check_fd_limit(cfg);
 	log_info("gateway", "PostgreSQL gateway listening on %s%s",
@@ -359,8 +366,8 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	*out = gw;
 	gw = NULL;
 out:
-	if (ai)
-		evutil_freeaddrinfo(ai);
+	if (listen_fd >= 0)
+		close(listen_fd);
 	gateway_free(gw);
 	return rc;
 }
@@ -374,17 +381,7 @@ void gateway_set_config(struct gateway *gw, const struct config *cfg)
 
 int gateway_port(const struct gateway *gw)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	evutil_socket_t fd = evconnlistener_get_fd(gw->listener);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return -1;
+	return netaddr_local_port(evconnlistener_get_fd(gw->listener));
 }
 
 size_t gateway_session_count(const struct gateway *gw)

@@ -47,10 +47,17 @@ struct gateway_hooks {
 		      int64_t request_id, json_t *detail);
 };
 
-/* Starts listening on cfg->gateway.postgres_listen on base.  The config
- * must outlive the gateway (or be replaced with gateway_set_config). */
+/* Starts the gateway on base, accepting on listen_fd: a socket already
+ * bound and listening (taken over, also on failure), or -1 to bind
+ * cfg->gateway.postgres_listen here.  The config must outlive the gateway
+ * (or be replaced with gateway_set_config). */
 int gateway_start(struct event_base *base, const struct config *cfg,
-		  const struct gateway_hooks *hooks, struct gateway **out) JG_WUR;
+		  const struct gateway_hooks *hooks, int listen_fd,
+		  struct gateway **out) JG_WUR;
+/* Loads gateway.tls (certificate and key) as gateway_start would, without
+ * starting anything: check-config and serve refuse the same files.  On
+ * failure err says which file and why. */
+int gateway_tls_check(const struct config *cfg, char *err, size_t errlen) JG_WUR;
 /* Swaps the config after a reload (loop thread only). */
 void gateway_set_config(struct gateway *gw, const struct config *cfg);
 /* Thread-safe: tells the gateway a grant ended (expired or revoked).  Every

@@ -818,7 +818,9 @@ static void *engine_main(void *arg)
 	struct engine *e = arg;
 
 	pthread_mutex_lock(&e->lock);
-	while (!e->stop) {
+	/* after stop, what is already queued still runs (the audit events of
+	 * parts stopped before the engine); nothing new is queued */
+	while (!e->stop || e->head != NULL) {
 		struct deadline next;
 		int64_t now = time_now_ms();
 		bool due = deadlines_peek(&e->dl, &next) && next.at_ms <= now &&

@@ -1,5 +1,13 @@
 /* `jitgate serve`: builds every part from the config, runs until SIGTERM
- * or SIGINT, reloads on SIGHUP. */
+ * or SIGINT, reloads on SIGHUP.
+ *
+ * The parts are started in the order of the table `parts` below and
+ * stopped in exactly the reverse order, on a failed start as on shutdown:
+ * the store lock and the listening sockets come first, so a second daemon
+ * on the same store or address stops before it writes anything; the API
+ * comes last and goes first, so no request arrives at a part that is
+ * already gone. */
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
@@ -18,14 +26,23 @@
 #include "server/engine.h"
 #include "server/nodes.h"
 #include "server/notify.h"
+#include "server/sdnotify.h"
 #include "server/serve.h"
+#include "server/startcheck.h"
 #include "store/store.h"
 #include "util/crypto.h"
+#include "util/lockfile.h"
 #include "util/log.h"
+#include "util/netaddr.h"
 #include "util/timeutil.h"
 
 struct daemon {
+	const char *path;
+	char digest[SHA256_HEX_LEN + 1];
 	struct cfgholder *cfg;
+	const struct config *c; /* the config of the start (the holder's) */
+	int lock_fd;
+	int http_fd, gw_fd;     /* bound, until handed to the API / gateway */
 	struct store *store;
 	struct grant_index *gi;
 	struct metrics metrics;
@@ -37,59 +54,13 @@ struct daemon {
 	struct api *api;
 	struct notifier *notifier;
 	struct event_base *gw_base;
+	struct event *gw_stop;
+	struct cfgref *gw_cfg;  /* the config the gateway reads */
+	pthread_mutex_t gw_lock; /* guards gw for the engine thread */
 	struct gateway *gw;
 	pthread_t gw_thread;
 	bool gw_running;
 };
-
-static const char *config_arg(int argc, char **argv)
-{
-	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
-			return argv[i + 1];
-	return NULL;
-}
-
-/* SHA-256 of the file, recorded with config.loaded so the audit log says
- * exactly which policy was in force. */
-static void file_digest(const char *path, char out[SHA256_HEX_LEN + 1])
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, n;
-
-	snprintf(out, SHA256_HEX_LEN + 1, "unknown");
-	if (f == NULL)
-		return;
-	buf = malloc(CONFIG_FILE_MAX + 1);
-	if (buf) {
-		n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-		len = n;
-		crypto_sha256_hex(buf, len, out);
-	}
-	free(buf);
-	fclose(f);
-}
-
-int check_config_main(int argc, char **argv)
-{
-	const char *path = config_arg(argc, argv);
-	struct config *cfg = NULL;
-	char err[512];
-
-	if (path == NULL) {
-		fprintf(stderr, "usage: jitgate check-config -c FILE\n");
-		return 2;
-	}
-	if (config_load(path, &cfg, err, sizeof(err)) != JG_OK) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	printf("%s: ok (%zu resources, %zu policies, %zu identities)\n", path,
-	       cfg->nresources, cfg->npolicies, cfg->nidentities);
-	config_free(cfg);
-	return 0;
-}
 
 /* ---- OIDC glue ---- */
 
@@ -315,22 +286,31 @@ static bool gw_audit(void *ctx, const char *action, const char *subject,
 	return engine_audit_flow(d->engine, ev);
 }
 
+/* Engine thread, like on_grant_ended. */
 static void on_audit_resume(void *ctx)
 {
 	struct daemon *d = ctx;
 
+	pthread_mutex_lock(&d->gw_lock);
 	if (d->gw)
 		gateway_audit_resume(d->gw);
+	pthread_mutex_unlock(&d->gw_lock);
 }
 
+/* Engine thread: d->gw is published and withdrawn by the main thread while
+ * the engine runs, hence the lock (held only for a non-blocking enqueue). */
 static void on_grant_ended(void *ctx, int64_t request_id, const char *why)
 {
 	struct daemon *d = ctx;
 
+	pthread_mutex_lock(&d->gw_lock);
 	if (d->gw)
 		gateway_grant_ended(d->gw, request_id, why);
+	pthread_mutex_unlock(&d->gw_lock);
 }
 
+/* Engine thread: the hub has its own lock and lives as long as the
+ * engine (created before it, freed after it). */
 static void on_request_changed(void *ctx, const struct request *r, int64_t seq)
 {
 	struct daemon *d = ctx;
@@ -338,140 +318,67 @@ static void on_request_changed(void *ctx, const struct request *r, int64_t seq)
 	eventhub_publish(d->events, r, seq);
 }
 
-static void *gw_main(void *arg)
-{
-	struct daemon *d = arg;
+/* ---- the parts, in start order ---- */
 
-	event_base_dispatch(d->gw_base);
-	return NULL;
-}
-
-static int start_gateway(struct daemon *d, const struct config *cfg)
+/* The SQLite file may be served by one daemon only: a second one would
+ * append to the same audit chain.  The lock is a file next to it (flock),
+ * released by the kernel when the process ends however it ends. */
+static int lock_start(struct daemon *d)
 {
-	static struct gateway_hooks hooks;
+	char path[4096], err[4200];
 	int rc;
 
-	hooks = (struct gateway_hooks){
-		.ctx = d,
-		.authenticate = gw_authenticate,
-		.find_grant = gw_find_grant,
-		.audit = gw_audit,
-	};
-	struct event_config *ec = event_config_new();
-
-	/* the coarse clock would cost up to a few ms of cut precision */
-	if (ec)
-		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	d->gw_base = ec ? event_base_new_with_config(ec) : NULL;
-	if (ec)
-		event_config_free(ec);
-	if (d->gw_base == NULL)
-		return JG_ERR_NOMEM;
-	rc = gateway_start(d->gw_base, cfg, &hooks, &d->gw);
+	if (strncmp(d->c->storage, "sqlite:", 7) != 0)
+		return JG_OK; /* a shared database serves several nodes */
+	if (snprintf(path, sizeof(path), "%s.lock", d->c->storage + 7) >= (int)sizeof(path)) {
+		log_error(NULL, "storage path too long");
+		return JG_ERR_INVALID;
+	}
+	rc = lockfile_take(path, &d->lock_fd, err, sizeof(err));
 	if (rc != JG_OK)
-		return rc;
-	if (pthread_create(&d->gw_thread, NULL, gw_main, d) != 0)
-		return JG_ERR_INTERNAL;
-	d->gw_running = true;
-	log_info(NULL, "postgres gateway listening on %s", cfg->gateway.postgres_listen);
+		log_error(NULL, "cannot start: %s", err);
+	return rc;
+}
+
+static void lock_stop(struct daemon *d)
+{
+	lockfile_release(d->lock_fd);
+	d->lock_fd = -1;
+}
+
+static int bind_one(const char *what, const char *text, int *fd)
+{
+	struct netaddr a;
+	char err[256];
+
+	if (netaddr_parse(text, 1, &a, err, sizeof(err)) != JG_OK) {
+		log_error(NULL, "%s %s: %s", what, text, err);
+		return JG_ERR_INVALID;
+	}
+	if (netaddr_listen(&a, 1024, fd, err, sizeof(err)) != JG_OK) {
+		log_error(NULL, "cannot start: %s %s", what, err);
+		return JG_ERR_IO;
+	}
 	return JG_OK;
 }
 
-struct gw_swap {
-	struct daemon *d;
-	struct cfgref *ref;
-};
-
-/* Runs on the gateway loop: the gateway reads the config there only. */
-static void gw_set_config(evutil_socket_t fd, short what, void *arg)
+/* Every address is bound before anything is written. */
+static int listen_start(struct daemon *d)
 {
-	struct gw_swap *s = arg;
-	static struct cfgref *held;
+	int rc = bind_one("listen", d->c->listen, &d->http_fd);
 
-	(void)fd;
-	(void)what;
-	gateway_set_config(s->d->gw, cfgref_config(s->ref));
-	if (held)
-		cfgref_put(held);
-	held = s->ref; /* keep it alive while the gateway uses it */
-	free(s);
+	if (rc == JG_OK && d->c->gateway.enabled)
+		rc = bind_one("postgres_listen", d->c->gateway.postgres_listen, &d->gw_fd);
+	return rc;
 }
 
-static bool differ(const char *a, const char *b)
+static void listen_stop(struct daemon *d)
 {
-	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
-}
-
-/* Parts that are wired once at start. */
-static bool needs_restart(const struct config *a, const struct config *b)
-{
-	return differ(a->storage, b->storage) || differ(a->listen, b->listen) ||
-	       a->oidc.enabled != b->oidc.enabled || differ(a->oidc.issuer, b->oidc.issuer) ||
-	       differ(a->web.oidc_client_id, b->web.oidc_client_id) ||
-	       a->gateway.enabled != b->gateway.enabled ||
-	       differ(a->gateway.postgres_listen, b->gateway.postgres_listen);
-}
-
-static void reload(struct daemon *d, const char *path)
-{
-	struct config *cfg = NULL;
-	char err[512], digest[SHA256_HEX_LEN + 1];
-	struct cfgref *old;
-
-	if (config_load(path, &cfg, err, sizeof(err)) != JG_OK) {
-		log_error(NULL, "reload refused, the running config stays: %s", err);
-		return;
-	}
-	old = cfgholder_get(d->cfg);
-	if (needs_restart(cfgref_config(old), cfg))
-		log_warn(NULL, "listen, storage, oidc and gateway listener changes take effect "
-			       "at the next restart; policies, identities and resources apply now");
-	cfgref_put(old);
-	file_digest(path, digest);
-	if (cfgholder_swap(d->cfg, cfg) != JG_OK) {
-		config_free(cfg);
-		log_error(NULL, "reload failed: out of memory");
-		return;
-	}
-	if (d->gw) {
-		struct gw_swap *s = malloc(sizeof(*s));
-
-		if (s) {
-			s->d = d;
-			s->ref = cfgholder_get(d->cfg);
-			if (event_base_once(d->gw_base, -1, EV_TIMEOUT, gw_set_config, s, NULL) != 0) {
-				cfgref_put(s->ref);
-				free(s);
-			}
-		}
-	}
-	/* an operator who sends SIGHUP after rotating IdP keys wants them now */
-	if (d->oidc && oidc_refresh_now(d->oidc) != JG_OK)
-		log_warn(NULL, "oidc: key set refresh on reload failed; keeping the current keys");
-	if (engine_config_loaded(d->engine, path, digest) != JG_OK)
-		log_error(NULL, "config.loaded could not be audited");
-	log_info(NULL, "config reloaded from %s (sha256 %s)", path, digest);
-}
-
-static void shutdown_all(struct daemon *d)
-{
-	if (d->gw_running) {
-		event_base_loopbreak(d->gw_base);
-		pthread_join(d->gw_thread, NULL);
-	}
-	gateway_free(d->gw);
-	d->gw = NULL;
-	if (d->gw_base)
-		event_base_free(d->gw_base);
-	api_stop(d->api);
-	notifier_stop(d->notifier);
-	oidc_free(d->oidc);
-	nodes_stop(d->nodes);
-	engine_free(d->engine);
-	eventhub_free(d->events); /* after the engine: it publishes to the hub */
-	store_close(d->store);
-	grant_index_free(d->gi);
-	cfgholder_free(d->cfg);
+	if (d->http_fd >= 0)
+		close(d->http_fd);
+	if (d->gw_fd >= 0)
+		close(d->gw_fd);
+	d->http_fd = d->gw_fd = -1;
 }
 
 /* The store named by storage, with the password from storage_password_env
@@ -494,28 +401,393 @@ static int open_store(struct daemon *d, const struct config *c)
 	so.timeout_ms = (int)(half_stale_ms < 2000 ? 2000
 			      : half_stale_ms > 10000 ? 10000 : half_stale_ms);
 	if (store_open(c->storage, &so, &d->store, err, sizeof(err)) != JG_OK) {
-		log_error(NULL, "%s", err);
+		log_error(NULL, "cannot open the store: %s", err);
 		return JG_ERR_STORE;
 	}
 	return JG_OK;
 }
 
-int serve_main(int argc, char **argv)
+static int store_start(struct daemon *d)
 {
-	const char *path = config_arg(argc, argv);
-	struct daemon d;
-	struct config *cfg = NULL;
-	const struct config *c;
-	char err[512], digest[SHA256_HEX_LEN + 1];
-	struct engine_hooks eh;
-	sigset_t sigs;
-	int sig, rc = 1;
+	int rc = open_store(d, d->c);
 
-	memset(&d, 0, sizeof(d));
-	if (path == NULL) {
-		fprintf(stderr, "usage: jitgate serve -c FILE\n");
+	d->deps.store = d->store;
+	return rc;
+}
+
+static void store_stop(struct daemon *d)
+{
+	store_close(d->store);
+	d->store = NULL;
+}
+
+/* Recovers the grants from the store and appends config.loaded. */
+static int engine_part_start(struct daemon *d)
+{
+	struct engine_hooks eh = {.ctx = d, .grant_ended = on_grant_ended,
+				  .audit_resume = on_audit_resume,
+				  .request_changed = on_request_changed};
+	int64_t streams = d->c->limits.http_connections / 2;
+
+	if (grant_index_new(&d->gi) != JG_OK)
+		return JG_ERR_NOMEM;
+	if (eventhub_new(d->cfg, streams > 0 ? (size_t)streams : 1, &d->events) != JG_OK)
+		return JG_ERR_NOMEM;
+	d->deps.events = d->events;
+	if (engine_new(d->store, d->gi, d->cfg, &d->metrics, &eh, &d->engine) != JG_OK)
+		return JG_ERR_NOMEM;
+	if (nodes_start(d->store, d->engine, d->c, &d->deps.not_ready, &d->nodes) != JG_OK ||
+	    engine_start(d->engine, d->digest) != JG_OK) {
+		log_error(NULL, "cannot start: the store or audit log is not writable");
+		return JG_ERR_STORE;
+	}
+	d->deps.engine = d->engine;
+	d->deps.gi = d->gi;
+	return JG_OK;
+}
+
+/* Runs what is still queued (audit events of the parts stopped before)
+ * and stops the thread. */
+static void engine_part_stop(struct daemon *d)
+{
+	nodes_stop(d->nodes);
+	d->nodes = NULL;
+	engine_free(d->engine);
+	d->engine = NULL;
+	eventhub_free(d->events); /* after the engine: it publishes to the hub */
+	d->events = NULL;
+	grant_index_free(d->gi);
+	d->gi = NULL;
+}
+
+static int oidc_start(struct daemon *d)
+{
+	if (!d->c->oidc.enabled)
+		return JG_OK;
+	if (start_oidc(d, d->c) != JG_OK) {
+		log_error(NULL, "oidc: invalid configuration");
+		return JG_ERR_INVALID;
+	}
+	d->deps.oidc = oidc_auth;
+	d->deps.oidc_ctx = d;
+	d->deps.idp = d->oidc;
+	return JG_OK;
+}
+
+static void oidc_stop(struct daemon *d)
+{
+	oidc_free(d->oidc);
+	d->oidc = NULL;
+}
+
+static int notifier_part_start(struct daemon *d)
+{
+	return notifier_start(d->store, &d->notifier);
+}
+
+static void notifier_part_stop(struct daemon *d)
+{
+	notifier_stop(d->notifier);
+	d->notifier = NULL;
+}
+
+static void *gw_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_dispatch(d->gw_base);
+	return NULL;
+}
+
+/* An active event, unlike event_base_loopbreak, is not lost when it comes
+ * before the loop has started. */
+static void gw_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static int gateway_part_start(struct daemon *d)
+{
+	static struct gateway_hooks hooks;
+	struct event_config *ec;
+	struct gateway *gw;
+	int rc, fd = d->gw_fd;
+
+	if (!d->c->gateway.enabled)
+		return JG_OK;
+	hooks = (struct gateway_hooks){
+		.ctx = d,
+		.authenticate = gw_authenticate,
+		.find_grant = gw_find_grant,
+		.audit = gw_audit,
+	};
+	ec = event_config_new();
+	/* the coarse clock would cost up to a few ms of cut precision */
+	if (ec)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	d->gw_base = ec ? event_base_new_with_config(ec) : NULL;
+	if (ec)
+		event_config_free(ec);
+	if (d->gw_base == NULL)
+		return JG_ERR_NOMEM;
+	d->gw_stop = event_new(d->gw_base, -1, 0, gw_stop_cb, d->gw_base);
+	if (d->gw_stop == NULL)
+		return JG_ERR_NOMEM;
+	d->gw_cfg = cfgholder_get(d->cfg);
+	d->gw_fd = -1; /* gateway_start owns it from here, also on failure */
+	rc = gateway_start(d->gw_base, cfgref_config(d->gw_cfg), &hooks, fd, &gw);
+	if (rc != JG_OK) {
+		log_error(NULL, "cannot start the postgres gateway on %s",
+			  d->c->gateway.postgres_listen);
+		return rc;
+	}
+	pthread_mutex_lock(&d->gw_lock);
+	d->gw = gw;
+	pthread_mutex_unlock(&d->gw_lock);
+	if (pthread_create(&d->gw_thread, NULL, gw_main, d) != 0)
+		return JG_ERR_INTERNAL;
+	d->gw_running = true;
+	return JG_OK;
+}
+
+/* Sessions are closed while the engine still runs, so their
+ * session.ended events are written. */
+static void gateway_part_stop(struct daemon *d)
+{
+	struct gateway *gw;
+
+	if (d->gw_running) {
+		event_active(d->gw_stop, EV_READ, 0);
+		pthread_join(d->gw_thread, NULL);
+		d->gw_running = false;
+	}
+	pthread_mutex_lock(&d->gw_lock);
+	gw = d->gw;
+	d->gw = NULL;
+	pthread_mutex_unlock(&d->gw_lock);
+	gateway_free(gw);
+	if (d->gw_stop)
+		event_free(d->gw_stop);
+	d->gw_stop = NULL;
+	if (d->gw_base)
+		event_base_free(d->gw_base);
+	d->gw_base = NULL;
+	if (d->gw_cfg)
+		cfgref_put(d->gw_cfg);
+	d->gw_cfg = NULL;
+}
+
+static int api_part_start(struct daemon *d)
+{
+	int fd = d->http_fd;
+
+	d->http_fd = -1; /* api_start owns it from here */
+	d->deps.cfg = d->cfg;
+	d->deps.metrics = &d->metrics;
+	d->deps.health = report_health;
+	d->deps.health_ctx = d;
+	return api_start(&d->deps, fd, &d->api);
+}
+
+static void api_part_stop(struct daemon *d)
+{
+	atomic_store(&d->deps.ready, false);
+	api_stop(d->api);
+	d->api = NULL;
+}
+
+struct part {
+	const char *name;
+	int (*start)(struct daemon *d);
+	void (*stop)(struct daemon *d);
+};
+
+static const struct part parts[] = {
+	{"store lock", lock_start, lock_stop},
+	{"listeners", listen_start, listen_stop},
+	{"store", store_start, store_stop},
+	{"engine", engine_part_start, engine_part_stop},
+	{"oidc", oidc_start, oidc_stop},
+	{"notifier", notifier_part_start, notifier_part_stop},
+	{"gateway", gateway_part_start, gateway_part_stop},
+	{"api", api_part_start, api_part_stop},
+};
+#define NPARTS (sizeof(parts) / sizeof(parts[0]))
+
+/* Starts parts in order; on a failure stops those started, in reverse.
+ * Returns how many are running (NPARTS on success). */
+static size_t start_parts(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < NPARTS; i++) {
+		log_debug(NULL, "starting %s", parts[i].name);
+		if (parts[i].start(d) != JG_OK) {
+			log_error(NULL, "cannot start: %s failed; stopping what was started",
+				  parts[i].name);
+			/* the failed part may have done half its work */
+			parts[i].stop(d);
+			break;
+		}
+	}
+	return i;
+}
+
+static void stop_parts(struct daemon *d, size_t running)
+{
+	while (running-- > 0) {
+		log_debug(NULL, "stopping %s", parts[running].name);
+		parts[running].stop(d);
+	}
+}
+
+/* ---- reload ---- */
+
+struct gw_swap {
+	struct daemon *d;
+	struct cfgref *ref;
+};
+
+/* Runs on the gateway loop: the gateway reads the config there only. */
+static void gw_set_config(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_swap *s = arg;
+
+	(void)fd;
+	(void)what;
+	gateway_set_config(s->d->gw, cfgref_config(s->ref));
+	cfgref_put(s->d->gw_cfg);
+	s->d->gw_cfg = s->ref; /* keep it alive while the gateway uses it */
+	free(s);
+}
+
+static bool differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Parts that are wired once at start. */
+static bool needs_restart(const struct config *a, const struct config *b)
+{
+	return differ(a->storage, b->storage) || differ(a->listen, b->listen) ||
+	       a->oidc.enabled != b->oidc.enabled || differ(a->oidc.issuer, b->oidc.issuer) ||
+	       differ(a->web.oidc_client_id, b->web.oidc_client_id) ||
+	       a->gateway.enabled != b->gateway.enabled ||
+	       differ(a->gateway.postgres_listen, b->gateway.postgres_listen);
+}
+
+static void reload(struct daemon *d)
+{
+	struct config *cfg = NULL;
+	char err[512], digest[SHA256_HEX_LEN + 1];
+	struct cfgref *old;
+
+	if (sdnotify_send("RELOADING=1") != JG_OK)
+		log_warn(NULL, "sd_notify RELOADING failed");
+	if (startcheck_load(d->path, &cfg, digest, err, sizeof(err)) != JG_OK) {
+		log_error(NULL, "reload refused, the running config stays: %s", err);
+		goto out;
+	}
+	old = cfgholder_get(d->cfg);
+	if (needs_restart(cfgref_config(old), cfg))
+		log_warn(NULL, "listen, storage, oidc and gateway listener changes take effect "
+			       "at the next restart; policies, identities and resources apply now");
+	cfgref_put(old);
+	if (cfgholder_swap(d->cfg, cfg) != JG_OK) {
+		config_free(cfg);
+		log_error(NULL, "reload failed: out of memory");
+		goto out;
+	}
+	if (d->gw) {
+		struct gw_swap *s = malloc(sizeof(*s));
+
+		if (s) {
+			s->d = d;
+			s->ref = cfgholder_get(d->cfg);
+			if (event_base_once(d->gw_base, -1, EV_TIMEOUT, gw_set_config, s, NULL) != 0) {
+				cfgref_put(s->ref);
+				free(s);
+			}
+		}
+	}
+	/* an operator who sends SIGHUP after rotating IdP keys wants them now */
+	if (d->oidc && oidc_refresh_now(d->oidc) != JG_OK)
+		log_warn(NULL, "oidc: key set refresh on reload failed; keeping the current keys");
+	if (engine_config_loaded(d->engine, d->path, digest) != JG_OK)
+		log_error(NULL, "config.loaded could not be audited");
+	log_info(NULL, "config reloaded from %s (sha256 %s)", d->path, digest);
+out:
+	if (sdnotify_send("READY=1") != JG_OK)
+		log_warn(NULL, "sd_notify READY failed");
+}
+
+/* ---- entry points ---- */
+
+static int config_arg(int argc, char **argv, const char *usage, const char **path)
+{
+	*path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("%s", usage);
+			return 0;
+		}
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+		    i + 1 < argc) {
+			*path = argv[++i];
+			continue;
+		}
+		fprintf(stderr, "jitgate %s: unexpected argument '%.64s'\n%s", argv[0],
+			argv[i], usage);
 		return 2;
 	}
+	if (*path == NULL) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	return -1;
+}
+
+int check_config_main(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: jitgate check-config -c FILE\n"
+		"  validates FILE exactly as `jitgate serve` would (without starting)\n";
+	const char *path;
+	struct config *cfg = NULL;
+	char err[512], digest[SHA256_HEX_LEN + 1];
+	int rc = config_arg(argc, argv, usage, &path);
+
+	if (rc >= 0)
+		return rc;
+	if (startcheck_load(path, &cfg, digest, err, sizeof(err)) != JG_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: ok (%zu resources, %zu policies, %zu identities)\n", path,
+	       cfg->nresources, cfg->npolicies, cfg->nidentities);
+	config_free(cfg);
+	return 0;
+}
+
+
+int serve_main(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: jitgate serve -c FILE\n"
+		"  runs the daemon until SIGTERM or SIGINT; SIGHUP reloads FILE\n"
+		"  (see docs/operations.md)\n";
+	struct daemon d = {.lock_fd = -1, .http_fd = -1, .gw_fd = -1};
+	struct config *cfg = NULL;
+	char err[512], shown[512];
+	size_t running = 0;
+	sigset_t sigs;
+	int sig, rc = config_arg(argc, argv, usage, &d.path);
+
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	if (getenv("JITGATE_LOG_DEBUG"))
 		log_set_level(LOG_LVL_DEBUG);
 	sigemptyset(&sigs);
@@ -525,78 +797,43 @@ int serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
+	pthread_mutex_init(&d.gw_lock, NULL);
 
-	if (config_load(path, &cfg, err, sizeof(err)) != JG_OK) {
+	if (startcheck_load(d.path, &cfg, d.digest, err, sizeof(err)) != JG_OK) {
 		fprintf(stderr, "%s\n", err);
-		return 1;
+		goto out;
 	}
-	file_digest(path, digest);
 	if (cfgholder_new(cfg, &d.cfg) != JG_OK) {
 		config_free(cfg);
-		return 1;
-	}
-	c = cfg; /* stays alive: the holder's own reference */
-	if (open_store(&d, c) != JG_OK)
-		goto out;
-	if (grant_index_new(&d.gi) != JG_OK)
-		goto out;
-	if (eventhub_new(d.cfg, c->limits.http_connections / 2 > 0
-				   ? (size_t)(c->limits.http_connections / 2) : 1,
-			 &d.events) != JG_OK)
-		goto out;
-	eh = (struct engine_hooks){.ctx = &d, .grant_ended = on_grant_ended,
-				   .audit_resume = on_audit_resume,
-				   .request_changed = on_request_changed};
-	if (engine_new(d.store, d.gi, d.cfg, &d.metrics, &eh, &d.engine) != JG_OK ||
-	    nodes_start(d.store, d.engine, c, &d.deps.not_ready, &d.nodes) != JG_OK ||
-	    engine_start(d.engine, digest) != JG_OK) {
-		log_error(NULL, "cannot start: the store or audit log is not writable");
 		goto out;
 	}
-	if (c->oidc.enabled) {
-		if (start_oidc(&d, c) != JG_OK) {
-			log_error(NULL, "oidc: invalid configuration");
-			goto out;
-		}
-		d.deps.oidc = oidc_auth;
-		d.deps.oidc_ctx = &d;
-		d.deps.idp = d.oidc;
-	}
-	d.deps.cfg = d.cfg;
-	d.deps.engine = d.engine;
-	d.deps.store = d.store;
-	d.deps.gi = d.gi;
-	d.deps.metrics = &d.metrics;
-	d.deps.events = d.events;
-	if (notifier_start(d.store, &d.notifier) != JG_OK)
-		goto out;
-	d.deps.health = report_health;
-	d.deps.health_ctx = &d;
-	if (c->gateway.enabled && start_gateway(&d, c) != JG_OK) {
-		log_error(NULL, "cannot start the postgres gateway on %s",
-			  c->gateway.postgres_listen);
-		goto out;
-	}
-	if (api_start(&d.deps, c->listen, &d.api) != JG_OK)
+	d.c = cfg; /* stays alive: the holder's own reference */
+	running = start_parts(&d);
+	if (running < NPARTS)
 		goto out;
 	atomic_store(&d.deps.ready, true);
-	store_url_redact(c->storage, err, sizeof(err));
-	log_info(NULL, "jitgate serving http://%s (config %s, storage %s)", c->listen,
-		 path, err);
+	store_url_redact(d.c->storage, shown, sizeof(shown));
+	log_info(NULL, "jitgate serving http://%s (config %s, storage %s)", d.c->listen,
+		 d.path, shown);
+	if (sdnotify_send("READY=1") != JG_OK)
+		log_warn(NULL, "sd_notify READY failed");
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(&d, path);
+			reload(&d);
 			continue;
 		}
 		log_info(NULL, "signal %d: shutting down", sig);
 		break;
 	}
+	if (sdnotify_send("STOPPING=1") != JG_OK)
+		log_warn(NULL, "sd_notify STOPPING failed");
 	rc = 0;
 out:
-	atomic_store(&d.deps.ready, false);
-	shutdown_all(&d);
+	stop_parts(&d, running);
+	cfgholder_free(d.cfg);
+	pthread_mutex_destroy(&d.gw_lock);
 	return rc;
 }

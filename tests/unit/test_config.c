@@ -741,8 +741,19 @@ static void test_error_values(void **state)
 		     "pending_ttl: bad duration");
 	expect_error("pending_ttl: 0s\n", 1, "pending_ttl: bad duration");
 	expect_error("pending_ttl: 400d\n", 1, "pending_ttl: bad duration");
-	expect_error("listen: localhost\n", 1, "listen: 'localhost' is not HOST:PORT");
-	expect_error("listen: h:99999\n", 1, "is not HOST:PORT");
+	expect_error("listen: localhost\n", 1, "listen: 'localhost' is not ADDRESS:PORT");
+	expect_error("listen: h:99999\n", 1, "is not ADDRESS:PORT");
+	/* the listeners' own parser: numeric addresses only, IPv6 in [] */
+	expect_error("listen: localhost:8700\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: '::1:8700'\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: '[::1]'\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: '[::1:8700'\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: 127.0.0.1:0\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: 127.0.0.1:08700\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: 127.0.0.1:65536\n", 1, "is not ADDRESS:PORT");
+	expect_error("listen: 127.1:8700\n", 1, "is not ADDRESS:PORT");
+	expect_error("gateway: {postgres_listen: db.example:6432}\n", 1,
+		     "postgres_listen: 'db.example:6432' is not ADDRESS:PORT");
 	expect_error("storage: mysql://root@h/db\n", 1, "storage: not sqlite:PATH");
 	expect_error("storage: \"sqlite:\"\n", 1, "storage: not");
 

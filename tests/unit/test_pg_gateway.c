@@ -434,7 +434,7 @@ static int setup(void **state)
 	base = event_base_new();
 	if (!base)
 		return -1;
-	rc = gateway_start(base, &cfg, &hooks, &gw);
+	rc = gateway_start(base, &cfg, &hooks, -1, &gw);
 	if (rc != 0)
 		return -1;
 	gw_port = gateway_port(gw);
