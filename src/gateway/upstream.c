@@ -53,7 +53,6 @@ void upstream_fail(struct session *s, const char *what)
 
 	if (why)
 		what = why;
-
 	log_warn(s->tag, "upstream %s:%d for %s as %s: %s", s->up_host,
 		 s->up_port, s->resource, s->role, what);
 	snprintf(msg, sizeof(msg), "jitgate: cannot log in to %s as %s: %s",
