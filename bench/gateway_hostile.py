@@ -4,14 +4,16 @@ against the real daemon and a real PostgreSQL:
 
   flush    rows written and events dropped for 1 MB of Flush messages
   prepared session.query rows for pgbench -M prepared -t 10 (one client)
-  gssenc   daemon RSS growth while one client repeats GSSENCRequest for 3 s
-           and reads nothing
+  gssenc   requests taken and answers queued while 10 clients repeat
+           GSSENCRequest for 3 s and read nothing (and daemon RSS)
   emfile   log lines and daemon CPU seconds in 3 s with 1,100 idle
            connections against RLIMIT_NOFILE 1024, then whether a login
            succeeds once they are closed
 
-Usage: bench/gateway_hostile.py [JITGATE_BINARY] [case ...]
-Prints one line per figure.  Not a test: it asserts nothing."""
+Usage: bench/gateway_hostile.py [JITGATE_BINARY [BASELINE_BINARY]] [case ...]
+Prints one line per figure (for each binary: with a baseline, e.g. a
+build of the commit before a change, both run here one after the other).
+Not a test: it asserts nothing."""
 import os
 import resource
 import socket
@@ -22,9 +24,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-if len(sys.argv) > 1 and os.path.isfile(sys.argv[1]):
-    os.environ["JITGATE_BIN"] = os.path.abspath(sys.argv[1])
-    sys.argv.pop(1)
+BINARIES = []
+while len(sys.argv) > 1 and os.path.isfile(sys.argv[1]):
+    BINARIES.append(os.path.abspath(sys.argv.pop(1)))
 
 import harness  # noqa: E402
 import pgwire  # noqa: E402
@@ -175,7 +177,9 @@ def main():
     pg = PgCluster(pgport)
     pg.start()
     try:
-        for name in wanted:
+        for name, binary in [(n, b) for n in wanted for b in BINARIES or [os.path.abspath(harness.JITGATE)]]:
+            harness.JITGATE = binary
+            print("[%s] " % binary, end="", flush=True)
             pre = None
             if name == "emfile":
                 def pre():
@@ -196,5 +200,4 @@ def main():
 
 
 if __name__ == "__main__":
-    harness  # noqa: B018 - imported for JITGATE_BIN
     main()

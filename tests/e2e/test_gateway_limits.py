@@ -95,6 +95,27 @@ class GatewayLimitsTest(ClusterTestCase):
         self.assertEqual([e for e in self.srv.audit_events()
                           if e["action"] == "check.denied"], [])
 
+    def test_total_cap(self):
+        """gateway_connections counts every connection, logged in or not."""
+        self.start("  gateway_connections: 2\n  login_timeout: 1h\n")
+        logged_in = self._login_or_none()
+        self.assertIsNotNone(logged_in)
+        idle = pgwire.Conn(self.gwport, timeout=30)
+        idle.send(pgwire.SSL_REQUEST)
+        self.assertEqual(idle.recv_exact(1), b"N")
+        third = pgwire.Conn(self.gwport, timeout=30)
+        f = third.read_fatal()
+        self.assertIsNotNone(f)
+        self.assertEqual(f["C"], "53300")
+        # the logged-in session still works, and a place frees up when
+        # a connection goes
+        logged_in.send(pgwire.query("select 1"))
+        logged_in.until_ready()
+        idle.close()
+        again = wait_for(lambda: self._login_or_none(), timeout=30, what="login")
+        again.close()
+        logged_in.close()
+
     def _login_or_none(self):
         c = pgwire.Conn(self.gwport, timeout=30)
         try:
