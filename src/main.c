@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	      "  policy test|explain|matrix|diff|lint ...  offline policy tools\n"
 	      "  audit replay -c NEW EXPORT.jsonl          past requests under a new config\n"
 	      "  selftest [--addr URL] [--junit F] [--json] check a live deployment\n"
+	      "  store copy SRC DST [--password-env VAR]  move a store between backends\n"
 	      "see docs/cli.md for options, environment and exit codes\n",
 	      f);
 }

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"policy", cli_cmd_policy},   {"selftest", cli_cmd_selftest},
 	{"login", cli_cmd_login},     {"logout", cli_cmd_logout},
 	{"catalog", cli_cmd_catalog},
+	{"store", cli_cmd_store},
 };
 
 static int dispatch(int argc, char **argv)

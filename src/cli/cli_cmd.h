@@ -23,6 +23,8 @@ int cli_cmd_login(int argc, char **argv);
 int cli_cmd_logout(int argc, char **argv);
 /* catalog (cli_web.c) */
 int cli_cmd_catalog(int argc, char **argv);
+/* store copy SRC DST (offline) */
+int cli_cmd_store(int argc, char **argv);
 /* token new, token verify … */
 int cli_cmd_token(int argc, char **argv);
 

@@ -75,7 +75,8 @@ void store_url_redact(const char *url, char *buf, size_t len);
 int store_begin(struct store *s) JG_WUR;
 int store_commit(struct store *s) JG_WUR;
 void store_rollback(struct store *s);
-/* Inserts r and sets r->id. */
+/* Inserts r; with r->id 0 the store assigns the id and sets r->id, else
+ * r keeps its id (store copy). */
 int store_tx_request_insert(struct store *s, struct request *r) JG_WUR;
 int store_tx_request_update(struct store *s, const struct request *r) JG_WUR;
 int store_tx_request_get(struct store *s, int64_t id, struct request *out) JG_WUR;

@@ -252,20 +252,27 @@ static int pg_tx_request_insert(struct store *base, struct request *r)
 	char *appr;
 	int rc = add_request_params(&p, r, &appr);
 
+	/* $22 is the id: NULL takes the next of the sequence */
+	p_time(&p, r->id);
 	if (rc == JG_OK)
 		rc = run(s, &s->w,
 			 "INSERT INTO requests (state, requester, resource, role, duration_s,"
 			 " reason, ticket, policy, approvals_required, approvals, created_at,"
 			 " pending_until, activated_at, expires_at, ended_at, ended_by,"
-			 " break_glass, review_required, reviewed_by, extends, end_comment)"
+			 " break_glass, review_required, reviewed_by, extends, end_comment, id)"
 			 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
-			 "$18,$19,$20,$21) RETURNING id",
+			 "$18,$19,$20,$21,coalesce($22::bigint, nextval('requests_id_seq')))"
+			 " RETURNING id",
 			 &p, &res);
 	if (rc == JG_OK && PQntuples(res) == 1)
 		r->id = pgconn_int(res, 0, 0);
 	else if (rc == JG_OK)
 		rc = JG_ERR_STORE;
 	PQclear(res);
+	/* a copied id: the sequence goes on after the largest */
+	if (rc == JG_OK && p.v[21] != NULL)
+		rc = run(s, &s->w, "SELECT setval('requests_id_seq',"
+			 " (SELECT max(id) FROM requests))", NULL, NULL);
 	free(appr);
 	return rc;
 }

@@ -71,8 +71,10 @@ static const char *const migrations[] = {
 #define REQ_COLS STORE_REQ_COLS
 
 static const char *const wq_sql[WQ_COUNT] = {
-	[WQ_INSERT_REQ] = ("INSERT INTO requests (" REQ_COLS ") VALUES (NULL,"
-			   "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+	/* ?22 is the id: NULL lets SQLite assign it */
+	[WQ_INSERT_REQ] = ("INSERT INTO requests (" REQ_COLS ") VALUES (?22,"
+			   "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+			   "?19,?20,?21)"),
 	[WQ_UPDATE_REQ] = ("UPDATE requests SET state=?1, requester=?2, resource=?3,"
 			   " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
 			   " approvals_required=?9, approvals=?10, created_at=?11,"
@@ -347,6 +349,7 @@ static int sq_tx_request_insert(struct store *base, struct request *r)
 	if (st == NULL)
 		return JG_ERR_STORE;
 	rc = bind_request(st, r);
+	bind_time(st, 22, r->id);
 	if (rc == JG_OK) {
 		if (sqlite3_step(st) == SQLITE_DONE)
 			r->id = sqlite3_last_insert_rowid(s->w);
