@@ -143,6 +143,15 @@ int st_revoke(struct st *x, int64_t id, char *text, size_t len)
 
 /* ---- set-up and fail-safe ------------------------------------------- */
 
+void st_refresh_info(struct st *x)
+{
+	x->subject = st_jstr(x->info, "subject");
+	x->resource = st_jstr(x->info, "resource");
+	x->role = st_jstr(x->info, "role");
+	x->pg_resource = json_string_value(json_object_get(x->info, "postgres_resource"));
+	x->pg_role = json_string_value(json_object_get(x->info, "postgres_role"));
+}
+
 static bool setup(struct st *x)
 {
 	char text[512];
@@ -165,11 +174,7 @@ static bool setup(struct st *x)
 		json_decref(who);
 		return false;
 	}
-	x->subject = st_jstr(x->info, "subject");
-	x->resource = st_jstr(x->info, "resource");
-	x->role = st_jstr(x->info, "role");
-	x->pg_resource = json_string_value(json_object_get(x->info, "postgres_resource"));
-	x->pg_role = json_string_value(json_object_get(x->info, "postgres_role"));
+	st_refresh_info(x);
 	if (strcmp(st_jstr(who, "subject"), x->subject) != 0) {
 		st_add(x->rep, ST_BOUNDARIES, ST_FAIL, "the token is the selftest identity's",
 		       "it is %s's; the selftest acts only as %s", st_jstr(who, "subject"),
@@ -530,6 +535,7 @@ void selftest_run(struct cli_http *h, const char *token, struct st_report *rep)
 	expiry(&x);
 	st_gateway(&x);
 	st_idp(&x);
+	st_upstreams(&x);
 	audit_end(&x);
 	json_decref(x.info);
 }

@@ -245,3 +245,54 @@ out:
 	json_decref(jwks);
 }
 
+
+/* ---- integration: every upstream --------------------------------------- */
+
+void st_upstreams(struct st *x)
+{
+	const json_t *ups = json_object_get(x->info, "upstreams"), *u;
+	char text[512], bad[512] = "";
+	size_t i, nbad = 0;
+	long status;
+
+	/* the daemon probes at start; a selftest right after may be first */
+	for (int tries = 0; json_is_null(ups) && tries < 50; tries++) {
+		json_t *info;
+
+		st_sleep_ms(100);
+		info = st_call(x, "GET", "/v1/selftest", NULL, &status, text, sizeof(text));
+		if (status == 200) {
+			json_decref(x->info);
+			x->info = info;
+			st_refresh_info(x);
+			ups = json_object_get(x->info, "upstreams");
+		} else {
+			json_decref(info);
+		}
+	}
+	if (!json_is_array(ups) || json_array_size(ups) == 0) {
+		st_add(x->rep, ST_INTEGRATION, json_is_array(ups) ? ST_SKIP : ST_FAIL,
+		       "every upstream reachable from the daemon", "%s",
+		       json_is_array(ups) ? "no postgres resources"
+		       : "the daemon has not probed its upstreams");
+		return;
+	}
+	json_array_foreach(ups, i, u) {
+		size_t used = strlen(bad);
+
+		if (json_is_true(json_object_get(u, "reachable")))
+			continue;
+		nbad++;
+		snprintf(bad + used, sizeof(bad) - used, "%s%s (%s:%lld): %s", used ? "; " : "",
+			 st_jstr(u, "resource"), st_jstr(u, "host"),
+			 (long long)json_integer_value(json_object_get(u, "port")),
+			 st_jstr(u, "error"));
+	}
+	if (nbad > 0)
+		st_add(x->rep, ST_INTEGRATION, ST_FAIL, "every upstream reachable from the daemon",
+		       "%zu of %zu unreachable: %s", nbad, json_array_size(ups), bad);
+	else
+		st_add(x->rep, ST_INTEGRATION, ST_PASS, "every upstream reachable from the daemon",
+		       "%zu upstreams answer TCP (checked by the daemon at %s)",
+		       json_array_size(ups), st_jstr(json_array_get(ups, 0), "checked_at"));
+}

@@ -50,8 +50,12 @@ json_t *st_grant(struct st *x, const char *resource, const char *role,
 		 const char *duration, char *text, size_t len);
 int st_revoke(struct st *x, int64_t id, char *text, size_t len);
 
+/* Re-reads the names taken from x->info after it was replaced. */
+void st_refresh_info(struct st *x);
+
 /* selftest_gw.c */
 void st_gateway(struct st *x);
 void st_idp(struct st *x);
+void st_upstreams(struct st *x);
 
 #endif

@@ -28,6 +28,7 @@
 #include "server/notify.h"
 #include "server/sdnotify.h"
 #include "server/serve.h"
+#include "server/upprobe.h"
 #include "server/startcheck.h"
 #include "store/store.h"
 #include "util/crypto.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct api_deps deps;
 	struct api *api;
 	struct notifier *notifier;
+	struct upprobe *upprobe;
 	struct event_base *gw_base;
 	struct event *gw_stop;
 	struct cfgref *gw_cfg;  /* the config the gateway reads */
@@ -116,6 +118,9 @@ static void report_health(void *ctx, bool detail, json_t *doc)
 		"readable", nh.readable, "failing", (json_int_t)nh.failing,
 		"last_delivered", time_or_null(nh.last_ok_ms), "last_failed",
 		time_or_null(nh.last_fail_ms)));
+	if (detail)
+		json_object_set_new(doc, "upstreams", d->upprobe ? upprobe_json(d->upprobe)
+								   : json_null());
 	if (d->oidc == NULL) {
 		json_object_set_new(doc, "oidc", json_pack("{s:b}", "enabled", false));
 		return;
@@ -491,6 +496,17 @@ static void notifier_part_stop(struct daemon *d)
 	d->notifier = NULL;
 }
 
+static int upprobe_part_start(struct daemon *d)
+{
+	return upprobe_start(d->cfg, &d->upprobe);
+}
+
+static void upprobe_part_stop(struct daemon *d)
+{
+	upprobe_stop(d->upprobe);
+	d->upprobe = NULL;
+}
+
 static void *gw_main(void *arg)
 {
 	struct daemon *d = arg;
@@ -611,6 +627,7 @@ static const struct part parts[] = {
 	{"engine", engine_part_start, engine_part_stop},
 	{"oidc", oidc_start, oidc_stop},
 	{"notifier", notifier_part_start, notifier_part_stop},
+	{"upstream probe", upprobe_part_start, upprobe_part_stop},
 	{"gateway", gateway_part_start, gateway_part_stop},
 	{"api", api_part_start, api_part_stop},
 };

@@ -114,6 +114,7 @@ class SelftestTest(unittest.TestCase):
                 ("timeout", "a revoke cuts the live session"),
                 ("timeout", "expiry cuts the live session"),
                 ("integration", "upstream reachable through the gateway"),
+                ("integration", "every upstream reachable from the daemon"),
                 ("audit", "every action is in the log"),
                 ("audit", "the chain verifies"),
                 ("fail-safe", "store answers"),
@@ -188,7 +189,12 @@ class SelftestTest(unittest.TestCase):
 
 class SelftestIdpTest(unittest.TestCase):
     """With oidc: the daemon must hold the keys the IdP signs with; an IdP
-    that is down fails the integration check, clearly."""
+    that is down fails the integration check, clearly.  Here nothing
+    listens at the upstreams' port either, which fails "every upstream
+    reachable" and nothing else."""
+
+    def fails(self, out):
+        return [l.split(":")[0] for l in out.splitlines() if l.startswith("FAIL")]
 
     def test_idp_keys_fresh_then_idp_down(self):
         from test_oidc import Idp, ensure_node_modules
@@ -197,23 +203,29 @@ class SelftestIdpTest(unittest.TestCase):
         idp = Idp(tempfile.mkdtemp(prefix="jg-st-idp-"))
         idp.start()
         srv = None
+        closed = free_port()
         try:
             extra = "oidc:\n  issuer: %s\n  audience: jitgate\n" % idp.issuer
-            srv = Server(config(5432, free_port(), extra).replace(
+            srv = Server(config(closed, free_port(), extra).replace(
                 "  postgres_resource: selftest-db\n", ""))
             rc, out, err = selftest(srv)
-            self.assertEqual(rc, 0, out + err)
+            self.assertEqual(rc, 1, out + err)
             self.assertRegex(out, r"(?m)^PASS +integration +the daemon holds IdP keys")
             self.assertRegex(out, r"(?m)^PASS +integration +IdP keys fresh: the daemon "
                              r"holds all [1-9]\d* signing keys the IdP publishes$")
-            self.assertRegex(out, r"(?m)^skip +integration +upstream reachable")
+            self.assertRegex(out, r"(?m)^skip +integration +upstream reachable through")
+            self.assertRegex(out, r"(?m)^FAIL +integration +every upstream reachable from "
+                             r"the daemon: 2 of 2 unreachable: orders-db \(127\.0\.0\.1:%d\): "
+                             r"Connection refused; selftest-db " % closed)
+            self.assertEqual(self.fails(out), ["FAIL  integration  every upstream reachable "
+                                               "from the daemon"])
             idp.stop()
             rc, out, err = selftest(srv)
             self.assertEqual(rc, 1, out + err)
             self.assertRegex(out, r"(?m)^FAIL +integration +IdP keys fresh: the IdP does "
                              r"not answer: .*%s" % idp.issuer.replace(".", r"\."))
             # everything else still passes: the daemon works on its kept keys
-            self.assertEqual(len([l for l in out.splitlines() if l.startswith("FAIL")]), 1)
+            self.assertEqual(len(self.fails(out)), 2, out)
         finally:
             if srv:
                 srv.stop()
