@@ -1,6 +1,8 @@
 #include "cli/cli_http.h"
 
 #include <curl/curl.h>
+
+#include "cli/cli_sse.h"
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,117 +362,38 @@ int cli_http_stream(struct cli_http *h, const char *path, FILE *f,
 
 /* ---- Server-Sent Events ---- */
 
-#define SSE_LINE_MAX (1024 * 1024)
-
 struct sse {
 	CURL *curl;
-	cli_http_event_fn on_event;
-	void *ctx;
-	char *line;     /* the line being read */
-	size_t llen;
-	char *data;     /* the event being built */
-	size_t dlen;
-	char event[64], id[32];
-	bool have;
+	struct cli_sse parser;
 	struct sink sink; /* a non-2xx body, and the outcome */
 };
-
-static bool sse_append(char **buf, size_t *len, const char *p, size_t n)
-{
-	char *nb;
-
-	if (*len + n + 2 > SSE_LINE_MAX)
-		return false;
-	nb = realloc(*buf, *len + n + 2);
-	if (nb == NULL)
-		return false;
-	memcpy(nb + *len, p, n);
-	*len += n;
-	nb[*len] = '\0';
-	*buf = nb;
-	return true;
-}
-
-/* One complete line, without its newline; false ends the stream. */
-static bool sse_line(struct sse *s, char *line, size_t n)
-{
-	const char *v;
-	size_t vn;
-
-	if (n > 0 && line[n - 1] == '\r')
-		line[--n] = '\0';
-	if (n == 0) {
-		bool stop = s->have && s->on_event(s->ctx, s->event[0] ? s->event : "message",
-						   s->id[0] ? s->id : NULL,
-						   s->data ? s->data : "") != 0;
-
-		s->dlen = 0;
-		if (s->data)
-			s->data[0] = '\0';
-		s->event[0] = '\0';
-		s->have = false;
-		s->sink.stopped = stop;
-		return !stop;
-	}
-	if (line[0] == ':')
-		return true; /* a comment: keepalive */
-	v = memchr(line, ':', n);
-	if (v == NULL)
-		return true;
-	v++;
-	if (*v == ' ')
-		v++;
-	vn = n - (size_t)(v - line);
-	if (strncmp(line, "data:", 5) == 0) {
-		if (s->dlen > 0 && !sse_append(&s->data, &s->dlen, "\n", 1))
-			return false;
-		if (!sse_append(&s->data, &s->dlen, v, vn))
-			return false;
-		s->have = true;
-	} else if (strncmp(line, "event:", 6) == 0) {
-		snprintf(s->event, sizeof(s->event), "%.*s", (int)vn, v);
-		s->have = true;
-	} else if (strncmp(line, "id:", 3) == 0) {
-		snprintf(s->id, sizeof(s->id), "%.*s", (int)vn, v);
-	}
-	return true;
-}
 
 static size_t on_sse(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct sse *s = arg;
-	size_t n = size * nmemb, start = 0;
+	size_t n = size * nmemb;
 	long status = 0;
+	int rc;
 
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300)
 		return on_data(ptr, size, nmemb, &s->sink);
-	for (size_t i = 0; i < n; i++) {
-		if (ptr[i] != '\n')
-			continue;
-		if (!sse_append(&s->line, &s->llen, ptr + start, i - start)) {
-			s->sink.too_big = true;
-			return 0;
-		}
-		if (!sse_line(s, s->line, s->llen)) {
-			s->sink.too_big = !s->sink.stopped;
-			return 0; /* ends the transfer */
-		}
-		s->llen = 0;
-		start = i + 1;
-	}
-	if (start < n && !sse_append(&s->line, &s->llen, ptr + start, n - start)) {
+	rc = cli_sse_feed(&s->parser, ptr, n);
+	if (rc == JG_OK)
+		return n;
+	if (rc == CLI_SSE_STOP)
+		s->sink.stopped = true;
+	else
 		s->sink.too_big = true;
-		return 0;
-	}
-	return n;
+	return 0; /* ends the transfer */
 }
 
 int cli_http_events(struct cli_http *h, const char *path, const char *last_event_id,
-		    cli_http_event_fn on_event, void *ctx, long *status, json_t **err_body,
+		    cli_sse_event_fn on_event, void *ctx, long *status, json_t **err_body,
 		    char *err, size_t errlen)
 {
-	struct sse s = {.on_event = on_event, .ctx = ctx, .sink = {.max = ERR_BODY_MAX}};
+	struct sse s = {.parser = {.on_event = on_event, .ctx = ctx},
+			.sink = {.max = ERR_BODY_MAX}};
 	struct curl_slist *hdrs = NULL, *n;
 	char *lei = NULL;
 	int rc;
@@ -510,8 +433,7 @@ int cli_http_events(struct cli_http *h, const char *path, const char *last_event
 		*err_body = json_loadb(s.sink.buf, s.sink.len, 0, NULL);
 out:
 	free(lei);
-	free(s.line);
-	free(s.data);
+	cli_sse_clear(&s.parser);
 	curl_slist_free_all(hdrs);
 	free(s.sink.buf);
 	return rc;

@@ -51,10 +51,7 @@ int cli_http_stream(struct cli_http *h, const char *path, FILE *f,
 		    long *status, json_t **err_body, char *err,
 		    size_t errlen) JG_WUR;
 
-/* Called for each Server-Sent Event: its name ("message" when it has
- * none), id (NULL when none) and data.  Non-zero ends the stream. */
-typedef int (*cli_http_event_fn)(void *ctx, const char *event, const char *id,
-				 const char *data);
+#include "cli/cli_sse.h"
 
 /* GETs path as an event stream (with Last-Event-ID when not NULL) and
  * calls on_event for each event until it returns non-zero (JG_OK) or the
@@ -62,7 +59,7 @@ typedef int (*cli_http_event_fn)(void *ctx, const char *event, const char *id,
  * status and body as cli_http_stream.  JG_ERR_IO when the server cannot be
  * reached or goes quiet for a minute. */
 int cli_http_events(struct cli_http *h, const char *path, const char *last_event_id,
-		    cli_http_event_fn on_event, void *ctx, long *status, json_t **err_body,
+		    cli_sse_event_fn on_event, void *ctx, long *status, json_t **err_body,
 		    char *err, size_t errlen) JG_WUR;
 
 #endif
