@@ -15,29 +15,44 @@
 
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 
+/* The next line of in into buf (at most cap bytes kept, without the
+ * '\n'; NUL bytes included): its full length, or -1 at the end.  A longer
+ * line is read to its end but not kept. */
+static long read_line(FILE *in, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc_unlocked(in)) != EOF && ch != '\n') {
+		if (n < cap)
+			buf[n] = (char)ch;
+		n++;
+	}
+	if (ch == EOF && n == 0)
+		return -1;
+	return (long)n;
+}
+
 /* Feeds every line of in to rp.  A line longer than AUDIT_LINE_MAX is
  * refused without being held whole. */
 static int feed_file(struct replay *rp, FILE *in, const char *name)
 {
-	char *buf = malloc(AUDIT_LINE_MAX + 2), err[512];
+	char *buf = malloc(AUDIT_LINE_MAX + 1), err[512];
 	size_t lineno = 0;
 	int rc = CLI_EXIT_OK;
+	long len;
 
 	if (buf == NULL)
 		return CLI_EXIT_SERVER;
-	while (fgets(buf, AUDIT_LINE_MAX + 2, in) != NULL) {
-		size_t len = strlen(buf);
-
+	while ((len = read_line(in, buf, AUDIT_LINE_MAX)) >= 0) {
 		lineno++;
-		if (len > 0 && buf[len - 1] == '\n')
-			buf[--len] = '\0';
-		else if (!feof(in)) {
+		if (len > (long)AUDIT_LINE_MAX) {
 			fprintf(stderr, "jitgate: %s:%zu: line longer than %u bytes\n",
 				name, lineno, AUDIT_LINE_MAX);
 			rc = CLI_EXIT_USAGE;
 			break;
 		}
-		if (replay_feed_line(rp, buf, len, err, sizeof(err)) != JG_OK) {
+		if (replay_feed_line(rp, buf, (size_t)len, err, sizeof(err)) != JG_OK) {
 			fprintf(stderr, "jitgate: %s does not verify, not replayed: ", name);
 			cli_format_put(err[0] ? err : "out of memory", stderr);
 			fputc('\n', stderr);

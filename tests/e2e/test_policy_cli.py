@@ -331,6 +331,16 @@ class PolicyCli(unittest.TestCase):
         self.assertIn("does not verify, not replayed: FAIL at line 1", err)
         rc, out, err = jg("audit", "replay", "-c", new, "/nonexistent.jsonl")
         self.assertEqual(rc, 2)
+        # a line over 1 MiB is refused without being held, as are bytes
+        # that are not an event
+        huge = self.f.write("huge.jsonl", lines[0] + "\n" + "x" * (1 << 21) + "\n")
+        rc, out, err = jg("audit", "replay", "-c", new, huge)
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("huge.jsonl:2: line longer than 1048576 bytes", err)
+        junk = self.f.write("junk.jsonl", "\x00\xff{]\n")
+        rc, out, err = jg("audit", "replay", "-c", new, junk)
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("does not verify, not replayed: FAIL at line 1", err)
 
 
 if __name__ == "__main__":
