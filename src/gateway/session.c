@@ -1109,6 +1109,10 @@ static void client_read(struct bufferevent *bev, void *arg)
 	switch (s->state) {
 	case SS_STARTUP:
 		client_read_startup(s);
+		/* a client may send its password right behind the startup
+		 * packet: it is already read, no new event will come for it */
+		if (s->state == SS_PASSWORD)
+			client_read_password(s);
 		return;
 	case SS_PASSWORD:
 		client_read_password(s);
@@ -1140,9 +1144,17 @@ void session_upstream_read(struct bufferevent *bev, void *arg)
 		return;
 	case SS_UP_AUTH:
 	case SS_UP_PARAMS:
-		if (upstream_login_msgs(s) != 0 || s->state != SS_RELAY)
+		if (upstream_login_msgs(s) != 0)
 			return;
-		break;
+		if (s->state == SS_RELAY)
+			break;
+		/* ParameterStatus and notices go on to the client during the
+		 * login: an upstream that sends them without end to a client
+		 * that reads nothing must not fill our memory */
+		if (s->cbev && evbuffer_get_length(bufferevent_get_output(s->cbev)) >
+		    SESSION_LOGIN_OUT_MAX)
+			upstream_fail(s, "upstream sent too much during the login");
+		return;
 	case SS_RELAY:
 		break;
 	case SS_CUTTING:

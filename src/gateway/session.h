@@ -20,6 +20,7 @@
 #define SESSION_FLUSH_TIMEOUT_MS 5000
 #define SESSION_UPSTREAM_DEFER_MS 100 /* upstream close after a cut */
 #define SESSION_RELAY_HIGH (512 * 1024) /* per-direction buffered bytes */
+#define SESSION_LOGIN_OUT_MAX (1024 * 1024) /* to the client before relay */
 #define SESSION_QUERY_TEXT_MAX 4096
 
 struct session;

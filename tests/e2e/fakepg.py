@@ -4,7 +4,8 @@ records every byte it is sent.  Standard library only.
 
 Scripts: "slow" (never answers the startup packet), "cleartext", "md5",
 "gss" (asks for that method), "plus-only" (offers
-only SCRAM-SHA-256-PLUS, which needs TLS), "trust" (lets the role in at once), and the
+only SCRAM-SHA-256-PLUS, which needs TLS), "trust" (lets the role in at once),
+"trust-param-flood" (lets it in, then sends ParameterStatus without end), and the
 SCRAM ones: "scram-good" (plays SCRAM-SHA-256 right, then answers every
 query with 1), "scram-bad-signature", "scram-no-final", "scram-error",
 "scram-replay" (a server-first whose nonce does not extend the
@@ -144,6 +145,11 @@ class FakeUpstream:
             conn.sendall(auth(10, b"SCRAM-SHA-256-PLUS\0\0"))
         elif s == "trust":
             conn.sendall(ready())
+        elif s == "trust-param-flood":  # AuthenticationOk, then no end of
+            conn.sendall(auth(0))        # ParameterStatus
+            status = backend(b"S", b"jg_flood\0" + b"x" * 1000 + b"\0") * 64
+            while True:
+                conn.sendall(status)
         elif s.startswith("scram"):
             self._scram(conn)
 

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgwire  # noqa: E402
 from harness import Server, free_port, gateway_config, run, token, wait_for  # noqa: E402
 from pgcluster import ClusterTestCase  # noqa: E402
+from fakepg import FakeUpstream  # noqa: E402
 
 ENV = {"ORDERS_READ_PASSWORD": "read-pw", "ORDERS_WRITE_PASSWORD": "write-pw"}
 
@@ -215,6 +216,38 @@ class GatewayLimitsTest(ClusterTestCase):
 
     def test_output_backpressure_tls(self):
         self._output_backpressure(True)
+
+    def test_upstream_flood_during_login(self):
+        """An upstream that sends ParameterStatus without end to a client
+        that reads nothing: the login fails once 1 MiB waits for the
+        client, the daemon stays small."""
+        fake = FakeUpstream("trust-param-flood", "unused")
+        self.gwport = free_port()
+        cfg = gateway_config(self.pgport, self.gwport).replace(
+            "  - name: billing-api\n",
+            "  - name: flood-db\n    kind: postgres\n"
+            "    upstream: {host: 127.0.0.1, port: %d, dbname: orders, "
+            "auth: [trust]}\n    roles: {read: {user: jit_read}}\n"
+            "  - name: billing-api\n" % fake.port).replace(
+            "resources: [orders-db, billing-api]",
+            "resources: [orders-db, billing-api, flood-db]")
+        self.srv = Server(cfg, env=ENV)
+        st, body = self.srv.request("alice", "flood-db", "read", "1h",
+                                    reason="limits test")
+        self.assertEqual(st, 201, body)
+        before = rss_kb(self.srv.proc.pid)
+        c = pgwire.Conn(self.gwport, timeout=30)
+        c.send(pgwire.startup("alice", "flood-db@read"))
+        c.send(pgwire.msg(b"p", pgwire.cstr(token("alice"))))
+        # read nothing until the gateway gave up on that upstream
+        wait_for(lambda: "upstream sent too much during the login" in
+                 self.srv.logs(), timeout=60, what="the login refused")
+        self.assertLess(rss_kb(self.srv.proc.pid) - before, 32 * 1024)
+        f = c.read_fatal()
+        self.assertIsNotNone(f)
+        self.assertEqual(f["C"], "08006")
+        self.assertIn("too much during the login", f["M"])
+        fake.close()
 
     def test_fd_exhaustion(self):
         """1,000 idle connections against RLIMIT_NOFILE 256: accept errors
