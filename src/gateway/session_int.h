@@ -109,6 +109,14 @@ int upstream_prepare(struct session *s, const struct resource_cfg *res,
 /* Frees what upstream_prepare and the login hold; cancels a pending key
  * derivation.  Called by session_free. */
 void upstream_release(struct session *s);
+/* An SSL for a connection to an upstream: SNI, and with verify-full the
+ * chain against ca and the name (server_name, else host; an IP address
+ * literal is checked against the certificate's IP entries).  The client
+ * SSL_CTX verifies nothing by itself: mode require is encryption against
+ * passive eavesdropping.  NULL on failure. */
+SSL *upstream_ssl_new(struct gw_ctx *gw, enum upstream_tls_mode mode,
+		      const char *host, const char *server_name,
+		      X509_STORE *ca);
 void upstream_connect(struct session *s);
 void upstream_connected(struct session *s);
 void upstream_fail(struct session *s, const char *what);

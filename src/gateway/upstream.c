@@ -184,30 +184,34 @@ static bool is_ip_literal(const char *h)
 	       inet_pton(AF_INET6, h, &tmp) == 1;
 }
 
-/* SNI, and for verify-full the chain against the resource's CA file and
- * the name (a DNS name, or an IP address literal checked against the
- * certificate's IP entries).  The client SSL_CTX verifies nothing by
- * itself: mode require is encryption against passive eavesdropping. */
-static int setup_verify(struct session *s, SSL *ssl)
+SSL *upstream_ssl_new(struct gw_ctx *gw, enum upstream_tls_mode mode,
+		      const char *host, const char *server_name,
+		      X509_STORE *ca)
 {
-	const char *name = s->up_server_name ? s->up_server_name : s->up_host;
+	const char *name = server_name ? server_name : host;
 	X509_VERIFY_PARAM *param;
 	bool ip = is_ip_literal(name);
+	SSL *ssl = SSL_new(gw->tls_client);
 
+	if (!ssl)
+		return NULL;
 	if (!ip && SSL_set_tlsext_host_name(ssl, name) != 1)
-		return JG_ERR_CRYPTO;
-	if (s->up_tls_mode != UPSTREAM_TLS_VERIFY_FULL)
-		return 0;
-	if (!s->up_ca || SSL_set1_verify_cert_store(ssl, s->up_ca) != 1)
-		return JG_ERR_CRYPTO;
+		goto fail;
+	if (mode != UPSTREAM_TLS_VERIFY_FULL)
+		return ssl;
+	if (!ca || SSL_set1_verify_cert_store(ssl, ca) != 1)
+		goto fail;
 	param = SSL_get0_param(ssl);
 	X509_VERIFY_PARAM_set_hostflags(param,
 					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) :
 	     X509_VERIFY_PARAM_set1_host(param, name, 0)) != 1)
-		return JG_ERR_CRYPTO;
+		goto fail;
 	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-	return 0;
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
 }
 
 void upstream_start_tls(struct session *s)
@@ -219,14 +223,10 @@ void upstream_start_tls(struct session *s)
 		upstream_fail(s, "unexpected data after SSLRequest");
 		return;
 	}
-	ssl = SSL_new(s->gw->tls_client);
+	ssl = upstream_ssl_new(s->gw, s->up_tls_mode, s->up_host,
+			       s->up_server_name, s->up_ca);
 	if (!ssl) {
-		session_close(s, "out of memory");
-		return;
-	}
-	if (setup_verify(s, ssl) != 0) {
-		SSL_free(ssl);
-		upstream_fail(s, "cannot set up certificate verification");
+		upstream_fail(s, "cannot set up TLS");
 		return;
 	}
 	tls = session_tls_filter(s, s->ubev, ssl, BUFFEREVENT_SSL_CONNECTING);

@@ -14,6 +14,7 @@ real daemon (`jitgate serve` with a gateway) and real psql:
 """
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -212,6 +213,32 @@ class UpstreamAuthTest(unittest.TestCase):
         self.assertEqual(len(events), 2, events)
         for e in events:
             self.assertEqual(e["detail"]["reason"], "upstream_failed")
+
+    def test_cancel_over_tls(self):
+        # a CancelRequest for a TLS upstream goes inside TLS, verified as
+        # the login was
+        for res in ("pg-require", "pg-verify"):
+            st, body = self.srv.request("alice", res, "read", "30m")
+            self.assertEqual(st, 201, body)
+            before = self.srv.logs().count("cancel request to the upstream "
+                                           "over TLS")
+            p = subprocess.Popen(self.psql_args(res, "select pg_sleep(60)"),
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 env=self.env())
+            try:
+                wait_for(lambda: self.pg.sql(
+                    "select count(*) from pg_stat_activity where usename = "
+                    "'jit_tls' and query = 'select pg_sleep(60)'",
+                    db="postgres").strip() == "1", timeout=30,
+                    what="the statement running upstream")
+                p.send_signal(signal.SIGINT)  # psql sends a CancelRequest
+                out, err = p.communicate(timeout=30)
+            finally:
+                p.kill()
+            self.assertIn("canceling statement due to user request", err)
+            self.assertEqual(self.srv.logs().count(
+                "cancel request to the upstream over TLS"), before + 1)
 
     # --- hostile fake upstreams ----------------------------------------
 
