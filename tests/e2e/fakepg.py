@@ -109,7 +109,10 @@ class FakeUpstream:
 
     def _serve(self, conn):
         conn.settimeout(60)
+        spoke = False
         try:
+            first = conn.recv(1, socket.MSG_PEEK)
+            spoke = bool(first)
             self._script(conn)
             while True:  # whatever else comes is recorded too, until close
                 chunk = conn.recv(65536)
@@ -121,7 +124,10 @@ class FakeUpstream:
             pass
         finally:
             conn.close()
-            self.closed.set()
+            # a connection that sent nothing (the daemon's reachability
+            # probe) is not a login
+            if spoke:
+                self.closed.set()
 
     def _script(self, conn):
         n = struct.unpack("!I", self._read(conn, 4))[0]
