@@ -2,6 +2,7 @@
 as a process on loopback, for the end-to-end tests that sign in."""
 import json
 import os
+import select
 import subprocess
 
 from harness import SOURCE_DIR, free_port
@@ -34,6 +35,13 @@ class Idp:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, cwd=IDP_DIR, stdout=subprocess.PIPE,
                                      stderr=self.log)
+        # A provider that never gets to listening must fail the test, not
+        # hang it until ctest's timeout.
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
+        if not ready:
+            self.proc.kill()
+            raise RuntimeError("IdP did not start within 60 s (see %s)"
+                               % self.log_path)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("ready "):
             raise RuntimeError("IdP did not start: %r" % line)

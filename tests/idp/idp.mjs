@@ -18,7 +18,7 @@
 // person would see it; the device flow uses the provider's own pages.  Access tokens are JWTs for the resource
 // urn:jitgate (RS256) or urn:jitgate:es (ES256), both with audience
 // "jitgate" and a "groups" claim.
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -40,12 +40,23 @@ const ACCOUNTS = {
 };
 const CLIENT_GROUPS = { svc: ['automation'] };
 
+// Node 20 can deadlock when a GC destroys the key-generation job while a
+// JWK export holds the lock of the key it shares with that job (seen in
+// this suite: the provider hung before listening).  Generating PEM and
+// exporting from a fresh, unshared KeyObject avoids the shared lock.
+function jwkOf(type, options) {
+  const { privateKey } = generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return createPrivateKey(privateKey).export({ format: 'jwk' });
+}
+
 function newKeys() {
   const tag = randomUUID().slice(0, 8);
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
-    .export({ format: 'jwk' });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
-    .export({ format: 'jwk' });
+  const rsa = jwkOf('rsa', { modulusLength: 2048 });
+  const ec = jwkOf('ec', { namedCurve: 'P-256' });
   return {
     keys: [
       { ...rsa, kid: `rsa-${tag}`, alg: 'RS256', use: 'sig' },
