@@ -401,8 +401,9 @@ static void *hub_main(void *arg)
 int eventhub_subscribe(struct eventhub *h, const struct authn *who, int64_t after_seq,
 		       void (*wake)(void *arg), void *arg, struct eventhub_sub **out)
 {
-	struct eventhub_sub *s = calloc(1, sizeof(*s));
+	struct eventhub_sub *s = calloc(1, sizeof(*s)), *oldest = NULL;
 	size_t mine = 0;
+	bool wake_oldest = false;
 
 	*out = NULL;
 	if (s == NULL || authn_copy(&s->who, who) != JG_OK) {
@@ -416,14 +417,33 @@ int eventhub_subscribe(struct eventhub *h, const struct authn *who, int64_t afte
 	s->wake = wake;
 	s->arg = arg;
 	pthread_mutex_lock(&h->mu);
-	for (struct eventhub_sub *o = h->subs; o; o = o->next)
-		mine += strcmp(o->who.name, who->name) == 0;
-	if (h->nsubs >= h->max || mine >= EVENTHUB_PER_SUBJECT) {
-		int rc = h->nsubs >= h->max ? JG_ERR_UNAVAILABLE : JG_ERR_FORBIDDEN;
+	/* the list is newest first: the last live one of who's is the oldest */
+	for (struct eventhub_sub *o = h->subs; o; o = o->next) {
+		bool live;
 
+		if (strcmp(o->who.name, who->name) != 0)
+			continue;
+		pthread_mutex_lock(&o->mu);
+		live = !o->dropped;
+		pthread_mutex_unlock(&o->mu);
+		if (live) {
+			mine++;
+			oldest = o;
+		}
+	}
+	if (h->nsubs >= h->max) {
 		pthread_mutex_unlock(&h->mu);
 		sub_unref(s);
-		return rc;
+		return JG_ERR_UNAVAILABLE;
+	}
+	if (mine >= EVENTHUB_PER_SUBJECT && oldest != NULL) {
+		/* a subject over its share (pages reloaded faster than closed
+		 * streams are noticed) loses its oldest stream, never others' */
+		pthread_mutex_lock(&oldest->mu);
+		wake_oldest = drop_locked(oldest);
+		pthread_mutex_unlock(&oldest->mu);
+		if (wake_oldest)
+			atomic_fetch_add(&oldest->refs, 1);
 	}
 	s->next = h->subs;
 	if (h->subs)
@@ -431,6 +451,8 @@ int eventhub_subscribe(struct eventhub *h, const struct authn *who, int64_t afte
 	h->subs = s;
 	h->nsubs++;
 	pthread_mutex_unlock(&h->mu);
+	if (wake_oldest)
+		wake_all(&oldest, 1);
 	*out = s;
 	return JG_OK;
 }

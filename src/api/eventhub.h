@@ -41,8 +41,8 @@ void eventhub_free(struct eventhub *h);
 void eventhub_publish(void *hub, const struct request *r, int64_t seq);
 
 /* Opens a stream for who (copied).  Live changes with seq > after_seq are
- * queued from now on.  JG_ERR_UNAVAILABLE: too many streams in all;
- * JG_ERR_FORBIDDEN: too many for this subject. */
+ * queued from now on.  JG_ERR_UNAVAILABLE: too many streams in all.  A
+ * subject with EVENTHUB_PER_SUBJECT streams open loses its oldest. */
 int eventhub_subscribe(struct eventhub *h, const struct authn *who, int64_t after_seq,
 		       void (*wake)(void *arg), void *arg, struct eventhub_sub **out) JG_WUR;
 /* Ties s to a browser session: it ends with eventhub_end_session(key), or

@@ -178,12 +178,6 @@ void handle_events(struct conn *c)
 	}
 	rc = eventhub_subscribe(c->deps->events, &c->who, after < 0 ? 0 : after, wake_conn,
 				c->mhd, &sub);
-	if (rc == JG_ERR_FORBIDDEN) {
-		conn_error(c, 429, "too_many_requests",
-			   "%s already has %d event streams open", c->who.name,
-			   EVENTHUB_PER_SUBJECT);
-		return;
-	}
 	if (rc != JG_OK) {
 		conn_error(c, 503, "unavailable", "too many event streams; try again later");
 		return;
