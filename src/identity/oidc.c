@@ -35,7 +35,8 @@ struct oidc {
 	struct oidc_store_hooks hooks;
 	bool have_hooks;
 
-	/* mu guards keys, keys_json, generation, cache, next_refresh_ns, stop */
+	/* mu guards keys, keys_json, generation, cache, next_refresh_ns, stop,
+	 * and the unknown-kid refetch request */
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	struct jwks *keys;      /* never NULL after oidc_new (may be empty) */
@@ -44,12 +45,13 @@ struct oidc {
 	struct cache_slot *cache;
 	int64_t next_refresh_ns;
 	volatile bool stop;
+	bool kid_refetch_wanted; /* the refresh thread fetches at once */
+	bool kid_refetched;      /* last_kid_refetch_s is set */
+	int64_t last_kid_refetch_s; /* the caller's clock (now_s) */
 
-	/* fetch_mu serialises fetches and guards jwks_uri, last_kid_refetch_ns */
+	/* fetch_mu serialises fetches and guards jwks_uri */
 	pthread_mutex_t fetch_mu;
 	char *jwks_uri; /* configured or discovered; NULL: discover again */
-	int64_t last_kid_refetch_ns;
-	bool kid_refetched;
 
 	pthread_t thread;
 	bool thread_started;
@@ -243,23 +245,27 @@ int oidc_refresh_now(struct oidc *o)
 	return rc;
 }
 
-/* Refetch for an unknown kid, at most once per window: otherwise anyone
- * could make us hammer the IdP with made-up kids. */
-static void refetch_for_kid(struct oidc *o)
+/* Asks the refresh thread to refetch the key set for an unknown kid, at
+ * most once per window: otherwise anyone could make us hammer the IdP with
+ * made-up kids.  Never fetches itself: the caller is an HTTP worker or the
+ * gateway loop, which must not wait on the IdP.  Returns true when a
+ * refetch was requested. */
+static bool request_kid_refetch(struct oidc *o, int64_t now_s)
 {
-	int64_t now = time_mono_ns(), interval;
+	bool asked = false;
 
-	pthread_mutex_lock(&o->fetch_mu);
-	if (o->kid_refetched &&
-	    now - o->last_kid_refetch_ns < OIDC_KID_REFETCH_WINDOW_S * 1000000000LL) {
-		pthread_mutex_unlock(&o->fetch_mu);
-		return;
+	pthread_mutex_lock(&o->mu);
+	/* a clock that went back opens the window rather than closing it */
+	if (!o->kid_refetched || now_s < o->last_kid_refetch_s ||
+	    now_s - o->last_kid_refetch_s >= OIDC_KID_REFETCH_WINDOW_S) {
+		o->kid_refetched = true;
+		o->last_kid_refetch_s = now_s;
+		o->kid_refetch_wanted = true;
+		pthread_cond_signal(&o->wake);
+		asked = true;
 	}
-	o->kid_refetched = true;
-	o->last_kid_refetch_ns = now;
-	log_info(o->issuer, "token names an unknown kid: refetching the JWKS");
-	(void)fetch_locked(o, &interval);
-	pthread_mutex_unlock(&o->fetch_mu);
+	pthread_mutex_unlock(&o->mu);
+	return asked;
 }
 
 static void *refresh_thread(void *arg)
@@ -273,12 +279,15 @@ static void *refresh_thread(void *arg)
 		struct timespec ts;
 		int rc;
 
-		if (now < o->next_refresh_ns) {
+		if (!o->kid_refetch_wanted && now < o->next_refresh_ns) {
 			ts.tv_sec = (time_t)(o->next_refresh_ns / 1000000000LL);
 			ts.tv_nsec = (long)(o->next_refresh_ns % 1000000000LL);
 			pthread_cond_timedwait(&o->wake, &o->mu, &ts);
 			continue;
 		}
+		if (o->kid_refetch_wanted)
+			log_info(o->issuer, "a token named an unknown kid: refetching the JWKS");
+		o->kid_refetch_wanted = false;
 		pthread_mutex_unlock(&o->mu);
 		rc = fetch(o, &interval);
 		pthread_mutex_lock(&o->mu);
@@ -550,7 +559,7 @@ int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
 	struct jwt_result res = {0};
 	uint8_t hash[SHA256_LEN];
 	struct jwks *keys;
-	uint64_t gen, gen2;
+	uint64_t gen;
 	size_t len;
 	char reason[256];
 	int rc;
@@ -569,14 +578,16 @@ int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
 	rc = jwt_verify(token, len, keys, &rules, now_s, &res);
 	jwks_unref(keys);
 	if (rc == JG_ERR_NOTFOUND) {
-		refetch_for_kid(o);
-		keys = keys_ref(o, &gen2);
-		if (gen2 != gen) {
-			jwt_result_clear(&res);
-			gen = gen2;
-			rc = jwt_verify(token, len, keys, &rules, now_s, &res);
-		}
-		jwks_unref(keys);
+		/* answered now; the key may arrive for the next token */
+		bool asked = request_kid_refetch(o, now_s);
+
+		fill_failure(fail, &res, res.reason);
+		if (asked)
+			snprintf(fail->reason, sizeof(fail->reason),
+				 "%.200s (the key set is being refetched; retry shortly)",
+				 res.reason);
+		rc = JG_ERR_AUTH;
+		goto out;
 	}
 	if (rc != JG_OK) {
 		fill_failure(fail, &res, res.reason);

@@ -1,8 +1,9 @@
 /* OIDC bearer tokens: the verifier the API and the gateway share.  Holds
  * the issuer's key set (fetched at start, refreshed on a schedule by an
- * internal thread, refetched on an unknown kid at most once per
- * OIDC_KID_REFETCH_WINDOW_S, persisted through store hooks) and a bounded
- * cache of verified tokens. */
+ * internal thread, which also refetches it when a token names an unknown
+ * kid, at most once per OIDC_KID_REFETCH_WINDOW_S; persisted through store
+ * hooks) and a bounded cache of verified tokens.  Only oidc_new and the
+ * refresh thread ever talk to the IdP. */
 #ifndef JG_IDENTITY_OIDC_H
 #define JG_IDENTITY_OIDC_H
 
@@ -18,7 +19,7 @@
 #define OIDC_REFRESH_DEFAULT_S 900     /* when the IdP sends no max-age */
 #define OIDC_RETRY_MIN_S 5             /* first retry after a failed fetch */
 #define OIDC_RETRY_MAX_S 300
-#define OIDC_KID_REFETCH_WINDOW_S 60   /* unknown-kid refetches: one per window */
+#define OIDC_KID_REFETCH_WINDOW_S 10   /* unknown-kid refetches: one per window */
 #define OIDC_CACHE_SLOTS 4096          /* verified-token cache entries */
 
 /* Opaque: verifier + JWKS cache; oidc_authenticate is thread-safe. */
@@ -63,8 +64,11 @@ int oidc_new(const struct oidc_cfg *cfg, const struct oidc_store_hooks *hooks,
 
 /* Verifies token (NUL-terminated) at now_s and maps it to out.  0 on
  * success (caller clears out); JG_ERR_AUTH (or JG_ERR_TOOBIG) on refusal
- * with fail filled.  May block for one JWKS refetch (bounded by
- * OIDC_FETCH_TIMEOUT_MS) when the token names an unknown kid. */
+ * with fail filled.  Never blocks on the network: a token that names an
+ * unknown kid is refused at once and wakes the refresh thread, so a later
+ * token with that kid verifies once the new key set is installed.  Safe to
+ * call from an event loop or an HTTP worker (it takes short mutexes and
+ * does CPU work only). */
 int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
 		      struct oidc_identity *out, struct oidc_failure *fail) JG_WUR;
 

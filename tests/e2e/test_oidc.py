@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import JITGATE, Server, base_config, run  # noqa: E402
+from harness import JITGATE, Server, base_config, run, wait_for  # noqa: E402
 from idp import Idp, ensure_node_modules  # noqa: E402
 
 def jwt_part(tok, i):
@@ -116,8 +116,14 @@ class OidcTest(unittest.TestCase):
         self.idp.start(rotate=True)
         tok = self.idp.token("code", "carol")
         self.assertNotEqual(jwt_part(tok, 0)["kid"], old_kid)
+        # the unknown kid is answered at once (the request never waits on
+        # the IdP) and wakes the background refetch ...
         st, body = self.whoami(tok)
-        self.assertEqual(st, 200, body)
+        self.assertEqual(st, 401, body)
+        self.assertIn("refetched", body["error"]["message"])
+        # ... after which the same token verifies
+        st, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+            self.whoami(tok)), timeout=30, what="the rotated key")
         self.assertEqual(body["subject"], "carol")
         self.assertEqual(sorted(body["groups"]), ["security", "sre"])
 

@@ -101,7 +101,7 @@ static void set_down(bool down)
 
 /* the store: one saved JWKS */
 static char *saved;
-static int saves;
+static atomic_int saves;
 
 static int store_load(void *ctx, const char *iss, char **out)
 {
@@ -119,7 +119,7 @@ static int store_save(void *ctx, const char *iss, const char *json)
 	assert_string_equal(iss, issuer);
 	free(saved);
 	saved = strdup(json);
-	saves++;
+	atomic_fetch_add(&saves, 1);
 	return JG_OK;
 }
 
@@ -147,6 +147,18 @@ static char *token(EVP_PKEY *k, const char *kid, const char *extra)
 		 "{\"iss\":\"%s\",\"aud\":\"jitgate\",\"sub\":\"alice\",\"exp\":%lld%s%s}",
 		 issuer, (long long)now_s() + 600, extra ? "," : "", extra ? extra : "");
 	return tk_token_raw(hdr, payload, k, EVP_PKEY_is_a(k, "EC") ? "ES256" : "RS256");
+}
+
+/* Waits until the refresh thread has installed a new key set: it saves
+ * it through the store hook right after installing it (the test's sync
+ * point; the bound only stops a broken build from hanging). */
+static void wait_for_saves(int n)
+{
+	struct timespec ts = {0, 2 * 1000 * 1000};
+
+	for (int i = 0; i < 15000 && atomic_load(&saves) < n; i++)
+		nanosleep(&ts, NULL);
+	assert_true(atomic_load(&saves) >= n);
 }
 
 static int setup(void **state)
@@ -213,27 +225,35 @@ static void test_rotation_refetch_and_rate_limit(void **state)
 	struct oidc_failure f;
 	char *tok_a = token(key_a, "A", NULL), *tok_b = token(key_b, "B", NULL);
 	char *tok_x = token(key_b, "X", NULL);
-	int fetches;
+	int fetches, nsaves;
 
 	(void)state;
 	set_keys(key_a, "A", NULL, NULL);
 	assert_int_equal(oidc_new(&c, &hooks, &o), 0);
 	assert_int_equal(oidc_authenticate(o, tok_a, now_s(), &id, &f), 0);
 	oidc_identity_clear(&id);
-	/* the IdP rotates: A withdrawn, B published */
+	/* the IdP rotates: A withdrawn, B published.  The first token with
+	 * the new kid is refused at once (no fetch on the caller's thread)
+	 * and wakes the refresh thread; once B is installed it verifies. */
 	set_keys(key_b, "B", NULL, NULL);
-	fetches = atomic_load(&jwks_fetches);
+	nsaves = atomic_load(&saves);
+	assert_int_not_equal(oidc_authenticate(o, tok_b, now_s(), &id, &f), 0);
+	assert_non_null(strstr(f.reason, "no key with kid"));
+	assert_non_null(strstr(f.reason, "refetched"));
+	assert_string_equal(f.kid, "B");
+	wait_for_saves(nsaves + 1);
 	assert_int_equal(oidc_authenticate(o, tok_b, now_s(), &id, &f), 0);
-	assert_int_equal(atomic_load(&jwks_fetches), fetches + 1);
 	oidc_identity_clear(&id);
 	/* A was withdrawn: its token is no longer served from the cache */
 	assert_int_not_equal(oidc_authenticate(o, tok_a, now_s(), &id, &f), 0);
 	assert_non_null(strstr(f.reason, "no key with kid"));
-	/* made-up kids do not make us refetch again within the window */
+	/* made-up kids do not make us refetch again within the window (the
+	 * refetch for B above opened it): none of them asks */
 	fetches = atomic_load(&jwks_fetches);
 	for (int i = 0; i < 5; i++) {
 		assert_int_not_equal(oidc_authenticate(o, tok_x, now_s(), &id, &f), 0);
 		assert_string_equal(f.kid, "X");
+		assert_null(strstr(f.reason, "refetched"));
 	}
 	assert_int_equal(atomic_load(&jwks_fetches), fetches);
 	oidc_free(o);
