@@ -36,10 +36,11 @@ static int ngrants;
 static int next_pick; /* expire mode: which grant the next login takes */
 static const char *token;
 
-static int h_auth(void *ctx, const char *user, const char *pw, char *reason,
-		  size_t rl)
+static int h_auth(void *ctx, const char *user, const char *pw, const char *client,
+		  char *reason, size_t rl)
 {
 	(void)ctx;
+	(void)client;
 	if (strcmp(user, "bench") == 0 && strlen(pw) == strlen(token) &&
 	    crypto_ct_equal(pw, token, strlen(token)))
 		return 0;

@@ -12,6 +12,7 @@
 #include "core/grant_index.h"
 #include "identity/auth.h"
 #include "identity/oidc.h"
+#include "server/authsvc.h"
 #include "server/cfgref.h"
 #include "server/engine.h"
 #include "server/metrics.h"
@@ -26,8 +27,7 @@ struct api_deps {
 	struct store *store;
 	struct grant_index *gi;
 	struct metrics *metrics;
-	auth_oidc_fn oidc;  /* NULL without OIDC */
-	void *oidc_ctx;
+	struct authsvc *auth; /* credentials, failure limiter, auth.failed */
 	struct oidc *idp;   /* the same verifier, for browser sign-in; NULL without OIDC */
 	struct eventhub *events; /* live request changes for /v1/events; NULL: none */
 	atomic_bool ready;  /* /readyz */

@@ -41,6 +41,7 @@ struct conn {
 	/* the answer to send once the engine is done */
 	int status;
 	json_t *resp;
+	int64_t retry_after_s; /* > 0: sent as Retry-After */
 	/* engine work */
 	struct engine_cmd cmd;
 	json_t *args; /* the parsed body: cmd borrows strings from it */
@@ -62,10 +63,13 @@ void conn_submit(struct conn *c, void (*after)(struct conn *c));
 void conn_audit_then_reply(struct conn *c, json_t *event, int status,
 			   json_t *resp);
 
-/* Refuses credentials: logs, audits auth.failed (via names the door:
- * "api", "web") and answers 401 once the event is durable. */
-void conn_refuse_auth(struct conn *c, const char *url, const char *via,
-		      const struct auth_failure *fail);
+/* Verifies a presented credential (at: via names the door, "api" or
+ * "web"; the client address is filled in here) through server/authsvc.
+ * true: *who is the subject (caller clears it).  false: the refusal is
+ * answered here: 401 (auth.failed audited before the answer when it is
+ * the first of its address and claimed subject this minute), or 429 with
+ * Retry-After for an address with too many failures. */
+bool conn_verify(struct conn *c, struct auth_attempt *at, struct authn *who);
 /* The client's address as text ("unknown" when not known). */
 void conn_remote_addr(struct conn *c, char *buf, size_t len);
 

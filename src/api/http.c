@@ -154,54 +154,69 @@ void conn_remote_addr(struct conn *c, char *buf, size_t len)
 			  buf, (socklen_t)len);
 }
 
-void conn_refuse_auth(struct conn *c, const char *url, const char *via,
-		      const struct auth_failure *fail)
+static void reply_limited(struct conn *c, const struct auth_result *res)
 {
-	char addr[64];
-	json_t *ev;
-
-	conn_remote_addr(c, addr, sizeof(addr));
-	log_info(NULL, "auth failed from %s on %.128s: %s", addr, url, fail->reason);
-	ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s?, s:s?, s:s?}}", "action",
-		       "auth.failed", "actor", fail->sub[0] ? fail->sub : "anonymous",
-		       "detail", "reason", fail->reason, "remote_addr", addr, "via",
-		       via, "iss", fail->iss[0] ? fail->iss : NULL, "kid",
-		       fail->kid[0] ? fail->kid : NULL, "sub",
-		       fail->sub[0] ? fail->sub : NULL);
-	if (ev == NULL) {
-		conn_error(c, 401, "unauthenticated", "%s", fail->reason);
-		return;
-	}
-	conn_audit_then_reply(c, ev, 401,
-			      render_error("unauthenticated", fail->reason));
+	conn_error(c, 429, "too_many_requests", "%s", res->reason);
+	c->retry_after_s = res->retry_after_s;
 }
 
-/* Authenticates the bearer token, or the browser's session cookie when
- * there is no Authorization header; on failure answers 401 (403 for a
- * cookie call that fails the CSRF rules) after auditing auth.failed (the
- * token itself is never recorded). */
-static bool authenticate(struct conn *c, const char *method, const char *url)
+bool conn_verify(struct conn *c, struct auth_attempt *at, struct authn *who)
+{
+	struct auth_result res;
+	char addr[64];
+
+	conn_remote_addr(c, addr, sizeof(addr));
+	at->client = addr;
+	switch (authsvc_authenticate(c->deps->auth, c->cfg, at, time_now_ms(), who, &res)) {
+	case AUTH_OK:
+		return true;
+	case AUTH_LIMITED:
+		reply_limited(c, &res);
+		return false;
+	case AUTH_NONE:
+		break;
+	case AUTH_FAILED:
+		if (res.event) {
+			conn_audit_then_reply(c, res.event, 401,
+					      render_error("unauthenticated", res.reason));
+			return false;
+		}
+		break;
+	}
+	conn_error(c, 401, "unauthenticated", "%s", res.reason);
+	return false;
+}
+
+/* The API's one authentication entry point: every protected path comes
+ * through here (a new kind of credential is added here, not beside it).
+ * The browser's session cookie is used when there is no Authorization
+ * header (webauth: 403 for a cookie call that fails the CSRF rules);
+ * otherwise the bearer token goes through conn_verify:
+ * - no credentials: 401, nothing audited (a probe is not a failure);
+ * - credentials that fail: 401 with the reason; the first failure of this
+ *   address and claimed subject in a minute is audited as auth.failed
+ *   before the answer goes out, the others are counted (server/authsvc);
+ * - an address past limits.auth_failures_per_ip_per_min and no valid
+ *   credentials: 429 with Retry-After, nothing written.
+ * The token itself is never recorded. */
+static bool authenticate(struct conn *c, const char *method)
 {
 	const char *h = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
-	struct auth_failure fail;
-	int rc;
+	struct auth_attempt at = {.via = "api"};
 
 	if (h == NULL && webauth_has_cookie(c))
 		return webauth_authenticate(c, method);
-	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
-		rc = auth_bearer(c->cfg, c->deps->oidc, c->deps->oidc_ctx, h + 7,
-				 time_now_ms(), &c->who, &fail);
-		if (rc == JG_OK) {
-			c->authed = true;
-			return true;
-		}
-	} else {
-		memset(&fail, 0, sizeof(fail));
-		snprintf(fail.reason, sizeof(fail.reason), "%s",
-			 h ? "authorization is not a bearer token" : "no bearer token");
-	}
-	conn_refuse_auth(c, url, "api", &fail);
+	if (h == NULL)
+		at.why_absent = "no bearer token";
+	else if (strncasecmp(h, "Bearer ", 7) == 0)
+		at.credential = h + 7;
+	else
+		at.unusable = "authorization is not a bearer token";
+	if (!conn_verify(c, &at, &c->who))
+		return false;
+	c->authed = true;
+	return true;
 	return false;
 }
 
@@ -253,19 +268,36 @@ static void route_requests(struct conn *c, const char *method, const char *rest)
 	handle_action(c, id, slash + 1);
 }
 
+/* A text/plain answer; with MHD_RESPMEM_MUST_FREE text is freed, also on
+ * failure. */
+static struct MHD_Response *text_response(const char *text, size_t len,
+					  enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text, mode);
+
+	if (!r && mode == MHD_RESPMEM_MUST_FREE)
+		free((void *)text);
+	if (r)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+	return r;
+}
+
 /* Public endpoints answer without credentials. */
 static struct MHD_Response *route_public(struct conn *c, const char *method,
 					 const char *url, int *status)
 {
+	struct MHD_Response *r;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (strcmp(method, "GET") != 0)
+	/* HEAD is GET without the body (MHD leaves the body out) */
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return NULL;
 	if (strcmp(url, "/healthz") == 0) {
 		*status = 200;
-		return MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
+		return text_response("ok\n", 3, MHD_RESPMEM_PERSISTENT);
 	}
 	if (strcmp(url, "/readyz") == 0) {
 		const char *why = atomic_load(&c->deps->not_ready);
@@ -281,10 +313,10 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 			why = "the store does not answer";
 		*status = why ? 503 : 200;
 		if (why == NULL)
-			return MHD_create_response_from_buffer(6, "ready\n", MHD_RESPMEM_PERSISTENT);
+			return text_response("ready\n", 6, MHD_RESPMEM_PERSISTENT);
 		if (asprintf(&text, "not ready: %s\n", why) < 0)
 			return NULL;
-		return MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		return text_response(text, strlen(text), MHD_RESPMEM_MUST_FREE);
 	}
 	if (strcmp(url, "/metrics") == 0) {
 		int64_t by_state[REQ_STATE_COUNT];
@@ -308,7 +340,14 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 				(unsigned long long)eventhub_dropped(c->deps->events));
 		fclose(f);
 		*status = 200;
-		return MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+		r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+		/* Prometheus 3 refuses a scrape without a Content-Type */
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+						"text/plain; version=0.0.4; charset=utf-8");
+		else
+			free(text);
+		return r;
 	}
 	return NULL;
 }
@@ -319,7 +358,7 @@ static void route(struct conn *c, const char *method, const char *url)
 		webauth_route(c, method, url);
 		return;
 	}
-	if (!authenticate(c, method, url))
+	if (!authenticate(c, method))
 		return;
 	if (strncmp(url, "/v1/requests", 12) == 0)
 		route_requests(c, method, url + 12);
@@ -389,6 +428,12 @@ static enum MHD_Result send_answer(struct conn *c, const char *url)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, c->set_cookie);
 	if (c->location)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, c->location);
+	if (c->retry_after_s > 0) {
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%lld", (long long)c->retry_after_s);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (status >= 400)
 		atomic_fetch_add_explicit(&c->deps->metrics->http_errors, 1,
 					  memory_order_relaxed);

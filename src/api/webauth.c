@@ -212,11 +212,11 @@ int webauth_sign_in(struct conn *c, struct authn *who, int status, json_t *resp)
 
 /* POST /auth/token {token}: sign in with a bearer token (a static token
  * for setups without OIDC; a JWT the API would accept works too). */
-static void handle_token(struct conn *c, const char *url)
+static void handle_token(struct conn *c)
 {
 	static const struct field_spec spec[] = {{"token", FIELD_STRING, true}};
 	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
-	struct auth_failure fail;
+	struct auth_attempt at = {.via = "web"};
 	struct authn who;
 	char msg[256];
 	const char *field;
@@ -238,12 +238,9 @@ static void handle_token(struct conn *c, const char *url)
 		conn_fail(c, rc, msg);
 		return;
 	}
-	rc = auth_bearer(c->cfg, c->deps->oidc, c->deps->oidc_ctx,
-			 body_str(c->args, "token"), time_now_ms(), &who, &fail);
-	if (rc != JG_OK) {
-		conn_refuse_auth(c, url, "web", &fail);
+	at.credential = body_str(c->args, "token");
+	if (!conn_verify(c, &at, &who))
 		return;
-	}
 	groups = json_array();
 	for (size_t i = 0; groups && i < who.ngroups; i++)
 		json_array_append_new(groups, json_string(who.groups[i]));
@@ -331,7 +328,7 @@ void webauth_route(struct conn *c, const char *method, const char *url)
 		}
 		switch (i) {
 		case 0:
-			handle_token(c, url);
+			handle_token(c);
 			return;
 		case 1:
 			handle_logout(c);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 /* Output buffer that refuses to grow past CANON_MAX_LEN, so a hostile value
  * can never make us allocate without bound. */
 struct obuf {
@@ -42,58 +44,6 @@ static int ob_putc(struct obuf *b, char c)
 	return ob_put(b, &c, 1);
 }
 
-/* Decodes one UTF-8 sequence at s[*i].  Returns false (and consumes one
- * byte, *cp = that byte) for anything RFC 3629 does not allow: overlong
- * forms, surrogates, values past U+10FFFF, truncated sequences. */
-static bool utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
-{
-	unsigned char c = s[*i];
-	uint32_t v, min;
-	size_t n, k;
-
-	if (c < 0x80) {
-		*cp = c;
-		(*i)++;
-		return true;
-	}
-	if ((c & 0xE0) == 0xC0) {
-		n = 1, v = c & 0x1F, min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		n = 2, v = c & 0x0F, min = 0x800;
-	} else if ((c & 0xF8) == 0xF0) {
-		n = 3, v = c & 0x07, min = 0x10000;
-	} else {
-		goto bad;
-	}
-	if (len - *i <= n)
-		goto bad;
-	for (k = 1; k <= n; k++) {
-		if ((s[*i + k] & 0xC0) != 0x80)
-			goto bad;
-		v = v << 6 | (s[*i + k] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		goto bad;
-	*cp = v;
-	*i += n + 1;
-	return true;
-bad:
-	*cp = c;
-	(*i)++;
-	return false;
-}
-
-static bool utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	uint32_t cp;
-
-	while (i < len)
-		if (!utf8_next(s, len, &i, &cp))
-			return false;
-	return true;
-}
-
 /* Walks a UTF-8 string as UTF-16 code units: a code point above U+FFFF
  * yields its high surrogate, then its low one. */
 struct u16_iter {
@@ -114,7 +64,7 @@ static bool u16_next(struct u16_iter *it, uint16_t *unit)
 	}
 	if (it->i >= it->len)
 		return false;
-	(void)utf8_next(it->s, it->len, &it->i, &cp);
+	(void)text_utf8_next(it->s, it->len, &it->i, &cp);
 	if (cp >= 0x10000) {
 		cp -= 0x10000;
 		*unit = (uint16_t)(0xD800 | (cp >> 10));
@@ -142,14 +92,12 @@ int canon_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	}
 }
 
-static int put_string(struct obuf *b, const char *s, size_t len)
+static int put_utf8_string(struct obuf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, run = 0;
 	int rc;
 
-	if (!utf8_valid((const unsigned char *)s, len))
-		return JG_ERR_INVALID;
 	if ((rc = ob_putc(b, '"')) < 0)
 		return rc;
 	/* Copy runs of literal bytes at once; only '"', '\\' and C0 controls
@@ -186,6 +134,57 @@ static int put_string(struct obuf *b, const char *s, size_t len)
 	if ((rc = ob_put(b, s + run, len - run)) < 0)
 		return rc;
 	return ob_putc(b, '"');
+}
+
+/* A member name must be valid UTF-8 (its sort order is defined on it); a
+ * string value that is not is escaped (util/text.h), so a hostile name
+ * can never make an audit event unwritable.  The escaped form is what is
+ * stored and hashed, and canonicalising it again gives the same bytes. */
+static int put_string(struct obuf *b, const char *s, size_t len, bool is_key)
+{
+	char *esc;
+	size_t elen;
+	int rc;
+
+	if (text_utf8_valid(s, len))
+		return put_utf8_string(b, s, len);
+	if (is_key)
+		return JG_ERR_INVALID;
+	elen = text_escaped_len(s, len, 0);
+	if (elen > CANON_MAX_LEN)
+		return JG_ERR_TOOBIG;
+	esc = malloc(elen + 1);
+	if (!esc)
+		return JG_ERR_NOMEM;
+	text_escape(esc, elen + 1, s, len, 0);
+	rc = put_utf8_string(b, esc, elen);
+	free(esc);
+	return rc;
+}
+
+json_t *canon_stringn(const char *s, size_t len)
+{
+	char *esc;
+	size_t elen;
+	json_t *v;
+
+	if (s == NULL)
+		return json_null();
+	if (text_utf8_valid(s, len))
+		return json_stringn_nocheck(s, len);
+	elen = text_escaped_len(s, len, 0);
+	esc = malloc(elen + 1);
+	if (!esc)
+		return NULL;
+	text_escape(esc, elen + 1, s, len, 0);
+	v = json_stringn_nocheck(esc, elen);
+	free(esc);
+	return v;
+}
+
+json_t *canon_string(const char *s)
+{
+	return canon_stringn(s, s ? strlen(s) : 0);
 }
 
 struct member {
@@ -230,7 +229,7 @@ static int put_object(struct obuf *b, const json_t *v, int depth)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if ((i > 0 && (rc = ob_putc(b, ',')) < 0) ||
-		    (rc = put_string(b, m[i].key, m[i].klen)) < 0 ||
+		    (rc = put_string(b, m[i].key, m[i].klen, true)) < 0 ||
 		    (rc = ob_putc(b, ':')) < 0 ||
 		    (rc = put_value(b, m[i].val, depth + 1)) < 0)
 			goto out;
@@ -263,7 +262,7 @@ static int put_value(struct obuf *b, const json_t *v, int depth)
 		}
 		return ob_putc(b, ']');
 	case JSON_STRING:
-		return put_string(b, json_string_value(v), json_string_length(v));
+		return put_string(b, json_string_value(v), json_string_length(v), false);
 	case JSON_INTEGER:
 		iv = json_integer_value(v);
 		if (iv > CANON_MAX_INT || iv < -CANON_MAX_INT)

@@ -23,9 +23,19 @@
 
 /* Serialises v canonically into a new NUL-terminated buffer *out (caller
  * frees) of *outlen bytes (outlen may be NULL).  *out is NULL on entry and on
- * failure.  JG_ERR_INVALID for reals, out-of-range integers, invalid UTF-8,
+ * failure.  A string value that is not valid UTF-8 is written escaped
+ * (util/text.h: each stray byte as \xNN), never refused.  JG_ERR_INVALID
+ * for reals, out-of-range integers, a member name that is not valid UTF-8,
  * nesting deeper than CANON_MAX_DEPTH; JG_ERR_TOOBIG past CANON_MAX_LEN. */
 int canon_json(const json_t *v, char **out, size_t *outlen) JG_WUR;
+
+/* A JSON string for an audit event from any bytes (text from outside:
+ * user names, application_name, claims, reasons): valid UTF-8 is kept as
+ * it is, stray bytes are escaped as \xNN.  Use it instead of json_pack's
+ * "s", which fails on invalid UTF-8 and would make the event vanish.
+ * NULL s gives JSON null.  Returns NULL only when out of memory. */
+json_t *canon_string(const char *s);
+json_t *canon_stringn(const char *s, size_t len);
 
 /* Compares two UTF-8 strings in the order RFC 8785 sorts object members:
  * by their UTF-16 code units.  Returns <0, 0, >0.  Invalid UTF-8 bytes

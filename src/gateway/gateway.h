@@ -26,21 +26,25 @@ struct gateway_grant {
 struct gateway_hooks {
 	void *ctx;
 	/* Authenticates a login.  0 when password is a valid credential whose
-	 * subject is exactly user; otherwise a negative code and a reason fit
-	 * for the client (never containing the password).  The hook audits
-	 * auth.failed itself; the gateway does not. */
+	 * subject is exactly user; otherwise JG_ERR_AUTH (FATAL 28P01), or
+	 * JG_ERR_LIMIT when client ("host:port") has had too many failures
+	 * (FATAL 53300), and a reason fit for the client (never containing
+	 * the password).  The hook audits auth.failed itself; the gateway
+	 * does not.  Never blocks (no network, no disk). */
 	int (*authenticate)(void *ctx, const char *user, const char *password,
-			    char *reason, size_t reasonlen);
+			    const char *client, char *reason, size_t reasonlen);
 	/* Finds an active grant of subject on resource.  role NULL means "the
 	 * one role the subject holds there": JG_ERR_CONFLICT when it holds
 	 * several, JG_ERR_NOTFOUND when none.  Fills out on success. */
 	int (*find_grant)(void *ctx, const char *subject, const char *resource,
 			  const char *role, struct gateway_grant *out);
 	/* Appends an audit event (session.started, session.ended,
-	 * session.query, check.denied).  detail is stolen (may be NULL).
-	 * Does not block and does not drop: the event is queued for the
-	 * store.  Returns true when the writer is backed up; the gateway then
-	 * stops reading statements from that client until
+	 * session.query, check.denied).  subject is NULL before the login
+	 * is authenticated (the event's actor is then "anonymous" and the
+	 * claimed user is in detail.claimed_subject).  detail is stolen (may
+	 * be NULL).  Does not block and does not drop: the event is queued
+	 * for the store.  Returns true when the writer is backed up; the
+	 * gateway then stops reading statements from that client until
 	 * gateway_audit_resume is called. */
 	bool (*audit)(void *ctx, const char *action, const char *subject,
 		      const char *resource, const char *role,

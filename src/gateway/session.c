@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/canon.h"
 #include "core/principal.h"
 #include "gateway/kdfpool.h"
 #include "gateway/pgproto.h"
@@ -58,6 +59,17 @@ bool session_audit(struct session *s, const char *action, json_t *detail)
 	if (!h->audit) {
 		json_decref(detail);
 		return false;
+	}
+	/* before authentication the user name is only a claim: never an
+	 * actor (design section 9) */
+	if (!s->authenticated) {
+		if (s->subject[0] && (detail || (detail = json_object())))
+			json_object_set_new(detail, "claimed_subject",
+					    canon_string(s->subject));
+		return h->audit(h->ctx, action, NULL,
+				s->resource[0] ? s->resource : NULL,
+				s->role[0] ? s->role : NULL, s->grant.request_id,
+				detail);
 	}
 	return h->audit(h->ctx, action, s->subject[0] ? s->subject : NULL,
 			s->resource[0] ? s->resource : NULL,
@@ -717,8 +729,15 @@ static void admit(struct session *s, const char *password)
 	int err;
 
 	reason[0] = '\0';
-	err = h->authenticate(h->ctx, s->subject, password, reason,
+	err = h->authenticate(h->ctx, s->subject, password, s->peer, reason,
 			      sizeof(reason));
+	if (err == JG_ERR_LIMIT) {
+		snprintf(msg, sizeof(msg), "jitgate: %s", reason);
+		log_info(s->tag, "login refused for %s from %s: %s", s->subject,
+			 s->peer, reason);
+		session_fatal(s, "53300", msg, "too many failed logins");
+		return;
+	}
 	if (err != 0) {
 		snprintf(msg, sizeof(msg),
 			 "jitgate: password authentication failed for user "
@@ -731,6 +750,7 @@ static void admit(struct session *s, const char *password)
 		session_fatal(s, "28P01", msg, "authentication failed");
 		return;
 	}
+	s->authenticated = true;
 	res = config_resource(s->gw->cfg, s->resource);
 	if (!res || res->kind != RESOURCE_POSTGRES) {
 		snprintf(msg, sizeof(msg),
@@ -848,9 +868,9 @@ void session_start_relay(struct session *s)
 		 s->subject, s->resource, s->role,
 		 (long long)s->grant.request_id, s->peer);
 	session_audit(s, "session.started",
-	      json_pack("{s:s, s:I, s:b, s:s}", "client", s->peer,
+	      json_pack("{s:s, s:I, s:b, s:o}", "client", s->peer,
 			"request_id", (json_int_t)s->grant.request_id, "tls",
-			s->c_tls, "application_name", app ? app : ""));
+			s->c_tls, "application_name", canon_string(app ? app : "")));
 }
 
 /* --- relay ------------------------------------------------------------- */

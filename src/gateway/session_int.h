@@ -42,6 +42,7 @@ struct session {
 	enum session_state state; /* changed by session_set_state only */
 	struct bufferevent *cbev, *ubev;
 	bool c_tls, loopback, admitted;
+	bool authenticated; /* the password verified as subject's */
 	bool c_paused, u_paused;
 	bool audit_wait;          /* client not read: the audit writer is behind */
 	bool audit_failed;        /* an event could not be made: fail closed */

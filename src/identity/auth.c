@@ -1,5 +1,6 @@
 #include "identity/auth.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,14 @@ static const struct identity_cfg *find_digest(const struct config *cfg,
 	return NULL;
 }
 
+static bool static_subject(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nidentities; i++)
+		if (strcmp(cfg->identities[i].subject, name) == 0)
+			return true;
+	return false;
+}
+
 static int jwt_shaped(const char *t)
 {
 	const char *d1 = strchr(t, '.');
@@ -98,8 +107,21 @@ int auth_bearer(const struct config *cfg, auth_oidc_fn oidc, void *oidc_ctx,
 	match = find_digest(cfg, digest);
 	if (match != NULL)
 		return from_identity(match, out);
-	if (oidc != NULL && jwt_shaped(token))
-		return oidc(oidc_ctx, token, now_ms / 1000, out, fail);
+	if (oidc != NULL && jwt_shaped(token)) {
+		int rc = oidc(oidc_ctx, token, now_ms / 1000, out, fail);
+
+		if (rc == JG_OK && static_subject(cfg, out->name)) {
+			/* the IdP must not speak for a static identity (a
+			 * service's checker rights, say): refused, not merged */
+			snprintf(fail->reason, sizeof(fail->reason),
+				 "OIDC subject %.64s is the subject of a static identity; "
+				 "jitgate refuses OIDC tokens for it", out->name);
+			snprintf(fail->sub, sizeof(fail->sub), "%s", out->name);
+			authn_clear(out);
+			return JG_ERR_AUTH;
+		}
+		return rc;
+	}
 	snprintf(fail->reason, sizeof(fail->reason), "%s",
 		 jwt_shaped(token) ? (oidc ? "invalid token" : "OIDC is not configured")
 				   : "unknown static token");

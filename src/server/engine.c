@@ -943,9 +943,17 @@ int engine_run(struct engine *e, struct engine_cmd *cmd)
 
 void engine_audit_async(struct engine *e, json_t *event)
 {
-	struct engine_cmd *c = calloc(1, sizeof(*c));
+	struct engine_cmd *c;
 	int rc;
 
+	if (event == NULL) {
+		/* the producer could not build it (out of memory, or a
+		 * json_pack over text that is not UTF-8: use canon_string) */
+		log_error(NULL, "an audit event could not be built: counted as dropped");
+		atomic_fetch_add(&e->m->audit_dropped, 1);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		json_decref(event);
 		atomic_fetch_add(&e->m->audit_dropped, 1);

@@ -82,6 +82,15 @@ void metrics_render(const struct metrics *m, const int64_t *requests_by_state,
 		   "# TYPE jitgate_store_commit_failures_total counter\n"
 		   "jitgate_store_commit_failures_total %" PRIu64 "\n",
 		ld(&m->audit_dropped), ld(&m->commit_failures));
+	fprintf(f, "# HELP jitgate_auth_failures_total Failed authentications (credentials"
+		   " presented that did not verify), HTTP and gateway.\n"
+		   "# TYPE jitgate_auth_failures_total counter\n"
+		   "jitgate_auth_failures_total %" PRIu64 "\n"
+		   "# HELP jitgate_auth_refused_total Requests refused (429 / 53300) because"
+		   " their address had too many failed authentications.\n"
+		   "# TYPE jitgate_auth_refused_total counter\n"
+		   "jitgate_auth_refused_total %" PRIu64 "\n",
+		ld(&m->auth_failures), ld(&m->auth_refused));
 	render_hist(&m->check_latency, "jitgate_check_duration_seconds",
 		    "Time to answer an access check (index lookup).", f);
 	render_hist(&m->audit_append_latency, "jitgate_audit_commit_duration_seconds",

@@ -23,6 +23,8 @@ struct metrics {
 	atomic_uint_fast64_t http_requests, http_errors;
 	atomic_uint_fast64_t audit_dropped;
 	atomic_uint_fast64_t commit_failures;
+	atomic_uint_fast64_t auth_failures; /* presented credentials that failed */
+	atomic_uint_fast64_t auth_refused;  /* refused: too many failures from the address */
 	struct histogram check_latency;
 	struct histogram audit_append_latency;
 };

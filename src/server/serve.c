@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/eventhub.h"
+#include "audit/canon.h"
 #include "gateway/gateway.h"
 #include "identity/auth.h"
-#include "api/eventhub.h"
 #include "identity/oidc.h"
+#include "server/authsvc.h"
 #include "server/cfgref.h"
 #include "server/engine.h"
 #include "server/nodes.h"
@@ -50,6 +52,7 @@ struct daemon {
 	struct engine *engine;
 	struct nodes *nodes;
 	struct oidc *oidc;
+	struct authsvc *auth;
 	struct eventhub *events;
 	struct api_deps deps;
 	struct api *api;
@@ -64,24 +67,6 @@ struct daemon {
 	bool gw_running;
 };
 
-/* ---- OIDC glue ---- */
-
-static int oidc_auth(void *ctx, const char *token, int64_t now_s, struct authn *out,
-		     struct auth_failure *fail)
-{
-	struct daemon *d = ctx;
-	struct oidc_identity id = {0};
-	struct oidc_failure of = {0};
-	int rc;
-
-	rc = oidc_authenticate(d->oidc, token, now_s, &id, &of);
-	if (rc != JG_OK) {
-		snprintf(fail->reason, sizeof(fail->reason), "%s", of.reason);
-		snprintf(fail->iss, sizeof(fail->iss), "%s", of.iss);
-		snprintf(fail->kid, sizeof(fail->kid), "%s", of.kid);
-		snprintf(fail->sub, sizeof(fail->sub), "%s", of.sub);
-		return JG_ERR_AUTH;
-	}
 	/* hand the strings over */
 	out->name = id.subject;
 	out->groups = id.groups;
@@ -195,41 +180,28 @@ static int jwks_save(void *ctx, const char *issuer, const char *jwks)
 /* ---- gateway glue ---- */
 
 static int gw_authenticate(void *ctx, const char *user, const char *password,
-			   char *reason, size_t reasonlen)
+			   const char *client, char *reason, size_t reasonlen)
 {
 	struct daemon *d = ctx;
 	struct cfgref *ref = cfgholder_get(d->cfg);
+	struct auth_attempt at = {.via = "gateway", .credential = password, .user = user};
+	struct auth_result res;
 	struct authn who;
-	struct auth_failure fail;
-	int rc;
+	char addr[64];
+	enum auth_outcome o;
 
-	rc = auth_bearer(cfgref_config(ref), d->deps.oidc, d->deps.oidc_ctx, password,
-			 time_now_ms(), &who, &fail);
+	authsvc_client_addr(client, addr, sizeof(addr));
+	at.client = addr;
+	o = authsvc_authenticate(d->auth, cfgref_config(ref), &at, time_now_ms(), &who, &res);
 	cfgref_put(ref);
-	if (rc != JG_OK) {
-		snprintf(reason, reasonlen, "%s", fail.reason);
-		engine_audit_async(d->engine,
-				   json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s?, s:s?}}",
-					     "action", "auth.failed", "actor",
-					     fail.sub[0] ? fail.sub : "anonymous", "detail",
-					     "reason", fail.reason, "via", "gateway", "user",
-					     user, "iss", fail.iss[0] ? fail.iss : NULL, "kid",
-					     fail.kid[0] ? fail.kid : NULL));
-		return JG_ERR_AUTH;
-	}
-	if (strcmp(who.name, user) != 0) {
-		snprintf(reason, reasonlen, "the token belongs to another subject than user %.64s",
-			 user);
-		engine_audit_async(d->engine,
-				   json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "action",
-					     "auth.failed", "actor", who.name, "detail",
-					     "reason", "token subject differs from user", "via",
-					     "gateway", "user", user));
+	if (o == AUTH_OK) {
 		authn_clear(&who);
-		return JG_ERR_AUTH;
+		return JG_OK;
 	}
-	authn_clear(&who);
-	return JG_OK;
+	snprintf(reason, reasonlen, "%s", res.reason[0] ? res.reason : "no password given");
+	if (res.event)
+		engine_audit_async(d->engine, res.event);
+	return o == AUTH_LIMITED ? JG_ERR_LIMIT : JG_ERR_AUTH;
 }
 
 static int gw_find_grant(void *ctx, const char *subject, const char *resource,
@@ -273,11 +245,16 @@ static bool gw_audit(void *ctx, const char *action, const char *subject,
 		     json_t *detail)
 {
 	struct daemon *d = ctx;
-	json_t *ev = json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "action", action, "actor",
-			       subject ? subject : "anonymous", "subject", subject,
-			       "resource", resource, "role", role);
+	/* the names come from the client's startup packet: canon_string
+	 * escapes what is not UTF-8 instead of losing the event */
+	json_t *ev = json_pack("{s:s, s:o, s:o*, s:o*, s:o*}", "action", action, "actor",
+			       canon_string(subject ? subject : "anonymous"), "subject",
+			       subject ? canon_string(subject) : NULL, "resource",
+			       resource ? canon_string(resource) : NULL, "role",
+			       role ? canon_string(role) : NULL);
 
 	if (ev == NULL) {
+		log_error(NULL, "audit event %s lost: out of memory", action);
 		json_decref(detail);
 		atomic_fetch_add(&d->metrics.audit_dropped, 1);
 		return false;
@@ -473,8 +450,6 @@ static int oidc_start(struct daemon *d)
 		log_error(NULL, "oidc: invalid configuration");
 		return JG_ERR_INVALID;
 	}
-	d->deps.oidc = oidc_auth;
-	d->deps.oidc_ctx = d;
 	d->deps.idp = d->oidc;
 	return JG_OK;
 }
@@ -483,6 +458,24 @@ static void oidc_stop(struct daemon *d)
 {
 	oidc_free(d->oidc);
 	d->oidc = NULL;
+}
+
+/* Authentication for the API and the gateway: after the OIDC verifier,
+ * before the doors; stopped after them and before the engine, so its
+ * pending aggregate auth.failed events are written. */
+static int auth_part_start(struct daemon *d)
+{
+	int rc = authsvc_new(d->engine, &d->metrics, d->oidc, &d->auth);
+
+	d->deps.auth = d->auth;
+	return rc;
+}
+
+static void auth_part_stop(struct daemon *d)
+{
+	authsvc_free(d->auth);
+	d->auth = NULL;
+	d->deps.auth = NULL;
 }
 
 static int notifier_part_start(struct daemon *d)
@@ -626,6 +619,7 @@ static const struct part parts[] = {
 	{"store", store_start, store_stop},
 	{"engine", engine_part_start, engine_part_stop},
 	{"oidc", oidc_start, oidc_stop},
+	{"authentication", auth_part_start, auth_part_stop},
 	{"notifier", notifier_part_start, notifier_part_stop},
 	{"upstream probe", upprobe_part_start, upprobe_part_stop},
 	{"gateway", gateway_part_start, gateway_part_stop},

@@ -18,6 +18,7 @@ const char *jg_strerror(int err)
 	case JG_ERR_UNAVAILABLE: return "unavailable";
 	case JG_ERR_TIMEOUT: return "timed out";
 	case JG_ERR_INTERNAL: return "internal error";
+	case JG_ERR_LIMIT: return "too many attempts";
 	}
 	return "unknown error";
 }

@@ -21,6 +21,7 @@ enum jg_err {
 	JG_ERR_UNAVAILABLE = -12, /* dependency down (503) */
 	JG_ERR_TIMEOUT = -13,
 	JG_ERR_INTERNAL = -14,
+	JG_ERR_LIMIT = -15,     /* too many attempts from this client (429) */
 };
 
 /* Static string for an error code; never NULL. */

@@ -2,7 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+#include "util/text.h"
 
 static enum log_level min_level = LOG_LVL_INFO;
 
@@ -15,7 +18,7 @@ void log_msg(enum log_level lvl, const char *func, const char *ctx,
 	     const char *fmt, ...)
 {
 	static const char *const names[] = {"debug", "info", "warn", "error"};
-	char line[1024];
+	char line[1024], safe[4 * sizeof(line)];
 	char ts[32];
 	struct timespec now;
 	struct tm tm;
@@ -35,6 +38,9 @@ void log_msg(enum log_level lvl, const char *func, const char *ctx,
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* names, reasons and claims come from outside: a newline in one must
+	 * not end this line and forge the next, and stray bytes stay visible */
+	text_escape(safe, sizeof(safe), line, strlen(line), TEXT_ESC_CONTROL);
 	/* one write per line so concurrent threads do not interleave */
-	fprintf(stderr, "%s\n", line);
+	fprintf(stderr, "%s\n", safe);
 }

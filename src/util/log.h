@@ -1,5 +1,8 @@
 /* Logging to stderr: one line per event with level, function and a context
- * id (request, session).  Secrets must never be passed here. */
+ * id (request, session).  Secrets must never be passed here.  The line is
+ * escaped as a whole (util/text.h, TEXT_ESC_CONTROL): a control character
+ * or stray byte in a name cannot end the line or forge another, so callers
+ * may pass outside text as it is. */
 #ifndef JG_UTIL_LOG_H
 #define JG_UTIL_LOG_H
 

@@ -21,7 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import JITGATE, Server, base_config, run, wait_for  # noqa: E402
+from harness import (DEFAULT_POLICIES, DEFAULT_RESOURCES, JITGATE, USERS,  # noqa: E402
+                     Server, identities_yaml, run, wait_for)
 from idp import Idp, ensure_node_modules  # noqa: E402
 
 def jwt_part(tok, i):
@@ -31,6 +32,20 @@ def jwt_part(tok, i):
 
 def b64(obj):
     return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+# The people and the client "svc" come from the IdP; the static identities
+# are the auditor erin and the service billing-svc, which the IdP also
+# knows as a client: its tokens must be refused (subject namespaces).
+STATIC = {k: v for k, v in USERS.items() if k not in ("alice", "bob", "carol", "svc")}
+STATIC["billing-svc"] = ("tok-billing-svc-0123456789", [])
+
+
+def oidc_config(extra):
+    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
+            "admins: [group:security]\nauditors: [group:audit]\n"
+            "checkers: [user:billing-svc]\n" + identities_yaml(STATIC)
+            + DEFAULT_RESOURCES + DEFAULT_POLICIES + extra)
 
 
 class OidcTest(unittest.TestCase):
@@ -43,7 +58,7 @@ class OidcTest(unittest.TestCase):
         extra = ("oidc:\n  issuer: %s\n  audience: jitgate\n  groups_claim: groups\n"
                  % cls.idp.issuer)
         try:
-            cls.srv = Server(base_config(extra=extra))
+            cls.srv = Server(oidc_config(extra))
         except Exception:
             cls.idp.stop()
             raise
@@ -94,6 +109,9 @@ class OidcTest(unittest.TestCase):
         forged = "%s.%s.%s" % (h, b64(claims), sig)
         st, body = self.whoami(forged)
         self.assertEqual(st, 401, body)
+        # another claimed subject: the first failure of each (address,
+        # claimed subject) in a minute is written at once
+        claims["sub"] = "eve"
         none = "%s.%s." % (b64({"alg": "none", "kid": jwt_part(good, 0)["kid"]}),
                            b64(claims))
         st, _ = self.whoami(none)
@@ -103,12 +121,37 @@ class OidcTest(unittest.TestCase):
         self.assertTrue(any("signature" in r for r in reasons), reasons)
         self.assertTrue(any("none" in r for r in reasons), reasons)
         forged_ev = [e for e in events if "signature" in e["detail"].get("reason", "")][0]
-        self.assertEqual(forged_ev["detail"].get("sub"), "dave")
+        # an unverified sub is a claim, never the actor
+        self.assertEqual(forged_ev["actor"], "anonymous")
+        self.assertEqual(forged_ev["detail"].get("claimed_subject"), "dave")
         self.assertEqual(forged_ev["detail"].get("kid"), jwt_part(good, 0)["kid"])
         self.assertEqual(forged_ev["detail"].get("iss"), self.idp.issuer)
         export = self.srv.export()
         for secret in (forged, sig, none, good):
             self.assertNotIn(secret, export)
+
+    def test_3b_oidc_subject_of_a_static_identity_is_refused(self):
+        # billing-svc is a static identity with checker rights; the IdP
+        # issues a valid token whose sub is billing-svc
+        tok = self.idp.token("client", "billing-svc")
+        self.assertEqual(jwt_part(tok, 1)["sub"], "billing-svc")
+        st, body = self.whoami(tok)
+        self.assertEqual(st, 401, body)
+        self.assertIn("static identity", body["error"]["message"])
+        st, body = self.srv.http("POST", "/v1/check", bearer=tok,
+                                 body={"subject": "x", "resource": "orders-db",
+                                       "role": "read"})
+        self.assertEqual(st, 401, body)
+        # the static token itself still works
+        st, body = self.srv.http("POST", "/v1/check", bearer=STATIC["billing-svc"][0],
+                                 body={"subject": "x", "resource": "orders-db",
+                                       "role": "read"})
+        self.assertEqual(st, 200, body)
+        ev = [e for e in self.srv.audit_events(action="auth.failed")
+              if e["detail"].get("claimed_subject") == "billing-svc"]
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual(ev[0]["actor"], "anonymous")
+        self.assertIn("static identity", ev[0]["detail"]["reason"])
 
     def test_4_key_rotation_after_refetch(self):
         old_kid = jwt_part(self.idp.token("code", "alice"), 0)["kid"]

@@ -1,7 +1,8 @@
 // Obtains tokens from the test IdP (idp.mjs) the way real clients do.
-//   node get-token.mjs ISSUER client [--resource urn:jitgate[:es]]
+//   node get-token.mjs ISSUER client [CLIENT_ID] [--resource urn:jitgate[:es]]
 //   node get-token.mjs ISSUER code USER [--resource ...]
-// "client": client_credentials for client "svc".  "code": authorization
+// "client": client_credentials for CLIENT_ID (default "svc", secret
+// "<id>-secret").  "code": authorization
 // code + PKCE for the public client "cli", logging in as USER.  Prints a
 // JSON object {access_token, id_token?} on stdout.
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,11 +23,12 @@ async function discovery() {
 }
 
 async function clientCredentials(meta) {
+  const clientId = user && !user.startsWith('--') ? user : 'svc';
   const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'api', resource });
   const r = await fetch(meta.token_endpoint, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from('svc:svc-secret').toString('base64')}`,
+      authorization: `Basic ${Buffer.from(`${clientId}:${clientId}-secret`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
     },
     body,

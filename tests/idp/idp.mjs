@@ -9,9 +9,9 @@
 // Accounts (login_hint selects one in the scripted authorization code flow):
 //   alice: groups [engineering]   bob: groups [sre]   carol: [security, sre]
 // Clients: "cli" (public, authorization code + PKCE, redirect
-// http://127.0.0.1/cb), "svc" (client_credentials, secret "svc-secret",
-// groups [automation]), "jitgate-web" (public native client for jitgate's
-// browser sign-in and `jitgate login`: code + PKCE to
+// http://127.0.0.1/cb), "svc" and "billing-svc" (client_credentials,
+// secret "<id>-secret", groups [automation]), "jitgate-web" (public native
+// client for jitgate's browser sign-in and `jitgate login`: code + PKCE to
 // http://127.0.0.1:ANY/auth/callback or /cb, device flow, refresh tokens)
 // and "jitgate-conf" (the same with secret "conf-secret", no device flow).
 // Without login_hint the login step is an HTML form (field "login"), as a
@@ -38,7 +38,7 @@ const ACCOUNTS = {
   bob: ['sre'],
   carol: ['security', 'sre'],
 };
-const CLIENT_GROUPS = { svc: ['automation'] };
+const CLIENT_GROUPS = { svc: ['automation'], 'billing-svc': ['automation'] };
 
 // Node 20 can deadlock when a GC destroys the key-generation job while a
 // JWK export holds the lock of the key it shares with that job (seen in
@@ -112,6 +112,15 @@ const provider = new Provider(issuer, {
     {
       client_id: 'svc',
       client_secret: 'svc-secret',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      // same name as a static identity in e2e/test_oidc: jitgate must
+      // refuse its tokens (subject namespaces, docs/identity.md)
+      client_id: 'billing-svc',
+      client_secret: 'billing-svc-secret',
       grant_types: ['client_credentials'],
       response_types: [],
       redirect_uris: [],

@@ -102,13 +102,14 @@ static int h_authenticate_check(const char *user, const char *password,
 
 /* Like the daemon's hook: audits its own failures. */
 static int h_authenticate(void *ctx, const char *user, const char *password,
-			  char *reason, size_t reasonlen)
+			  const char *client, char *reason, size_t reasonlen)
 {
 	int rc = h_authenticate_check(user, password, reason, reasonlen);
 
+	assert_non_null(strchr(client, ':')); /* host:port */
 	if (rc != 0)
-		h_audit(ctx, "auth.failed", user, NULL, NULL, 0,
-			json_pack("{s:s}", "reason", reason));
+		h_audit(ctx, "auth.failed", NULL, NULL, NULL, 0,
+			json_pack("{s:s, s:s}", "reason", reason, "claimed_subject", user));
 	return rc;
 }
 
