@@ -9,20 +9,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "api/httpguard.h"
 #include "api/render.h"
 #include "core/policy.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+
+#define API_THREADS 2
+#define API_IDLE_TIMEOUT_S 60
 
 struct api {
 	struct MHD_Daemon *d;
 	struct api_deps *deps;
 	struct websessions *sessions;
 	struct weblogin *login;
+	struct httpguard *guard;
 };
 
 void conn_reply(struct conn *c, int status, json_t *resp)
@@ -456,6 +462,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 	if (c == NULL) {
 		const char *cl;
 
+		httpguard_head_done(a->guard, mhd);
 		atomic_fetch_add_explicit(&a->deps->metrics->http_requests, 1,
 					  memory_order_relaxed);
 		pub = route_public(&(struct conn){.deps = a->deps, .mhd = mhd},
@@ -527,11 +534,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct api *a = cls;
 	struct conn *c = *con_cls;
 
-	(void)cls;
-	(void)mhd;
 	(void)toe;
+	httpguard_request_done(a->guard, mhd);
 	if (c == NULL)
 		return;
 	if (c->ref)
@@ -551,11 +558,37 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Raises the soft open-file limit to the hard one: every connection is a
+ * descriptor, and libmicrohttpd pauses accepting (it does not spin) when
+ * it runs out, so the limits below should fit in it. */
+static void check_nofile(const struct limits_cfg *l)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)l->http_connections + 64 > rl.rlim_cur)
+		log_warn(NULL, "limits.http_connections (%lld) does not fit the open-file limit "
+			       "(%llu): past it new HTTP connections wait in the backlog",
+			 (long long)l->http_connections, (unsigned long long)rl.rlim_cur);
+}
+
 int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 {
+	struct cfgref *ref;
+	struct limits_cfg lim;
 	struct api *a;
 
 	*out = NULL;
+	ref = cfgholder_get(deps->cfg);
+	lim = cfgref_config(ref)->limits;
+	cfgref_put(ref);
+	check_nofile(&lim);
 	a = calloc(1, sizeof(*a));
 	if (a == NULL) {
 		close(listen_fd);
@@ -563,7 +596,9 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 	}
 	a->deps = deps;
 	if (websessions_new(WEBSESSIONS_MAX, WEBSESSIONS_PER_SUBJECT, &a->sessions) != JG_OK ||
-	    weblogin_new(deps->idp, &a->login) != JG_OK) {
+	    weblogin_new(deps->idp, &a->login) != JG_OK ||
+	    httpguard_new(lim.header_timeout_s * 1000, &a->guard) != JG_OK) {
+		weblogin_free(a->login);
 		websessions_free(a->sessions);
 		free(a);
 		close(listen_fd);
@@ -575,8 +610,15 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_TURBO | MHD_USE_ITC,
 		0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
+		/* limits: (design section 9); past them a new connection is
+		 * closed at accept, before anything is read from it */
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim.http_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim.http_connections_per_ip,
+		/* inactivity once the head is in (body, slow readers); the
+		 * head itself has the guard's absolute deadline */
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, a->guard,
 		/* headers only (the body is copied out as it arrives): a
 		 * 16 KiB token fits, and MHD clears this on every request */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
@@ -585,6 +627,7 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 		/* MHD closes a listen socket it was given when it fails */
 		log_error(NULL, "cannot start the HTTP server: %s", strerror(errno));
 		weblogin_free(a->login);
+		httpguard_free(a->guard);
 		websessions_free(a->sessions);
 		free(a);
 		return JG_ERR_IO;
@@ -614,6 +657,7 @@ void api_stop(struct api *a)
 	if (a->deps->events)
 		eventhub_close_all(a->deps->events);
 	MHD_stop_daemon(a->d);
+	httpguard_free(a->guard);
 	websessions_free(a->sessions);
 	free(a);
 }

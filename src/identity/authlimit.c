@@ -166,8 +166,11 @@ static struct entry *table_add(struct authlimit *l, struct table *t, uint64_t h,
 
 static bool closed(const struct entry *e, int64_t now_ms)
 {
-	/* a clock that went back closes the minute rather than stretching it */
-	return now_ms >= e->start_ms + AUTHLIMIT_WINDOW_MS || now_ms < e->start_ms;
+	/* callers on several threads read the clock before taking the lock,
+	 * so now may be a little older than the entry; a clock that went
+	 * back by more than a minute closes it rather than stretching it */
+	return now_ms >= e->start_ms + AUTHLIMIT_WINDOW_MS ||
+	       now_ms < e->start_ms - AUTHLIMIT_WINDOW_MS;
 }
 
 /* The entry of the key whose minute is still open, or NULL (a closed one
@@ -190,6 +193,8 @@ static int64_t retry_after(const struct entry *e, int64_t now_ms)
 {
 	int64_t ms = e->start_ms + AUTHLIMIT_WINDOW_MS - now_ms;
 
+	if (ms > AUTHLIMIT_WINDOW_MS)
+		ms = AUTHLIMIT_WINDOW_MS;
 	return ms <= 1000 ? 1 : (ms + 999) / 1000;
 }
 

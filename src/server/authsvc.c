@@ -198,8 +198,9 @@ void authsvc_client_addr(const char *peer, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-static void limited(struct auth_result *res, int64_t retry_after_s)
+static void limited(struct authsvc *a, struct auth_result *res, int64_t retry_after_s)
 {
+	atomic_fetch_add_explicit(&a->metrics->auth_refused, 1, memory_order_relaxed);
 	res->outcome = AUTH_LIMITED;
 	res->retry_after_s = retry_after_s;
 	snprintf(res->reason, sizeof(res->reason),
@@ -222,7 +223,7 @@ enum auth_outcome authsvc_authenticate(struct authsvc *a, const struct config *c
 	if (at->unusable == NULL && (at->credential == NULL || at->credential[0] == '\0')) {
 		/* a probe, not a failed authentication: nothing durable */
 		if (authlimit_over(a->lim, at->client, at->via, limit, now_ms, &retry)) {
-			limited(res, retry);
+			limited(a, res, retry);
 		} else {
 			res->outcome = AUTH_NONE;
 			snprintf(res->reason, sizeof(res->reason), "%s",
@@ -257,8 +258,7 @@ enum auth_outcome authsvc_authenticate(struct authsvc *a, const struct config *c
 	switch (authlimit_failure(a->lim, at->client, claimed, at->via, fail.reason, limit,
 				  now_ms, &retry)) {
 	case AUTHLIMIT_REFUSED:
-		atomic_fetch_add_explicit(&a->metrics->auth_refused, 1, memory_order_relaxed);
-		limited(res, retry);
+		limited(a, res, retry);
 		return AUTH_LIMITED;
 	case AUTHLIMIT_RECORD:
 		log_info(NULL, "auth failed via %s from %s for %s: %s", at->via, at->client,

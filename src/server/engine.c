@@ -833,6 +833,8 @@ static void *engine_main(void *arg)
 		struct engine_cmd *cmds;
 
 		if (e->head == NULL && !due && !sync) {
+			if (e->stop)
+				break;
 			wait_work(e, pending);
 			continue;
 		}

@@ -84,8 +84,11 @@ class Conn:
     """One raw connection.  login() does the startup and the cleartext
     password exchange of the gateway and reads up to ReadyForQuery."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=30):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=30, src=None):
+        """src: a loopback source address (127.0.0.2...), to be another
+        client address."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(src, 0) if src else None)
         self.buf = b""
 
     def start_tls(self):
@@ -166,3 +169,39 @@ class Conn:
             self.sock.close()
         except OSError:
             pass
+
+
+class Result:
+    """What login() saw: the FATAL's SQLSTATE and message, whether the
+    gateway asked for the password, and whether the session opened (conn
+    is then left open for the caller)."""
+
+    def __init__(self):
+        self.sqlstate = self.message = None
+        self.asked_password = self.ready = False
+        self.conn = None
+
+
+def login(port, user, password, database="orders-db", app=None, src="127.0.0.1"):
+    """Logs in with any bytes as user, database and application_name (what
+    libpq will not send) from loopback address src."""
+    params = {"application_name": app} if app is not None else {}
+    r = Result()
+    c = Conn(port, src=src)
+    try:
+        c.send(startup(user, database, **params))
+        kind, body = c.read_msg()
+        if kind == b"R" and struct.unpack("!I", body[:4])[0] == 3:
+            r.asked_password = True
+            c.send(msg(b"p", cstr(password)))
+            c.until_ready()
+            r.ready, r.conn = True, c
+        elif kind == b"E":
+            raise PgError(parse_error(body))
+    except PgError as e:
+        r.sqlstate, r.message = e.fields.get("C"), e.fields.get("M")
+    except (ConnectionError, OSError):
+        pass
+    if not r.ready:
+        c.close()
+    return r

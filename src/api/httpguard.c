@@ -1,0 +1,180 @@
+#include "api/httpguard.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define REPORT_EVERY_NS (60LL * 1000000000LL) /* one log line a minute at most */
+
+/* One open connection.  Owned by the guard's list; MHD keeps a pointer
+ * to it as the connection's socket context. */
+struct guarded {
+	struct guarded *prev, *next;
+	int fd;
+	int64_t head_deadline_ns; /* 0: not waiting for a head */
+};
+
+struct httpguard {
+	pthread_mutex_t mu; /* guards the list and stop */
+	pthread_cond_t wake;
+	struct guarded *all;
+	int64_t timeout_ns;
+	bool stop;
+	pthread_t thread;
+	bool thread_started;
+	uint64_t closed_since_report;
+	int64_t last_report_ns;
+};
+
+/* Shuts down the socket of every connection past its deadline.  The
+ * guard's mutex is held, and MHD reports a connection CLOSED (taking the
+ * mutex) before it closes its descriptor, so fd is still this socket. */
+static void reap(struct httpguard *g, int64_t now)
+{
+	for (struct guarded *c = g->all; c; c = c->next) {
+		if (c->head_deadline_ns == 0 || now < c->head_deadline_ns)
+			continue;
+		c->head_deadline_ns = 0;
+		(void)shutdown(c->fd, SHUT_RDWR);
+		g->closed_since_report++;
+	}
+	if (g->closed_since_report > 0 && now - g->last_report_ns >= REPORT_EVERY_NS) {
+		log_warn(NULL, "closed %llu HTTP connection(s) that sent no complete request "
+			       "head within limits.header_timeout",
+			 (unsigned long long)g->closed_since_report);
+		g->closed_since_report = 0;
+		g->last_report_ns = now;
+	}
+}
+
+static void *guard_main(void *arg)
+{
+	struct httpguard *g = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += HTTPGUARD_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&g->wake, &g->mu, &ts);
+		reap(g, time_mono_ns());
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+int httpguard_new(int64_t header_timeout_ms, struct httpguard **out)
+{
+	struct httpguard *g = calloc(1, sizeof(*g));
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (!g)
+		return JG_ERR_NOMEM;
+	g->timeout_ns = header_timeout_ms * 1000000LL;
+	g->last_report_ns = time_mono_ns() - REPORT_EVERY_NS;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
+		httpguard_free(g);
+		return JG_ERR_INTERNAL;
+	}
+	g->thread_started = true;
+	*out = g;
+	return JG_OK;
+}
+
+void httpguard_free(struct httpguard *g)
+{
+	if (!g)
+		return;
+	if (g->thread_started) {
+		pthread_mutex_lock(&g->mu);
+		g->stop = true;
+		pthread_cond_signal(&g->wake);
+		pthread_mutex_unlock(&g->mu);
+		pthread_join(g->thread, NULL);
+	}
+	while (g->all) {
+		struct guarded *c = g->all;
+
+		g->all = c->next;
+		free(c);
+	}
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->wake);
+	free(g);
+}
+
+void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		      enum MHD_ConnectionNotificationCode code)
+{
+	struct httpguard *g = cls;
+	struct guarded *gc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		gc = ci ? calloc(1, sizeof(*gc)) : NULL;
+		*socket_context = gc;
+		if (!gc)
+			return; /* unguarded: the inactivity timeout still applies */
+		gc->fd = ci->connect_fd;
+		pthread_mutex_lock(&g->mu);
+		gc->head_deadline_ns = time_mono_ns() + g->timeout_ns;
+		gc->next = g->all;
+		if (g->all)
+			g->all->prev = gc;
+		g->all = gc;
+		pthread_mutex_unlock(&g->mu);
+		return;
+	}
+	if (!gc)
+		return;
+	pthread_mutex_lock(&g->mu);
+	if (gc->prev)
+		gc->prev->next = gc->next;
+	else
+		g->all = gc->next;
+	if (gc->next)
+		gc->next->prev = gc->prev;
+	pthread_mutex_unlock(&g->mu);
+	free(gc);
+	*socket_context = NULL;
+}
+
+static void set_deadline(struct httpguard *g, struct MHD_Connection *c, bool waiting)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct guarded *gc = ci ? ci->socket_context : NULL;
+
+	if (!gc)
+		return;
+	pthread_mutex_lock(&g->mu);
+	gc->head_deadline_ns = waiting ? time_mono_ns() + g->timeout_ns : 0;
+	pthread_mutex_unlock(&g->mu);
+}
+
+void httpguard_head_done(struct httpguard *g, struct MHD_Connection *c)
+{
+	set_deadline(g, c, false);
+}
+
+void httpguard_request_done(struct httpguard *g, struct MHD_Connection *c)
+{
+	/* a kept-alive connection now waits for its next head */
+	set_deadline(g, c, true);
+}

@@ -1,0 +1,33 @@
+/* The HTTP connection guard: every connection must deliver a complete
+ * request head within limits.header_timeout of opening (and, on a kept-
+ * alive connection, of its previous request finishing).  libmicrohttpd's
+ * own timeout only counts inactivity, so a client sending one byte every
+ * few seconds (slowloris) would hold its connection for ever; the guard's
+ * thread shuts such sockets down instead, and libmicrohttpd then closes
+ * them as it would any connection the peer dropped.
+ *
+ * Wire it with MHD_OPTION_NOTIFY_CONNECTION (httpguard_notify, the guard
+ * as closure); call httpguard_head_done when the access handler first sees
+ * a request and httpguard_request_done from the completion callback. */
+#ifndef JG_API_HTTPGUARD_H
+#define JG_API_HTTPGUARD_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define HTTPGUARD_TICK_MS 200 /* how often deadlines are checked */
+
+struct httpguard;
+
+int httpguard_new(int64_t header_timeout_ms, struct httpguard **out) JG_WUR;
+/* Call after MHD_stop_daemon (no connection is left then). */
+void httpguard_free(struct httpguard *g);
+
+void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		      enum MHD_ConnectionNotificationCode code);
+void httpguard_head_done(struct httpguard *g, struct MHD_Connection *c);
+void httpguard_request_done(struct httpguard *g, struct MHD_Connection *c);
+
+#endif
