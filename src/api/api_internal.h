@@ -70,6 +70,9 @@ void conn_audit_then_reply(struct conn *c, json_t *event, int status,
  * the first of its address and claimed subject this minute), or 429 with
  * Retry-After for an address with too many failures. */
 bool conn_verify(struct conn *c, struct auth_attempt *at, struct authn *who);
+/* Refuses a credential found bad elsewhere (fail: the reason and what it
+ * claimed), through the same limiter and auth.failed as conn_verify. */
+void conn_refuse_auth(struct conn *c, const char *via, const struct auth_failure *fail);
 /* The client's address as text ("unknown" when not known). */
 void conn_remote_addr(struct conn *c, char *buf, size_t len);
 

@@ -166,6 +166,23 @@ static void reply_limited(struct conn *c, const struct auth_result *res)
 	c->retry_after_s = res->retry_after_s;
 }
 
+/* Answers a refusal from server/authsvc: 429 with Retry-After, or 401
+ * after its auth.failed event (if any) is durable. */
+static void answer_refusal(struct conn *c, struct auth_result *res)
+{
+	if (res->outcome == AUTH_LIMITED) {
+		reply_limited(c, res);
+		return;
+	}
+	if (res->event) {
+		conn_audit_then_reply(c, res->event, 401,
+				      render_error("unauthenticated", res->reason));
+		res->event = NULL;
+		return;
+	}
+	conn_error(c, 401, "unauthenticated", "%s", res->reason);
+}
+
 bool conn_verify(struct conn *c, struct auth_attempt *at, struct authn *who)
 {
 	struct auth_result res;
@@ -173,24 +190,23 @@ bool conn_verify(struct conn *c, struct auth_attempt *at, struct authn *who)
 
 	conn_remote_addr(c, addr, sizeof(addr));
 	at->client = addr;
-	switch (authsvc_authenticate(c->deps->auth, c->cfg, at, time_now_ms(), who, &res)) {
-	case AUTH_OK:
+	if (authsvc_authenticate(c->deps->auth, c->cfg, at, time_now_ms(), who, &res) ==
+	    AUTH_OK)
 		return true;
-	case AUTH_LIMITED:
-		reply_limited(c, &res);
-		return false;
-	case AUTH_NONE:
-		break;
-	case AUTH_FAILED:
-		if (res.event) {
-			conn_audit_then_reply(c, res.event, 401,
-					      render_error("unauthenticated", res.reason));
-			return false;
-		}
-		break;
-	}
-	conn_error(c, 401, "unauthenticated", "%s", res.reason);
+	answer_refusal(c, &res);
 	return false;
+}
+
+void conn_refuse_auth(struct conn *c, const char *via, const struct auth_failure *fail)
+{
+	struct auth_attempt at = {.via = via};
+	struct auth_result res;
+	char addr[64];
+
+	conn_remote_addr(c, addr, sizeof(addr));
+	at.client = addr;
+	(void)authsvc_record_failure(c->deps->auth, c->cfg, &at, fail, time_now_ms(), &res);
+	answer_refusal(c, &res);
 }
 
 /* The API's one authentication entry point: every protected path comes

@@ -537,8 +537,17 @@ static void after_exchange(struct conn *c)
 {
 	struct weblogin_job *j = c->job;
 
+	if (j->err == JG_OK && auth_static_subject(c->cfg, j->who.name)) {
+		/* subject namespaces (docs/identity.md): the IdP may not sign
+		 * in as a static identity */
+		j->err = JG_ERR_AUTH;
+		snprintf(j->fail.reason, sizeof(j->fail.reason),
+			 "OIDC subject %.64s is the subject of a static identity; "
+			 "jitgate refuses OIDC tokens for it", j->who.name);
+		snprintf(j->fail.sub, sizeof(j->fail.sub), "%s", j->who.name);
+	}
 	if (j->err == JG_ERR_AUTH) {
-		conn_refuse_auth(c, "/auth/callback", "web", &j->fail);
+		conn_refuse_auth(c, "web", &j->fail);
 		return;
 	}
 	if (j->err != JG_OK) {
@@ -557,7 +566,8 @@ static void refuse(struct conn *c, const char *url, const char *reason)
 	struct auth_failure fail = {0};
 
 	printable(fail.reason, sizeof(fail.reason), reason);
-	conn_refuse_auth(c, url, "web", &fail);
+	(void)url;
+	conn_refuse_auth(c, "web", &fail);
 }
 
 void weblogin_callback(struct conn *c, const char *url)

@@ -68,7 +68,7 @@ static const struct identity_cfg *find_digest(const struct config *cfg,
 	return NULL;
 }
 
-static bool static_subject(const struct config *cfg, const char *name)
+bool auth_static_subject(const struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nidentities; i++)
 		if (strcmp(cfg->identities[i].subject, name) == 0)
@@ -110,7 +110,7 @@ int auth_bearer(const struct config *cfg, auth_oidc_fn oidc, void *oidc_ctx,
 	if (oidc != NULL && jwt_shaped(token)) {
 		int rc = oidc(oidc_ctx, token, now_ms / 1000, out, fail);
 
-		if (rc == JG_OK && static_subject(cfg, out->name)) {
+		if (rc == JG_OK && auth_static_subject(cfg, out->name)) {
 			/* the IdP must not speak for a static identity (a
 			 * service's checker rights, say): refused, not merged */
 			snprintf(fail->reason, sizeof(fail->reason),

@@ -4,6 +4,7 @@
 #ifndef JG_IDENTITY_AUTH_H
 #define JG_IDENTITY_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,10 +35,15 @@ typedef int (*auth_oidc_fn)(void *ctx, const char *token, int64_t now_s,
 			    struct authn *out, struct auth_failure *fail);
 
 /* Authenticates token against cfg's identities, then (for a token that
- * looks like a JWT) the OIDC verifier if one is given. */
+ * looks like a JWT) the OIDC verifier if one is given.  A verified OIDC
+ * subject that is a static identity's subject is refused. */
 int auth_bearer(const struct config *cfg, auth_oidc_fn oidc, void *oidc_ctx,
 		const char *token, int64_t now_ms, struct authn *out,
 		struct auth_failure *fail) JG_WUR;
+/* True when name is the subject of a static identity of cfg: an OIDC
+ * token (or sign-in) for that subject is refused (docs/identity.md,
+ * subject namespaces). */
+bool auth_static_subject(const struct config *cfg, const char *name);
 /* Fills out->subject from name/groups (after filling those by hand). */
 void authn_finish(struct authn *out);
 void authn_clear(struct authn *a);

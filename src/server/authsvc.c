@@ -208,13 +208,55 @@ static void limited(struct authsvc *a, struct auth_result *res, int64_t retry_af
 		 (long long)retry_after_s);
 }
 
+/* A presented credential failed: the limiter decides between auditing it
+ * now, counting it, or refusing the address. */
+static enum auth_outcome failed(struct authsvc *a, const struct config *cfg,
+				const struct auth_attempt *at, const struct auth_failure *fail,
+				const char *actor, int64_t now_ms, struct auth_result *res)
+{
+	const int64_t limit = cfg->limits.auth_failures_per_ip_per_min;
+	const char *claimed = at->user ? at->user : fail->sub;
+	int64_t retry;
+
+	atomic_fetch_add_explicit(&a->metrics->auth_failures, 1, memory_order_relaxed);
+	switch (authlimit_failure(a->lim, at->client, claimed, at->via, fail->reason, limit,
+				  now_ms, &retry)) {
+	case AUTHLIMIT_REFUSED:
+		limited(a, res, retry);
+		return AUTH_LIMITED;
+	case AUTHLIMIT_RECORD:
+		log_info(NULL, "auth failed via %s from %s for %s: %s", at->via, at->client,
+			 claimed[0] ? claimed : "-", fail->reason);
+		res->event = failure_event(actor, at->via, at->client, claimed, fail->reason);
+		if (res->event) {
+			json_t *d = json_object_get(res->event, "detail");
+
+			set_text(d, "iss", fail->iss);
+			set_text(d, "kid", fail->kid);
+			/* at the gateway the claim is the user; say what the
+			 * token claimed too when it differs */
+			if (at->user && fail->sub[0] && strcmp(fail->sub, at->user) != 0 &&
+			    actor != fail->sub)
+				set_text(d, "token_subject", fail->sub);
+		} else {
+			atomic_fetch_add(&a->metrics->audit_dropped, 1);
+		}
+		break;
+	case AUTHLIMIT_COUNTED:
+		break;
+	}
+	res->outcome = AUTH_FAILED;
+	snprintf(res->reason, sizeof(res->reason), "%s", fail->reason);
+	return AUTH_FAILED;
+}
+
 enum auth_outcome authsvc_authenticate(struct authsvc *a, const struct config *cfg,
 				       const struct auth_attempt *at, int64_t now_ms,
 				       struct authn *who, struct auth_result *res)
 {
 	const int64_t limit = cfg->limits.auth_failures_per_ip_per_min;
 	struct auth_failure fail;
-	const char *actor = "anonymous", *claimed;
+	const char *actor = "anonymous";
 	int64_t retry;
 	int rc;
 
@@ -253,35 +295,14 @@ enum auth_outcome authsvc_authenticate(struct authsvc *a, const struct config *c
 		actor = fail.sub;
 		authn_clear(who);
 	}
-	atomic_fetch_add_explicit(&a->metrics->auth_failures, 1, memory_order_relaxed);
-	claimed = at->user ? at->user : fail.sub;
-	switch (authlimit_failure(a->lim, at->client, claimed, at->via, fail.reason, limit,
-				  now_ms, &retry)) {
-	case AUTHLIMIT_REFUSED:
-		limited(a, res, retry);
-		return AUTH_LIMITED;
-	case AUTHLIMIT_RECORD:
-		log_info(NULL, "auth failed via %s from %s for %s: %s", at->via, at->client,
-			 claimed[0] ? claimed : "-", fail.reason);
-		res->event = failure_event(actor, at->via, at->client, claimed, fail.reason);
-		if (res->event) {
-			json_t *d = json_object_get(res->event, "detail");
+	return failed(a, cfg, at, &fail, actor, now_ms, res);
+}
 
-			set_text(d, "iss", fail.iss);
-			set_text(d, "kid", fail.kid);
-			/* at the gateway the claim is the user; say what the
-			 * token claimed too when it differs */
-			if (at->user && fail.sub[0] && strcmp(fail.sub, at->user) != 0 &&
-			    actor != fail.sub)
-				set_text(d, "token_subject", fail.sub);
-		} else {
-			atomic_fetch_add(&a->metrics->audit_dropped, 1);
-		}
-		break;
-	case AUTHLIMIT_COUNTED:
-		break;
-	}
-	res->outcome = AUTH_FAILED;
-	snprintf(res->reason, sizeof(res->reason), "%s", fail.reason);
-	return AUTH_FAILED;
+enum auth_outcome authsvc_record_failure(struct authsvc *a, const struct config *cfg,
+					 const struct auth_attempt *at,
+					 const struct auth_failure *fail, int64_t now_ms,
+					 struct auth_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	return failed(a, cfg, at, fail, "anonymous", now_ms, res);
 }

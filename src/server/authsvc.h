@@ -68,6 +68,14 @@ enum auth_outcome authsvc_authenticate(struct authsvc *a, const struct config *c
 				       const struct auth_attempt *at, int64_t now_ms,
 				       struct authn *who, struct auth_result *res);
 
+/* A failure found elsewhere (a browser sign-in whose ID token the IdP
+ * flow refused): counted, limited and audited like one found here.
+ * Returns AUTH_FAILED (write res->event when not NULL) or AUTH_LIMITED. */
+enum auth_outcome authsvc_record_failure(struct authsvc *a, const struct config *cfg,
+					 const struct auth_attempt *at,
+					 const struct auth_failure *fail, int64_t now_ms,
+					 struct auth_result *res);
+
 /* Copies the address part of "host:port" (IPv4, or IPv6 with or without
  * brackets) into out. */
 void authsvc_client_addr(const char *peer, char *out, size_t outlen);

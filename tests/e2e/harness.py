@@ -128,13 +128,13 @@ policies:
 
 
 def base_config(pending_ttl="1h", resources=DEFAULT_RESOURCES,
-                policies=DEFAULT_POLICIES, extra=""):
+                policies=DEFAULT_POLICIES, extra="", users=USERS, checkers="user:svc"):
     """The config text most tests use; LISTEN and STORAGE are filled in by
-    Server."""
+    Server.  users: the static identities (name -> (token, groups))."""
     return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: %s\n"
             "admins: [group:security]\nauditors: [group:audit]\n"
-            "checkers: [user:svc]\n" % pending_ttl
-            + identities_yaml() + resources + policies + extra)
+            "checkers: [%s]\n" % (pending_ttl, checkers)
+            + identities_yaml(users) + resources + policies + extra)
 
 
 def gateway_config(pgport, gwport, listen_host="127.0.0.1", tls=None, limits=""):

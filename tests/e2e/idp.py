@@ -5,10 +5,18 @@ import os
 import select
 import subprocess
 
-from harness import SOURCE_DIR, free_port
+from harness import SOURCE_DIR, USERS, free_port
 
 
 IDP_DIR = os.path.join(SOURCE_DIR, "tests", "idp")
+
+
+# Subjects the provider issues tokens for (accounts and clients).  jitgate
+# refuses OIDC tokens whose subject is a static identity's (subject
+# namespaces, docs/identity.md), so tests that sign in through the IdP use
+# static identities without these names.
+IDP_SUBJECTS = ("alice", "bob", "carol", "svc", "jitgate-web", "jitgate-conf")
+STATIC_USERS = {k: v for k, v in USERS.items() if k not in IDP_SUBJECTS}
 
 
 def ensure_node_modules():

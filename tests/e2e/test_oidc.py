@@ -21,9 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (DEFAULT_POLICIES, DEFAULT_RESOURCES, JITGATE, USERS,  # noqa: E402
-                     Server, identities_yaml, run, wait_for)
-from idp import Idp, ensure_node_modules  # noqa: E402
+from harness import JITGATE, Server, base_config, run, wait_for  # noqa: E402
+from idp import STATIC_USERS, Idp, ensure_node_modules  # noqa: E402
 
 def jwt_part(tok, i):
     seg = tok.split(".")[i]
@@ -35,17 +34,15 @@ def b64(obj):
 
 
 # The people and the client "svc" come from the IdP; the static identities
-# are the auditor erin and the service billing-svc, which the IdP also
-# knows as a client: its tokens must be refused (subject namespaces).
-STATIC = {k: v for k, v in USERS.items() if k not in ("alice", "bob", "carol", "svc")}
+# are the others (erin the auditor...) and the service billing-svc, which
+# the IdP also knows as a client: its tokens must be refused (subject
+# namespaces).
+STATIC = dict(STATIC_USERS)
 STATIC["billing-svc"] = ("tok-billing-svc-0123456789", [])
 
 
 def oidc_config(extra):
-    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
-            "admins: [group:security]\nauditors: [group:audit]\n"
-            "checkers: [user:billing-svc]\n" + identities_yaml(STATIC)
-            + DEFAULT_RESOURCES + DEFAULT_POLICIES + extra)
+    return base_config(extra=extra, users=STATIC, checkers="user:billing-svc")
 
 
 class OidcTest(unittest.TestCase):
