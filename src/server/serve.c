@@ -67,15 +67,6 @@ struct daemon {
 	bool gw_running;
 };
 
-	/* hand the strings over */
-	out->name = id.subject;
-	out->groups = id.groups;
-	out->ngroups = id.ngroups;
-	out->method = "oidc";
-	authn_finish(out);
-	return JG_OK;
-}
-
 static int jwks_load(void *ctx, const char *issuer, char **out);
 static int jwks_save(void *ctx, const char *issuer, const char *json);
 
