@@ -197,6 +197,17 @@ static int device_flow(struct idp *p, json_t **tokens)
 
 /* ---- loopback redirect with PKCE (RFC 8252) ---- */
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* The value of name in a query string (decoded into out); false if absent. */
 static bool query_value(const char *q, const char *name, char *out, size_t cap)
 {
@@ -209,10 +220,11 @@ static bool query_value(const char *q, const char *name, char *out, size_t cap)
 			size_t o = 0;
 
 			for (const char *p = q + nl + 1; p < end && o + 1 < cap; p++) {
-				unsigned v;
+				int hi = end - p > 2 && *p == '%' ? hexval(p[1]) : -1;
+				int lo = hi >= 0 ? hexval(p[2]) : -1;
 
-				if (*p == '%' && p + 2 < end + 0 + 1 && sscanf(p + 1, "%2x", &v) == 1) {
-					out[o++] = (char)v;
+				if (lo >= 0) {
+					out[o++] = (char)(hi * 16 + lo);
 					p += 2;
 				} else {
 					out[o++] = *p == '+' ? ' ' : *p;
