@@ -3,6 +3,7 @@
  *   bench_cycle_load http PORT SECONDS CLIENTS RESOURCE ROLE
  *       tokens from $JG_BENCH_REQUESTER_TOKEN and $JG_BENCH_APPROVER_TOKEN
  *   bench_cycle_load sqlite DBPATH SECONDS
+ *   bench_cycle_load pg CONNINFO SECONDS     (password from PGPASSWORD)
  *
  * http: CLIENTS keep-alive connections to 127.0.0.1:PORT, driven by one
  * epoll thread so that the generator takes as little of the shared CPU as
@@ -15,9 +16,14 @@
  * disk makes one SQLite commit durable, i.e. what a store without group
  * commit could reach at best with one write per transaction.
  *
+ * pg: the same baseline on PostgreSQL (bench/ha.py): one connection, one
+ * single-row INSERT per transaction, each COMMIT waiting for the server's
+ * WAL flush (synchronous_commit as the server has it).
+ *
  * Tokens come from the environment so they do not show in `ps`. */
 #include <errno.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sqlite3.h>
@@ -389,13 +395,69 @@ out:
 	return rc;
 }
 
+static int run_pg(int argc, char **argv)
+{
+	PGconn *c;
+	PGresult *r;
+	int64_t t0, deadline, elapsed;
+	uint64_t commits = 0;
+	int seconds, rc = 1;
+
+	if (argc != 4 || (seconds = atoi(argv[3])) <= 0 || seconds > 600) {
+		fprintf(stderr, "usage: bench_cycle_load pg CONNINFO SECONDS\n");
+		return 2;
+	}
+	c = PQconnectdb(argv[2]);
+	r = PQexec(c, "CREATE TABLE IF NOT EXISTS bench_t(id BIGSERIAL PRIMARY KEY, v TEXT)");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "pg: %s", PQerrorMessage(c));
+		goto out;
+	}
+	PQclear(r);
+	r = PQprepare(c, "ins", "INSERT INTO bench_t(v) VALUES ('bench row of a typical"
+		      " request size, about one hundred bytes long, to be fair to the store')",
+		      0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "pg: %s", PQerrorMessage(c));
+		goto out;
+	}
+	PQclear(r);
+	r = NULL;
+	t0 = now_ns();
+	deadline = t0 + (int64_t)seconds * 1000000000;
+	/* autocommit: each INSERT is its own transaction */
+	while (now_ns() < deadline) {
+		r = PQexecPrepared(c, "ins", 0, NULL, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "pg: %s", PQerrorMessage(c));
+			goto out;
+		}
+		PQclear(r);
+		r = NULL;
+		commits++;
+	}
+	elapsed = now_ns() - t0;
+	printf("postgresql commits %llu in %.2f s: %.0f commits/s (one row each)\n",
+	       (unsigned long long)commits, (double)elapsed / 1e9,
+	       (double)commits * 1e9 / (double)elapsed);
+	printf("RESULT commits_per_s=%.0f\n", (double)commits * 1e9 / (double)elapsed);
+	rc = 0;
+out:
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "http") == 0)
 		return run_http(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "sqlite") == 0)
 		return run_sqlite(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "pg") == 0)
+		return run_pg(argc, argv);
 	fprintf(stderr, "usage: bench_cycle_load http PORT SECONDS CLIENTS RESOURCE ROLE\n"
-			"       bench_cycle_load sqlite DBPATH SECONDS\n");
+			"       bench_cycle_load sqlite DBPATH SECONDS\n"
+			"       bench_cycle_load pg CONNINFO SECONDS\n");
 	return 2;
 }
