@@ -114,7 +114,7 @@ int pgconn_wait_input(PGconn *c, int64_t deadline_ms)
 }
 
 /* Flushes the send buffer before the deadline. */
-static int flush_out(PGconn *c, int64_t deadline_ms)
+int pgconn_flush(PGconn *c, int64_t deadline_ms)
 {
 	int f;
 
@@ -148,7 +148,7 @@ int pgconn_exec(PGconn *c, const char *sql, int n, const char *const *vals,
 	if (!(n == 0 ? PQsendQuery(c, sql)
 		     : PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)))
 		return JG_ERR_IO;
-	rc = flush_out(c, deadline);
+	rc = pgconn_flush(c, deadline);
 	/* every result until NULL; keep the last, note the first error */
 	while (rc == JG_OK || rc == JG_ERR_STORE) {
 		while (PQisBusy(c)) {
@@ -199,4 +199,80 @@ int64_t pgconn_int(const PGresult *r, int row, int col)
 const char *pgconn_text(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+int pgconn_pipe_send(PGconn *c, const char *sql, int n, const char *const *vals)
+{
+	return PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0) == 1 ? JG_OK : JG_ERR_IO;
+}
+
+/* Waits until a result can be taken without blocking. */
+static int ready_result(PGconn *c, int64_t deadline_ms)
+{
+	while (PQisBusy(c)) {
+		int w = pgconn_wait_input(c, deadline_ms);
+
+		if (w != JG_OK)
+			return w;
+	}
+	return JG_OK;
+}
+
+int pgconn_pipe_next(PGconn *c, int64_t deadline_ms, PGresult **out)
+{
+	PGresult *r, *last = NULL;
+	int rc = JG_OK, w;
+	char msg[256];
+
+	if (out)
+		*out = NULL;
+	for (;;) {
+		if ((w = ready_result(c, deadline_ms)) != JG_OK) {
+			PQclear(last);
+			return w;
+		}
+		r = PQgetResult(c);
+		if (r == NULL)
+			break; /* the end of this statement's results */
+		switch (PQresultStatus(r)) {
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			break;
+		case PGRES_PIPELINE_ABORTED: /* an earlier statement failed */
+			rc = JG_ERR_STORE;
+			break;
+		default:
+			if (rc == JG_OK) {
+				first_line(PQresultErrorMessage(r), msg, sizeof(msg));
+				log_error(NULL, "postgresql: %s", msg);
+			}
+			rc = JG_ERR_STORE;
+		}
+		PQclear(last);
+		last = r;
+	}
+	if (rc == JG_OK && out)
+		*out = last;
+	else
+		PQclear(last);
+	return rc;
+}
+
+int pgconn_pipe_sync_wait(PGconn *c, int64_t deadline_ms)
+{
+	for (;;) {
+		PGresult *r;
+		ExecStatusType st;
+		int w = ready_result(c, deadline_ms);
+
+		if (w != JG_OK)
+			return w;
+		r = PQgetResult(c);
+		if (r == NULL)
+			continue;
+		st = PQresultStatus(r);
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC)
+			return JG_OK;
+	}
 }

@@ -34,6 +34,20 @@ int pgconn_exec(PGconn *c, const char *sql, int n, const char *const *vals,
  * passes; then consumes input.  0, JG_ERR_TIMEOUT or JG_ERR_IO. */
 int pgconn_wait_input(PGconn *c, int64_t deadline_ms) JG_WUR;
 
+/* Sends what libpq has buffered before the deadline. */
+int pgconn_flush(PGconn *c, int64_t deadline_ms) JG_WUR;
+
+/* Pipeline mode (PQenterPipelineMode): statements are queued with
+ * pgconn_pipe_send and their results read in order with pgconn_pipe_next
+ * (after a PQsendFlushRequest or PQpipelineSync has been sent and
+ * flushed).  pgconn_pipe_next: JG_ERR_STORE when the statement failed or
+ * was aborted by an earlier failure; JG_ERR_TIMEOUT/JG_ERR_IO when the
+ * connection is unusable.  pgconn_pipe_sync_wait reads up to and including
+ * the result of the sync point. */
+int pgconn_pipe_send(PGconn *c, const char *sql, int n, const char *const *vals) JG_WUR;
+int pgconn_pipe_next(PGconn *c, int64_t deadline_ms, PGresult **out) JG_WUR;
+int pgconn_pipe_sync_wait(PGconn *c, int64_t deadline_ms) JG_WUR;
+
 /* A monotonic clock in ms, for deadlines. */
 int64_t pgconn_mono_ms(void);
 

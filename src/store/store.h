@@ -5,7 +5,10 @@
  *
  * Writer operations (store_tx_*) run on one thread at a time, the engine's,
  * between store_begin and store_commit/store_rollback: they see their own
- * uncommitted writes.  Reader operations may run on any thread and see
+ * uncommitted writes.  A write that fails may be reported by the call
+ * itself or only by a later writer call or store_commit (PostgreSQL sends
+ * writes without waiting for each); either way the transaction fails as a
+ * whole and the caller rolls it back.  Reader operations may run on any thread and see
  * committed state only. */
 #ifndef JG_STORE_STORE_H
 #define JG_STORE_STORE_H

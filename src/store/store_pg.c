@@ -71,6 +71,66 @@ static int reconnect(struct pgs *s, PGconn **c)
 	return rc == JG_OK ? JG_OK : JG_ERR_STORE;
 }
 
+/* ---- the writer's pipeline ---- */
+
+/* Any failure inside the pipeline ends the transaction with the
+ * connection: the server rolls back, the next batch reconnects. */
+static void pipe_drop(struct pgs *s)
+{
+	PQfinish(s->w);
+	s->w = NULL;
+	s->piping = false;
+	s->pending = 0;
+}
+
+/* Reads the results of every statement sent without waiting. */
+static int pipe_drain(struct pgs *s, int64_t deadline)
+{
+	int rc = JG_OK;
+
+	for (size_t i = 0; rc == JG_OK && i < s->pending; i++) {
+		PGresult *r = NULL;
+
+		rc = pgconn_pipe_next(s->w, deadline, &r);
+		if (rc == JG_OK && s->expect_one[i] && strcmp(PQcmdTuples(r), "1") != 0) {
+			log_error(NULL, "store: an update changed no row");
+			rc = JG_ERR_STORE;
+		}
+		PQclear(r);
+	}
+	s->pending = 0;
+	return rc;
+}
+
+/* Sends sql behind the pending statements, then (with sync, as a sync
+ * point; else with a flush request) reads every pending result and its
+ * own.  No cleanup on failure: the caller drops the pipeline. */
+static int pipe_exchange(struct pgs *s, const char *sql, const struct params *p,
+			 bool sync, int64_t deadline, PGresult **out)
+{
+	int rc = pgconn_pipe_send(s->w, sql, p ? p->n : 0, p ? p->v : NULL);
+
+	if (rc == JG_OK && (sync ? PQpipelineSync(s->w) : PQsendFlushRequest(s->w)) != 1)
+		rc = JG_ERR_IO;
+	if (rc == JG_OK)
+		rc = pgconn_flush(s->w, deadline);
+	if (rc == JG_OK)
+		rc = pipe_drain(s, deadline);
+	if (rc == JG_OK)
+		rc = pgconn_pipe_next(s->w, deadline, out);
+	return rc;
+}
+
+/* A statement of the writer's transaction that needs its answer. */
+static int pipe_run(struct pgs *s, const char *sql, const struct params *p, PGresult **out)
+{
+	if (pipe_exchange(s, sql, p, false, pgconn_mono_ms() + s->timeout_ms, out) != JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
 /* Runs one statement on *c; drops the connection when it broke. */
 static int run(struct pgs *s, PGconn **c, const char *sql, const struct params *p,
 	       PGresult **out)
@@ -79,6 +139,8 @@ static int run(struct pgs *s, PGconn **c, const char *sql, const struct params *
 
 	if (out)
 		*out = NULL;
+	if (c == &s->w && s->piping)
+		return pipe_run(s, sql, p, out);
 	/* cut off for stale_after: fail at once instead of waiting again */
 	if (*c == NULL || (s->watch && !store_pg_watch_reachable(s->watch)))
 		return JG_ERR_STORE;
@@ -91,6 +153,40 @@ static int run(struct pgs *s, PGconn **c, const char *sql, const struct params *
 		rc = JG_ERR_STORE;
 	}
 	return rc;
+}
+
+/* A writer statement whose result is only success (with one_row: it must
+ * change exactly one row).  In the pipeline it goes out at once and is
+ * checked later; outside it runs as usual. */
+static int defer(struct pgs *s, const char *sql, const struct params *p, bool one_row)
+{
+	PGresult *r = NULL;
+	int rc;
+
+	if (!s->piping) {
+		rc = run(s, &s->w, sql, p, &r);
+		if (rc == JG_OK && one_row && strcmp(PQcmdTuples(r), "1") != 0)
+			rc = JG_ERR_STORE;
+		PQclear(r);
+		return rc;
+	}
+	if (s->pending == s->expect_cap) {
+		size_t cap = s->expect_cap ? s->expect_cap * 2 : 64;
+		bool *v = realloc(s->expect_one, cap * sizeof(*v));
+
+		if (v == NULL) {
+			pipe_drop(s);
+			return JG_ERR_NOMEM;
+		}
+		s->expect_one = v;
+		s->expect_cap = cap;
+	}
+	if (pgconn_pipe_send(s->w, sql, p ? p->n : 0, p ? p->v : NULL) != JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	s->expect_one[s->pending++] = one_row;
+	return JG_OK;
 }
 
 static PGconn **reader_acquire(struct pgs *s)
@@ -119,6 +215,7 @@ static void pg_close(struct store *base)
 	for (int i = 0; i < STORE_READERS; i++)
 		PQfinish(s->readers[i]);
 	PQfinish(s->w);
+	free(s->expect_one);
 	store_pool_destroy(&s->pool);
 	free(s->url);
 	if (s->password) {
@@ -167,26 +264,64 @@ static int pg_begin(struct store *base)
 		return JG_ERR_STORE;
 	if (reconnect(s, &s->w) != JG_OK)
 		return JG_ERR_STORE;
-	return run(s, &s->w, "BEGIN", NULL, NULL);
+	if (PQenterPipelineMode(s->w) != 1)
+		return run(s, &s->w, "BEGIN", NULL, NULL);
+	s->piping = true;
+	s->pending = 0;
+	return defer(s, "BEGIN", NULL, false);
+}
+
+/* COMMIT in the pipeline: every pending result, then COMMIT's own, then
+ * the sync point; one round trip for whatever was still in flight. */
+static int pipe_commit(struct pgs *s)
+{
+	int64_t deadline = pgconn_mono_ms() + s->timeout_ms;
+	PGresult *r = NULL;
+	int rc = pipe_exchange(s, "COMMIT", NULL, true, deadline, &r);
+
+	/* COMMIT of a failed transaction "succeeds" as ROLLBACK */
+	if (rc == JG_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = JG_ERR_STORE;
+	PQclear(r);
+	if (rc == JG_OK)
+		rc = pgconn_pipe_sync_wait(s->w, deadline);
+	if (rc == JG_OK && PQexitPipelineMode(s->w) != 1)
+		rc = JG_ERR_IO;
+	if (rc != JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	s->piping = false;
+	return JG_OK;
 }
 
 static int pg_commit(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
+	struct params p = {0};
 	PGresult *r;
-	char sql[64];
 	int rc;
 
+	if (s->w == NULL)
+		return JG_ERR_STORE;
 	/* every node's watch hears of the new events once they are durable
-	 * (a NOTIFY is delivered at commit), in the same round trip */
-	if (s->tx_seq > 0)
-		snprintf(sql, sizeof(sql), "NOTIFY " STORE_PG_CHANNEL ", '%lld'; COMMIT",
-			 (long long)s->tx_seq);
-	else
-		snprintf(sql, sizeof(sql), "COMMIT");
-	rc = run(s, &s->w, sql, NULL, &r);
-
-	/* COMMIT of a failed transaction "succeeds" as ROLLBACK */
+	 * (a notification is delivered at commit), in the same round trip */
+	if (s->piping) {
+		if (s->tx_seq > 0) {
+			p_int(&p, s->tx_seq);
+			if (defer(s, "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)", &p, false) !=
+			    JG_OK)
+				return JG_ERR_STORE;
+		}
+		return pipe_commit(s);
+	}
+	if (s->tx_seq > 0) {
+		p_int(&p, s->tx_seq);
+		rc = run(s, &s->w, "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)", &p, NULL);
+		if (rc != JG_OK)
+			return rc;
+	}
+	rc = run(s, &s->w, "COMMIT", NULL, &r);
 	if (rc == JG_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = JG_ERR_STORE;
 	PQclear(r);
@@ -197,6 +332,10 @@ static void pg_rollback(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
 
+	if (s->piping) {
+		pipe_drop(s); /* the server rolls back with the connection */
+		return;
+	}
 	if (s->w && PQtransactionStatus(s->w) != PQTRANS_IDLE &&
 	    run(s, &s->w, "ROLLBACK", NULL, NULL) != JG_OK && s->w) {
 		PQfinish(s->w);
@@ -281,24 +420,20 @@ static int pg_tx_request_update(struct store *base, const struct request *r)
 {
 	struct pgs *s = (struct pgs *)base;
 	struct params p = {0};
-	PGresult *res = NULL;
 	char *appr;
 	int rc = add_request_params(&p, r, &appr);
 
 	if (rc == JG_OK) {
 		p_int(&p, r->id);
-		rc = run(s, &s->w,
-			 "UPDATE requests SET state=$1, requester=$2, resource=$3, role=$4,"
-			 " duration_s=$5, reason=$6, ticket=$7, policy=$8,"
-			 " approvals_required=$9, approvals=$10, created_at=$11,"
-			 " pending_until=$12, activated_at=$13, expires_at=$14, ended_at=$15,"
-			 " ended_by=$16, break_glass=$17, review_required=$18,"
-			 " reviewed_by=$19, extends=$20, end_comment=$21 WHERE id=$22",
-			 &p, &res);
+		rc = defer(s,
+			   "UPDATE requests SET state=$1, requester=$2, resource=$3, role=$4,"
+			   " duration_s=$5, reason=$6, ticket=$7, policy=$8,"
+			   " approvals_required=$9, approvals=$10, created_at=$11,"
+			   " pending_until=$12, activated_at=$13, expires_at=$14, ended_at=$15,"
+			   " ended_by=$16, break_glass=$17, review_required=$18,"
+			   " reviewed_by=$19, extends=$20, end_comment=$21 WHERE id=$22",
+			   &p, true);
 	}
-	if (rc == JG_OK && strcmp(PQcmdTuples(res), "1") != 0)
-		rc = JG_ERR_STORE;
-	PQclear(res);
 	free(appr);
 	return rc;
 }
@@ -458,9 +593,9 @@ static int pg_tx_audit_append(struct store *base, const struct audit_row *row)
 	p_text(&p, row->event);
 	p_text(&p, row->hash);
 	s->tx_seq = row->seq;
-	return run(s, &s->w, "INSERT INTO audit (seq, time, action, actor, request_id,"
-		   " subject, resource, role, event, hash)"
-		   " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", &p, NULL);
+	return defer(s, "INSERT INTO audit (seq, time, action, actor, request_id,"
+		     " subject, resource, role, event, hash)"
+		     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", &p, false);
 }
 
 /* Inside a transaction this locks the head row until commit: appenders on
@@ -540,8 +675,8 @@ static int pg_tx_outbox_add(struct store *base, int64_t seq, const char *target,
 	p_int(&p, seq);
 	p_text(&p, target);
 	p_text(&p, payload);
-	return run(s, &s->w, "INSERT INTO outbox (seq, target, payload) VALUES ($1,$2,$3)",
-		   &p, NULL);
+	return defer(s, "INSERT INTO outbox (seq, target, payload) VALUES ($1,$2,$3)",
+		     &p, false);
 }
 
 static int pg_outbox_due(struct store *base, int64_t now_ms, int limit,
@@ -615,8 +750,8 @@ static int pg_tx_kv_put(struct store *base, const char *key, const char *value)
 
 	p_text(&p, key);
 	p_text(&p, value);
-	return run(s, &s->w, "INSERT INTO kv (key, value) VALUES ($1, $2)"
-		   " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", &p, NULL);
+	return defer(s, "INSERT INTO kv (key, value) VALUES ($1, $2)"
+		     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", &p, false);
 }
 
 static int pg_kv_get(struct store *base, const char *key, char **value)

@@ -20,6 +20,13 @@ struct pgs {
 	int timeout_ms;
 	PGconn *w;      /* writer (engine thread) */
 	int64_t tx_seq; /* last audit seq appended in the open transaction */
+	/* the writer's transaction runs in pipeline mode: statements whose
+	 * result is only success go out without a round trip each and are
+	 * checked at the next statement that needs an answer, or at COMMIT */
+	bool piping;
+	size_t pending;      /* statements sent, results not read yet */
+	bool *expect_one;    /* per pending statement: must change one row */
+	size_t expect_cap;
 	PGconn *readers[STORE_READERS];
 	struct store_pool pool;
 	struct pg_watch *watch; /* NULL until store_watch_start */

@@ -331,7 +331,9 @@ static void test_update_missing_fails(void **state)
 	(void)state;
 	r.id = 4242;
 	assert_int_equal(store_begin(st), JG_OK);
-	assert_int_equal(store_tx_request_update(st, &r), JG_ERR_STORE);
+	/* refused at once, or (PostgreSQL's pipeline) at the commit */
+	assert_true(store_tx_request_update(st, &r) == JG_ERR_STORE ||
+		    store_commit(st) == JG_ERR_STORE);
 	store_rollback(st);
 	request_clear(&r);
 }
@@ -542,11 +544,16 @@ static void test_audit_chain(void **state)
 	 * cannot fork the chain: the store refuses the append */
 	assert_int_equal(audit_writer_new(&w2), JG_OK);
 	assert_int_equal(store_begin(st), JG_OK);
-	assert_int_equal(append(w2, "config.loaded", 0, NULL), JG_ERR_STORE);
+	assert_true(append(w2, "config.loaded", 0, NULL) == JG_ERR_STORE ||
+		    store_commit(st) == JG_ERR_STORE);
 	store_rollback(st);
-	assert_int_equal(audit_writer_seq(w2), 0);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 5);
+	assert_int_equal(audit_writer_load(w2, st), JG_OK);
 	/* once it has read the head it appends after it */
 	append_committed(w2, "config.loaded", 0, NULL);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 6);
 	assert_int_equal(audit_writer_seq(w2), 6);
 	audit_writer_free(w2);
 	audit_writer_free(w);
