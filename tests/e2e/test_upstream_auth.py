@@ -109,6 +109,10 @@ policies:
     roles: [read]
     max_duration: 4h
     approvals: 0
+# the silent upstream's login must outlast another login, also under ASan
+# on a loaded machine: not the 10 s default
+limits:
+  login_timeout: 5m
 """)
 
 
