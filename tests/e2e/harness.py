@@ -16,6 +16,7 @@ import atexit
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -52,10 +53,29 @@ def token(name):
     return USERS[name][0]
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a listener, below the ephemeral range: a port the kernel
+    hands out for bind(0) is also where client sockets of tests running in
+    parallel get their local ports, and a daemon binding it a moment later
+    (0.0.0.0 in particular) found it taken ("Address already in use")."""
+    low = _ephemeral_low()
+    for _ in range(1000):
+        port = random.randint(10000, low - 1) if low > 10001 else 0
+        try:
+            with socket.socket() as s:
+                s.bind(("0.0.0.0", port))
+                return s.getsockname()[1]
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
 
 
 STORAGE = os.environ.get("JITGATE_TEST_STORAGE", "sqlite")
