@@ -5,7 +5,11 @@
 #                    PostgreSQL, OIDC provider), fuzz corpora replayed
 #   2. build-fuzz/   clang + libFuzzer + ASan/UBSan: each fuzz target runs
 #                    a bounded number of iterations
-#   3. build-asan/   gcc + ASan/UBSan: the whole suite again
+#   3. build-analyzer/ gcc -fanalyzer over src/ (the daemon): a finding
+#                    fails the build (suppressions: CMakeLists.txt, each
+#                    with its reason; listed in docs/testing.md)
+#   4. build-tsan/   gcc + ThreadSanitizer: unit and end-to-end tests
+#   5. build-asan/   gcc + ASan/UBSan: the whole suite again
 # Servers the tests need (PostgreSQL, PgBouncer, the OIDC provider) are
 # started and stopped by the tests themselves.
 set -uo pipefail
@@ -36,6 +40,13 @@ JITGATE_TEST_STORAGE=postgresql \
 scripts/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DJG_FUZZ=ON -DJG_SANITIZE=ON \
   -DJG_FUZZ_RUNS="${JG_FUZZ_RUNS:-200000}" || exit 1
 run_ctest build-fuzz -L fuzz
+
+echo "=== gcc -fanalyzer (build-analyzer)"
+JG_BUILD_TARGET=jitgate scripts/build.sh build-analyzer -DJG_ANALYZER=ON || fail=1
+
+scripts/build.sh build-tsan -DJG_TSAN=ON || exit 1
+TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:second_deadlock_stack=1} \
+  run_ctest build-tsan -L 'unit|e2e'
 
 scripts/build.sh build-asan -DJG_SANITIZE=ON || exit 1
 run_ctest build-asan

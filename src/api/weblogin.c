@@ -154,7 +154,7 @@ static char *token_url(struct weblogin *wl)
 /* code -> tokens at the IdP -> a verified ID token -> who. */
 static void run_exchange(struct weblogin *wl, struct weblogin_job *j)
 {
-	char *form = NULL, *body = NULL, *url = token_url(wl), err[256];
+	char *form = NULL, *body = NULL, *url = token_url(wl), err[256] = "";
 	long status = 0;
 	size_t len;
 	json_t *doc = NULL, *idt;
