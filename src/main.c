@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "jg_version.h"
 #include "server/serve.h"
 
 static void usage(FILE *f)
@@ -11,6 +12,7 @@ static void usage(FILE *f)
 	fputs("usage: jitgate COMMAND [ARGS]\n"
 	      "  serve -c FILE            run the daemon\n"
 	      "  check-config -c FILE     validate a config file\n"
+	      "  version                  version, commit and build type\n"
 	      "  login [--device|--browser] | logout   sign in at the IdP (token kept for you)\n"
 	      "  catalog                  what you may request\n"
 	      "  request RESOURCE ROLE --for DURATION [--reason TEXT] [--wait] ...\n"
@@ -37,6 +39,19 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		if (argc > 2 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+			puts("usage: jitgate version [--json]");
+			return 0;
+		}
+		if (argc > 2 && strcmp(argv[2], "--json") == 0)
+			printf("{\"version\":\"%s\",\"commit\":\"%s\",\"build_type\":\"%s\"}\n",
+			       JG_VERSION, JG_COMMIT, JG_BUILD_TYPE);
+		else
+			printf("jitgate %s (commit %s, %s build)\n", JG_VERSION, JG_COMMIT,
+			       JG_BUILD_TYPE);
 		return 0;
 	}
 	if (strcmp(argv[1], "serve") == 0)
