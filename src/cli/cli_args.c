@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/actions.h"
+
 /* Largest integer a JSON number (an IEEE double) holds exactly. */
 #define CLI_ID_MAX 9007199254740991LL
 
@@ -414,6 +416,21 @@ int cli_args_audit_filter(const struct cli_args *a,
 	out->subject = vals[0];
 	out->resource = vals[1];
 	out->action = vals[2];
+	if (out->action != NULL) {
+		enum audit_action act;
+
+		/* a typo would match nothing and print nothing: refuse it */
+		if (!action_parse(out->action, &act)) {
+			char list[1024] = "";
+			size_t used = 0;
+
+			for (int i = 0; i < ACT_COUNT && used < sizeof(list); i++)
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 i ? ", " : "", action_name((enum audit_action)i));
+			set_err(err, errlen, "--action: unknown action; one of: %s", list);
+			return JG_ERR_INVALID;
+		}
+	}
 	out->follow = cli_args_opt(a, "--follow") != NULL;
 	if (after != NULL && cli_args_uint(after, &out->after) != JG_OK) {
 		set_err(err, errlen, "--after needs a sequence number (0 or more)");

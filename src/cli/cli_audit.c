@@ -77,6 +77,39 @@ static void print_event(struct audit_out *o, const json_t *ev)
 	o->printed++;
 }
 
+/* --follow outlives a restart of the daemon: while the server cannot be
+ * reached (or answers 503 while it starts) the same page is asked for
+ * again, quietly, at most 5 s apart; the cursor keeps its place, so
+ * nothing is shown twice or skipped.  Returns CLI_EXIT_OK once the server
+ * answers (or on Ctrl-C), or the exit code of an answer that retrying
+ * will not change (401, 403...). */
+static int await_server(struct cli_http *h, const char *path)
+{
+	long delay = FOLLOW_INTERVAL_MS, status = 0;
+	char err[512];
+	json_t *res;
+	int rc;
+
+	fputs("jitgate: audit --follow: lost the server; retrying (Ctrl-C stops)\n", stderr);
+	while (!interrupted) {
+		sleep_ms(delay);
+		if (interrupted)
+			break;
+		res = NULL;
+		rc = cli_http_json(h, "GET", path, NULL, &status, &res, err, sizeof(err));
+		json_decref(res);
+		if (rc == JG_OK && status >= 200 && status < 300) {
+			fputs("jitgate: audit --follow: reconnected\n", stderr);
+			return CLI_EXIT_OK;
+		}
+		if (rc == JG_OK && status != 503)
+			return cli_api_exit_for_status(status);
+		if (delay < 5000)
+			delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+	return CLI_EXIT_OK;
+}
+
 /* Pages through /v1/audit from f->after, printing as it goes; with
  * f->follow it keeps polling.  Returns the exit code. */
 static int page_audit(struct cli_http *h, const struct cli_audit_filter *f,
@@ -98,8 +131,13 @@ static int page_audit(struct cli_http *h, const struct cli_audit_filter *f,
 		}
 		if (cli_args_audit_path(f, *cursor, want, path, sizeof(path)) != JG_OK)
 			return CLI_EXIT_USAGE;
-		if ((rc = cli_api_call(h, "GET", path, NULL, &page)) != CLI_EXIT_OK)
-			return rc;
+		if ((rc = cli_api_call(h, "GET", path, NULL, &page)) != CLI_EXIT_OK) {
+			if (!o->follow || (rc != CLI_EXIT_UNREACHABLE && rc != CLI_EXIT_SERVER))
+				return rc;
+			if ((rc = await_server(h, path)) != CLI_EXIT_OK || interrupted)
+				return rc;
+			continue;
+		}
 		evs = json_object_get(page, "events");
 		if (!json_is_array(evs)) {
 			fputs("jitgate: the server's answer has no events array\n",
@@ -166,7 +204,7 @@ static int audit_list(int argc, char **argv)
 	struct cli_http *h = NULL;
 	struct cli_args a;
 	int64_t cursor;
-	char err[256];
+	char err[1200];
 	int rc;
 
 	rc = cli_api_parse(argc, argv, opts, NOPTS(opts), 0, 0, audit_usage, &a);
@@ -248,6 +286,20 @@ static int parse_head(const char *s, int64_t *seq, char hash[AUDIT_HASH_HEX_LEN 
 	return JG_OK;
 }
 
+/* `audit verify --json` has one shape, offline and against the server:
+ * {ok, count, head_seq, head, bad_seq, bad_line, reason}; what does not
+ * apply is null (bad_* and reason when ok; bad_line, a line of a file,
+ * against the server). */
+static json_t *verify_doc(bool ok, int64_t count, int64_t head_seq, const char *head,
+			  int64_t bad_seq, int64_t bad_line, const char *reason)
+{
+	return json_pack("{s:b, s:I, s:I, s:s?, s:o, s:o, s:s?}", "ok", ok, "count",
+			 (json_int_t)count, "head_seq", (json_int_t)head_seq, "head", head,
+			 "bad_seq", bad_seq > 0 ? json_integer(bad_seq) : json_null(),
+			 "bad_line", bad_line > 0 ? json_integer(bad_line) : json_null(),
+			 "reason", reason);
+}
+
 /* Offline verification of an export with the audit module's verifier; no
  * server is involved.  head_hash NULL: no known head. */
 static int verify_file(FILE *in, int64_t head_seq, const char *head_hash,
@@ -263,12 +315,9 @@ static int verify_file(FILE *in, int64_t head_seq, const char *head_hash,
 		return CLI_EXIT_USAGE;
 	}
 	if (json) {
-		json_t *doc = json_pack("{sbsIsIsssIsIss}", "ok", r.ok, "count",
-					(json_int_t)r.count, "head_seq",
-					(json_int_t)r.head_seq, "head", r.head,
-					"bad_line", (json_int_t)r.bad_line,
-					"bad_seq", (json_int_t)r.bad_seq,
-					"reason", r.reason);
+		json_t *doc = verify_doc(r.ok, r.count, r.head_seq, r.head,
+					 r.ok ? 0 : r.bad_seq, r.ok ? 0 : r.bad_line,
+					 r.ok ? NULL : r.reason);
 
 		if (doc != NULL)
 			cli_api_print_json(doc, stdout);
@@ -292,7 +341,17 @@ static int verify_server(bool json)
 		goto out;
 	rc = json_is_true(json_object_get(res, "ok")) ? CLI_EXIT_OK : CLI_EXIT_FALSE;
 	if (json) {
-		cli_api_print_json(res, stdout);
+		json_t *doc = verify_doc(
+			rc == CLI_EXIT_OK, json_integer_value(json_object_get(res, "count")),
+			json_integer_value(json_object_get(res, "head_seq")),
+			json_string_value(json_object_get(res, "head")),
+			rc == CLI_EXIT_OK ? 0 : json_integer_value(json_object_get(res, "bad_seq")),
+			0, rc == CLI_EXIT_OK ? NULL
+					     : json_string_value(json_object_get(res, "reason")));
+
+		if (doc != NULL)
+			cli_api_print_json(doc, stdout);
+		json_decref(doc);
 	} else {
 		const char *head = json_string_value(json_object_get(res, "head"));
 		json_int_t count = json_integer_value(json_object_get(res, "count"));

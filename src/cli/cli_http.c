@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/netaddr.h"
+
 /* An error body of a streamed request is small; anything longer is cut. */
 #define ERR_BODY_MAX (64 * 1024)
 
@@ -269,9 +271,14 @@ static int perform_with(struct cli_http *h, struct curl_slist *headers,
 	if (s->stopped)
 		return JG_OK; /* the reader had what it wanted */
 	if (cc != CURLE_OK) {
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "cannot reach %s: %s", h->base,
+		if (err != NULL && errlen > 0) {
+			char shown[300];
+
+			/* JITGATE_ADDR may carry user:password@ */
+			netaddr_url_redact(h->base, shown, sizeof(shown));
+			snprintf(err, errlen, "cannot reach %s: %s", shown,
 				 cerr[0] != '\0' ? cerr : curl_easy_strerror(cc));
+		}
 		return JG_ERR_IO;
 	}
 	return JG_OK;

@@ -184,6 +184,11 @@ int cli_cmd_policy(int argc, char **argv)
 			if (strcmp(argv[1], policy_commands[i].name) == 0)
 				return policy_commands[i].run(argc - 1, argv + 1);
 	}
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs("usage: jitgate policy test|explain|matrix|diff|lint ... "
+		      "(see docs/policy-testing.md)\n", stdout);
+		return CLI_EXIT_OK;
+	}
 	fputs("usage: jitgate policy test|explain|matrix|diff|lint ... "
 	      "(see docs/policy-testing.md)\n", stderr);
 	return CLI_EXIT_USAGE;

@@ -13,9 +13,9 @@
 #define TV_MAX_AUDIENCES 16
 #define TV_DEFAULT_LEEWAY_S 60
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: jitgate token verify [--jwks FILE] [--issuer URL] "
 		"[--audience A]... [--signature-only] TOKEN|-\n"
 		"  keys come from FILE (a JWKS or one JWK) or are discovered from URL\n");
@@ -115,15 +115,19 @@ int identity_cli_token_verify(int argc, char **argv)
 			audiences[naud++] = argv[++i];
 		else if (strcmp(a, "--signature-only") == 0)
 			sig_only = true;
+		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
 		else if ((a[0] != '-' || strcmp(a, "-") == 0) && !token_arg)
 			token_arg = a;
 		else {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (!token_arg || (!jwks_file && !issuer)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (strcmp(token_arg, "-") == 0) {

@@ -2,9 +2,12 @@
 address, failed starts that exit at once and write nothing, the one
 validation check-config and serve share (IPv6 listeners, host names
 refused, secrets in URLs never echoed), and restarts."""
+import json
 import os
+import signal
 import socket
 import subprocess
+import threading
 import unittest
 
 from harness import JITGATE, Server, base_config, free_port, run
@@ -249,5 +252,133 @@ class OneValidationTest(unittest.TestCase):
             srv.stop()
 
 
+class CliOpsTest(unittest.TestCase):
+    """What an operator trips on with the CLI."""
+
+    def setUp(self):
+        self.srv = Server(base_config())
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def test_help_exits_zero_for_every_subcommand(self):
+        subs = ["serve", "check-config", "version", "login", "logout", "catalog",
+                "request", "approve", "deny", "cancel", "revoke", "review", "show",
+                "list", "check", "whoami", "audit", "audit export", "audit verify",
+                "audit replay", "token", "token new", "token verify", "policy",
+                "policy test", "policy explain", "policy matrix", "policy diff",
+                "policy lint", "selftest"]
+        for sub in subs:
+            with self.subTest(sub=sub):
+                p = subprocess.run([JITGATE] + sub.split() + ["--help"],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("usage", (p.stdout + p.stderr).lower())
+
+    def test_unknown_audit_action_is_a_usage_error(self):
+        rc, out, err = self.srv.cli(["audit", "--action", "request.creatd"], who="erin")
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(out, "")
+        self.assertIn("unknown action", err)
+        for a in ("request.created", "session.query", "config.loaded"):
+            self.assertIn(a, err)
+        rc, out, err = self.srv.cli(["audit", "--action", "config.loaded", "--json"],
+                                    who="erin")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([e["action"] for e in json.loads(out)["events"]],
+                         ["config.loaded"])
+
+    def test_verify_json_same_shape_offline_and_online(self):
+        self.srv.request("alice", "orders-db", "read", "1h")
+        rc, online, err = self.srv.cli(["audit", "verify", "--json"], who="erin")
+        self.assertEqual(rc, 0, err)
+        export = self.srv.cli(["audit", "export"], who="erin")[1]
+        rc, offline, err = self.srv.cli(["audit", "verify", "-", "--json"], input=export)
+        self.assertEqual(rc, 0, err)
+        on, off = json.loads(online), json.loads(offline)
+        self.assertEqual(list(on), ["ok", "count", "head_seq", "head", "bad_seq",
+                                    "bad_line", "reason"])
+        self.assertEqual(on, off)
+        self.assertEqual(on["count"], len(export.splitlines()))
+        self.assertEqual(on["count"], 3)  # config.loaded, created, activated
+        self.assertIsNone(on["reason"])
+        # a broken export: the failure members are filled in, same keys
+        lines = export.splitlines()
+        bad = "\n".join([lines[0].replace("config.loaded", "config.loadex")] +
+                        lines[1:]) + "\n"
+        rc, broken, err = self.srv.cli(["audit", "verify", "-", "--json"], input=bad)
+        self.assertEqual(rc, 1, err)
+        b = json.loads(broken)
+        self.assertEqual(list(b), list(on))
+        self.assertEqual((b["ok"], b["bad_seq"], b["bad_line"]), (False, 1, 1))
+        self.assertIsInstance(b["reason"], str)
+
+    def test_follow_survives_a_restart(self):
+        env = dict(self.srv.env, JITGATE_ADDR=self.srv.url,
+                   JITGATE_TOKEN="tok-erin-0123456789")
+        p = subprocess.Popen([JITGATE, "audit", "--follow", "--json"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        got = threading.Condition()
+
+        def read():
+            for line in p.stdout:
+                with got:
+                    lines.append(json.loads(line))
+                    got.notify_all()
+
+        errs = []
+
+        def read_err():
+            for line in p.stderr:
+                with got:
+                    errs.append(line)
+                    got.notify_all()
+
+        t = threading.Thread(target=read)
+        t.start()
+        te = threading.Thread(target=read_err)
+        te.start()
+
+        def wait_actions(n):
+            with got:
+                self.assertTrue(got.wait_for(lambda: len(lines) >= n, timeout=60),
+                                lines)
+
+        try:
+            wait_actions(1)                     # config.loaded
+            self.srv.request("alice", "orders-db", "read", "1h")
+            wait_actions(3)
+            self.srv.stop()
+            with got:                           # it noticed: now come back
+                self.assertTrue(got.wait_for(
+                    lambda: any("lost the server" in e for e in errs), timeout=60), errs)
+            self.srv.start()                    # same port, same store
+            self.srv.request("alice", "billing-api", "read", "1h")
+            wait_actions(6)                     # config.loaded, created, activated
+            self.assertIsNone(p.poll())
+        finally:
+            p.send_signal(signal.SIGINT)
+            rc = p.wait(timeout=60)
+            t.join()
+            te.join()
+        err = "".join(errs)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("lost the server; retrying", err)
+        self.assertIn("reconnected", err)
+        seqs = [e["seq"] for e in lines]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)))  # no gap, no repeat
+        self.assertEqual([e["action"] for e in lines[:6]],
+                         ["config.loaded", "request.created", "request.activated"] * 2)
+
+    def test_password_in_jitgate_addr_never_echoed(self):
+        env = dict(self.srv.env, JITGATE_ADDR="http://user:SECRETPW@127.0.0.1:1",
+                   JITGATE_TOKEN="x")
+        p = subprocess.run([JITGATE, "whoami"], env=env, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("cannot reach http://127.0.0.1:1", p.stderr)
+        self.assertNotIn("SECRETPW", p.stdout + p.stderr)
+
+
 if __name__ == "__main__":
-    run(SingleInstanceTest, FailedStartTest, OneValidationTest)
+    run(SingleInstanceTest, FailedStartTest, OneValidationTest, CliOpsTest)
