@@ -33,6 +33,7 @@ struct batch {
 	size_t nfx, capfx;
 	uint64_t counts[ACT_COUNT];
 	bool failed; /* a store write failed: the whole batch is rolled back */
+	bool wrote_pending; /* the batch carries the engine's pending_event */
 };
 
 struct engine {
@@ -67,6 +68,7 @@ struct engine {
 	struct audit_writer *audit; /* the chain head */
 	_Atomic int64_t head_seq;   /* its seq once durable, for any thread */
 	int64_t retry_at_ms;
+	json_t *pending_event; /* config.loaded of a degraded start, not yet written */
 };
 
 int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
@@ -681,6 +683,13 @@ static bool finish_batch(struct engine *e, struct batch *b,
 				e->hooks.grant_ended(e->hooks.ctx, b->fx[i].id, "expired");
 		e->retry_at_ms = time_now_ms() + RETRY_MS;
 	} else {
+		if (b->wrote_pending) {
+			json_decref(e->pending_event);
+			e->pending_event = NULL;
+			log_info(NULL, "the store takes writes again: config.loaded written, ready");
+			if (e->hooks.start_degraded)
+				e->hooks.start_degraded(e->hooks.ctx, NULL);
+		}
 		/* what this node just wrote is in memory, after all before it */
 		e->applied_seq = audit_writer_seq(e->audit);
 		apply_effects(e, b);
@@ -744,7 +753,8 @@ static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 		expire_locally(e, b.now_ms);
 	if (cmds == NULL && !resync &&
 	    !(fire && deadlines_peek(&e->dl, &next) && next.at_ms <= b.now_ms &&
-	      b.now_ms >= e->retry_at_ms))
+	      b.now_ms >= e->retry_at_ms) &&
+	    !(e->pending_event && b.now_ms >= e->retry_at_ms))
 		return true;
 	ref = cfgholder_get(e->cfg);
 	b.cfg = cfgref_config(ref);
@@ -759,6 +769,13 @@ static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 		    catch_up(e, audit_writer_seq(e->audit)) != JG_OK) ||
 		   (resync && store_tx_requests_live(e->store, apply_remote, e) != JG_OK)) {
 		b.failed = true;
+	}
+	/* first in the chain after a degraded start, as in a normal one */
+	if (!b.failed && e->pending_event) {
+		if (append_event(e, &b, json_incref(e->pending_event)) == JG_OK)
+			b.wrote_pending = true;
+		else
+			b.failed = true;
 	}
 	if (!b.failed && fire && b.now_ms >= e->retry_at_ms)
 		while (ndue < BATCH_MAX && deadlines_pop_due(&e->dl, b.now_ms, &due[ndue]))
@@ -823,8 +840,9 @@ static void *engine_main(void *arg)
 	while (!e->stop || e->head != NULL) {
 		struct deadline next;
 		int64_t now = time_now_ms();
-		bool due = deadlines_peek(&e->dl, &next) && next.at_ms <= now &&
-			   now >= e->retry_at_ms;
+		bool due = (deadlines_peek(&e->dl, &next) && next.at_ms <= now &&
+			    now >= e->retry_at_ms) ||
+			   (e->pending_event && now >= e->retry_at_ms);
 		bool cut = atomic_load(&e->cut_off);
 		bool pending = !cut && (e->remote_seq > e->applied_seq || e->catch_up_head ||
 					e->resync);
@@ -835,7 +853,7 @@ static void *engine_main(void *arg)
 		if (e->head == NULL && !due && !sync) {
 			if (e->stop)
 				break;
-			wait_work(e, pending);
+			wait_work(e, pending || e->pending_event);
 			continue;
 		}
 		cmds = take_cmds(e);
@@ -1040,6 +1058,39 @@ static json_t *config_event(const char *path, const char *digest,
 			 (json_int_t)cfg->nresources);
 }
 
+/* engine_start when the recovery transaction could not be written: the
+ * same reads outside a transaction, every live request back into memory
+ * as it is stored (a deadline that passed while jitgate was down is due at
+ * once and fires when the store takes writes; checks already deny an
+ * expired grant by its expires_at), config.loaded kept for the first
+ * batch that commits. */
+static int start_degraded(struct engine *e, struct batch *b, struct live *l,
+			  const char *config_digest)
+{
+	int rc = audit_writer_load(e->audit, e->store);
+
+	if (rc == JG_OK)
+		rc = store_tx_requests_live(e->store, collect_live, l);
+	if (rc != JG_OK) {
+		log_error(NULL, "cannot start: the store can be neither written nor read");
+		return rc;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		fx_for_request(b, &l->v[i],
+			       l->v[i].state == REQ_ACTIVE ? REQ_PENDING : REQ_ACTIVE, true);
+	e->pending_event = config_event(b->cfg->path, config_digest, b->cfg);
+	if (e->pending_event == NULL)
+		return JG_ERR_NOMEM;
+	e->retry_at_ms = 0;
+	log_warn(NULL, "the store takes no writes (disk full?): started degraded from %zu "
+		       "live requests; checks and cuts work, changes answer 503 until it can "
+		       "be written", l->n);
+	if (e->hooks.start_degraded)
+		e->hooks.start_degraded(e->hooks.ctx, "the store is not writable (disk full?): "
+						      "changes are refused until it is");
+	return JG_OK;
+}
+
 int engine_start(struct engine *e, const char *config_digest)
 {
 	struct cfgref *ref = cfgholder_get(e->cfg);
@@ -1050,9 +1101,8 @@ int engine_start(struct engine *e, const char *config_digest)
 	b.cfg = cfgref_config(ref);
 	b.now_ms = time_now_ms();
 	rc = store_begin(e->store);
-	if (rc != JG_OK)
-		goto out;
-	rc = audit_writer_load(e->audit, e->store);
+	if (rc == JG_OK)
+		rc = audit_writer_load(e->audit, e->store);
 	if (rc == JG_OK)
 		rc = store_tx_requests_live(e->store, collect_live, &l);
 	if (rc == JG_OK)
@@ -1078,7 +1128,19 @@ int engine_start(struct engine *e, const char *config_digest)
 		rc = JG_ERR_STORE;
 	if (rc != JG_OK) {
 		store_rollback(e->store);
-		goto out;
+		if (rc != JG_ERR_STORE)
+			goto out;
+		/* the store took no write: start from what it holds */
+		fx_free(&b);
+		memset(&b, 0, sizeof(b));
+		b.cfg = cfgref_config(ref);
+		b.now_ms = time_now_ms();
+		for (size_t i = 0; i < l.n; i++)
+			request_clear(&l.v[i]);
+		l.n = 0;
+		rc = start_degraded(e, &b, &l, config_digest);
+		if (rc != JG_OK)
+			goto out;
 	}
 	e->applied_seq = audit_writer_seq(e->audit);
 	apply_effects(e, &b);
@@ -1139,6 +1201,7 @@ void engine_free(struct engine *e)
 			free(c);
 		}
 	}
+	json_decref(e->pending_event);
 	deadlines_free(&e->dl);
 	audit_writer_free(e->audit);
 	pthread_mutex_destroy(&e->lock);

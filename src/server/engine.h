@@ -73,6 +73,11 @@ struct engine_hooks {
 	 * and the seq of the last audit event of that change.  Engine thread,
 	 * must not block (copy what is kept). */
 	void (*request_changed)(void *ctx, const struct request *r, int64_t seq);
+	/* The engine started from a store it can read but not write (why:
+	 * what to tell /readyz), or, why NULL, that store took its first
+	 * write.  Main thread at start, then the engine thread; must not
+	 * block.  May be NULL. */
+	void (*start_degraded)(void *ctx, const char *why);
 };
 
 int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
@@ -80,7 +85,12 @@ int engine_new(struct store *st, struct grant_index *gi, struct cfgholder *cfg,
 	       struct engine **out) JG_WUR;
 /* Recovers state from the store (index, deadlines; grants and pending
  * requests whose time ran out while jitgate was down end now, audited with
- * their real end time), appends config.loaded, and starts the thread. */
+ * their real end time), appends config.loaded, and starts the thread.
+ * When the store can be read but not written (disk full), it starts
+ * degraded: memory is rebuilt from what the store holds, so checks and
+ * cuts work, every change answers JG_ERR_STORE, ended-while-down requests
+ * and config.loaded are written once the store takes writes again
+ * (hooks.start_degraded tells when). */
 int engine_start(struct engine *e, const char *config_digest) JG_WUR;
 /* Runs cmd and waits for its durable outcome; returns cmd->err. */
 int engine_run(struct engine *e, struct engine_cmd *cmd) JG_WUR;

@@ -282,6 +282,20 @@ static void on_grant_ended(void *ctx, int64_t request_id, const char *why)
 	pthread_mutex_unlock(&d->gw_lock);
 }
 
+/* /readyz says why after a degraded start, until the store takes a
+ * write; a reason set by another part (a shared store cut off) stays. */
+static const char *degraded_why;
+
+static void on_start_degraded(void *ctx, const char *why)
+{
+	struct daemon *d = ctx;
+	const char *expect = why ? NULL : degraded_why;
+
+	if (why)
+		degraded_why = why;
+	atomic_compare_exchange_strong(&d->deps.not_ready, &expect, why);
+}
+
 /* Engine thread: the hub has its own lock and lives as long as the
  * engine (created before it, freed after it). */
 static void on_request_changed(void *ctx, const struct request *r, int64_t seq)
@@ -399,7 +413,8 @@ static int engine_part_start(struct daemon *d)
 {
 	struct engine_hooks eh = {.ctx = d, .grant_ended = on_grant_ended,
 				  .audit_resume = on_audit_resume,
-				  .request_changed = on_request_changed};
+				  .request_changed = on_request_changed,
+				  .start_degraded = on_start_degraded};
 	int64_t streams = d->c->limits.http_connections / 2;
 
 	if (grant_index_new(&d->gi) != JG_OK)

@@ -1,19 +1,26 @@
 /* SQLite backend of the store: WAL mode, synchronous=FULL (a commit is on
  * disk when it returns), one writer connection for the engine and a small
  * pool of reader connections for the API threads. */
+#include <errno.h>
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/store_int.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 
 /* The engine's statements, prepared once: compiling SQL was most of the
  * engine's work per transition. */
 enum wq { WQ_INSERT_REQ, WQ_UPDATE_REQ, WQ_GET_REQ, WQ_AUDIT, WQ_OUTBOX, WQ_KV, WQ_COUNT };
+
+/* How often a store opened read-only tries to become writable again. */
+#define REOPEN_EVERY_MS 1000
 
 struct sq {
 	struct store base; /* first: the ops table */
@@ -22,6 +29,14 @@ struct sq {
 	sqlite3_stmt *wq[WQ_COUNT];
 	sqlite3 *readers[STORE_READERS];
 	struct store_pool pool;
+	/* Opened read-only because the file could not be opened for writing
+	 * (a full disk will not take the WAL index): every connection reads
+	 * the main file as it is; writes fail until sq_begin manages to open
+	 * it for writing (engine thread only). */
+	bool degraded;
+	int64_t reopen_at_ms;
+	atomic_int gen;                 /* bumped when readers must reopen */
+	int reader_gen[STORE_READERS];  /* per slot, under the pool */
 };
 
 /* Versioned migrations: migrations[i] brings the schema from version i to
@@ -152,6 +167,72 @@ static int open_conn(const char *path, bool writer, sqlite3 **out)
 	return JG_OK;
 }
 
+/* The same as open_conn, without a log line per failure: used while the
+ * store waits for space, once a second. */
+static int open_conn_quiet(const char *path, bool writer, sqlite3 **out)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	sqlite3 *db = NULL;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return JG_ERR_STORE;
+	}
+	(void)writer;
+	sqlite3_busy_timeout(db, 5000);
+	*out = db;
+	return JG_OK;
+}
+
+/* A read-only connection to the main file alone (immutable=1: no WAL
+ * index, so it needs no disk space).  Used only when no WAL holds
+ * committed data the main file lacks. */
+static int open_conn_ro(const char *path, sqlite3 **out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char uri[4200];
+	size_t n = 0;
+
+	*out = NULL;
+	n = (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < sizeof(uri); p++) {
+		if (*p == '?' || *p == '#' || *p == '%' || *p < 0x21 || *p >= 0x7f) {
+			uri[n++] = '%';
+			uri[n++] = hex[*p >> 4];
+			uri[n++] = hex[*p & 15];
+		} else {
+			uri[n++] = (char)*p;
+		}
+	}
+	if (n + 16 >= sizeof(uri))
+		return JG_ERR_STORE;
+	snprintf(uri + n, sizeof(uri) - n, "?immutable=1");
+	if (sqlite3_open_v2(uri, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		sqlite3_close(*out);
+		*out = NULL;
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+/* True when PATH-wal is absent or empty: the main file holds every
+ * committed transaction (a clean shutdown checkpoints and removes it). */
+static bool wal_empty(const char *path)
+{
+	char wal[4200];
+	struct stat st;
+
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal))
+		return false;
+	if (stat(wal, &st) != 0)
+		return errno == ENOENT;
+	return st.st_size == 0;
+}
+
 static int schema_version(sqlite3 *db, int *v)
 {
 	sqlite3_stmt *st;
@@ -197,6 +278,64 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 
 static void sq_close(struct store *base);
 
+/* The file exists and is readable but cannot be opened for writing (disk
+ * full, read-only file system): open every connection read-only, so the
+ * daemon can recover its grants, answer checks and cut sessions while
+ * every write fails (503).  Refused when a WAL may hold commits the main
+ * file lacks, or when the schema is not this build's. */
+static int open_degraded(struct sq *s)
+{
+	int want = (int)(sizeof(migrations) / sizeof(migrations[0])), have = -1;
+
+	sqlite3_close(s->w);
+	s->w = NULL;
+	if (!wal_empty(s->path) || open_conn_ro(s->path, &s->w) != JG_OK)
+		return JG_ERR_STORE;
+	if (schema_version(s->w, &have) != JG_OK || have != want)
+		goto fail;
+	for (int i = 0; i < STORE_READERS; i++)
+		if (open_conn_ro(s->path, &s->readers[i]) != JG_OK)
+			goto fail;
+	s->degraded = true;
+	log_warn(NULL, "sqlite %s cannot be opened for writing (disk full or read-only?): "
+		       "serving it read-only; changes fail until it can be written",
+		 s->path);
+	return JG_OK;
+fail:
+	for (int i = 0; i < STORE_READERS; i++) {
+		sqlite3_close(s->readers[i]);
+		s->readers[i] = NULL;
+	}
+	sqlite3_close(s->w);
+	s->w = NULL;
+	return JG_ERR_STORE;
+}
+
+/* Engine thread: a degraded store tries, once a second, to open the file
+ * for writing; when it can, the writer switches over and the readers
+ * follow at their next use (gen). */
+static int reopen_writer(struct sq *s)
+{
+	int64_t now = time_now_ms();
+	sqlite3 *w;
+
+	if (now < s->reopen_at_ms)
+		return JG_ERR_STORE;
+	s->reopen_at_ms = now + REOPEN_EVERY_MS;
+	if (open_conn_quiet(s->path, true, &w) != JG_OK)
+		return JG_ERR_STORE;
+	for (int i = 0; i < WQ_COUNT; i++) {
+		sqlite3_finalize(s->wq[i]);
+		s->wq[i] = NULL;
+	}
+	sqlite3_close(s->w);
+	s->w = w;
+	s->degraded = false;
+	atomic_fetch_add(&s->gen, 1);
+	log_info(NULL, "sqlite %s can be written again", s->path);
+	return JG_OK;
+}
+
 static int sq_open(const char *url, const struct store_options *opts,
 		   struct store **out, char *err, size_t errlen)
 {
@@ -214,6 +353,10 @@ static int sq_open(const char *url, const struct store_options *opts,
 	rc = open_conn(s->path, true, &s->w);
 	if (rc != JG_OK) {
 		snprintf(err, errlen, "cannot open sqlite database %s", s->path);
+		if (open_degraded(s) == JG_OK) {
+			*out = &s->base;
+			return JG_OK;
+		}
 		goto fail;
 	}
 	rc = migrate(s->w, err, errlen);
@@ -251,7 +394,16 @@ static void sq_close(struct store *base)
 
 static sqlite3 *reader_acquire(struct sq *s)
 {
-	return s->readers[store_pool_acquire(&s->pool)];
+	int i = store_pool_acquire(&s->pool), g = atomic_load(&s->gen);
+	sqlite3 *db;
+
+	/* the slot is ours until released: safe to swap its connection */
+	if (s->reader_gen[i] != g && open_conn_quiet(s->path, false, &db) == JG_OK) {
+		sqlite3_close(s->readers[i]);
+		s->readers[i] = db;
+		s->reader_gen[i] = g;
+	}
+	return s->readers[i];
 }
 
 static void reader_release(struct sq *s, sqlite3 *db)
@@ -265,6 +417,8 @@ static int sq_begin(struct store *base)
 {
 	struct sq *s = (struct sq *)base;
 
+	if (s->degraded && reopen_writer(s) != JG_OK)
+		return JG_ERR_STORE;
 	return exec(s->w, "BEGIN IMMEDIATE");
 }
 
