@@ -45,8 +45,11 @@ echo "=== gcc -fanalyzer (build-analyzer)"
 JG_BUILD_TARGET=jitgate scripts/build.sh build-analyzer -DJG_ANALYZER=ON || fail=1
 
 scripts/build.sh build-tsan -DJG_TSAN=ON || exit 1
+# test_ha is left out here: its partition test waits on wall-clock windows
+# (stale_after 2 s, recovery within 30 s) that TSan's slowdown overruns;
+# it runs in build/ and build-asan/.
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:second_deadlock_stack=1} \
-  run_ctest build-tsan -L 'unit|e2e'
+  run_ctest build-tsan -L 'unit|e2e' -E 'e2e/test_ha$'
 
 scripts/build.sh build-asan -DJG_SANITIZE=ON || exit 1
 run_ctest build-asan
