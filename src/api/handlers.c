@@ -133,6 +133,7 @@ struct list_ctx {
 	long limit;
 	json_t *out;
 	int64_t last_id;
+	int64_t now_ms; /* who may decide depends on time (escalation) */
 };
 
 static bool approved_by(const struct request *r, const char *name)
@@ -149,7 +150,7 @@ static int list_one(void *arg, const struct request *r)
 	const struct subject *who = &l->c->who.subject;
 
 	if (l->approvable) {
-		if (r->state != REQ_PENDING || !core_may_decide(l->c->cfg, r, who) ||
+		if (r->state != REQ_PENDING || !core_may_decide(l->c->cfg, r, who, l->now_ms) ||
 		    approved_by(r, who->name))
 			return 0;
 	} else if (!core_may_view(l->c->cfg, r, who)) {
@@ -163,7 +164,8 @@ static int list_one(void *arg, const struct request *r)
 void handle_list(struct conn *c)
 {
 	struct request_filter f = {.state = -1};
-	struct list_ctx l = {.c = c, .limit = LIST_DEFAULT};
+	struct list_ctx l = {.c = c, .limit = LIST_DEFAULT,
+			      .now_ms = time_now_ms()};
 	const char *state = conn_arg(c, "state");
 	const char *mine = conn_arg(c, "mine");
 	const char *appr = conn_arg(c, "approvable");

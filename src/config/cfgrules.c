@@ -1,6 +1,7 @@
 /* The access rules of the config: resources (with their roles) and the
  * policies over them, with the cross-checks that tie the two together. */
 #include "config/cfgrules.h"
+#include "config/cfgflow.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -657,32 +658,32 @@ static int read_ticket_pattern(struct cfgval_ctx *c, const struct ytree *v,
 
 /* With only user: approvers (no group can grow), more approvals than
  * approvers could ever give means the policy can never be satisfied. */
-static int check_reachable(struct cfgval_ctx *c, const struct ytree *line_node,
-			   const struct policy_cfg *p)
+int cfgrules_check_reachable(struct cfgval_ctx *c, int line, int approvals,
+			     const struct principal_list *approvers)
 {
 	size_t users = 0;
 
-	for (size_t i = 0; i < p->approvers.n; i++) {
-		const struct principal *a = &p->approvers.v[i];
+	for (size_t i = 0; i < approvers->n; i++) {
+		const struct principal *a = &approvers->v[i];
 		bool seen = false;
 
 		if (a->kind == PRINCIPAL_GROUP)
 			return JG_OK;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(p->approvers.v[j].name, a->name) == 0;
+			seen = strcmp(approvers->v[j].name, a->name) == 0;
 		users += !seen;
 	}
-	if ((size_t)p->approvals > users)
-		return cfgval_err(c, line_node->line,
+	if ((size_t)approvals > users)
+		return cfgval_err(c, line,
 				  "approvals: %d needed but only %zu distinct approvers listed",
-				  p->approvals, users);
+				  approvals, users);
 	return JG_OK;
 }
 
 enum {
 	P_NAME, P_REQUESTERS, P_RESOURCES, P_ROLES, P_MAX_DURATION,
 	P_APPROVALS, P_APPROVERS, P_SELF, P_REASON, P_TICKET, P_BREAK_GLASS,
-	P_NKEYS
+	P_FLOW, P_NKEYS = P_FLOW + CFGFLOW_NKEYS
 };
 
 static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
@@ -691,10 +692,11 @@ static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
 	static const char *const keys[] = {
 		"name", "requesters", "resources", "roles", "max_duration",
 		"approvals", "approvers", "allow_self_approval",
-		"require_reason", "ticket_pattern", "break_glass", NULL};
+		"require_reason", "ticket_pattern", "break_glass",
+		CFGFLOW_KEY_NAMES, NULL};
 	static const char *const bg_keys[] = {"max_duration", NULL};
 	static const int required[] = {P_NAME, P_REQUESTERS, P_RESOURCES,
-				       P_ROLES, P_MAX_DURATION, P_APPROVALS};
+				       P_ROLES, P_MAX_DURATION};
 	const struct ytree *v[P_NKEYS], *bg[1];
 	int64_t approvals = 0;
 	int rc;
@@ -731,12 +733,16 @@ static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
 			     &p->max_duration_s);
 	if (rc < 0)
 		return rc;
-	rc = cfgval_int(c, v[P_APPROVALS], "approvals", 0, MAX_APPROVALS,
-			&approvals);
-	if (rc < 0)
-		return rc;
+	if (v[P_APPROVALS] == NULL && v[P_FLOW + CFGFLOW_STAGES] == NULL)
+		return cfgval_missing(c, m, "policy", "approvals");
+	if (v[P_APPROVALS] != NULL) {
+		rc = cfgval_int(c, v[P_APPROVALS], "approvals", 0, MAX_APPROVALS,
+				&approvals);
+		if (rc < 0)
+			return rc;
+	}
 	p->approvals = (int)approvals;
-	if (v[P_APPROVERS] != NULL) {
+	if (v[P_APPROVERS] != NULL && v[P_FLOW + CFGFLOW_STAGES] == NULL) {
 		rc = cfgval_principals(c, v[P_APPROVERS], "approvers", false,
 				       &p->approvers);
 		if (rc < 0)
@@ -773,6 +779,11 @@ static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
 			return rc;
 		p->break_glass = true;
 	}
+	rc = cfgflow_read(c, m, &v[P_FLOW], v[P_APPROVALS], v[P_APPROVERS], p);
+	if (rc < 0)
+		return rc;
+	if (p->nstages > 0)
+		return JG_OK; /* each stage was checked as it was read */
 	if (p->approvals > 0 && p->approvers.n == 0)
 		return cfgval_err(c, v[P_APPROVALS]->line,
 				  "approvals: %d approvals need 'approvers'",
@@ -782,7 +793,8 @@ static int read_policy(struct cfgval_ctx *c, const struct ytree *m,
 		return cfgval_err(c, v[P_BREAK_GLASS]->line,
 				  "break_glass: needs 'approvers' to review it");
 	if (p->approvals > 0)
-		return check_reachable(c, v[P_APPROVALS], p);
+		return cfgrules_check_reachable(c, v[P_APPROVALS]->line,
+						p->approvals, &p->approvers);
 	return JG_OK;
 }
 

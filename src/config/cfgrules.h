@@ -12,5 +12,9 @@ int cfgrules_read_resources(struct cfgval_ctx *c, const struct ytree *v,
 /* Needs the resources read first: policies are checked against them. */
 int cfgrules_read_policies(struct cfgval_ctx *c, const struct ytree *v,
 			   struct config *cfg) JG_WUR;
+/* approvals from approvers must be reachable: with only user: principals,
+ * no more approvals than distinct users.  line: the approvals key. */
+int cfgrules_check_reachable(struct cfgval_ctx *c, int line, int approvals,
+			     const struct principal_list *approvers) JG_WUR;
 
 #endif

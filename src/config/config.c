@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/cfgrules.h"
+#include "config/cfgflow.h"
 #include "config/cfgselftest.h"
 #include "config/cfgweb.h"
 #include "config/cfgval.h"
@@ -125,6 +126,7 @@ static void free_policy(struct policy_cfg *p)
 	if (p->ticket_pattern != NULL) /* set only once compiled */
 		regfree(&p->ticket_re);
 	free(p->ticket_pattern);
+	cfgflow_free(p);
 }
 
 void config_free(struct config *cfg)

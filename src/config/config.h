@@ -66,6 +66,35 @@ struct resource_cfg {
 	int line;
 };
 
+/* One step of a multi-stage approval. */
+struct stage_cfg {
+	int approvals;
+	struct principal_list approvers;
+	int line;
+};
+
+/* One on-call shift: subject is on call in [start_ms, end_ms). */
+struct shift_cfg {
+	char *subject;
+	int64_t start_ms, end_ms;
+	int line;
+};
+
+struct tzrule;
+
+/* auto_approve: a time window, an on-call schedule, or both (either one
+ * approves). */
+struct auto_approve_cfg {
+	bool has_window;
+	unsigned days;      /* bit 0 = Monday .. bit 6 = Sunday */
+	int from_min, to_min; /* [from, to) minutes of the local day */
+	char *tz_name;
+	struct tzrule *tz;
+	char *oncall_path;  /* NULL: no schedule */
+	struct shift_cfg *shifts;
+	size_t nshifts;
+};
+
 struct policy_cfg {
 	char *name;
 	struct principal_list requesters;
@@ -82,6 +111,16 @@ struct policy_cfg {
 	regex_t ticket_re;    /* compiled when ticket_pattern != NULL */
 	bool break_glass;     /* break_glass: present */
 	int64_t break_glass_max_s;
+	/* design section 13 (config/cfgflow.c).  With stages, approvals is
+	 * their sum and approvers their union (who may view the request);
+	 * which stage a subject may approve is judged by core/flow. */
+	struct stage_cfg *stages;
+	size_t nstages;              /* 0: the single stage approvals/approvers */
+	int64_t remind_after_s;      /* 0: no reminders */
+	int64_t escalate_after_s;    /* 0: no escalation */
+	struct principal_list escalate_to;
+	struct auto_approve_cfg auto_approve;
+	bool approve_in_web;         /* approve_in: web (no chat clicks) */
 	int line;
 };
 

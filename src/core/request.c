@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/flow.h"
 #include "core/policy.h"
 #include "util/duration.h"
 
@@ -285,6 +286,9 @@ int core_request_create(const struct config *cfg, const struct subject *who,
 	}
 	out->duration_s = in->duration_s;
 	out->approvals_required = in->break_glass ? 0 : pol->approvals;
+	res->rule = in->break_glass ? FLOW_RULE_BREAK_GLASS
+		: pol->approvals == 0 ? FLOW_RULE_NONE_NEEDED
+				      : flow_auto_rule(pol, who, now_ms);
 	out->created_at = now_ms;
 	out->break_glass = in->break_glass;
 	out->extends = in->extends;
@@ -295,7 +299,8 @@ int core_request_create(const struct config *cfg, const struct subject *who,
 		out->review_required = true;
 		emit(res, ACT_REQUEST_BREAK_GLASS);
 		activate(out, now_ms, res);
-	} else if (pol->approvals == 0) {
+	} else if (res->rule != NULL) {
+		/* no approval needed, or auto_approve (audited with its rule) */
 		activate(out, now_ms, res);
 	} else {
 		out->pending_until = now_ms + cfg->pending_ttl_s * 1000;
@@ -309,13 +314,13 @@ static bool is_requester(const struct request *r, const struct subject *who)
 }
 
 bool core_may_decide(const struct config *cfg, const struct request *r,
-		     const struct subject *who)
+		     const struct subject *who, int64_t now_ms)
 {
 	const struct policy_cfg *pol = config_policy(cfg, r->policy);
 
 	/* the approver list of the policy as it is now: removing someone from
 	 * approvers takes effect on pending requests too */
-	if (!policy_is_approver(pol, who))
+	if (flow_approver_rule(pol, r, who, now_ms) == NULL)
 		return false;
 	return !is_requester(r, who) || pol->allow_self_approval;
 }
@@ -324,7 +329,7 @@ bool core_may_view(const struct config *cfg, const struct request *r,
 		   const struct subject *who)
 {
 	return is_requester(r, who) || policy_is_admin(cfg, who) ||
-	       policy_is_approver(config_policy(cfg, r->policy), who);
+	       flow_involved(config_policy(cfg, r->policy), who);
 }
 
 bool core_may_revoke(const struct config *cfg, const struct request *r,
@@ -350,15 +355,21 @@ static int check_pending(const struct request *r, int64_t now_ms,
 
 static int check_decider(const struct config *cfg, const struct request *r,
 			 const struct subject *who, const char *verb,
-			 struct core_result *res)
+			 int64_t now_ms, struct core_result *res)
 {
-	if (core_may_decide(cfg, r, who))
+	const struct policy_cfg *pol = config_policy(cfg, r->policy);
+
+	if (core_may_decide(cfg, r, who, now_ms))
 		return JG_OK;
-	if (is_requester(r, who) &&
-	    policy_is_approver(config_policy(cfg, r->policy), who))
+	if (is_requester(r, who) && flow_approver_rule(pol, r, who, now_ms))
 		return refuse(res, JG_ERR_FORBIDDEN, NULL,
 			      "you cannot %s your own request (policy %s)", verb,
 			      r->policy);
+	if (pol != NULL && pol->nstages > 0 && r->state == REQ_PENDING &&
+	    policy_is_approver(pol, who))
+		return refuse(res, JG_ERR_FORBIDDEN, NULL,
+			      "%.64s is not an approver of stage %d of policy %s",
+			      who->name, flow_stage(pol, r) + 1, r->policy);
 	return refuse(res, JG_ERR_FORBIDDEN, NULL,
 		      "%.64s is not an approver of policy %s", who->name, r->policy);
 }
@@ -372,7 +383,7 @@ static int check_decision(const struct config *cfg, const struct request *r,
 {
 	int rc;
 
-	if ((rc = check_decider(cfg, r, who, verb, res)) != JG_OK)
+	if ((rc = check_decider(cfg, r, who, verb, now_ms, res)) != JG_OK)
 		return rc;
 	if ((rc = check_pending(r, now_ms, res)) != JG_OK)
 		return rc;
@@ -386,13 +397,15 @@ int core_request_approve(const struct config *cfg, struct request *r,
 			 const struct subject *who, const char *comment,
 			 int64_t now_ms, struct core_result *res)
 {
+	const struct policy_cfg *pol = config_policy(cfg, r->policy);
 	struct approval *a;
 	bool ok = true;
-	int rc;
+	int rc, stage;
 
 	result_init(res);
 	if ((rc = check_decision(cfg, r, who, "approve", comment, now_ms, res)) != JG_OK)
 		return rc;
+	stage = flow_stage(pol, r);
 	for (size_t i = 0; i < r->napprovals; i++)
 		if (strcmp(r->approvals[i].by, who->name) == 0)
 			return refuse(res, JG_ERR_CONFLICT, NULL,
@@ -411,6 +424,8 @@ int core_request_approve(const struct config *cfg, struct request *r,
 		return refuse(res, JG_ERR_NOMEM, NULL, "out of memory");
 	}
 	a->at_ms = now_ms;
+	res->rule = flow_approver_rule(pol, r, who, now_ms);
+	res->stage = pol->nstages > 0 ? stage + 1 : 0;
 	r->napprovals++;
 	emit(res, ACT_REQUEST_APPROVED);
 	if ((int)r->napprovals >= r->approvals_required)
@@ -483,7 +498,7 @@ int core_request_review(const struct config *cfg, struct request *r,
 	int rc;
 
 	result_init(res);
-	if ((rc = check_decider(cfg, r, who, "review", res)) != JG_OK)
+	if ((rc = check_decider(cfg, r, who, "review", now_ms, res)) != JG_OK)
 		return rc;
 	/* the after-the-fact review needs a second person, whatever the
 	 * policy says about self-approval */

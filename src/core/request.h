@@ -69,6 +69,11 @@ struct core_result {
 	char message[256];
 	enum audit_action actions[4]; /* audit events to append, in order */
 	size_t nactions;
+	/* The rule that made the decision (core/flow.h FLOW_RULE_*, audited as
+	 * detail.rule) and, for an approval under stages, its 1-based stage
+	 * (detail.stage; 0 when none). */
+	const char *rule;
+	int stage;
 };
 
 struct create_input {
@@ -122,10 +127,12 @@ int core_request_timeout(struct request *r, int64_t now_ms,
 /* The next deadline of r (expires_at or pending_until), 0 when none. */
 int64_t core_request_deadline(const struct request *r);
 
-/* Eligible to approve, deny or review r (the self-approval rule applied). */
+/* Eligible to approve, deny or review r at now_ms (the open stage's
+ * approvers, escalate_to once due; the self-approval rule applied). */
 bool core_may_decide(const struct config *cfg, const struct request *r,
-		     const struct subject *who);
-/* May read r: requester, approvers of its policy, admins. */
+		     const struct subject *who, int64_t now_ms);
+/* May read r: requester, approvers (any stage, escalate_to) of its policy,
+ * admins. */
 bool core_may_view(const struct config *cfg, const struct request *r,
 		   const struct subject *who);
 /* May revoke r: holder, approvers of its policy, admins. */

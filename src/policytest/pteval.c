@@ -57,6 +57,8 @@ static int eval_request(const struct config *cfg, const struct pt_case *c,
 	int rc;
 
 	as_subject(&c->as, &who);
+	if (c->at_ms != 0)
+		now_ms = c->at_ms;
 	got->reached = policy_match(cfg, &who, c->resource, c->role);
 	rc = core_request_create(cfg, &who, &in, now_ms, &r, &res);
 	if (rc == JG_ERR_NOMEM)
@@ -68,6 +70,7 @@ static int eval_request(const struct config *cfg, const struct pt_case *c,
 	got->outcome = r.state == REQ_ACTIVE ? PT_GRANTED : PT_PENDING;
 	got->policy = got->reached ? got->reached->name : NULL;
 	got->approvals = r.approvals_required;
+	got->rule = res.rule;
 	request_clear(&r);
 	return JG_OK;
 }
@@ -109,8 +112,12 @@ static int eval_approve(const struct config *cfg, const struct pt_case *c,
 	struct core_result res;
 	struct subject req, by;
 	struct request r;
+	int64_t at;
 	int rc;
 
+	if (c->at_ms != 0)
+		now_ms = c->at_ms;
+	at = now_ms + c->waited_s * 1000;
 	as_subject(&c->as, &req);
 	as_subject(&c->by, &by);
 	got->reached = policy_match(cfg, &req, c->resource, c->role);
@@ -125,8 +132,26 @@ static int eval_approve(const struct config *cfg, const struct pt_case *c,
 	got->policy = got->reached->name;
 	if ((rc = hypothetical_request(cfg, c, got->reached, now_ms, &r)) != JG_OK)
 		return rc;
-	rc = core_request_approve(cfg, &r, &by, NULL, now_ms, &res);
+	/* the approvals given before this one (earlier stages) */
+	for (size_t i = 0; i < c->nafter; i++) {
+		struct subject prior;
+
+		as_subject(&c->after[i], &prior);
+		rc = core_request_approve(cfg, &r, &prior, NULL, at, &res);
+		if (rc != JG_OK) {
+			request_clear(&r);
+			if (rc == JG_ERR_NOMEM)
+				return rc;
+			set_refused(got, rc, &res);
+			snprintf(got->message, sizeof(got->message),
+				 "after: the approval by %.40s was refused: %.150s",
+				 prior.name, res.message);
+			return JG_OK;
+		}
+	}
+	rc = core_request_approve(cfg, &r, &by, NULL, at, &res);
 	request_clear(&r);
+	got->rule = rc == JG_OK ? res.rule : NULL;
 	if (rc == JG_ERR_NOMEM)
 		return rc;
 	if (rc != JG_OK)
@@ -162,7 +187,13 @@ void pteval_describe(const struct pt_got *got, char *buf, size_t len)
 		snprintf(buf, len, "refused %d%s%s%s: %s", got->status,
 			 got->field ? " (" : "", got->field ? got->field : "",
 			 got->field ? ")" : "", got->message);
-		break;
+		return;
+	}
+	if (got->rule != NULL) {
+		size_t n = strlen(buf);
+
+		if (n < len)
+			snprintf(buf + n, len - n, " by rule %s", got->rule);
 	}
 }
 
@@ -180,7 +211,9 @@ static void describe_expect(const struct pt_expect *e, char *buf, size_t len)
 	if (e->status && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, " %d", e->status);
 	if (e->field && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, " (%s)", e->field);
+		n += snprintf(buf + n, len - (size_t)n, " (%s)", e->field);
+	if (e->rule && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " by rule %s", e->rule);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -203,6 +236,8 @@ bool pteval_check(const struct pt_case *c, const struct pt_got *got,
 		ok = e->status == got->status;
 	if (ok && e->field)
 		ok = str_eq(e->field, got->field);
+	if (ok && e->rule)
+		ok = str_eq(e->rule, got->rule);
 	if (ok) {
 		if (len > 0)
 			why[0] = '\0';

@@ -20,6 +20,7 @@ struct pt_got {
 	int status;          /* refused: 400, 403, 409 */
 	const char *field;   /* refused 400: the offending field, or NULL */
 	char message[256];   /* refused: the core's message */
+	const char *rule;    /* the rule the core decided by, or NULL */
 	/* the policy the request matched, refused or not (coverage) */
 	const struct policy_cfg *reached;
 };

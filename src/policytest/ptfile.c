@@ -8,8 +8,10 @@
 
 #include "config/cfgval.h"
 #include "config/ytree.h"
+#include "core/flow.h"
 #include "core/request.h"
 #include "util/fileio.h"
+#include "util/timeutil.h"
 
 #define PT_TEXT_MAX 1024 /* name, reason, ticket, field */
 
@@ -42,6 +44,10 @@ static void case_clear(struct pt_case *c)
 	free(c->ticket);
 	free(c->expect.policy);
 	free(c->expect.field);
+	free(c->expect.rule);
+	for (size_t i = 0; i < c->nafter; i++)
+		who_clear(&c->after[i]);
+	free(c->after);
 }
 
 void ptfile_free(struct pt_file *f)
@@ -157,8 +163,8 @@ static int read_approve(struct cfgval_ctx *c, const struct ytree *m,
 			const struct config *cfg, struct pt_case *pc)
 {
 	static const char *const keys[] = {"by", "requester", "resource",
-					   "role", NULL};
-	const struct ytree *v[4];
+					   "role", "after", "waited", NULL};
+	const struct ytree *v[6];
 	int rc;
 
 	if ((rc = cfgval_fields(c, m, "approve", keys, v)) < 0)
@@ -169,6 +175,21 @@ static int read_approve(struct cfgval_ctx *c, const struct ytree *m,
 	if ((rc = read_who(c, v[0], "approve.by", cfg, &pc->by)) < 0)
 		return rc;
 	if ((rc = read_who(c, v[1], "approve.requester", cfg, &pc->as)) < 0)
+		return rc;
+	if (v[4] != NULL) {
+		if ((rc = cfgval_list(c, v[4], "after", REQ_MAX_APPROVALS - 1, false)) < 0)
+			return rc;
+		pc->after = calloc(v[4]->n, sizeof(*pc->after));
+		if (pc->after == NULL)
+			return JG_ERR_NOMEM;
+		pc->nafter = v[4]->n;
+		for (size_t i = 0; i < v[4]->n; i++)
+			if ((rc = read_who(c, v[4]->kids[i], "approve.after", cfg,
+					   &pc->after[i])) < 0)
+				return rc;
+	}
+	if (v[5] != NULL &&
+	    (rc = cfgval_duration(c, v[5], "waited", &pc->waited_s)) < 0)
 		return rc;
 	return read_target(c, v[2], v[3], cfg, pc);
 }
@@ -201,9 +222,13 @@ static int read_expect(struct cfgval_ctx *c, const struct ytree *m,
 		       const struct config *cfg, struct pt_case *pc)
 {
 	static const char *const req_keys[] = {"outcome", "policy", "approvals",
-					       "status", "field", NULL};
-	static const char *const appr_keys[] = {"outcome", "status", NULL};
-	const struct ytree *v[5];
+					       "status", "field", "rule", NULL};
+	static const char *const appr_keys[] = {"outcome", "status", "rule", NULL};
+	static const char *const rules[] = {
+		FLOW_RULE_APPROVALS, FLOW_RULE_STAGES, FLOW_RULE_ESCALATE,
+		FLOW_RULE_WINDOW, FLOW_RULE_ONCALL, FLOW_RULE_NONE_NEEDED,
+		FLOW_RULE_BREAK_GLASS};
+	const struct ytree *v[6];
 	struct pt_expect *e = &pc->expect;
 	char shown[72];
 	int64_t n;
@@ -216,8 +241,19 @@ static int read_expect(struct cfgval_ctx *c, const struct ytree *m,
 	if (rc < 0)
 		return rc;
 	if (pc->kind == PT_APPROVE) {
+		v[5] = v[2];
 		v[3] = v[1];
 		v[1] = v[2] = v[4] = NULL;
+	}
+	if (v[5] != NULL) {
+		if ((rc = cfgval_str(c, v[5], "rule", PT_TEXT_MAX, &e->rule)) < 0)
+			return rc;
+		for (n = 0; n < (int64_t)(sizeof(rules) / sizeof(rules[0])); n++)
+			if (strcmp(rules[n], e->rule) == 0)
+				break;
+		if (n == (int64_t)(sizeof(rules) / sizeof(rules[0])))
+			return cfgval_err(c, v[5]->line, "rule: '%s' is not a rule "
+					  "jitgate decides by", cfgval_show(e->rule, shown));
 	}
 	if (v[0] == NULL)
 		return cfgval_missing(c, m, "expect", "outcome");
@@ -263,12 +299,18 @@ static int read_case(struct cfgval_ctx *c, const struct ytree *m,
 		     const struct config *cfg, struct pt_case *pc)
 {
 	static const char *const keys[] = {"name", "as", "request", "approve",
-					   "expect", NULL};
-	const struct ytree *v[5];
+					   "expect", "at", NULL};
+	const struct ytree *v[6];
 	int rc;
 
 	pc->line = m->line;
 	if ((rc = cfgval_fields(c, m, "case", keys, v)) < 0)
+		return rc;
+	if (v[5] != NULL &&
+	    ((rc = cfgval_want(c, v[5], YTREE_SCALAR, "at")) < 0 ||
+	     (time_parse(v[5]->str, &pc->at_ms) != JG_OK &&
+	      (rc = cfgval_err(c, v[5]->line, "at: not an RFC 3339 UTC time "
+			       "(2026-11-30T08:00:00Z)")) < 0)))
 		return rc;
 	if (v[0] == NULL)
 		return cfgval_missing(c, m, "case", "name");

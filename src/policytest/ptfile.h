@@ -41,6 +41,7 @@ struct pt_expect {
 	int approvals; /* -1: not checked */
 	int status;    /* 0: not checked (refused only) */
 	char *field;   /* NULL: not checked (refused only) */
+	char *rule;    /* NULL: not checked; the audited detail.rule */
 };
 
 struct pt_case {
@@ -55,6 +56,11 @@ struct pt_case {
 	char *reason;       /* NULL when none */
 	char *ticket;
 	bool break_glass;
+	/* design section 13: the clock and the approvals before this one */
+	int64_t at_ms;      /* when the request is made; 0: the run's now */
+	struct pt_who *after; /* approve: approvals given first, in order */
+	size_t nafter;
+	int64_t waited_s;   /* approve: how long after the request */
 	struct pt_expect expect;
 };
 

@@ -413,7 +413,7 @@ static json_t *time_json(int64_t ms)
 
 /* What each transition records beyond the common fields. */
 static json_t *detail_for(enum audit_action a, const struct request *r,
-			  const char *comment)
+			  const char *comment, const struct core_result *res)
 {
 	json_t *d = json_object();
 
@@ -459,24 +459,33 @@ static json_t *detail_for(enum audit_action a, const struct request *r,
 	default:
 		break;
 	}
+	/* the rule that decided (design section 13): an approval's stage and
+	 * approver rule, an activation's auto_approve or no_approval */
+	if (res != NULL && res->rule != NULL &&
+	    (a == ACT_REQUEST_APPROVED || a == ACT_REQUEST_ACTIVATED))
+		json_object_set_new(d, "rule", json_string(res->rule));
+	if (res != NULL && res->stage > 0 && a == ACT_REQUEST_APPROVED)
+		json_object_set_new(d, "stage", json_integer(res->stage));
 	return d;
 }
 
 static json_t *transition_event(enum audit_action a, const char *actor,
-				const struct request *r, const char *comment)
+				const struct request *r, const char *comment,
+				const struct core_result *res)
 {
 	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o*}", "action",
 			 action_name(a), "actor", actor, "request_id",
 			 (json_int_t)r->id, "subject", r->requester, "resource",
 			 r->resource, "role", r->role, "detail",
-			 detail_for(a, r, comment));
+			 detail_for(a, r, comment, res));
 }
 
 static int append_transition(struct engine *e, struct batch *b,
 			     enum audit_action a, const char *actor,
-			     const struct request *r, const char *comment)
+			     const struct request *r, const char *comment,
+			     const struct core_result *res)
 {
-	json_t *ev = transition_event(a, actor, r, comment);
+	json_t *ev = transition_event(a, actor, r, comment, res);
 
 	if (ev == NULL)
 		return JG_ERR_NOMEM;
@@ -489,7 +498,7 @@ static int append_transition(struct engine *e, struct batch *b,
 static int append_created(struct engine *e, struct batch *b,
 			  const struct subject *who, const struct request *r)
 {
-	json_t *ev = transition_event(ACT_REQUEST_CREATED, who->name, r, NULL);
+	json_t *ev = transition_event(ACT_REQUEST_CREATED, who->name, r, NULL, NULL);
 	json_t *groups = json_array();
 
 	for (size_t i = 0; groups && i < who->ngroups; i++)
@@ -531,7 +540,7 @@ static int exec_create(struct engine *e, struct batch *b, struct engine_cmd *c)
 		rc = c->res.actions[i] == ACT_REQUEST_CREATED
 			? append_created(e, b, c->who, &c->out)
 			: append_transition(e, b, c->res.actions[i], c->who->name,
-					    &c->out, NULL);
+					    &c->out, NULL, &c->res);
 	if (rc == JG_OK) {
 		fx_for_request(b, &c->out, REQ_PENDING, true);
 		fx_changed(e, b, &c->out);
@@ -578,7 +587,7 @@ static int exec_transition(struct engine *e, struct batch *b, struct engine_cmd 
 	rc = store_tx_request_update(e->store, &c->out);
 	for (size_t i = 0; rc == JG_OK && i < c->res.nactions; i++)
 		rc = append_transition(e, b, c->res.actions[i], c->who->name, &c->out,
-				       c->comment);
+				       c->comment, &c->res);
 	if (rc == JG_OK) {
 		fx_for_request(b, &c->out, before, false);
 		fx_changed(e, b, &c->out);
@@ -641,7 +650,7 @@ static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
 	if (rc == JG_OK) {
 		rc = store_tx_request_update(e->store, &r);
 		for (size_t i = 0; rc == JG_OK && i < res.nactions; i++)
-			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r, NULL);
+			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r, NULL, &res);
 		if (rc == JG_OK) {
 			fx_for_request(b, &r, before, false);
 			fx_changed(e, b, &r);

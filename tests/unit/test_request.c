@@ -347,8 +347,8 @@ static void test_rule3_self_approval(void **state)
 	/* bob is in sre, an approver of prod-write, which forbids self-approval */
 	create_ok(&bob, PROD_WRITE, FX_T0, &r, &res);
 	refused(OP_APPROVE, &r, &bob, NULL, FX_T0 + 1, JG_ERR_FORBIDDEN);
-	assert_false(core_may_decide(cfg, &r, &bob));
-	assert_true(core_may_decide(cfg, &r, &dave));
+	assert_false(core_may_decide(cfg, &r, &bob, FX_T0 + 1));
+	assert_true(core_may_decide(cfg, &r, &dave, FX_T0 + 1));
 	/* after someone else's approval still not */
 	accepted(OP_APPROVE, &r, &carol, NULL, FX_T0 + 2, &res);
 	refused(OP_APPROVE, &r, &bob, NULL, FX_T0 + 3, JG_ERR_FORBIDDEN);
@@ -359,7 +359,7 @@ static void test_rule3_self_approval(void **state)
 	create_ok(&bob, MK(.resource = "billing-api", .role = "read",
 			   .duration_s = 600), FX_T0, &r, &res);
 	assert_int_equal(r.state, REQ_PENDING);
-	assert_true(core_may_decide(cfg, &r, &bob));
+	assert_true(core_may_decide(cfg, &r, &bob, FX_T0 + 1));
 	accepted(OP_APPROVE, &r, &bob, NULL, FX_T0 + 5, &res);
 	FX_ACTIONS(&res, ACT_REQUEST_APPROVED, ACT_REQUEST_ACTIVATED);
 	assert_int_equal(r.state, REQ_ACTIVE);
