@@ -198,6 +198,11 @@ int main(int argc, char **argv)
 	snprintf(listen, sizeof(listen), "127.0.0.1:%s", argv[3]);
 	cfg.gateway.enabled = true;
 	cfg.gateway.postgres_listen = listen;
+	/* all bench clients come from loopback at once: no per-address cap
+	 * (the daemon's default is 32 logins in progress per address) */
+	cfg.limits = (struct limits_cfg){.gateway_connections = 4096,
+					 .gateway_preauth_per_ip = 100000,
+					 .login_timeout_s = 60};
 
 	if (strcmp(argv[1], "expire") == 0) {
 		/* far enough ahead for every session to be open by then */
