@@ -613,7 +613,8 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 	a->deps = deps;
 	if (websessions_new(WEBSESSIONS_MAX, WEBSESSIONS_PER_SUBJECT, &a->sessions) != JG_OK ||
 	    weblogin_new(deps->idp, &a->login) != JG_OK ||
-	    httpguard_new(lim.header_timeout_s * 1000, &a->guard) != JG_OK) {
+	    httpguard_new(lim.header_timeout_s * 1000, (size_t)lim.http_connections,
+			  &a->guard) != JG_OK) {
 		weblogin_free(a->login);
 		websessions_free(a->sessions);
 		free(a);

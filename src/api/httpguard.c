@@ -16,6 +16,7 @@
 struct guarded {
 	struct guarded *prev, *next;
 	int fd;
+	int64_t head_since_ns;    /* when the wait for a head began */
 	int64_t head_deadline_ns; /* 0: not waiting for a head */
 };
 
@@ -23,6 +24,7 @@ struct httpguard {
 	pthread_mutex_t mu; /* guards the list and stop */
 	pthread_cond_t wake;
 	struct guarded *all;
+	size_t n, max_conns;
 	int64_t timeout_ns;
 	bool stop;
 	pthread_t thread;
@@ -36,8 +38,16 @@ struct httpguard {
  * mutex) before it closes its descriptor, so fd is still this socket. */
 static void reap(struct httpguard *g, int64_t now)
 {
+	/* near the connection limit, the slots held by connections that have
+	 * not sent a head for HTTPGUARD_PRESSURE_HEAD_MS are what a slowloris
+	 * takes from everyone else: free them early */
+	bool pressure = g->n * 4 >= g->max_conns * 3;
+
 	for (struct guarded *c = g->all; c; c = c->next) {
-		if (c->head_deadline_ns == 0 || now < c->head_deadline_ns)
+		if (c->head_deadline_ns == 0)
+			continue;
+		if (now < c->head_deadline_ns &&
+		    !(pressure && now - c->head_since_ns >= HTTPGUARD_PRESSURE_HEAD_MS * 1000000LL))
 			continue;
 		c->head_deadline_ns = 0;
 		(void)shutdown(c->fd, SHUT_RDWR);
@@ -72,7 +82,7 @@ static void *guard_main(void *arg)
 	return NULL;
 }
 
-int httpguard_new(int64_t header_timeout_ms, struct httpguard **out)
+int httpguard_new(int64_t header_timeout_ms, size_t max_conns, struct httpguard **out)
 {
 	struct httpguard *g = calloc(1, sizeof(*g));
 	pthread_condattr_t ca;
@@ -81,6 +91,7 @@ int httpguard_new(int64_t header_timeout_ms, struct httpguard **out)
 	if (!g)
 		return JG_ERR_NOMEM;
 	g->timeout_ns = header_timeout_ms * 1000000LL;
+	g->max_conns = max_conns;
 	g->last_report_ns = time_mono_ns() - REPORT_EVERY_NS;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -133,11 +144,13 @@ void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 			return; /* unguarded: the inactivity timeout still applies */
 		gc->fd = ci->connect_fd;
 		pthread_mutex_lock(&g->mu);
-		gc->head_deadline_ns = time_mono_ns() + g->timeout_ns;
+		gc->head_since_ns = time_mono_ns();
+		gc->head_deadline_ns = gc->head_since_ns + g->timeout_ns;
 		gc->next = g->all;
 		if (g->all)
 			g->all->prev = gc;
 		g->all = gc;
+		g->n++;
 		pthread_mutex_unlock(&g->mu);
 		return;
 	}
@@ -150,6 +163,7 @@ void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 		g->all = gc->next;
 	if (gc->next)
 		gc->next->prev = gc->prev;
+	g->n--;
 	pthread_mutex_unlock(&g->mu);
 	free(gc);
 	*socket_context = NULL;
@@ -164,7 +178,8 @@ static void set_deadline(struct httpguard *g, struct MHD_Connection *c, bool wai
 	if (!gc)
 		return;
 	pthread_mutex_lock(&g->mu);
-	gc->head_deadline_ns = waiting ? time_mono_ns() + g->timeout_ns : 0;
+	gc->head_since_ns = time_mono_ns();
+	gc->head_deadline_ns = waiting ? gc->head_since_ns + g->timeout_ns : 0;
 	pthread_mutex_unlock(&g->mu);
 }
 

@@ -8,20 +8,29 @@
  *
  * Wire it with MHD_OPTION_NOTIFY_CONNECTION (httpguard_notify, the guard
  * as closure); call httpguard_head_done when the access handler first sees
- * a request and httpguard_request_done from the completion callback. */
+ * a request and httpguard_request_done from the completion callback.
+ *
+ * Near the connection limit (three quarters of max_conns open) a
+ * connection that has not sent its head within HTTPGUARD_PRESSURE_HEAD_MS
+ * is shut down too: a slowloris spread over many addresses would otherwise
+ * hold every slot until header_timeout, while a real client sends its head
+ * in milliseconds. */
 #ifndef JG_API_HTTPGUARD_H
 #define JG_API_HTTPGUARD_H
 
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
 
-#define HTTPGUARD_TICK_MS 200 /* how often deadlines are checked */
+#define HTTPGUARD_TICK_MS 200           /* how often deadlines are checked */
+#define HTTPGUARD_PRESSURE_HEAD_MS 1000 /* the head deadline near the limit */
 
 struct httpguard;
 
-int httpguard_new(int64_t header_timeout_ms, struct httpguard **out) JG_WUR;
+int httpguard_new(int64_t header_timeout_ms, size_t max_conns,
+		  struct httpguard **out) JG_WUR;
 /* Call after MHD_stop_daemon (no connection is left then). */
 void httpguard_free(struct httpguard *g);
 

@@ -7,7 +7,8 @@ against the real daemon:
 - slowloris from many addresses filling limits.http_connections: a client
   that keeps sending a byte at a time but never completes its request head
   is cut after limits.header_timeout (an inactivity timeout would never
-  fire), and the service answers again;
+  fire), and near the limit after one second whatever header_timeout says,
+  and the service answers again;
 - out of file descriptors (EMFILE): accepting pauses instead of spinning,
   and resumes when descriptors are free.
 """
@@ -118,6 +119,20 @@ class HttpLimitsTest(unittest.TestCase):
         finally:
             flood.stop()
         self.assertIn("no complete request head", self.srv.logs())
+
+    def test_near_the_limit_slow_heads_are_cut_early(self):
+        # header_timeout of an hour: only the pressure rule can free the
+        # slots a slowloris from 40 addresses holds
+        self.srv.stop()
+        self.srv = Server(base_config(extra=LIMITS.replace("header_timeout: 1s",
+                                                           "header_timeout: 1h")))
+        flood = Flood(self.srv.port, ["127.0.3.%d" % i for i in range(1, 41)])
+        try:
+            wait_for(lambda: flood.n_closed() == len(flood.socks), timeout=30,
+                     what="slow heads cut near the connection limit")
+            wait_for(lambda: healthz(self.srv), timeout=30, what="/healthz")
+        finally:
+            flood.stop()
 
     def test_keepalive_connection_idle_between_requests_is_cut(self):
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=30)
