@@ -56,6 +56,7 @@ def config(pgport, gwport, node_id, storage):
             + "  - subject: approver\n    groups: [sre]\n"
             + "    token_sha256: %s\n" % sha256_hex(APPR_TOKEN)
             + f"""node_id: {node_id}
+limits: {{http_connections: 4096, http_connections_per_ip: 1024}}
 gateway:
   postgres_listen: 127.0.0.1:{gwport}
 resources:

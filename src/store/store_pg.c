@@ -245,6 +245,13 @@ static int pg_open(const char *url, const struct store_options *opts,
 	rc = pgconn_open(s->url, s->password, s->timeout_ms, &s->w, err, errlen);
 	if (rc == JG_OK)
 		rc = store_pg_migrate(s->w, s->timeout_ms, err, errlen);
+	/* a PostgreSQL-compatible engine may lack notifications: then the
+	 * commits carry none and the watches poll */
+	if (rc == JG_OK && run(s, &s->w, "SELECT pg_notify('" STORE_PG_CHANNEL "_probe', '')",
+			       NULL, NULL) != JG_OK) {
+		s->no_notify = true;
+		rc = reconnect(s, &s->w);
+	}
 	if (rc != JG_OK) {
 		pg_close(&s->base);
 		return rc == JG_ERR_NOMEM ? rc : JG_ERR_STORE;
@@ -306,6 +313,8 @@ static int pg_commit(struct store *base)
 		return JG_ERR_STORE;
 	/* every node's watch hears of the new events once they are durable
 	 * (a notification is delivered at commit), in the same round trip */
+	if (s->no_notify)
+		s->tx_seq = 0;
 	if (s->piping) {
 		if (s->tx_seq > 0) {
 			p_int(&p, s->tx_seq);

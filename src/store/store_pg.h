@@ -20,6 +20,7 @@ struct pgs {
 	int timeout_ms;
 	PGconn *w;      /* writer (engine thread) */
 	int64_t tx_seq; /* last audit seq appended in the open transaction */
+	bool no_notify; /* the server has no pg_notify (other nodes poll) */
 	/* the writer's transaction runs in pipeline mode: statements whose
 	 * result is only success go out without a round trip each and are
 	 * checked at the next statement that needs an answer, or at COMMIT */

@@ -39,6 +39,7 @@ struct pg_watch {
 	int64_t ok_at;        /* monotonic ms of the last answer */
 	int64_t next_beat, next_connect;
 	bool said_down;       /* the connection failure was logged */
+	bool polling;         /* the server has no LISTEN: catch up every beat */
 };
 
 bool store_pg_watch_reachable(const struct pg_watch *w)
@@ -134,8 +135,19 @@ static void connect_now(struct pg_watch *w)
 		w->next_connect = pgconn_mono_ms() + 200;
 		return;
 	}
-	if (pgconn_exec(w->c, "LISTEN " STORE_PG_CHANNEL, 0, NULL, call_budget(w), NULL,
-			NULL) != JG_OK) {
+	switch (pgconn_exec(w->c, "LISTEN " STORE_PG_CHANNEL, 0, NULL, call_budget(w), NULL,
+			    NULL)) {
+	case JG_OK:
+		w->polling = false;
+		break;
+	case JG_ERR_STORE:
+		/* a PostgreSQL-compatible engine without LISTEN/NOTIFY */
+		if (!w->polling)
+			log_warn(NULL, "store watch: the database refuses LISTEN; catching up"
+				       " every %lld ms instead", (long long)w->beat_ms);
+		w->polling = true;
+		break;
+	default:
 		drop(w, "LISTEN failed");
 		return;
 	}
@@ -169,6 +181,8 @@ static void beat(struct pg_watch *w)
 		contact(w);
 		set_lease(w, PQntuples(r) == 1);
 		w->next_beat = pgconn_mono_ms() + w->beat_ms;
+		if (w->polling && w->h.changed)
+			w->h.changed(w->h.ctx, 0);
 	}
 	PQclear(r);
 	if (rc == JG_ERR_STORE) {
