@@ -1,18 +1,25 @@
 #!/bin/sh
 # PostgreSQL gateway benchmarks (design section 8), all in one run on this
 # machine against a throwaway cluster:
-#   1. pgbench -S -T $T at 1 and 16 clients: direct, PgBouncer (session
-#      mode), jitgate; then the same with -C (connect per transaction).
+#   1. pgbench -S -T $T at 1, 16 and 64 clients, plain and TLS: direct,
+#      PgBouncer (session mode), `jitgate serve` (the real daemon, config
+#      from bench/gwconf.py); -C (connect per transaction) at 1 and 16;
+#      then audit_queries on vs off: the cost per statement.
+#   (2 and 3 drive the gateway module in the bench/gw_bench.c harness;
+#   revocation on the real daemon with 10,000 sessions open:
+#   bench/gateway_hold.sh)
 #   2. revocation: N live sessions on one grant, revoke, time until each
 #      client's socket has the FATAL (p50/p99).
 #   3. expiry: M grants ending at the same instant, one live session each:
 #      how late after expires_at each client sees the FATAL.
 # Usage: bench/gateway.sh [BUILD_DIR]   env: T (20), REVOKE_N (100),
-#        EXPIRE_N (1000), SKIP_THROUGHPUT=1, SKIP_CUTS=1
+#        EXPIRE_N (1000), CLIENTS ("1 16 64"), MODES ("disable require"),
+#        SKIP_THROUGHPUT=1, SKIP_CUTS=1, PROFILE=1 (syscalls and callgrind
+#        instructions per transaction first; PROFILE_T transactions, 2000)
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${JG_BUILD_DIR:-$SRC/build}}
-T=${T:-20}
+T=${T:-10}
 REVOKE_N=${REVOKE_N:-100}
 EXPIRE_N=${EXPIRE_N:-1000}
 PGPORT=${PGPORT:-27432}
@@ -21,7 +28,6 @@ GWPORT=$((PGPORT + 2))
 WORK=$(mktemp -d /tmp/jg-gwbench-XXXXXX)
 chmod 755 "$WORK"
 export JG_BENCH_TOKEN=bench-token JG_BENCH_READ_PW=read-pw
-# same footing for all three: no TLS (the gateway bench runs without a cert)
 export PGSSLMODE=disable
 GWPID= PBPID=
 # the expiry run holds 3 descriptors per session in one process
@@ -44,7 +50,7 @@ cc -std=gnu17 -O2 -D_GNU_SOURCE -I"$SRC/src" -I/usr/include/postgresql \
 
 echo "== starting PostgreSQL on 127.0.0.1:$PGPORT"
 python3 "$SRC/tests/e2e/pgcluster.py" start "$WORK/pg" "$PGPORT" \
-	$((EXPIRE_N + REVOKE_N + 50))
+	$((EXPIRE_N + REVOKE_N + 250))
 runuser -u postgres -- pgbench -q -i -s 10 -h "$WORK/pg" -p "$PGPORT" \
 	-U postgres orders >/dev/null 2>&1
 runuser -u postgres -- psql -X -q -h "$WORK/pg" -p "$PGPORT" -U postgres \
@@ -53,12 +59,42 @@ runuser -u postgres -- psql -X -q -h "$WORK/pg" -p "$PGPORT" -U postgres \
 run_pgbench() { # label clients extra-flags conninfo-args...
 	label=$1 c=$2 flags=$3
 	shift 3
-	tps=$(pgbench -n -S -T "$T" -c "$c" -j "$c" $flags "$@" 2>/dev/null |
+	tps=$(pgbench -n -S -T "$T" -c "$c" -j $((c < 8 ? c : 8)) $flags "$@" 2>/dev/null |
 		sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 	echo "${tps:-0}"
 }
 
 if [ "${SKIP_THROUGHPUT:-0}" != 1 ]; then
+	# ---- the real daemon: jitgate serve with a generated config ----
+	JG=${JG_BIN:-$BUILD/jitgate}
+	HTTP=$((PGPORT + 3))
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls.key" \
+		-out "$WORK/tls.crt" -subj /CN=localhost -days 1 2>/dev/null
+	chown postgres "$WORK/tls.key" "$WORK/tls.crt"
+	python3 "$SRC/bench/gwconf.py" config "$WORK" "$HTTP" "$GWPORT" \
+		"$PGPORT" 1 0 "$WORK/tls.crt" "$WORK/tls.key"
+	ulimit -n 16384 2>/dev/null || true
+	start_jitgate() { # [wrapper...]: a fresh store, the two grants
+		rm -f "$WORK/jitgate.db"*
+		"$@" "$JG" serve -c "$WORK/jitgate.yaml" >"$WORK/jitgate.log" 2>&1 &
+		GWPID=$!
+		for _ in $(seq 1 1200); do
+			curl -fsS -o /dev/null "http://127.0.0.1:$HTTP/readyz" 2>/dev/null && break
+			sleep 0.05
+		done
+		curl -fsS -o /dev/null "http://127.0.0.1:$HTTP/readyz" ||
+			{ cat "$WORK/jitgate.log"; echo "jitgate did not start" >&2; exit 1; }
+		python3 "$SRC/bench/gwconf.py" grant "$WORK" "$HTTP" bench bench-db read >/dev/null
+		python3 "$SRC/bench/gwconf.py" grant "$WORK" "$HTTP" bench bench-db-audit read >/dev/null
+	}
+	stop_jitgate() {
+		kill "$GWPID" 2>/dev/null || true
+		wait "$GWPID" 2>/dev/null || true
+		GWPID=
+	}
+	start_jitgate
+	JG_TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bench"])' "$WORK/tokens.json")
+
 	echo "== starting PgBouncer (session mode) on 127.0.0.1:$PBPORT"
 	cat >"$WORK/pgbouncer.ini" <<EOC
 [databases]
@@ -70,8 +106,12 @@ unix_socket_dir =
 auth_type = plain
 auth_file = $WORK/userlist.txt
 pool_mode = session
-max_client_conn = 200
-default_pool_size = 40
+max_client_conn = 400
+default_pool_size = 80
+client_tls_sslmode = allow
+client_tls_key_file = $WORK/tls.key
+client_tls_cert_file = $WORK/tls.crt
+server_tls_sslmode = disable
 logfile = $WORK/pgb/pgbouncer.log
 pidfile = $WORK/pgb/pgbouncer.pid
 EOC
@@ -80,28 +120,102 @@ EOC
 	chown postgres "$WORK/pgbouncer.ini" "$WORK/userlist.txt" "$WORK/pgb"
 	runuser -u postgres -- pgbouncer -q "$WORK/pgbouncer.ini" &
 	PBPID=$!
-	echo "== starting the jitgate gateway on 127.0.0.1:$GWPORT"
-	"$WORK/gw_bench" serve "$PGPORT" "$GWPORT" >"$WORK/gw.out" &
-	GWPID=$!
 	sleep 1
-	export PGPASSWORD
-	printf '\n%-6s %-9s %10s %10s %10s %8s %8s\n' mode clients direct \
-		pgbouncer jitgate pgb/dir jg/dir
-	for flags in "" "-C"; do
-		for c in 1 16; do
-			PGPASSWORD=read-pw
-			d=$(run_pgbench direct "$c" "$flags" -h 127.0.0.1 \
-				-p "$PGPORT" -U jit_read orders)
-			b=$(run_pgbench pgbouncer "$c" "$flags" -h 127.0.0.1 \
-				-p "$PBPORT" -U jit_read orders)
-			PGPASSWORD=bench-token
-			g=$(run_pgbench jitgate "$c" "$flags" -h 127.0.0.1 \
-				-p "$GWPORT" -U bench bench-db@read)
-			printf '%-6s %-9s %10.0f %10.0f %10.0f %8.3f %8.3f\n' \
-				"${flags:--S}" "$c" "$d" "$b" "$g" \
-				"$(echo "$b / $d" | bc -l)" \
-				"$(echo "$g / $d" | bc -l)"
+	# load-independent figures for one client, pgbench -S -t $PROFILE_T:
+	# system calls per transaction (strace -c) of the gateway and of
+	# PgBouncer, and the daemon's instructions per relayed transaction
+	# (callgrind, counters zeroed after a warm-up)
+	profile() {
+		local n=${PROFILE_T:-2000} pbpid tot loop
+		export PGPASSWORD
+		export PGSSLMODE=disable
+		pbpid=$(pgrep -P "$PBPID" || echo "$PBPID")
+		for who in jitgate pgbouncer; do
+			if [ $who = jitgate ]; then
+				pid=$GWPID
+				set -- -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read
+				PGPASSWORD=$JG_TOKEN
+			else
+				pid=$pbpid
+				set -- -h 127.0.0.1 -p "$PBPORT" -U jit_read orders
+				PGPASSWORD=read-pw
+			fi
+			sleep 1
+			pgbench -n -S -t 100 -c 1 "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" "$WORK/jitgate.log" >&2; exit 1; }
+			strace -c -f -p "$pid" -o "$WORK/strace.$who" 2>/dev/null &
+			spid=$!
+			sleep 1
+			pgbench -n -S -t "$n" -c 1 "$@" >/dev/null 2>&1
+			kill -INT "$spid"
+			wait "$spid" 2>/dev/null || true
+			echo "syscalls per transaction, $who: $(awk -v n="$n" '$NF == "total" { printf "%.2f", $(NF-2) / n }' "$WORK/strace.$who")"
+			awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "    %-16s %.2f\n", $NF, $4 / n }' "$WORK/strace.$who" | sort -k2 -gr | head -8
 		done
+		stop_jitgate
+		start_jitgate valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out"
+		PGPASSWORD=$JG_TOKEN
+		set -- -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read
+		pgbench -n -S -t 200 -c 1 "$@" >/dev/null 2>&1
+		callgrind_control -z "$GWPID" >/dev/null
+		pgbench -n -S -t "$n" -c 1 "$@" >/dev/null 2>&1
+		callgrind_control -d "$GWPID" >/dev/null
+		tot=$(grep -hE '^(summary|totals):' "$WORK"/cg.out.* 2>/dev/null | tail -1 | awk '{ print $2 }')
+		loop=$(callgrind_annotate --inclusive=yes --threshold=100 "$WORK"/cg.out.* 2>/dev/null |
+			awk '/:gw_main / { gsub(",", "", $1); print $1; exit }')
+		echo "daemon instructions per transaction (callgrind), all threads: $((tot / n)) (with the one login's SCRAM key derivation)"
+		echo "  of which the gateway loop (gw_main): $((${loop:-0} / n)) per relayed transaction"
+		cp "$WORK"/cg.out.* "${PROFILE_OUT:-/tmp}/" 2>/dev/null || true
+		stop_jitgate
+		start_jitgate
+	}
+	if [ "${PROFILE:-0}" = 1 ]; then
+		profile
+	fi
+	machine() { echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M:%SZ)"; }
+	# one pgbench per target per client count, back to back, so that load
+	# from elsewhere hits all three about equally; TLS: the client side
+	# only (sslmode=require to PostgreSQL, PgBouncer and the gateway; the
+	# hop behind the proxies is plain for both)
+	row() { # label clients flags
+		label=$1 c=$2 flags=$3
+		PGPASSWORD=read-pw
+		d=$(run_pgbench direct "$c" "$flags" -h 127.0.0.1 -p "$PGPORT" -U jit_read orders)
+		b=$(run_pgbench pgbouncer "$c" "$flags" -h 127.0.0.1 -p "$PBPORT" -U jit_read orders)
+		PGPASSWORD=$JG_TOKEN
+		g=$(run_pgbench jitgate "$c" "$flags" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read)
+		printf '%-10s %-4s %9.0f %9.0f %9.0f %7.3f %7.3f %7.3f  %s\n' \
+			"$label" "$c" "$d" "$b" "$g" "$(echo "$b / $d" | bc -l)" \
+			"$(echo "$g / $d" | bc -l)" "$(echo "$g / $b" | bc -l)" \
+			"$(cut -d' ' -f1 /proc/loadavg)"
+	}
+	export PGPASSWORD
+	machine
+	printf '\n%-10s %-4s %9s %9s %9s %7s %7s %7s  %s\n' mode cli direct \
+		pgbouncer jitgate pgb/dir jg/dir jg/pgb load1
+	for mode in ${MODES:-disable require}; do
+		export PGSSLMODE=$mode
+		label=$([ $mode = disable ] && echo "-S plain" || echo "-S TLS")
+		for c in ${CLIENTS:-1 16 64}; do
+			row "$label" "$c" ""
+		done
+	done
+	export PGSSLMODE=disable
+	for c in 1 16; do
+		row "-C plain" "$c" "-C"
+	done
+	machine
+	echo
+	echo "== audit_queries: true (bench-db-audit) against the same resource without"
+	PGPASSWORD=$JG_TOKEN
+	for c in 1 16; do
+		g0=$(run_pgbench jitgate "$c" "" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read)
+		g1=$(run_pgbench jitgate "$c" "" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db-audit@read)
+		# cost per statement: extra latency per transaction (one SELECT)
+		# at c clients = c/tps_audit - c/tps_plain
+		printf 'clients %-3s plain %9.0f tps  audit %9.0f tps  ratio %.3f  cost %.1f us/statement  load %s\n' \
+			"$c" "$g0" "$g1" "$(echo "$g1 / $g0" | bc -l)" \
+			"$(echo "($c / $g1 - $c / $g0) * 1000000" | bc -l)" \
+			"$(cut -d' ' -f1 /proc/loadavg)"
 	done
 	kill "$GWPID" "$PBPID" 2>/dev/null || true
 	wait "$GWPID" 2>/dev/null || true

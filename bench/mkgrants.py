@@ -19,19 +19,29 @@ def sha(s):
     return hashlib.sha256(s.encode()).hexdigest()
 
 
-def write_config(d, port, n):
-    tokens = {"checker": "bench-" + secrets.token_hex(16)}
-    for i in range(n):
-        tokens["user-%d" % i] = "bench-" + secrets.token_hex(16)
+def head_and_identities(d, port, role_line, names):
+    """Random tokens for the subject role_line names and for names (group
+    bench):
+    the config's opening lines and its identities (also bench/gwconf.py)."""
+    special = role_line.split("user:")[1].rstrip("]")
+    tokens = {special: "bench-" + secrets.token_hex(16)}
+    for name in names:
+        tokens[name] = "bench-" + secrets.token_hex(16)
     out = ["listen: 127.0.0.1:%d" % port,
            "storage: sqlite:%s" % os.path.join(d, "jitgate.db"),
            "pending_ttl: 1h",
-           "checkers: [user:checker]",
+           role_line,
            "identities:"]
     for name, tok in tokens.items():
         out.append("  - subject: %s" % name)
-        out.append("    groups: [%s]" % ("" if name == "checker" else "bench"))
+        out.append("    groups: [%s]" % ("" if name == special else "bench"))
         out.append("    token_sha256: %s" % sha(tok))
+    return tokens, out
+
+
+def write_config(d, port, n):
+    tokens, out = head_and_identities(d, port, "checkers: [user:checker]",
+                                      ["user-%d" % i for i in range(n)])
     out += ["resources:",
             "  - name: orders-db",
             "    kind: generic",
@@ -43,6 +53,10 @@ def write_config(d, port, n):
             "    roles: [read]",
             "    max_duration: 4h",
             "    approvals: 0"]
+    save(d, tokens, out)
+
+
+def save(d, tokens, out):
     fd = os.open(os.path.join(d, "tokens.json"), os.O_WRONLY | os.O_CREAT, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(tokens, f)

@@ -1,0 +1,556 @@
+/* Many gateway sessions against the real daemon (bench/gateway_hold.sh).
+ *
+ *   gw_hold respond PORT
+ *       a minimal PostgreSQL-protocol server that can hold tens of
+ *       thousands of backends: one epoll thread, trust login
+ *       (AuthenticationOk at once), a few ParameterStatus, BackendKeyData,
+ *       ReadyForQuery; every simple Query gets "SELECT 0" + ReadyForQuery,
+ *       Sync gets ReadyForQuery, Terminate closes.  Until SIGTERM.
+ *   gw_hold hold GWPORT HTTPPORT DAEMON_PID N CUTFILE
+ *       env JG_BENCH_TOKEN (subject "bench"), JG_BENCH_ADMIN (admin token).
+ *       Opens N sessions as bench to resp-db@read (in flight at most 256
+ *       logins at a time), checks one relays a query, and prints the
+ *       daemon's RSS growth per session.  Then for every line
+ *       "SUBJECT TOKEN REQUEST_ID" of CUTFILE: one more session as SUBJECT,
+ *       and with the N sessions still open, POST /v1/requests/ID/revoke as
+ *       admin and time the FATAL on that session: from sending the revoke
+ *       (send->FATAL) and the revoke's own HTTP latency.  p50/p99/max.
+ *
+ * Exit status 1 when a login fails, a session is cut that should not be,
+ * or a revoke does not cut its session within 5 s; timing never fails it. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+	return 4;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static int msg(unsigned char *out, char type, const void *body, int len)
+{
+	out[0] = (unsigned char)type;
+	put32(out + 1, (uint32_t)len + 4);
+	memcpy(out + 5, body, (size_t)len);
+	return 5 + len;
+}
+
+static void send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* peer gone: the read side notices */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* ---------------------------------------------------------------- respond */
+
+struct rconn {
+	int fd;
+	int started;
+	unsigned len;
+	unsigned char buf[1024];
+};
+
+static volatile sig_atomic_t stop;
+static void on_term(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+static void r_login(int fd)
+{
+	unsigned char out[512];
+	int n = 0;
+	unsigned char auth[4] = {0, 0, 0, 0};
+	static const char ps1[] = "server_version\0" "15.0";
+	static const char ps2[] = "client_encoding\0" "UTF8";
+	static const char ps3[] = "standard_conforming_strings\0" "on";
+	unsigned char key[8];
+
+	n += msg(out + n, 'R', auth, 4);
+	n += msg(out + n, 'S', ps1, sizeof(ps1));
+	n += msg(out + n, 'S', ps2, sizeof(ps2));
+	n += msg(out + n, 'S', ps3, sizeof(ps3));
+	put32(key, (uint32_t)fd);
+	put32(key + 4, 12345);
+	n += msg(out + n, 'K', key, 8);
+	n += msg(out + n, 'Z', "I", 1);
+	send_all(fd, out, (size_t)n);
+}
+
+/* 1: keep, 0: close */
+static int r_feed(struct rconn *c)
+{
+	unsigned off = 0;
+
+	for (;;) {
+		unsigned avail = c->len - off;
+		unsigned char *p = c->buf + off;
+		unsigned need;
+
+		if (!c->started) {
+			if (avail < 8)
+				break;
+			need = get32(p);
+			if (need < 8 || need > sizeof(c->buf))
+				return 0;
+			if (avail < need)
+				break;
+			if (get32(p + 4) == 80877103) { /* SSLRequest */
+				send_all(c->fd, "N", 1);
+			} else if (get32(p + 4) == 80877102) { /* cancel */
+				return 0;
+			} else {
+				c->started = 1;
+				r_login(c->fd);
+			}
+			off += need;
+			continue;
+		}
+		if (avail < 5)
+			break;
+		need = get32(p + 1) + 1;
+		if (need < 5 || need > sizeof(c->buf))
+			return 0;
+		if (avail < need)
+			break;
+		if (p[0] == 'X')
+			return 0;
+		if (p[0] == 'Q') {
+			unsigned char out[64];
+			int n = msg(out, 'C', "SELECT 0", 9);
+
+			n += msg(out + n, 'Z', "I", 1);
+			send_all(c->fd, out, (size_t)n);
+		} else if (p[0] == 'S') {
+			unsigned char out[8];
+
+			send_all(c->fd, out, (size_t)msg(out, 'Z', "I", 1));
+		}
+		off += need;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	return 1;
+}
+
+static int respond(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port)};
+	int one = 1, lfd, ep;
+	struct epoll_event ev[256];
+
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (lfd < 0)
+		die("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lfd, 4096) < 0)
+		die("bind/listen");
+	ep = epoll_create1(0);
+	ev[0] = (struct epoll_event){.events = EPOLLIN, .data.ptr = NULL};
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev[0]);
+	while (!stop) {
+		int n = epoll_wait(ep, ev, 256, 500);
+
+		for (int i = 0; i < n; i++) {
+			struct rconn *c = ev[i].data.ptr;
+
+			if (!c) {
+				int fd;
+
+				while ((fd = accept4(lfd, NULL, NULL,
+						     SOCK_NONBLOCK)) >= 0) {
+					struct epoll_event e = {.events = EPOLLIN};
+
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+						   &one, sizeof(one));
+					c = calloc(1, sizeof(*c));
+					if (!c) {
+						close(fd);
+						continue;
+					}
+					c->fd = fd;
+					e.data.ptr = c;
+					epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+				}
+				continue;
+			}
+			ssize_t r = recv(c->fd, c->buf + c->len,
+					 sizeof(c->buf) - c->len, 0);
+
+			if ((r < 0 && errno == EAGAIN) ||
+			    (r > 0 && r_feed((c->len += (unsigned)r, c))))
+				continue;
+			close(c->fd);
+			free(c);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------- hold */
+
+enum { C_LOGIN, C_READY, C_CUT };
+struct hconn {
+	int fd;
+	int state;
+	const char *token;
+	unsigned len;
+	double cut_at;
+	unsigned char buf[2048];
+};
+
+static int gw_port;
+
+static void startup(struct hconn *c, const char *user, const char *db)
+{
+	unsigned char out[256];
+	int n = 8;
+
+	n += sprintf((char *)out + n, "user") + 1;
+	n += sprintf((char *)out + n, "%s", user) + 1;
+	n += sprintf((char *)out + n, "database") + 1;
+	n += sprintf((char *)out + n, "%s", db) + 1;
+	out[n++] = 0;
+	put32(out, (uint32_t)n);
+	put32(out + 4, 196608);
+	send_all(c->fd, out, (size_t)n);
+}
+
+static int hconnect(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)gw_port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect to the gateway");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* Parses what arrived; returns -1 on a FATAL/ErrorResponse or EOF. */
+static int h_feed(struct hconn *c)
+{
+	ssize_t r;
+	unsigned off = 0;
+
+	r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0)
+		return -1;
+	c->len += (unsigned)r;
+	for (;;) {
+		unsigned char *p = c->buf + off;
+		unsigned need;
+
+		if (c->len - off < 5)
+			break;
+		need = get32(p + 1) + 1;
+		if (need > sizeof(c->buf))
+			return -1;
+		if (c->len - off < need)
+			break;
+		if (p[0] == 'E')
+			return -1;
+		if (p[0] == 'R' && get32(p + 5) == 3) {
+			unsigned char out[256];
+
+			send_all(c->fd, out, (size_t)msg(out, 'p', c->token,
+						  (int)strlen(c->token) + 1));
+		}
+		if (p[0] == 'Z' && c->state == C_LOGIN)
+			c->state = C_READY;
+		off += need;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	return 0;
+}
+
+static long rss_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* POST /v1/requests/ID/revoke as admin; returns the status code. */
+static int api_revoke(int http_port, const char *id, const char *admin)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)http_port)};
+	char req[1024], resp[512];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), n, code = 0;
+	static const char body[] = "{\"reason\":\"bench\"}";
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect to the API");
+	n = snprintf(req, sizeof(req),
+		     "POST /v1/requests/%s/revoke HTTP/1.1\r\nHost: x\r\n"
+		     "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		     id, admin, sizeof(body) - 1, body);
+	send_all(fd, req, (size_t)n);
+	n = (int)recv(fd, resp, sizeof(resp) - 1, MSG_WAITALL);
+	if (n > 12)
+		code = atoi(resp + 9);
+	close(fd);
+	return code;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void pct(const char *what, double *v, int n)
+{
+	if (n == 0)
+		return;
+	qsort(v, (size_t)n, sizeof(*v), cmpd);
+	printf("%s (%d): p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", what, n,
+	       v[n / 2], v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
+	       v[n - 1]);
+}
+
+static int hold(int http_port, int pid, int n, const char *cutfile)
+{
+	const char *tok = getenv("JG_BENCH_TOKEN"), *admin = getenv("JG_BENCH_ADMIN");
+	struct hconn *cs = calloc((size_t)n, sizeof(*cs));
+	struct epoll_event ev[256];
+	int ep = epoll_create1(0), ready = 0, next = 0, inflight = 0, bad = 0;
+	long rss0, rss1;
+	double t0;
+	FILE *cf;
+	char subj[128], ctok[256], id[64];
+	double sendlat[1024], httplat[1024];
+	int ncut = 0;
+
+	if (!tok || !admin || !cs)
+		die("JG_BENCH_TOKEN/JG_BENCH_ADMIN");
+	/* the daemon's baseline: one session in and out first, so that its
+	 * per-process one-offs (TLS contexts, first upstream) are not counted */
+	{
+		struct hconn w = {.token = tok};
+
+		w.fd = hconnect();
+		startup(&w, "bench", "resp-db@read");
+		fcntl(w.fd, F_SETFL, 0);
+		while (w.state != C_READY)
+			if (h_feed(&w) < 0) {
+				fprintf(stderr, "warm-up login failed\n");
+				return 1;
+			}
+		send_all(w.fd, "Q\0\0\0\015select 1\0", 14);
+		w.state = C_LOGIN; /* wait for the next Z */
+		while (w.state != C_READY)
+			if (h_feed(&w) < 0) {
+				fprintf(stderr, "query through the gateway failed\n");
+				return 1;
+			}
+		close(w.fd);
+		usleep(200000);
+	}
+	rss0 = rss_kib(pid);
+	t0 = now_ms();
+	while (ready < n) {
+		while (next < n && inflight < 256) {
+			struct hconn *c = &cs[next++];
+			struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+
+			c->token = tok;
+			c->fd = hconnect();
+			epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
+			startup(c, "bench", "resp-db@read");
+			inflight++;
+		}
+		int k = epoll_wait(ep, ev, 256, 10000);
+
+		if (k == 0) {
+			fprintf(stderr, "logins stalled at %d of %d\n", ready, n);
+			return 1;
+		}
+		for (int i = 0; i < k; i++) {
+			struct hconn *c = ev[i].data.ptr;
+			int was = c->state;
+
+			if (h_feed(c) < 0) {
+				fprintf(stderr, "session %ld refused or cut (%d ready)\n",
+					(long)(c - cs), ready);
+				return 1;
+			}
+			if (was == C_LOGIN && c->state == C_READY) {
+				ready++;
+				inflight--;
+			}
+		}
+	}
+	usleep(500000);
+	rss1 = rss_kib(pid);
+	printf("sessions held: %d (logins took %.0f ms)\n", n, now_ms() - t0);
+	printf("daemon RSS: %ld KiB before, %ld KiB with %d sessions: %.1f KiB "
+	       "per session (target <= 64 KiB)\n",
+	       rss0, rss1, n, (double)(rss1 - rss0) / n);
+	fflush(stdout);
+
+	cf = fopen(cutfile, "r");
+	if (!cf)
+		die(cutfile);
+	while (ncut < 1024 && fscanf(cf, "%127s %255s %63s", subj, ctok, id) == 3) {
+		struct hconn c = {.token = ctok};
+		double ts, th;
+		int code;
+
+		c.fd = hconnect();
+		fcntl(c.fd, F_SETFL, 0);
+		startup(&c, subj, "resp-db@read");
+		while (c.state != C_READY)
+			if (h_feed(&c) < 0) {
+				fprintf(stderr, "login as %s failed\n", subj);
+				return 1;
+			}
+		fcntl(c.fd, F_SETFL, O_NONBLOCK);
+		ts = now_ms();
+		code = api_revoke(http_port, id, admin);
+		th = now_ms();
+		if (code != 200) {
+			fprintf(stderr, "revoke %s: HTTP %d\n", id, code);
+			return 1;
+		}
+		for (;;) {
+			struct epoll_event e;
+			int cep = epoll_create1(0);
+
+			e.events = EPOLLIN;
+			e.data.ptr = NULL;
+			epoll_ctl(cep, EPOLL_CTL_ADD, c.fd, &e);
+			int k = epoll_wait(cep, &e, 1, 5000);
+
+			close(cep);
+			if (k == 0) {
+				fprintf(stderr, "revoke of %s did not cut within 5 s\n", id);
+				return 1;
+			}
+			if (h_feed(&c) < 0)
+				break;
+		}
+		sendlat[ncut] = now_ms() - ts;
+		httplat[ncut] = th - ts;
+		ncut++;
+		close(c.fd);
+	}
+	fclose(cf);
+	pct("revoke sent -> FATAL on its session", sendlat, ncut);
+	pct("revoke HTTP round trip (baseline: includes the durable write)", httplat, ncut);
+
+	/* none of the N may have been cut meanwhile */
+	for (;;) {
+		int k = epoll_wait(ep, ev, 256, 0);
+
+		if (k <= 0)
+			break;
+		for (int i = 0; i < k; i++)
+			if (h_feed(ev[i].data.ptr) < 0)
+				bad++;
+	}
+	if (bad) {
+		fprintf(stderr, "%d held sessions were cut\n", bad);
+		return 1;
+	}
+	printf("all %d held sessions still open\n", n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && strcmp(argv[1], "respond") == 0)
+		return respond(atoi(argv[2]));
+	if (argc == 7 && strcmp(argv[1], "hold") == 0) {
+		gw_port = atoi(argv[2]);
+		return hold(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6]);
+	}
+	fprintf(stderr, "usage: gw_hold respond PORT | hold GWPORT HTTPPORT "
+			"DAEMON_PID N CUTFILE\n");
+	return 2;
+}
