@@ -1,18 +1,28 @@
 #include "core/grant_index.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Grants with the same (subject, resource, role) share one key; a key
- * lives while it has grants.  Two chained hash tables: keys by hash of the
- * triple, grants by request id. */
+ * lives while it has grants.  Keys live in an open-addressing table of
+ * {hash, key} slots (linear probing, load <= 1/2) and carry the expiry and
+ * id of their longest grant, so that a check at a million grants touches
+ * two cache lines that are not already hot (the slot, the key) instead of
+ * following bucket -> key -> chain -> grant (docs/benchmarks.md).  Grants
+ * by request id: a chained hash table. */
 struct gkey {
 	uint64_t hash;
-	struct gkey *next;
 	struct grant *grants;
-	uint16_t len_s, len_r; /* offsets into text */
-	char text[];           /* "subject\0resource\0role\0" */
+	int64_t best_exp, best_id; /* the grant check answers with */
+	uint16_t len_s, len_r;     /* offsets into text */
+	char text[];               /* "subject\0resource\0role\0" */
+};
+
+struct kslot {
+	uint64_t hash;
+	struct gkey *key; /* NULL: empty */
 };
 
 struct grant {
@@ -25,8 +35,8 @@ struct grant {
 
 struct grant_index {
 	pthread_rwlock_t lock;
-	struct gkey **keys;
-	size_t nkeys, key_cap; /* key_cap: power of two */
+	struct kslot *keys;
+	size_t nkeys, key_cap; /* key_cap: power of two, >= 2 * nkeys */
 	struct grant **ids;
 	size_t ngrants, id_cap;
 	size_t key_bytes;
@@ -100,64 +110,96 @@ void grant_index_free(struct grant_index *gi)
 			free(g);
 		}
 	}
-	for (size_t i = 0; i < gi->key_cap; i++) {
-		struct gkey *k = gi->keys[i], *next;
-
-		for (; k; k = next) {
-			next = k->next;
-			free(k);
-		}
-	}
+	for (size_t i = 0; i < gi->key_cap; i++)
+		free(gi->keys[i].key);
 	free(gi->keys);
 	free(gi->ids);
 	pthread_rwlock_destroy(&gi->lock);
 	free(gi);
 }
 
-static bool key_equals(const struct gkey *k, uint64_t h, const char *s,
-		       size_t ls, const char *r, size_t lr, const char *o,
-		       size_t lo)
+static bool key_equals(const struct gkey *k, const char *s, size_t ls,
+		       const char *r, size_t lr, const char *o, size_t lo)
 {
-	return k->hash == h && k->len_s == ls && k->len_r == lr &&
+	return k->len_s == ls && k->len_r == lr &&
 	       memcmp(k->text, s, ls) == 0 &&
 	       memcmp(k->text + ls + 1, r, lr) == 0 &&
 	       strcmp(k->text + ls + lr + 2, o) == 0 &&
 	       strlen(k->text + ls + lr + 2) == lo;
 }
 
-static struct gkey *key_find(const struct grant_index *gi, uint64_t h,
-			     const char *s, size_t ls, const char *r, size_t lr,
-			     const char *o, size_t lo)
+/* The slot holding the triple's key, or the empty slot where it would go
+ * (the table always has one: load <= 1/2). */
+static size_t key_slot(const struct grant_index *gi, uint64_t h,
+		       const char *s, size_t ls, const char *r, size_t lr,
+		       const char *o, size_t lo)
 {
-	struct gkey *k = gi->keys[h & (gi->key_cap - 1)];
+	size_t mask = gi->key_cap - 1, i = h & mask;
 
-	for (; k; k = k->next)
-		if (key_equals(k, h, s, ls, r, lr, o, lo))
-			return k;
-	return NULL;
+	for (; gi->keys[i].key; i = (i + 1) & mask)
+		if (gi->keys[i].hash == h &&
+		    key_equals(gi->keys[i].key, s, ls, r, lr, o, lo))
+			break;
+	return i;
 }
 
-/* Doubles a table when its load reaches 1; failure to grow only costs
- * speed, never correctness. */
+/* Doubles the key table; at load 1/2 without growing it still works
+ * (just slower), so failure to grow costs speed, never correctness --
+ * except at a full table, which add refuses before it happens. */
 static void grow_keys(struct grant_index *gi)
 {
 	size_t cap = gi->key_cap * 2;
-	struct gkey **t = calloc(cap, sizeof(*t));
+	struct kslot *t = calloc(cap, sizeof(*t));
 
 	if (t == NULL)
 		return;
 	for (size_t i = 0; i < gi->key_cap; i++) {
-		struct gkey *k = gi->keys[i], *next;
+		size_t j;
 
-		for (; k; k = next) {
-			next = k->next;
-			k->next = t[k->hash & (cap - 1)];
-			t[k->hash & (cap - 1)] = k;
-		}
+		if (!gi->keys[i].key)
+			continue;
+		for (j = gi->keys[i].hash & (cap - 1); t[j].key; j = (j + 1) & (cap - 1))
+			;
+		t[j] = gi->keys[i];
 	}
 	free(gi->keys);
 	gi->keys = t;
 	gi->key_cap = cap;
+}
+
+/* Empties slot i and shifts later members of its probe run back so that
+ * every key stays reachable from its home slot (no tombstones). */
+static void key_slot_clear(struct grant_index *gi, size_t i)
+{
+	size_t mask = gi->key_cap - 1, j = i;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!gi->keys[j].key)
+			break;
+		home = gi->keys[j].hash & mask;
+		/* movable into i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		gi->keys[i] = gi->keys[j];
+		i = j;
+	}
+	gi->keys[i].key = NULL;
+	gi->keys[i].hash = 0;
+}
+
+/* The longest grant of k (ties: the first in its list, as added last). */
+static void key_pick_best(struct gkey *k)
+{
+	k->best_exp = INT64_MIN;
+	k->best_id = 0;
+	for (const struct grant *g = k->grants; g; g = g->next_in_key)
+		if (g == k->grants || g->expires_at_ms > k->best_exp) {
+			k->best_exp = g->expires_at_ms;
+			k->best_id = g->request_id;
+		}
 }
 
 static void grow_ids(struct grant_index *gi)
@@ -200,6 +242,7 @@ int grant_index_add(struct grant_index *gi, const char *subject,
 	uint64_t h = hash_triple(subject, ls, resource, lr, role, lo);
 	struct gkey *k, *newkey = NULL;
 	struct grant *g;
+	size_t slot;
 	int rc = JG_OK;
 
 	if (ls + lr + lo + 3 > TRIPLE_MAX)
@@ -217,6 +260,8 @@ int grant_index_add(struct grant_index *gi, const char *subject,
 	}
 	newkey->hash = h;
 	newkey->grants = NULL;
+	newkey->best_exp = INT64_MIN;
+	newkey->best_id = 0;
 	newkey->len_s = (uint16_t)ls;
 	newkey->len_r = (uint16_t)lr;
 	memcpy(newkey->text, subject, ls + 1);
@@ -228,20 +273,32 @@ int grant_index_add(struct grant_index *gi, const char *subject,
 		rc = JG_ERR_CONFLICT;
 		goto out;
 	}
-	k = key_find(gi, h, subject, ls, resource, lr, role, lo);
+	slot = key_slot(gi, h, subject, ls, resource, lr, role, lo);
+	k = gi->keys[slot].key;
 	if (k == NULL) {
-		if (gi->nkeys >= gi->key_cap)
+		if (2 * (gi->nkeys + 1) > gi->key_cap) {
 			grow_keys(gi);
+			if (2 * (gi->nkeys + 1) > gi->key_cap + gi->key_cap / 2) {
+				rc = JG_ERR_NOMEM; /* could not grow, nearly full */
+				goto out;
+			}
+			slot = key_slot(gi, h, subject, ls, resource, lr, role, lo);
+		}
 		k = newkey;
 		newkey = NULL;
-		k->next = gi->keys[h & (gi->key_cap - 1)];
-		gi->keys[h & (gi->key_cap - 1)] = k;
+		gi->keys[slot].hash = h;
+		gi->keys[slot].key = k;
 		gi->nkeys++;
 		gi->key_bytes += sizeof(*k) + ls + lr + lo + 3;
 	}
 	g->key = k;
 	g->next_in_key = k->grants;
 	k->grants = g;
+	/* the newest of equally long grants wins, as key_pick_best does */
+	if (g->next_in_key == NULL || g->expires_at_ms >= k->best_exp) {
+		k->best_exp = g->expires_at_ms;
+		k->best_id = g->request_id;
+	}
 	if (gi->ngrants >= gi->id_cap)
 		grow_ids(gi);
 	g->next_by_id = NULL;
@@ -273,16 +330,18 @@ bool grant_index_remove(struct grant_index *gi, int64_t request_id)
 		;
 	*pp = g->next_in_key;
 	if (g->key->grants == NULL) {
-		struct gkey **kp = &gi->keys[g->key->hash & (gi->key_cap - 1)];
+		size_t mask = gi->key_cap - 1, i = g->key->hash & mask;
 
-		while (*kp != g->key)
-			kp = &(*kp)->next;
-		k = *kp;
-		*kp = k->next;
+		while (gi->keys[i].key != g->key)
+			i = (i + 1) & mask;
+		k = g->key;
+		key_slot_clear(gi, i);
 		gi->nkeys--;
 		gi->key_bytes -= sizeof(*k) + strlen(k->text) +
 				 strlen(k->text + k->len_s + 1) +
 				 strlen(k->text + k->len_s + k->len_r + 2) + 3;
+	} else if (g->key->best_id == g->request_id) {
+		key_pick_best(g->key);
 	}
 	pthread_rwlock_unlock(&gi->lock);
 	free(k);
@@ -296,21 +355,19 @@ bool grant_index_check(struct grant_index *gi, const char *subject,
 {
 	size_t ls = strlen(subject), lr = strlen(resource), lo = strlen(role);
 	uint64_t h = hash_triple(subject, ls, resource, lr, role, lo);
-	const struct grant *best = NULL;
-	struct gkey *k;
+	const struct gkey *k;
+	bool found;
 
 	pthread_rwlock_rdlock(&gi->lock);
-	k = key_find(gi, h, subject, ls, resource, lr, role, lo);
-	for (const struct grant *g = k ? k->grants : NULL; g; g = g->next_in_key)
-		if (g->expires_at_ms > now_ms &&
-		    (best == NULL || g->expires_at_ms > best->expires_at_ms))
-			best = g;
-	if (best && hit) {
-		hit->request_id = best->request_id;
-		hit->expires_at_ms = best->expires_at_ms;
+	k = gi->keys[key_slot(gi, h, subject, ls, resource, lr, role, lo)].key;
+	/* the longest grant is unexpired exactly when any is */
+	found = k != NULL && k->best_exp > now_ms;
+	if (found && hit) {
+		hit->request_id = k->best_id;
+		hit->expires_at_ms = k->best_exp;
 	}
 	pthread_rwlock_unlock(&gi->lock);
-	return best != NULL;
+	return found;
 }
 
 size_t grant_index_count(struct grant_index *gi)

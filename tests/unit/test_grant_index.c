@@ -260,6 +260,69 @@ static void test_many_grants(void **state)
 	grant_index_free(gi);
 }
 
+/* Random adds and removes on few keys, each answer compared with a
+ * brute-force scan of the same grants: the key table's probing and
+ * deletion (keys come and go while others share their probe runs) and
+ * the per-key "longest grant" kept across removals. */
+static void test_random_against_model(void **state)
+{
+	enum { OPS = 20000, KEYS = 300, MAXG = 4000 };
+	static struct {
+		int key;
+		int64_t id, exp;
+		bool live;
+	} m[MAXG];
+	struct grant_index *gi = new_index();
+	unsigned seed = 12345;
+	int n = 0;
+	char subj[32];
+
+	(void)state;
+	for (int op = 0; op < OPS; op++) {
+		seed = seed * 1103515245u + 12345u;
+		int r = (int)(seed >> 8);
+
+		if (r % 3 != 0 && n < MAXG) {
+			m[n].key = r % KEYS;
+			m[n].id = n + 1;
+			/* few distinct expiries, so ties happen */
+			m[n].exp = T0 + ((r >> 10) % 8) * 1000;
+			m[n].live = true;
+			snprintf(subj, sizeof(subj), "u%d", m[n].key);
+			assert_int_equal(grant_index_add(gi, subj, "r", "o", m[n].id,
+							 m[n].exp), 0);
+			n++;
+		} else if (n > 0) {
+			int i = (r >> 4) % n;
+
+			assert_int_equal(grant_index_remove(gi, m[i].id), m[i].live);
+			m[i].live = false;
+		}
+		if (op % 50 != 0)
+			continue;
+		for (int k = 0; k < KEYS; k++) {
+			int64_t now = T0 + 3500, best = -1, best_exp = 0;
+			struct grant_hit hit;
+
+			/* the longest live grant; on a tie the one added last */
+			for (int i = 0; i < n; i++)
+				if (m[i].live && m[i].key == k && m[i].exp > now &&
+				    (best < 0 || m[i].exp >= best_exp)) {
+					best = m[i].id;
+					best_exp = m[i].exp;
+				}
+			snprintf(subj, sizeof(subj), "u%d", k);
+			assert_int_equal(grant_index_check(gi, subj, "r", "o", now, &hit),
+					 best >= 0);
+			if (best >= 0) {
+				assert_int_equal(hit.request_id, best);
+				assert_int_equal(hit.expires_at_ms, best_exp);
+			}
+		}
+	}
+	grant_index_free(gi);
+}
+
 /* Many grants on few keys: the per-grant cost without the key text. */
 static void test_many_grants_one_key_bytes(void **state)
 {
@@ -419,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_key_text_boundaries),
 		cmocka_unit_test(test_oversized_key_refused),
 		cmocka_unit_test(test_many_grants),
+		cmocka_unit_test(test_random_against_model),
 		cmocka_unit_test(test_many_grants_one_key_bytes),
 		cmocka_unit_test(test_concurrent_readers_and_writer),
 	};
