@@ -169,7 +169,7 @@ static int open_conn(const char *path, bool writer, sqlite3 **out)
 
 /* The same as open_conn, without a log line per failure: used while the
  * store waits for space, once a second. */
-static int open_conn_quiet(const char *path, bool writer, sqlite3 **out)
+static int open_conn_quiet(const char *path, sqlite3 **out)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	sqlite3 *db = NULL;
@@ -181,7 +181,6 @@ static int open_conn_quiet(const char *path, bool writer, sqlite3 **out)
 		sqlite3_close(db);
 		return JG_ERR_STORE;
 	}
-	(void)writer;
 	sqlite3_busy_timeout(db, 5000);
 	*out = db;
 	return JG_OK;
@@ -322,7 +321,7 @@ static int reopen_writer(struct sq *s)
 	if (now < s->reopen_at_ms)
 		return JG_ERR_STORE;
 	s->reopen_at_ms = now + REOPEN_EVERY_MS;
-	if (open_conn_quiet(s->path, true, &w) != JG_OK)
+	if (open_conn_quiet(s->path, &w) != JG_OK)
 		return JG_ERR_STORE;
 	for (int i = 0; i < WQ_COUNT; i++) {
 		sqlite3_finalize(s->wq[i]);
@@ -398,7 +397,7 @@ static sqlite3 *reader_acquire(struct sq *s)
 	sqlite3 *db;
 
 	/* the slot is ours until released: safe to swap its connection */
-	if (s->reader_gen[i] != g && open_conn_quiet(s->path, false, &db) == JG_OK) {
+	if (s->reader_gen[i] != g && open_conn_quiet(s->path, &db) == JG_OK) {
 		sqlite3_close(s->readers[i]);
 		s->readers[i] = db;
 		s->reader_gen[i] = g;
