@@ -16,6 +16,7 @@
 #include "api/api_internal.h"
 #include "api/httpguard.h"
 #include "api/render.h"
+#include "api/webui.h"
 #include "core/policy.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -305,7 +306,8 @@ static struct MHD_Response *text_response(const char *text, size_t len,
 	return r;
 }
 
-/* Public endpoints answer without credentials. */
+/* Public endpoints answer without credentials (the web UI's files hold
+ * no data). */
 static struct MHD_Response *route_public(struct conn *c, const char *method,
 					 const char *url, int *status)
 {
@@ -317,6 +319,8 @@ static struct MHD_Response *route_public(struct conn *c, const char *method,
 	/* HEAD is GET without the body (MHD leaves the body out) */
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return NULL;
+	if ((r = webui_response(c->mhd, url, status)) != NULL)
+		return r;
 	if (strcmp(url, "/healthz") == 0) {
 		*status = 200;
 		return text_response("ok\n", 3, MHD_RESPMEM_PERSISTENT);
