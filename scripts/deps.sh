@@ -9,6 +9,7 @@ PKGS=(
   libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev libcmocka-dev
   python3 curl ca-certificates openssl iproute2
   postgresql postgresql-client pgbouncer nginx-light wrk
+  chromium
 )
 
 SUDO=""

@@ -15,9 +15,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 1
-if [ -f tests/idp/package.json ] && [ ! -d tests/idp/node_modules ]; then
-  (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error) || exit 1
-fi
+# npm packages of the test helpers: the OIDC provider, the browser tests
+for d in tests/idp tests/ui; do
+  if [ -f $d/package.json ] && [ ! -d $d/node_modules ]; then
+    (cd $d && npm ci --no-audit --no-fund --loglevel=error) || exit 1
+  fi
+done
 
 jobs=$(nproc)
 fail=0

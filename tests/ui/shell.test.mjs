@@ -1,0 +1,79 @@
+// The app as served, before anyone signs in: the sign-in page works under
+// the strict CSP, is accessible at desktop and phone width in light and
+// dark, a deep link keeps where it was going, and no other site may frame
+// the app.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { launch, person, axe, noProblems, URL_, PHONE, DESKTOP } from './lib.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+for (const colorScheme of ['light', 'dark']) {
+  for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    test(`sign-in page, ${colorScheme}, ${name}: renders under the CSP, no serious axe findings`, async () => {
+      const { context, page } = await person(browser, { colorScheme, viewport });
+      await page.goto(URL_ + '/');
+      await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
+      await page.getByLabel('Access token').waitFor();
+      assert.equal(await page.evaluate(() => document.querySelectorAll('script:not([src]), [style]').length), 0,
+        'no inline script or style');
+      assert.deepEqual(await axe(page), []);
+      // nothing wider than the screen (phone)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+      noProblems(assert, page);
+      await context.close();
+    });
+  }
+}
+
+test('a deep link while signed out goes to sign-in and remembers where it was going', async () => {
+  const { context, page } = await person(browser);
+  await page.goto(URL_ + '/ui/requests/42');
+  await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
+  const u = new URL(page.url());
+  assert.equal(u.pathname, '/ui/signin');
+  assert.equal(u.searchParams.get('next'), '/ui/requests/42');
+  noProblems(assert, page);
+  await context.close();
+});
+
+test('a wrong token is refused beside the field, and nothing is stored in the browser', async () => {
+  const { context, page } = await person(browser);
+  await page.goto(URL_ + '/');
+  await page.getByLabel('Access token').fill('not-a-token-at-all');
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
+  const err = page.locator('#token-error');
+  await err.filter({ hasText: /./ }).waitFor();
+  assert.equal(await page.getByLabel('Access token').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  assert.deepEqual((await context.cookies()).filter((c) => c.name === 'jitgate_session'), []);
+  noProblems(assert, page);
+  await context.close();
+});
+
+test('another site cannot frame the app (frame-ancestors none)', async () => {
+  // "localhost" is another site than "127.0.0.1"
+  const target = URL_ + '/';
+  const evil = http.createServer((req, res) => {
+    res.setHeader('Content-Type', 'text/html');
+    res.end(`<!doctype html><title>evil</title><iframe id="f" src="${target}"></iframe>`);
+  });
+  await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+  const { context, page } = await person(browser);
+  const blocked = new Promise((resolve) => {
+    page.on('console', (m) => { if (/frame-ancestors|Refused to frame/.test(m.text())) resolve(true); });
+  });
+  await page.goto(`http://localhost:${evil.address().port}/`);
+  const frameLoaded = page.frames().find((f) => f !== page.mainFrame());
+  assert.equal(await blocked, true, 'chromium reports the framing refused');
+  if (frameLoaded) {
+    const hasApp = await frameLoaded.evaluate(() => !!document.getElementById('main')).catch(() => false);
+    assert.equal(hasApp, false, 'the app did not load inside the frame');
+  }
+  await context.close();
+  evil.close();
+});
