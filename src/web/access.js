@@ -14,15 +14,18 @@ function grantCard(r) {
     r.reason ? h('p', { class: 'user-text muted' }, r.reason) : null);
 }
 
+const COLUMNS = ['Request', 'Access', 'State', 'For', 'Asked', 'Outcome'];
+
 function requestRow(r) {
   const ended = endedText(r);
+  const td = (i, attrs, ...kids) => h('td', { ...attrs, 'data-label': COLUMNS[i] }, ...kids);
   return h('tr', { 'data-request': r.id },
-    h('td', {}, h('a', { href: `/ui/requests/${r.id}`, 'data-nav': true }, `#${r.id}`)),
-    h('td', {}, `${r.role} on ${r.resource}`),
-    h('td', {}, badge(r)),
-    h('td', {}, durationText(r.duration_s)),
-    h('td', {}, timeEl(r.created_at)),
-    h('td', { class: 'detail user-text' }, ended || (r.state === 'pending'
+    td(0, {}, h('a', { href: `/ui/requests/${r.id}`, 'data-nav': true }, `#${r.id}`)),
+    td(1, {}, `${r.role} on ${r.resource}`),
+    td(2, {}, badge(r)),
+    td(3, {}, durationText(r.duration_s)),
+    td(4, {}, timeEl(r.created_at)),
+    td(5, { class: 'detail user-text' }, ended || (r.state === 'pending'
       ? `${(r.approvals || []).length} of ${r.approvals_required} approvals` : '')));
 }
 
@@ -42,8 +45,8 @@ export async function accessPage(view, ctx) {
           h('a', { href: '/ui/request', 'data-nav': true }, 'request some'), '.')),
       h('h2', {}, 'My recent requests'),
       list.length
-        ? h('div', { class: 'table-wrap' }, h('table', {},
-          h('thead', {}, h('tr', {}, ['Request', 'Access', 'State', 'For', 'Asked', 'Outcome'].map((t) => h('th', { scope: 'col' }, t)))),
+        ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
+          h('thead', {}, h('tr', {}, COLUMNS.map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, list.slice(0, 50).map(requestRow))))
         : h('p', { class: 'muted' }, 'You have not asked for anything yet.'));
   }

@@ -4,6 +4,8 @@ import { h, replace, announce } from './dom.js';
 import { listRequests, post } from './api.js';
 import { badge, countdownEl, timeEl } from './fmt.js';
 
+const COLUMNS = ['Who', 'Access', 'State', 'Time left', 'Since', 'Reason', 'Revoke'];
+
 export async function grantsPage(view, ctx) {
   ctx.title('Active grants');
   let grants = await listRequests({ state: 'active' }, 1000);
@@ -11,9 +13,9 @@ export async function grantsPage(view, ctx) {
   const body = h('tbody', {});
   const empty = h('div', { class: 'empty' }, 'Nothing is active right now.');
   const count = h('p', { class: 'hint', 'aria-live': 'polite' });
-  const table = h('div', { class: 'table-wrap' }, h('table', {},
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
     h('caption', { class: 'sr-only' }, 'Active grants'),
-    h('thead', {}, h('tr', {}, ['Who', 'Access', 'State', 'Time left', 'Since', 'Reason', 'Revoke'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, COLUMNS.map((t) => h('th', { scope: 'col' }, t)))),
     body));
 
   function row(r) {
@@ -33,13 +35,14 @@ export async function grantsPage(view, ctx) {
         btn.disabled = false;
       }
     });
+    const td = (i, attrs, ...kids) => h('td', { ...attrs, 'data-label': COLUMNS[i] }, ...kids);
     return h('tr', { 'data-request': r.id },
-      h('td', {}, r.requester),
-      h('td', {}, h('a', { href: `/ui/requests/${r.id}`, 'data-nav': true }, `${r.role} on ${r.resource}`)),
-      h('td', {}, badge(r)),
-      h('td', {}, countdownEl(r.expires_at)),
-      h('td', {}, timeEl(r.activated_at)),
-      h('td', { class: 'detail user-text' }, r.reason || ''),
+      td(0, {}, r.requester),
+      td(1, {}, h('a', { href: `/ui/requests/${r.id}`, 'data-nav': true }, `${r.role} on ${r.resource}`)),
+      td(2, {}, badge(r)),
+      td(3, {}, countdownEl(r.expires_at)),
+      td(4, {}, timeEl(r.activated_at)),
+      td(5, { class: 'detail user-text' }, r.reason || ''),
       h('td', {}, h('label', { for: `rv-${r.id}`, class: 'sr-only' }, `Reason to revoke #${r.id}`), reason,
         h('div', { class: 'actions' }, btn), err));
   }

@@ -31,6 +31,11 @@ function setState(s) {
 
 function dispatch(ev) {
   if (ev.id) lastId = ev.id;
+  // too far behind to replay: every view loads afresh
+  if (ev.event === 'reset') {
+    for (const fn of stateListeners) fn('resync');
+    return;
+  }
   if (ev.event !== 'request' || !ev.data) return;
   let obj;
   try { obj = JSON.parse(ev.data); } catch (e) { return; }

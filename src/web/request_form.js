@@ -81,7 +81,7 @@ export async function requestFormPage(view, ctx, _arg, params) {
 
   // duration: quick picks and free entry
   const duration = h('input', { type: 'text', name: 'duration', autocomplete: 'off', inputmode: 'text', required: true });
-  const chips = h('div', { class: 'row', role: 'group', 'aria-label': 'Quick durations' });
+  const chips = h('div', { class: 'row', role: 'group', 'aria-label': 'Quick picks' });
   function maxNow() {
     if (!chosen) return null;
     return bg.checked ? chosen.break_glass_max_duration_s : chosen.max_duration_s;

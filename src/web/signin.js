@@ -3,11 +3,14 @@
 import { h, replace, field, showFieldError, announce } from './dom.js';
 import { post } from './api.js';
 
-// Whether GET /auth/login leads to an IdP (a redirect) or is not there.
+// Whether jitgate signs in at an IdP, asked without side effects: a
+// `next` that is not a path is refused (400) when single sign-on is
+// configured, before any login state is made; without it the answer is
+// 404.
 async function ssoAvailable() {
   try {
-    const res = await fetch('/auth/login?next=%2F', { redirect: 'manual', credentials: 'same-origin', cache: 'no-store' });
-    return res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400);
+    const res = await fetch('/auth/login?next=probe', { redirect: 'manual', credentials: 'same-origin', cache: 'no-store' });
+    return res.status === 400;
   } catch (e) {
     return false;
   }
@@ -52,5 +55,8 @@ export function signinPage(main, { next, onSignedIn }) {
     h('h1', {}, 'Sign in to jitgate'),
     h('p', { class: 'muted' }, 'Ask for access to production systems, approve requests and see who had what.'),
     sso, form));
-  ssoAvailable().then((ok) => { sso.hidden = !ok; });
+  ssoAvailable().then((ok) => {
+    sso.hidden = !ok;
+    sso.dataset.probed = 'yes';
+  });
 }
