@@ -1,122 +1,22 @@
-"""The web UI (design section 10, docs/ui.md) through the real daemon, a
-real PostgreSQL behind the gateway, and Debian's chromium driven by
-playwright-core (tests/ui/*.test.mjs, node's test runner):
-
-- the files as served: types, ETag/304, gzip, CSP and the other security
-  headers on every UI answer, no inline script or style, 404 for an
-  unknown file, the first page under 100 KB compressed;
-- in the browser: see the docstring of each tests/ui/*.test.mjs file.
-"""
+"""The web UI (design section 10, docs/ui.md) as served by the real
+daemon: types, ETag/304, gzip, CSP and the other security headers on every
+UI answer, no inline script or style, 404 for an unknown file, hostile
+request headers, the first page under 100 KB compressed; and in chromium
+the sign-in page (tests/ui/shell.test.mjs: CSP, accessibility in light and
+dark at desktop and phone width, deep links, single sign-on at the IdP,
+sign-out, a wrong token, framing refused)."""
 import gzip
-import json
 import os
 import re
 import socket
-import subprocess
 import sys
-import tempfile
-import unittest
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (DEFAULT_POLICIES, SOURCE_DIR, USERS, Server, free_port,  # noqa: E402
-                     identities_yaml, run)
-from pgcluster import PgCluster  # noqa: E402
-
-UI_DIR = os.path.join(SOURCE_DIR, "tests", "ui")
-CHROMIUM = os.environ.get("JG_CHROMIUM", "/usr/bin/chromium")
+from harness import run  # noqa: E402
+from uitest import UiCase  # noqa: E402
 
 
-def ensure_node_modules():
-    if not os.path.isdir(os.path.join(UI_DIR, "node_modules", "playwright-core")):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=UI_DIR, check=True, stdout=subprocess.DEVNULL)
-
-
-def ui_config(pgport, gwport):
-    """orders-db is a real PostgreSQL behind the gateway; the rest generic;
-    the policies every e2e test uses (harness.DEFAULT_POLICIES)."""
-    return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
-            "admins: [group:security]\nauditors: [group:audit]\n"
-            "checkers: [user:svc]\n" + identities_yaml() + f"""
-gateway:
-  postgres_listen: 127.0.0.1:{gwport}
-resources:
-  - name: orders-db
-    kind: postgres
-    upstream: {{host: 127.0.0.1, port: {pgport}, dbname: orders}}
-    audit_queries: true
-    roles:
-      read:  {{user: jit_read,  password_env: ORDERS_READ_PASSWORD}}
-      write: {{user: jit_write, password_env: ORDERS_WRITE_PASSWORD}}
-  - name: billing-api
-    kind: generic
-    roles: {{read: {{}}, admin: {{}}}}
-  - name: prod-payments
-    kind: generic
-    roles: {{read: {{}}, write: {{}}}}
-""" + DEFAULT_POLICIES)
-
-
-class UiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        ensure_node_modules()
-        cls.pgport = free_port()
-        cls.pg = PgCluster(cls.pgport)
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.stop()
-
-    def setUp(self):
-        self.gwport = free_port()
-        self.config_text = ui_config(self.pgport, self.gwport)
-        self.srv = Server(self.config_text,
-                          env={"ORDERS_READ_PASSWORD": "read-pw",
-                               "ORDERS_WRITE_PASSWORD": "write-pw"})
-
-    def tearDown(self):
-        self.srv.stop()
-
-    def get(self, path, headers=None):
-        req = urllib.request.Request(self.srv.url + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
-
-    def node(self, script, extra_env=None):
-        """Runs one tests/ui script with node's test runner; its output is
-        shown, and any failing (or skipped) test fails this one."""
-        env_file = os.path.join(self.srv.dir, "ui-env.json")
-        with open(env_file, "w") as f:
-            json.dump({
-                "tokens": {name: tok for name, (tok, _) in USERS.items()},
-                "pid": self.srv.proc.pid,
-                "config": self.srv.config_path,
-                "gateway_port": self.gwport,
-                "dir": self.srv.dir,
-                **(extra_env or {}),
-            }, f)
-        env = dict(os.environ, JG_UI_URL=self.srv.url, JG_UI_ENV=env_file,
-                   JG_CHROMIUM=CHROMIUM)
-        p = subprocess.run(["node", "--test", "--test-reporter=spec",
-                            "--test-concurrency=1", script],
-                           cwd=UI_DIR, env=env, capture_output=True, text=True,
-                           timeout=600)
-        sys.stdout.write(p.stdout)
-        sys.stderr.write(p.stderr)
-        self.assertEqual(p.returncode, 0, "%s failed:\n%s\n%s\n--- daemon log ---\n%s" % (
-            script, p.stdout[-6000:], p.stderr[-3000:], self.srv.logs()[-3000:]))
-        summary = dict(re.findall(r"^ℹ (tests|pass|fail|skipped|todo) (\d+)$", p.stdout, re.M))
-        self.assertGreater(int(summary.get("pass", 0)), 0, "no test passed")
-        self.assertEqual(int(summary.get("skipped", 0)) + int(summary.get("todo", 0)), 0,
-                         "a skipped test is not a pass")
-
-    # the files as served
+class UiServedTest(UiCase):
     def test_served_files_and_their_headers(self):
         st, h, body = self.get("/")
         self.assertEqual(st, 200)
@@ -219,10 +119,9 @@ class UiTest(unittest.TestCase):
         print("first page: %d bytes compressed over %d files" % (total, len(set(refs)) + 1))
         self.assertLess(total, 100 * 1024)
 
-    # in the browser
     def test_shell(self):
         self.node("shell.test.mjs")
 
 
 if __name__ == "__main__":
-    run(UiTest)
+    run(UiServedTest)

@@ -43,6 +43,8 @@ export async function person(browser, opts = {}) {
     timezoneId: opts.timezoneId || 'UTC',
     locale: 'en-GB',
   });
+  // generous: the machine may be loaded; a missing element still fails
+  context.setDefaultTimeout(30000);
   const page = await context.newPage();
   page.problems = [];
   page.on('dialog', async (d) => {
@@ -63,6 +65,20 @@ export async function signIn(page, who, path = '/') {
   await page.getByLabel('Access token').fill(ENV.tokens[who]);
   await page.getByRole('button', { name: 'Sign in with token' }).click();
   await page.locator('#who-name', { hasText: who }).waitFor();
+}
+
+// Signs in at the IdP (tests/idp): the single sign-on button, the IdP's
+// own login form, back to the page asked for.
+export async function signInIdp(page, who, path = '/') {
+  await page.goto(URL_ + path);
+  await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+  await page.getByLabel('Account').fill(who);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#who-name', { hasText: who }).waitFor();
+}
+
+// Waits until the page follows the live event stream.
+export async function live(page) {
   await page.locator('#live', { hasText: 'Live' }).waitFor();
 }
 
@@ -123,4 +139,51 @@ export async function markNoReload(page) {
 }
 export async function assertNoReload(assert, page) {
   assert.equal(await page.evaluate(() => window.__jgNoReload === true), true, 'the page was not reloaded');
+}
+
+// A scene with something on every page: an active read, a pending write
+// with two approvals to go, a break-glass grant waiting for review, a
+// denied request with its comment.  Returns the ids.
+export async function seedScene() {
+  const mk = async (who, body) => {
+    const r = await api(who, 'POST', '/v1/requests', body);
+    if (r.status !== 201) throw new Error(`seed: ${JSON.stringify(r.body)}`);
+    return r.body.id;
+  };
+  const active = await mk('alice', { resource: 'orders-db', role: 'read', duration: '4h', reason: 'look at yesterday\'s orders' });
+  const pending = await mk('alice', { resource: 'prod-payments', role: 'write', duration: '45m', reason: 'rotate the payment provider key', ticket: 'OPS-1234' });
+  const bg = await mk('erik', { resource: 'billing-api', role: 'admin', duration: '20m', reason: 'billing is down, customers cannot pay', break_glass: true });
+  const denied = await mk('alice', { resource: 'billing-api', role: 'admin', duration: '1h', reason: 'change the invoice template', ticket: 'OPS-77' });
+  const d = await api('carol', 'POST', `/v1/requests/${denied}/deny`, { comment: 'use the maintenance window on Sunday' });
+  if (d.status !== 200) throw new Error(`seed deny: ${JSON.stringify(d.body)}`);
+  const half = await mk('erik', { resource: 'orders-db', role: 'write', duration: '30m', reason: 'backfill missing invoices', ticket: 'OPS-1240' });
+  const ap = await api('bob', 'POST', `/v1/requests/${half}/approve`, { comment: 'ok from me' });
+  if (ap.status !== 200) throw new Error(`seed approve: ${JSON.stringify(ap.body)}`);
+  return { active, pending, bg, denied, half };
+}
+
+// Every page of the app with who looks at it and what to wait for.
+export function pagesOf(ids) {
+  return [
+    { name: 'signin', who: null, path: '/', ready: 'Sign in to jitgate' },
+    { name: 'request', who: 'alice', path: '/ui/request', ready: 'Request access' },
+    { name: 'request-page', who: 'alice', path: `/ui/requests/${ids.pending}`, ready: 'write on prod-payments' },
+    { name: 'request-active', who: 'alice', path: `/ui/requests/${ids.active}`, ready: 'read on orders-db' },
+    { name: 'access', who: 'alice', path: '/ui/access', ready: 'My access' },
+    { name: 'approvals', who: 'bob', path: '/ui/approvals', ready: 'Approvals' },
+    { name: 'grants', who: 'dave', path: '/ui/grants', ready: 'Active grants' },
+    { name: 'audit', who: 'erin', path: '/ui/audit', ready: 'Audit' },
+  ];
+}
+
+// Opens one page of pagesOf() in a fresh context and waits until it is
+// drawn.
+export async function openPage(browser, pg, opts) {
+  const p = pg.who ? await signedIn(browser, pg.who, { ...opts, path: pg.path }) : await person(browser, opts);
+  if (!pg.who) await p.page.goto(URL_ + pg.path);
+  const start = new RegExp('^' + pg.ready.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  await p.page.getByRole('heading', { name: start }).first().waitFor();
+  if (pg.name === 'audit') await p.page.locator('#verify').waitFor();
+  if (pg.name === 'signin') await p.page.locator('[data-probed]').waitFor({ state: 'attached' });
+  return p;
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { launch, person, axe, noProblems, URL_, PHONE, DESKTOP } from './lib.mjs';
+import { launch, person, signInIdp, axe, noProblems, URL_, PHONE, DESKTOP } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -13,7 +13,7 @@ after(async () => { await browser.close(); });
 
 for (const colorScheme of ['light', 'dark']) {
   for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
-    test(`sign-in page, ${colorScheme}, ${name}: renders under the CSP, no serious axe findings`, async () => {
+    test(`sign-in page, ${colorScheme}, ${name}: renders under the CSP, no serious axe findings`, { timeout: 600000 }, async () => {
       const { context, page } = await person(browser, { colorScheme, viewport });
       await page.goto(URL_ + '/');
       await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
@@ -30,7 +30,7 @@ for (const colorScheme of ['light', 'dark']) {
   }
 }
 
-test('a deep link while signed out goes to sign-in and remembers where it was going', async () => {
+test('a deep link while signed out goes to sign-in and remembers where it was going', { timeout: 600000 }, async () => {
   const { context, page } = await person(browser);
   await page.goto(URL_ + '/ui/requests/42');
   await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
@@ -41,13 +41,30 @@ test('a deep link while signed out goes to sign-in and remembers where it was go
   await context.close();
 });
 
-test('a wrong token is refused beside the field, and nothing is stored in the browser', async () => {
+test('single sign-on at the IdP lands on the page that was asked for; sign-out ends the session', async () => {
+  const { context, page } = await person(browser);
+  await signInIdp(page, 'bob', '/ui/approvals');
+  assert.equal(new URL(page.url()).pathname, '/ui/approvals');
+  await page.getByRole('heading', { name: 'Approvals', exact: true }).waitFor();
+  const cookie = (await context.cookies()).find((c) => c.name === 'jitgate_session');
+  assert.ok(cookie && cookie.httpOnly && cookie.sameSite === 'Lax', 'HttpOnly, SameSite=Lax session cookie');
+  assert.equal(await page.evaluate(() => document.cookie.includes('jitgate_session')), false);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
+  // the old cookie no longer works (ended server side, not just forgotten)
+  const res = await fetch(URL_ + '/v1/whoami', { headers: { Cookie: `jitgate_session=${cookie.value}` } });
+  assert.equal(res.status, 401);
+  noProblems(assert, page);
+  await context.close();
+});
+
+test('a wrong token is refused beside the field, and nothing is stored in the browser', { timeout: 600000 }, async () => {
   const { context, page } = await person(browser);
   await page.goto(URL_ + '/');
   await page.getByLabel('Access token').fill('not-a-token-at-all');
   await page.getByRole('button', { name: 'Sign in with token' }).click();
   const err = page.locator('#token-error');
-  await err.filter({ hasText: /./ }).waitFor();
+  await err.filter({ hasText: 'That token is not valid.' }).waitFor();
   assert.equal(await page.getByLabel('Access token').getAttribute('aria-invalid'), 'true');
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
   assert.deepEqual((await context.cookies()).filter((c) => c.name === 'jitgate_session'), []);
@@ -55,7 +72,7 @@ test('a wrong token is refused beside the field, and nothing is stored in the br
   await context.close();
 });
 
-test('another site cannot frame the app (frame-ancestors none)', async () => {
+test('another site cannot frame the app (frame-ancestors none)', { timeout: 600000 }, async () => {
   // "localhost" is another site than "127.0.0.1"
   const target = URL_ + '/';
   const evil = http.createServer((req, res) => {

@@ -1,0 +1,22 @@
+"""The web UI's workflow in chromium, several people at once
+(tests/ui): hostile text rendered as text and a cross-site form post
+refused (security.test.mjs); refusals explained with the API's message
+(refusals.test.mjs)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import run  # noqa: E402
+from uitest import UiCase  # noqa: E402
+
+
+class UiFlowTest(UiCase):
+    def test_hostile_text_and_cross_site(self):
+        self.node("security.test.mjs")
+
+    def test_refusals_explained(self):
+        self.node("refusals.test.mjs")
+
+
+if __name__ == "__main__":
+    run(UiFlowTest)
