@@ -1,7 +1,10 @@
-"""The web UI's workflow in chromium, several people at once
-(tests/ui): hostile text rendered as text and a cross-site form post
-refused (security.test.mjs); refusals explained with the API's message
-(refusals.test.mjs)."""
+"""The web UI's workflow in chromium, several people at once (tests/ui):
+the whole request → two live approvals → active with countdown → revoke
+that cuts a psql session through the gateway, alice signed in at the IdP
+(flow.test.mjs); a dropped event stream that says so, resumes with
+Last-Event-ID and catches up (live.test.mjs); hostile text rendered as
+text and a cross-site form post refused (security.test.mjs); refusals
+explained with the API's message (refusals.test.mjs)."""
 import os
 import sys
 
@@ -11,6 +14,12 @@ from uitest import UiCase  # noqa: E402
 
 
 class UiFlowTest(UiCase):
+    def test_workflow_live(self):
+        self.node("flow.test.mjs")
+
+    def test_stream_drop_and_resume(self):
+        self.node("live.test.mjs")
+
     def test_hostile_text_and_cross_site(self):
         self.node("security.test.mjs")
 
