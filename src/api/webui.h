@@ -13,7 +13,7 @@
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " \
 	"form-action 'self'; frame-ancestors 'none'"
 
-/* For a GET of url: the answer and its status when url is the UI's ("/",
+/* For a GET (or HEAD) of url: the answer and its status when url is the UI's ("/",
  * "/ui/..."), NULL otherwise.  A path under /ui/ without a file extension
  * is one of the app's pages and gets index.html (the app routes in the
  * browser); an unknown file is 404.  Honours If-None-Match (304) and
