@@ -17,6 +17,8 @@ from uitest import UiCase  # noqa: E402
 
 
 class UiServedTest(UiCase):
+    IDP_PEOPLE = ("test_shell",)
+
     def test_served_files_and_their_headers(self):
         st, h, body = self.get("/")
         self.assertEqual(st, 200)

@@ -14,6 +14,8 @@ from uitest import UiCase  # noqa: E402
 
 
 class UiFlowTest(UiCase):
+    IDP_PEOPLE = ("test_workflow_live",)
+
     def test_workflow_live(self):
         self.node("flow.test.mjs")
 

@@ -15,7 +15,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DEFAULT_POLICIES, SOURCE_DIR, USERS, Server, free_port,  # noqa: E402
                      identities_yaml)
-from idp import Idp  # noqa: E402
+from idp import STATIC_USERS, Idp  # noqa: E402
 from idp import ensure_node_modules as ensure_idp_modules  # noqa: E402
 from pgcluster import PgCluster  # noqa: E402
 
@@ -29,13 +29,15 @@ def ensure_node_modules():
                        cwd=UI_DIR, check=True, stdout=subprocess.DEVNULL)
 
 
-def ui_config(pgport, gwport, issuer):
+def ui_config(pgport, gwport, issuer, users=USERS):
     """orders-db is a real PostgreSQL behind the gateway; the rest generic;
     the policies every e2e test uses (harness.DEFAULT_POLICIES); people sign
-    in at the IdP or with their static tokens."""
+    in at the IdP or with their static tokens (users).  jitgate refuses an
+    IdP sign-in for the subject of a static identity, so a test where
+    alice, bob or carol sign in at the IdP uses idp.STATIC_USERS."""
     return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
             "admins: [group:security]\nauditors: [group:audit]\n"
-            "checkers: [user:svc]\n" + identities_yaml() + f"""
+            "checkers: [user:svc]\n" + identities_yaml(users) + f"""
 oidc:
   issuer: {issuer}
   audience: jitgate
@@ -82,9 +84,13 @@ class UiCase(unittest.TestCase):
         cls.idp.stop()
         cls.pg.stop()
 
+    # tests whose people sign in at the IdP as alice, bob or carol
+    IDP_PEOPLE = ()
+
     def setUp(self):
         self.gwport = free_port()
-        self.config_text = ui_config(self.pgport, self.gwport, self.idp.issuer)
+        self.users = STATIC_USERS if self._testMethodName in self.IDP_PEOPLE else USERS
+        self.config_text = ui_config(self.pgport, self.gwport, self.idp.issuer, self.users)
         self.srv = Server(self.config_text,
                           env={"ORDERS_READ_PASSWORD": "read-pw",
                                "ORDERS_WRITE_PASSWORD": "write-pw"})
@@ -105,11 +111,15 @@ class UiCase(unittest.TestCase):
         env_file = os.path.join(self.srv.dir, "ui-env.json")
         with open(env_file, "w") as f:
             json.dump({
-                "tokens": {name: tok for name, (tok, _) in USERS.items()},
+                "tokens": {name: tok for name, (tok, _) in self.users.items()},
                 "pid": self.srv.proc.pid,
                 "config": self.srv.config_path,
                 "gateway_port": self.gwport,
                 "dir": self.srv.dir,
+                # alice's access token from the IdP, her password at the
+                # gateway when she signed in there
+                "idp_tokens": ({"alice": self.idp.token("code", "alice")}
+                               if self._testMethodName in self.IDP_PEOPLE else {}),
             }, f)
         return env_file
 

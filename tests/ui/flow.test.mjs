@@ -1,5 +1,5 @@
-// The whole workflow, each person in a browser of their own: alice signs
-// in at the IdP and asks
+// The whole workflow, each person in a browser of their own, alice, bob
+// and carol signed in at the IdP, dave with his static token: alice asks
 // for write on orders-db; bob and carol, with their inboxes already open,
 // see it arrive without reloading and approve; alice's page turns active
 // with a ticking countdown without a reload; she connects with psql
@@ -20,7 +20,7 @@ function psqlSleeping(who, dbname) {
   const p = spawn('psql', ['-X', '-At',
     `host=127.0.0.1 port=${ENV.gateway_port} user=${who} dbname=${dbname} sslmode=disable`,
     '-c', 'select pg_sleep(60)'], {
-    env: { ...process.env, PGPASSWORD: ENV.tokens[who], PGSSLMODE: 'disable' },
+    env: { ...process.env, PGPASSWORD: ENV.idp_tokens[who] || ENV.tokens[who], PGSSLMODE: 'disable' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   p.stderrText = '';
@@ -30,8 +30,10 @@ function psqlSleeping(who, dbname) {
 }
 
 test('request, live approvals by two approvers, active with countdown, revoke cuts psql', { timeout: 600000 }, async () => {
-  const bob = await signedIn(browser, 'bob', { path: '/ui/approvals' });
-  const carol = await signedIn(browser, 'carol', { path: '/ui/approvals' });
+  const bob = await person(browser);
+  const carol = await person(browser);
+  await signInIdp(bob.page, 'bob', '/ui/approvals');
+  await signInIdp(carol.page, 'carol', '/ui/approvals');
   for (const p of [bob.page, carol.page]) {
     await live(p);
     await p.getByText('Nothing to approve').waitFor();
@@ -86,7 +88,7 @@ test('request, live approvals by two approvers, active with countdown, revoke cu
   assert.match(await a.locator('code.conn').innerText(), /user=alice dbname=orders-db@write/);
   for (const p of [a, bob.page, carol.page]) await assertNoReload(assert, p);
 
-  // through the gateway
+  // through the gateway, with her token from the IdP as the password
   const psql = psqlSleeping('alice', 'orders-db@write');
   await until(async () => {
     const r = await api('erin', 'GET', '/v1/audit?action=session.started&limit=1000');
