@@ -227,5 +227,11 @@ if [ "${SKIP_CUTS:-0}" != 1 ]; then
 	echo "== revocation: $REVOKE_N live sessions, one revoke"
 	"$WORK/gw_bench" revoke "$PGPORT" "$GWPORT" "$REVOKE_N"
 	echo "== expiry: $EXPIRE_N grants ending at the same instant"
-	"$WORK/gw_bench" expire "$PGPORT" "$GWPORT" "$EXPIRE_N" 2>"${EXPIRE_LOG:-/dev/stderr}"
+	# (2>/dev/stderr would reopen a log file that stderr points to and
+	# truncate it)
+	if [ -n "${EXPIRE_LOG:-}" ]; then
+		"$WORK/gw_bench" expire "$PGPORT" "$GWPORT" "$EXPIRE_N" 2>"$EXPIRE_LOG"
+	else
+		"$WORK/gw_bench" expire "$PGPORT" "$GWPORT" "$EXPIRE_N"
+	fi
 fi

@@ -6,7 +6,8 @@
 #   bench/gateway_hold.sh [N]     (default 10000, 0 to skip; env JG_BUILD_DIR,
 #                                  CUTS revokes to time, default 100;
 #                                  REAL_N sessions against real PostgreSQL,
-#                                  default 2000, 0 to skip)
+#                                  default 2000, 0 to skip;
+#                                  GW_TLS=1: the N sessions over TLS)
 #
 # Upstream for the N sessions: bench/gw_hold.c's PostgreSQL-protocol
 # responder (one epoll thread, trust login), since this machine cannot run
@@ -27,13 +28,20 @@ if [ "$(ulimit -n)" -lt $((2 * N + 200)) ]; then
 	echo "RLIMIT_NOFILE is $(ulimit -n) and cannot be raised here: the daemon holds 2 descriptors per session, so N = $N"
 fi
 
-cc -std=gnu17 -O2 -Wall -Werror "$BENCH_SRC/bench/gw_hold.c" -o "$BENCH_DIR/gw_hold"
+cc -std=gnu17 -O2 -Wall -Werror "$BENCH_SRC/bench/gw_hold.c" -o "$BENCH_DIR/gw_hold" -lssl -lcrypto
 
 HTTP=$(bench_free_port)
 GW=$(bench_free_port)
 RESP=$(bench_free_port)
 PG=$(bench_free_port)
-python3 "$BENCH_SRC/bench/gwconf.py" config "$BENCH_DIR" "$HTTP" "$GW" "$PG" "$RESP" "$CUTS"
+TLSARGS=()
+if [ -n "${GW_TLS:-}" ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$BENCH_DIR/tls.key" \
+		-out "$BENCH_DIR/tls.crt" -subj /CN=localhost -days 1 2>/dev/null
+	TLSARGS=("$BENCH_DIR/tls.crt" "$BENCH_DIR/tls.key")
+	export GW_TLS
+fi
+python3 "$BENCH_SRC/bench/gwconf.py" config "$BENCH_DIR" "$HTTP" "$GW" "$PG" "$RESP" "$CUTS" "${TLSARGS[@]}"
 tok() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
 	"$BENCH_DIR/tokens.json" "$1"; }
 export JG_BENCH_TOKEN JG_BENCH_ADMIN JG_BENCH_READ_PW=read-pw

@@ -15,6 +15,8 @@
  *       and with the N sessions still open, POST /v1/requests/ID/revoke as
  *       admin and time the FATAL on that session: from sending the revoke
  *       (send->FATAL) and the revoke's own HTTP latency.  p50/p99/max.
+ *       GW_TLS=1: the N sessions log in over TLS (one at a time); the
+ *       timed ones stay plain.
  *
  * Exit status 1 when a login fails, a session is cut that should not be,
  * or a revoke does not cut its session within 5 s; timing never fails it. */
@@ -34,6 +36,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 static double now_ms(void)
 {
@@ -392,6 +396,56 @@ static void pct(const char *what, double *v, int n)
 	       v[n - 1]);
 }
 
+/* GW_TLS=1: one blocking login over TLS (SSLRequest, handshake, startup,
+ * password, until ReadyForQuery); the session stays open.  0 or -1. */
+static int tls_login(SSL_CTX *ctx, const char *user, const char *tok)
+{
+	unsigned char req[8], b = 0, buf[4096], out[512];
+	unsigned len = 0;
+	int fd = hconnect(), n;
+	SSL *ssl;
+
+	fcntl(fd, F_SETFL, 0);
+	put32(req, 8);
+	put32(req + 4, 80877103);
+	send_all(fd, req, 8);
+	if (recv(fd, &b, 1, 0) != 1 || b != 'S')
+		return -1;
+	ssl = SSL_new(ctx);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
+		return -1;
+	n = 8;
+	n += sprintf((char *)out + n, "user") + 1;
+	n += sprintf((char *)out + n, "%s", user) + 1;
+	n += sprintf((char *)out + n, "database") + 1;
+	n += sprintf((char *)out + n, "resp-db@read") + 1;
+	out[n++] = 0;
+	put32(out, (uint32_t)n);
+	put32(out + 4, 196608);
+	SSL_write(ssl, out, n);
+	for (;;) {
+		int r = SSL_read(ssl, buf + len, (int)(sizeof(buf) - len));
+		unsigned off = 0;
+
+		if (r <= 0)
+			return -1;
+		len += (unsigned)r;
+		while (len - off >= 5 && len - off >= get32(buf + off + 1) + 1) {
+			unsigned char *p = buf + off;
+
+			if (p[0] == 'E')
+				return -1;
+			if (p[0] == 'R' && get32(p + 5) == 3)
+				SSL_write(ssl, out, msg(out, 'p', tok, (int)strlen(tok) + 1));
+			if (p[0] == 'Z')
+				return 0; /* ssl and fd stay open: that is the point */
+			off += get32(p + 1) + 1;
+		}
+		memmove(buf, buf + off, len - off);
+		len -= off;
+	}
+}
+
 static int hold(int http_port, int pid, int n, const char *cutfile)
 {
 	const char *tok = getenv("JG_BENCH_TOKEN"), *admin = getenv("JG_BENCH_ADMIN");
@@ -432,6 +486,15 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 	}
 	rss0 = rss_kib(pid);
 	t0 = now_ms();
+	if (getenv("GW_TLS")) {
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+		for (; ready < n; ready++)
+			if (!ctx || tls_login(ctx, "bench", tok) != 0) {
+				fprintf(stderr, "TLS login %d failed\n", ready);
+				return 1;
+			}
+	}
 	while (ready < n) {
 		while (next < n && inflight < 256) {
 			struct hconn *c = &cs[next++];
@@ -466,7 +529,8 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 	}
 	usleep(500000);
 	rss1 = rss_kib(pid);
-	printf("sessions held: %d (logins took %.0f ms)\n", n, now_ms() - t0);
+	printf("sessions held: %d%s (logins took %.0f ms)\n", n,
+	       getenv("GW_TLS") ? " over TLS" : "", now_ms() - t0);
 	printf("daemon RSS: %ld KiB before, %ld KiB with %d sessions: %.1f KiB "
 	       "per session (target <= 64 KiB)\n",
 	       rss0, rss1, n, (double)(rss1 - rss0) / n);

@@ -220,6 +220,7 @@ static int make_tls(struct gateway *gw, const struct config *cfg)
 	if (!gw->ctx.tls_client)
 		return JG_ERR_CRYPTO;
 	SSL_CTX_set_min_proto_version(gw->ctx.tls_client, TLS1_2_VERSION);
+	SSL_CTX_set_mode(gw->ctx.tls_client, SSL_MODE_RELEASE_BUFFERS);
 	/* The config has no CA for upstreams: TLS there protects against
 	 * passive eavesdropping (libpq's sslmode=require), see docs. */
 	SSL_CTX_set_verify(gw->ctx.tls_client, SSL_VERIFY_NONE, NULL);
@@ -229,6 +230,9 @@ static int make_tls(struct gateway *gw, const struct config *cfg)
 	if (!gw->ctx.tls_server)
 		return JG_ERR_CRYPTO;
 	SSL_CTX_set_min_proto_version(gw->ctx.tls_server, TLS1_2_VERSION);
+	/* an idle session gives back its two ~17 KiB record buffers
+	 * (docs/benchmarks.md: memory per TLS session) */
+	SSL_CTX_set_mode(gw->ctx.tls_server, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(gw->ctx.tls_server,
 					       cfg->gateway.tls_cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(gw->ctx.tls_server,
