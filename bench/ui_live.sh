@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Web UI live updates: approval -> requester's page shows active (p50/p99
+# over RUNS runs, against a raw SSE client in the same run), and the SSE
+# fan-out cost with CLIENTS connected streams (against 1 stream).
+#   bench/ui_live.sh [RUNS=50] [CLIENTS=1000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d tests/ui/node_modules ] || (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
+scripts/build.sh build
+ulimit -n 65536 2>/dev/null || ulimit -n 8192
+JITGATE_BIN=$PWD/build/jitgate JG_SOURCE_DIR=$PWD JG_BUILD_DIR=$PWD/build \
+  python3 bench/ui_live.py "${1:-50}" "${2:-1000}"
