@@ -112,6 +112,7 @@ class DiskFullTest(unittest.TestCase):
         self.assertEqual(st, 201, r)
         st, v = s.http("GET", "/v1/audit/verify", "erin")
         self.assertTrue(v["ok"], v)
+        self.assertEqual(s.stop(), 0, s.logs())  # clean exit (sanitizers too)
 
     def test_first_start_on_a_full_disk_fails(self):
         """No store yet: nothing to recover from, so no degraded start."""
