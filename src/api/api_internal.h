@@ -94,6 +94,8 @@ struct MHD_Response *selftest_readyz(struct conn *c, bool engine_ready,
 
 /* Endpoints (handlers.c). */
 void handle_create(struct conn *c);
+/* slack_api.c: POST /v1/slack/interactions (signed, no bearer token) */
+void handle_slack_interaction(struct conn *c);
 void handle_action(struct conn *c, int64_t id, const char *verb);
 void handle_get_request(struct conn *c, int64_t id);
 void handle_list(struct conn *c);

@@ -384,6 +384,12 @@ static void route(struct conn *c, const char *method, const char *url)
 		webauth_route(c, method, url);
 		return;
 	}
+	if (strcmp(url, "/v1/slack/interactions") == 0) {
+		/* authenticated by Slack's signature, not a bearer token */
+		strcmp(method, "POST") == 0 ? handle_slack_interaction(c)
+					    : conn_error(c, 405, "method_not_allowed", "use POST");
+		return;
+	}
 	if (!authenticate(c, method))
 		return;
 	if (strncmp(url, "/v1/requests", 12) == 0)

@@ -16,6 +16,7 @@
 #include "config/cfgrules.h"
 #include "config/cfgflow.h"
 #include "config/cfgselftest.h"
+#include "config/cfgslack.h"
 #include "config/cfgweb.h"
 #include "config/cfgval.h"
 #include "config/ytree.h"
@@ -155,10 +156,12 @@ void config_free(struct config *cfg)
 	free(cfg->policies);
 	for (size_t i = 0; i < cfg->nnotify; i++) {
 		free(cfg->notify[i].url);
+		free(cfg->notify[i].channel);
 		free(cfg->notify[i].secret_env);
 		cfgval_free_strv(cfg->notify[i].events, cfg->notify[i].nevents);
 	}
 	free(cfg->notify);
+	cfgslack_free(&cfg->slack);
 	free(cfg->oidc.issuer);
 	cfgval_free_strv(cfg->oidc.audiences, cfg->oidc.naudiences);
 	free(cfg->oidc.groups_claim);
@@ -471,8 +474,9 @@ static int read_notify_one(struct cfgval_ctx *c, const struct ytree *m,
 			   struct notify_cfg *n)
 {
 	static const char *const keys[] = {"kind", "url", "secret_env",
-					   "events", NULL};
-	const struct ytree *v[4];
+					   "events", "channel", "interactive",
+					   NULL};
+	const struct ytree *v[6];
 	char shown[72];
 	int rc;
 
@@ -482,7 +486,7 @@ static int read_notify_one(struct cfgval_ctx *c, const struct ytree *m,
 		return rc;
 	if (v[0] == NULL)
 		return cfgval_missing(c, m, "notify", "kind");
-	if (v[1] == NULL)
+	if (v[1] == NULL && v[4] == NULL)
 		return cfgval_missing(c, m, "notify", "url");
 	if (v[3] == NULL)
 		return cfgval_missing(c, m, "notify", "events");
@@ -497,10 +501,24 @@ static int read_notify_one(struct cfgval_ctx *c, const struct ytree *m,
 		return cfgval_err(c, v[0]->line,
 				  "kind: '%s' is not slack or webhook",
 				  cfgval_show(v[0]->str, shown));
+	if (v[4] != NULL) {
+		/* design section 13: a channel, posted to with the bot token */
+		if (n->kind != NOTIFY_SLACK || v[1] != NULL || v[2] != NULL)
+			return cfgval_err(c, v[4]->line, "channel: only for kind "
+					  "slack, without url or secret_env");
+		if ((rc = cfgval_str(c, v[4], "channel", 80, &n->channel)) < 0)
+			return rc;
+		if (v[5] != NULL &&
+		    (rc = cfgval_bool(c, v[5], "interactive", &n->interactive)) < 0)
+			return rc;
+	} else if (v[5] != NULL) {
+		return cfgval_err(c, v[5]->line, "interactive: needs 'channel' "
+				  "(a webhook URL cannot carry buttons)");
+	}
 	/* Webhook URLs often embed a secret path: never echo them. */
-	rc = cfgval_checked(c, v[1], "url", url_ok, "an http:// or https:// URL",
-			    false, &n->url);
-	if (rc < 0)
+	if (v[1] != NULL &&
+	    (rc = cfgval_checked(c, v[1], "url", url_ok, "an http:// or https:// URL",
+				 false, &n->url)) < 0)
 		return rc;
 	if (v[2] != NULL) {
 		rc = cfgval_checked(c, v[2], "secret_env", cfgval_env_name_ok,
@@ -530,6 +548,9 @@ static int read_notify(struct cfgval_ctx *c, const struct ytree *v,
 		rc = read_notify_one(c, v->kids[i], &cfg->notify[i]);
 		if (rc < 0)
 			return rc;
+		if (cfg->notify[i].channel != NULL && !cfg->slack.enabled)
+			return cfgval_err(c, cfg->notify[i].line, "channel: needs the "
+					  "'slack' section (bot token, signing secret)");
 	}
 	return JG_OK;
 }
@@ -540,7 +561,7 @@ enum {
 	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
 	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
 	T_LIMITS, T_WEB, T_STORAGE_PASSWORD_ENV, T_NODE_ID, T_STALE_AFTER,
-	T_SELFTEST, T_NKEYS
+	T_SELFTEST, T_SLACK, T_NKEYS
 };
 
 /* storage_password_env, node_id, stale_after (design section 12). */
@@ -576,7 +597,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 		"listen", "storage", "pending_ttl", "admins", "auditors",
 		"checkers", "identities", "oidc", "gateway", "resources",
 		"policies", "notify", "limits", "web", "storage_password_env",
-		"node_id", "stale_after", "selftest", NULL};
+		"node_id", "stale_after", "selftest", "slack", NULL};
 	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
 	const struct ytree *v[T_NKEYS];
 	int rc;
@@ -639,6 +660,8 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 		return rc;
 	if (v[T_POLICIES] != NULL &&
 	    (rc = cfgrules_read_policies(c, v[T_POLICIES], cfg)) < 0)
+		return rc;
+	if (v[T_SLACK] != NULL && (rc = cfgslack_read(c, v[T_SLACK], &cfg->slack)) < 0)
 		return rc;
 	if (v[T_NOTIFY] != NULL && (rc = read_notify(c, v[T_NOTIFY], cfg)) < 0)
 		return rc;

@@ -128,7 +128,9 @@ enum notify_kind { NOTIFY_SLACK, NOTIFY_WEBHOOK };
 
 struct notify_cfg {
 	enum notify_kind kind;
-	char *url;
+	char *url;        /* NULL for a Slack channel target */
+	char *channel;    /* kind slack: post with the bot token (slack:) */
+	bool interactive; /* with Approve / Deny buttons */
 	char *secret_env; /* NULL when unsigned */
 	char **events;    /* action names or "*" */
 	size_t nevents;
@@ -177,6 +179,21 @@ struct web_cfg {
 	bool secure_cookie;           /* public_url is https:// */
 };
 
+/* slack: (design section 13). */
+struct slack_user_cfg {
+	char *id;      /* Slack user id, "U024BE7LH" */
+	char *subject;
+	int line;
+};
+struct slack_cfg {
+	bool enabled;
+	char *signing_secret_env;
+	char *bot_token_env;
+	char *api_url;  /* default https://slack.com/api, no trailing "/" */
+	struct slack_user_cfg *users;
+	size_t nusers;
+};
+
 /* selftest: (design section 11).  role is the resource's only role
  * when the file names none; postgres_role is role where the postgres
  * resource has it, else that resource's only role. */
@@ -212,6 +229,7 @@ struct config {
 	struct limits_cfg limits;
 	struct web_cfg web;
 	struct selftest_cfg selftest;
+	struct slack_cfg slack;
 };
 
 /* Loads and validates path.  On failure returns a negative code, *out is

@@ -365,9 +365,14 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 
 		if (!notify_wants(n, a))
 			continue;
-		t = json_pack("{s:s, s:s, s:s?}", "kind",
+		/* a Slack channel target names no secret: the notifier reads
+		 * the bot token from the environment when it posts */
+		t = json_pack("{s:s, s:s?, s:s?, s:s?, s:b}", "kind",
 			      n->kind == NOTIFY_SLACK ? "slack" : "webhook", "url",
-			      n->url, "secret_env", n->secret_env);
+			      n->url, "secret_env", n->secret_env, "channel",
+			      n->channel, "interactive", n->interactive);
+		if (t != NULL && !n->interactive)
+			json_object_del(t, "interactive");
 		target = t ? json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(t);
 		if (target == NULL)
@@ -413,7 +418,8 @@ static json_t *time_json(int64_t ms)
 
 /* What each transition records beyond the common fields. */
 static json_t *detail_for(enum audit_action a, const struct request *r,
-			  const char *comment, const struct core_result *res)
+			  const char *comment, const struct core_result *res,
+			  const char *via)
 {
 	json_t *d = json_object();
 
@@ -466,26 +472,28 @@ static json_t *detail_for(enum audit_action a, const struct request *r,
 		json_object_set_new(d, "rule", json_string(res->rule));
 	if (res != NULL && res->stage > 0 && a == ACT_REQUEST_APPROVED)
 		json_object_set_new(d, "stage", json_integer(res->stage));
+	if (via != NULL)
+		json_object_set_new(d, "via", json_string(via));
 	return d;
 }
 
 static json_t *transition_event(enum audit_action a, const char *actor,
 				const struct request *r, const char *comment,
-				const struct core_result *res)
+				const struct core_result *res, const char *via)
 {
 	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o*}", "action",
 			 action_name(a), "actor", actor, "request_id",
 			 (json_int_t)r->id, "subject", r->requester, "resource",
 			 r->resource, "role", r->role, "detail",
-			 detail_for(a, r, comment, res));
+			 detail_for(a, r, comment, res, via));
 }
 
 static int append_transition(struct engine *e, struct batch *b,
 			     enum audit_action a, const char *actor,
 			     const struct request *r, const char *comment,
-			     const struct core_result *res)
+			     const struct core_result *res, const char *via)
 {
-	json_t *ev = transition_event(a, actor, r, comment, res);
+	json_t *ev = transition_event(a, actor, r, comment, res, via);
 
 	if (ev == NULL)
 		return JG_ERR_NOMEM;
@@ -498,7 +506,7 @@ static int append_transition(struct engine *e, struct batch *b,
 static int append_created(struct engine *e, struct batch *b,
 			  const struct subject *who, const struct request *r)
 {
-	json_t *ev = transition_event(ACT_REQUEST_CREATED, who->name, r, NULL, NULL);
+	json_t *ev = transition_event(ACT_REQUEST_CREATED, who->name, r, NULL, NULL, NULL);
 	json_t *groups = json_array();
 
 	for (size_t i = 0; groups && i < who->ngroups; i++)
@@ -540,7 +548,7 @@ static int exec_create(struct engine *e, struct batch *b, struct engine_cmd *c)
 		rc = c->res.actions[i] == ACT_REQUEST_CREATED
 			? append_created(e, b, c->who, &c->out)
 			: append_transition(e, b, c->res.actions[i], c->who->name,
-					    &c->out, NULL, &c->res);
+					    &c->out, NULL, &c->res, NULL);
 	if (rc == JG_OK) {
 		fx_for_request(b, &c->out, REQ_PENDING, true);
 		fx_changed(e, b, &c->out);
@@ -587,7 +595,7 @@ static int exec_transition(struct engine *e, struct batch *b, struct engine_cmd 
 	rc = store_tx_request_update(e->store, &c->out);
 	for (size_t i = 0; rc == JG_OK && i < c->res.nactions; i++)
 		rc = append_transition(e, b, c->res.actions[i], c->who->name, &c->out,
-				       c->comment, &c->res);
+				       c->comment, &c->res, c->via);
 	if (rc == JG_OK) {
 		fx_for_request(b, &c->out, before, false);
 		fx_changed(e, b, &c->out);
@@ -650,7 +658,7 @@ static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
 	if (rc == JG_OK) {
 		rc = store_tx_request_update(e->store, &r);
 		for (size_t i = 0; rc == JG_OK && i < res.nactions; i++)
-			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r, NULL, &res);
+			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r, NULL, &res, NULL);
 		if (rc == JG_OK) {
 			fx_for_request(b, &r, before, false);
 			fx_changed(e, b, &r);

@@ -42,6 +42,7 @@ struct engine_cmd {
 	json_t *event;       /* ENG_AUDIT: action, actor and optional request_id,
 				subject, resource, role, detail; stolen */
 	const char *key, *value; /* ENG_KV_PUT */
+	const char *via;     /* NULL, or the door ("slack"): audited as detail.via */
 
 	/* results */
 	int err;                 /* 0 or JG_ERR_* */

@@ -41,7 +41,7 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -57,7 +57,7 @@ int hex_decode(const char *in, uint8_t *out, size_t len)
 	if (strlen(in) != 2 * len)
 		return JG_ERR_INVALID;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = hex_digit_value(in[2 * i]), lo = hex_digit_value(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return JG_ERR_INVALID;

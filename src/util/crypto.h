@@ -20,6 +20,8 @@ bool crypto_ct_equal(const void *a, const void *b, size_t len);
 int crypto_random(void *buf, size_t len) JG_WUR;
 /* Lowercase hex encoding; out must hold 2*len+1 bytes. */
 void hex_encode(const uint8_t *in, size_t len, char *out);
+/* The value of one hex digit (either case), or -1. */
+int hex_digit_value(char c);
 /* Decodes exactly 2*len hex digits into out. */
 int hex_decode(const char *in, uint8_t *out, size_t len) JG_WUR;
 
