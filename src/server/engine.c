@@ -373,6 +373,11 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 			      n->channel, "interactive", n->interactive);
 		if (t != NULL && !n->interactive)
 			json_object_del(t, "interactive");
+		if (t != NULL && n->channel != NULL)
+			/* the token's variable name, never the token */
+			json_object_update_new(t, json_pack("{s:s, s:s}", "api_url",
+				b->cfg->slack.api_url, "token_env",
+				b->cfg->slack.bot_token_env));
 		target = t ? json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(t);
 		if (target == NULL)

@@ -91,6 +91,57 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
+/* Keeps the first 4 KiB of an answer (Slack says {"ok": false} in a 200). */
+struct answer {
+	char buf[4096];
+	size_t len;
+};
+
+static size_t keep(char *p, size_t s, size_t n, void *u)
+{
+	struct answer *a = u;
+	size_t take = s * n;
+
+	if (take > sizeof(a->buf) - 1 - a->len)
+		take = sizeof(a->buf) - 1 - a->len;
+	memcpy(a->buf + a->len, p, take);
+	a->len += take;
+	a->buf[a->len] = '\0';
+	return s * n;
+}
+
+/* chat.postMessage for a channel target: the text, and for an interactive
+ * target's request.created the Approve / Deny buttons (value: the request
+ * id, action_id as /v1/slack/interactions expects). */
+static char *slack_message(const json_t *target, const json_t *event)
+{
+	const char *action = json_string_value(json_object_get(event, "action"));
+	json_int_t id = json_integer_value(json_object_get(event, "request_id"));
+	char *text = notify_slack_text(event), *body = NULL, idbuf[24];
+	json_t *blocks, *msg;
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	blocks = json_pack("[{s:s, s:{s:s, s:s}}]", "type", "section", "text",
+			   "type", "mrkdwn", "text", text ? text : "jitgate event");
+	if (blocks != NULL && json_is_true(json_object_get(target, "interactive")) &&
+	    action != NULL && strcmp(action, "request.created") == 0 && id > 0)
+		json_array_append_new(blocks, json_pack(
+			"{s:s, s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:s, s:s, s:{s:s, s:s}}]}",
+			"type", "actions", "elements",
+			"type", "button", "action_id", "jitgate_approve", "value", idbuf,
+			"style", "primary", "text", "type", "plain_text", "text", "Approve",
+			"type", "button", "action_id", "jitgate_deny", "value", idbuf,
+			"style", "danger", "text", "type", "plain_text", "text", "Deny"));
+	msg = json_pack("{s:O, s:s, s:o*}", "channel",
+			json_object_get(target, "channel"), "text",
+			text ? text : "jitgate event", "blocks", blocks);
+	free(text);
+	if (msg != NULL)
+		body = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	return body;
+}
+
 /* Posts one row; 0 on a 2xx answer.  err gets a reason without the URL
  * (Slack webhook URLs are secrets). */
 static int deliver(const struct outbox_row *row, char *err, size_t errlen)
@@ -100,18 +151,31 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 	const char *kind = json_string_value(json_object_get(target, "kind"));
 	const char *url = json_string_value(json_object_get(target, "url"));
 	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
+	const char *token_env = json_string_value(json_object_get(target, "token_env"));
+	const char *api = json_string_value(json_object_get(target, "api_url"));
 	struct curl_slist *hdrs = NULL;
-	char *body = NULL, sig[96];
+	struct answer ans = {.len = 0};
+	char *body = NULL, sig[96], post_url[600];
 	CURL *curl = NULL;
 	long status = 0;
 	CURLcode cc;
 	int rc = JG_ERR_IO;
 
+	if (url == NULL && api != NULL && token_env != NULL &&
+	    json_is_string(json_object_get(target, "channel"))) {
+		/* design section 13: chat.postMessage with the bot token */
+		snprintf(post_url, sizeof(post_url), "%s/chat.postMessage", api);
+		url = post_url;
+	} else {
+		token_env = NULL;
+	}
 	if (target == NULL || event == NULL || kind == NULL || url == NULL) {
 		snprintf(err, errlen, "malformed outbox row");
 		goto out;
 	}
-	if (strcmp(kind, "slack") == 0) {
+	if (token_env != NULL) {
+		body = slack_message(target, event);
+	} else if (strcmp(kind, "slack") == 0) {
 		char *text = notify_slack_text(event);
 		json_t *msg = json_pack("{s:s}", "text", text ? text : "jitgate event");
 
@@ -126,7 +190,24 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, token_env ? "Content-Type: application/json; charset=utf-8"
+						 : "Content-Type: application/json");
+	if (token_env != NULL) {
+		const char *tok = getenv(token_env);
+		char *h = NULL;
+
+		if (tok == NULL || *tok == '\0') {
+			snprintf(err, errlen, "bot token variable %s is not set", token_env);
+			goto out;
+		}
+		if (asprintf(&h, "Authorization: Bearer %s", tok) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		hdrs = curl_slist_append(hdrs, h);
+		explicit_bzero(h, strlen(h));
+		free(h);
+	}
 	if (secret_env) {
 		const char *key = getenv(secret_env);
 
@@ -149,7 +230,12 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	if (token_env != NULL) {
+		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
+		curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ans);
+	} else {
+		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	}
 	cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
 		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
@@ -159,6 +245,16 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 	if (status < 200 || status > 299) {
 		snprintf(err, errlen, "HTTP %ld", status);
 		goto out;
+	}
+	if (token_env != NULL) {
+		json_t *a = json_loads(ans.buf, 0, NULL);
+		bool ok = json_is_true(json_object_get(a, "ok"));
+
+		json_decref(a);
+		if (!ok) {
+			snprintf(err, errlen, "Slack answered ok: false");
+			goto out;
+		}
 	}
 	rc = JG_OK;
 out:

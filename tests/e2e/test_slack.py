@@ -7,14 +7,16 @@ are refused 401 and audited as auth.failed; hostile bodies (non-UTF-8,
 oversized, malformed) change nothing."""
 import hashlib
 import hmac
+import http.server
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import unittest
 
-from harness import Server, base_config, run
+from harness import Server, base_config, free_port, run, wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -196,5 +198,67 @@ class Slack(unittest.TestCase):
         self.assertEqual(st, 405)
 
 
+class FakeSlack:
+    """A local Slack Web API: records chat.* calls, answers {"ok": true}."""
+
+    def __init__(self, port):
+        calls = self.calls = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                calls.append((self.path, self.headers.get("Authorization"),
+                              json.loads(body)))
+                out = json.dumps({"ok": True, "ts": "1700000000.%06d" % len(calls)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SlackPost(unittest.TestCase):
+    def test_post_with_buttons_survives_an_outage(self):
+        port = free_port()
+        cfg = base_config(policies=POLICIES, extra=SLACK.replace(
+            "http://127.0.0.1:9/api", "http://127.0.0.1:%d/api" % port) +
+            'notify:\n  - {kind: slack, channel: "#access", interactive: true, '
+            'events: [request.created]}\n')
+        srv = Server(cfg, env={"JG_SLACK_SECRET": SECRET, "JG_SLACK_TOKEN": "xoxb-test-token"})
+        fake = None
+        try:
+            # Slack is down: the request is made, the post waits in the outbox
+            st, r = srv.request("alice", "orders-db", "write", "30m")
+            self.assertEqual(st, 201, r)
+            wait_for(lambda: "notification" in srv.logs(), timeout=30,
+                     what="a failed delivery")
+            fake = FakeSlack(port)
+            wait_for(lambda: fake.calls, timeout=60, what="chat.postMessage")
+            path, auth, msg = fake.calls[0]
+            self.assertEqual(path, "/api/chat.postMessage")
+            self.assertEqual(auth, "Bearer xoxb-test-token")
+            self.assertEqual(msg["channel"], "#access")
+            self.assertIn("request.created by alice", msg["text"])
+            buttons = msg["blocks"][1]["elements"]
+            self.assertEqual([(b["action_id"], b["value"]) for b in buttons],
+                             [("jitgate_approve", str(r["id"])), ("jitgate_deny", str(r["id"]))])
+            self.assertNotIn("xoxb-test-token", srv.logs())
+            self.assertEqual(len(fake.calls), 1)
+        finally:
+            srv.stop()
+            if fake:
+                fake.stop()
+
+
 if __name__ == "__main__":
-    run(Slack)
+    run(Slack, SlackPost)
