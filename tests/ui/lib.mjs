@@ -44,7 +44,7 @@ export async function person(browser, opts = {}) {
     locale: 'en-GB',
   });
   // generous: the machine may be loaded; a missing element still fails
-  context.setDefaultTimeout(30000);
+  context.setDefaultTimeout(90000);
   const page = await context.newPage();
   page.problems = [];
   page.on('dialog', async (d) => {
@@ -123,7 +123,7 @@ export function noProblems(assert, page) {
 
 // Waits until fn() is truthy (polling the API from the test, not from the
 // page under test).
-export async function until(fn, what, timeoutMs = 15000) {
+export async function until(fn, what, timeoutMs = 45000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
