@@ -395,7 +395,7 @@ size_t gateway_session_count(const struct gateway *gw)
 
 void gateway_test_force_remote(struct gateway *gw, bool on)
 {
-	gw->ctx.force_remote = on;
+	atomic_store(&gw->ctx.force_remote, on);
 }
 
 void gateway_test_hold_kdf(struct gateway *gw, bool hold)

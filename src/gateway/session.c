@@ -521,7 +521,7 @@ void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 	s->preauth = true;
 	gw->nopen++;
 	snprintf(s->tag, sizeof(s->tag), "gw-%llu", (unsigned long long)s->id);
-	s->loopback = session_addr_is_loopback(sa) && !gw->force_remote;
+	s->loopback = session_addr_is_loopback(sa) && !atomic_load(&gw->force_remote);
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->cbev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->deadline_ev = evtimer_new(gw->base, deadline_fired, s);

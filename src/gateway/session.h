@@ -7,6 +7,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -46,8 +47,9 @@ struct gw_ctx {
 	size_t nopen;                /* sessions not closed */
 	size_t naudit_wait;          /* sessions paused for the audit writer */
 	uint64_t next_id;
-	/* Tests only: treat every peer as non-loopback. */
-	bool force_remote;
+	/* Tests only: treat every peer as non-loopback (set from the test's
+	 * thread while the loop runs, hence atomic). */
+	atomic_bool force_remote;
 };
 
 /* Takes ownership of fd (closed on any failure, and at once with FATAL
