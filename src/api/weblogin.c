@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ struct weblogin {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool started;
-	volatile bool stop;
+	atomic_bool stop; /* read by curl callbacks on other threads */
 	struct weblogin_job *head, *tail;
 	size_t queued;
 	struct pending pend[WEBLOGIN_PENDING_MAX];

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ struct oidc {
 	uint64_t generation;    /* bumped whenever keys change */
 	struct cache_slot *cache;
 	int64_t next_refresh_ns;
-	volatile bool stop;
+	atomic_bool stop; /* read by curl callbacks on other threads */
 	bool kid_refetch_wanted; /* the refresh thread fetches at once */
 	bool kid_refetched;      /* last_kid_refetch_s is set */
 	int64_t last_kid_refetch_s; /* the caller's clock (now_s) */

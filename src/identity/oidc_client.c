@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static int scopes(json_t *doc, char **out)
 	return JG_OK;
 }
 
-int oidc_client_discover(const char *issuer, const volatile bool *abort_flag,
+int oidc_client_discover(const char *issuer, const atomic_bool *abort_flag,
 			 struct oidc_endpoints *out, char *err, size_t errlen)
 {
 	char url[2048];
@@ -125,7 +126,7 @@ out:
 }
 
 int oidc_client_post(const char *url, const char *form, const char *client_id,
-		     const char *secret, const volatile bool *abort_flag, long *status,
+		     const char *secret, const atomic_bool *abort_flag, long *status,
 		     char **body, size_t *len, char *err, size_t errlen)
 {
 	char *u = NULL, *p = NULL;

@@ -6,6 +6,7 @@
 #ifndef JG_IDENTITY_OIDC_CLIENT_H
 #define JG_IDENTITY_OIDC_CLIENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +26,7 @@ struct oidc_endpoints {
 
 /* Reads ISSUER/.well-known/openid-configuration (issuer must match
  * exactly; every endpoint https or loopback http). */
-int oidc_client_discover(const char *issuer, const volatile bool *abort_flag,
+int oidc_client_discover(const char *issuer, const atomic_bool *abort_flag,
 			 struct oidc_endpoints *out, char *err, size_t errlen) JG_WUR;
 void oidc_endpoints_clear(struct oidc_endpoints *e);
 /* True when the discovery document lists scope in scopes_supported. */
@@ -36,7 +37,7 @@ bool oidc_endpoints_has_scope(const struct oidc_endpoints *e, const char *scope)
  * secret, authenticates as the client with HTTP Basic.  Any HTTP status
  * is returned with its body (caller frees). */
 int oidc_client_post(const char *url, const char *form, const char *client_id,
-		     const char *secret, const volatile bool *abort_flag, long *status,
+		     const char *secret, const atomic_bool *abort_flag, long *status,
 		     char **body, size_t *len, char *err, size_t errlen) JG_WUR;
 
 /* Appends "&name=value" (value form-encoded; no "&" when *form is empty)

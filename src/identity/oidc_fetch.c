@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ struct fetch_buf {
 	size_t len, max;
 	bool too_big;
 	int64_t max_age_s;
-	const volatile bool *abort_flag;
+	const atomic_bool *abort_flag;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -128,7 +129,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
  * Any HTTP status is returned with its body (NUL-terminated, at most max
  * bytes; caller frees *body). */
 static int perform(const char *url, const char *form, const char *user, const char *pass,
-		   size_t max, const volatile bool *abort_flag, struct fetch_buf *b,
+		   size_t max, const atomic_bool *abort_flag, struct fetch_buf *b,
 		   long *status, char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
@@ -192,7 +193,7 @@ static int perform(const char *url, const char *form, const char *user, const ch
 	return rc;
 }
 
-int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
+int oidc_http_get(const char *url, size_t max, const atomic_bool *abort_flag,
 		  char **body, size_t *len, int64_t *max_age_s, char *err,
 		  size_t errlen)
 {
@@ -226,7 +227,7 @@ out:
 }
 
 int oidc_http_post(const char *url, const char *form, const char *user, const char *pass,
-		   size_t max, const volatile bool *abort_flag, long *status, char **body,
+		   size_t max, const atomic_bool *abort_flag, long *status, char **body,
 		   size_t *len, char *err, size_t errlen)
 {
 	struct fetch_buf b = {0};
@@ -246,7 +247,7 @@ int oidc_http_post(const char *url, const char *form, const char *user, const ch
 	return rc;
 }
 
-int oidc_discover_jwks_uri(const char *issuer, const volatile bool *abort_flag,
+int oidc_discover_jwks_uri(const char *issuer, const atomic_bool *abort_flag,
 			   char **jwks_uri, char *err, size_t errlen)
 {
 	char url[2048];

@@ -4,6 +4,7 @@
 #ifndef JG_IDENTITY_OIDC_FETCH_H
 #define JG_IDENTITY_OIDC_FETCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +23,7 @@ bool oidc_url_allowed(const char *url);
  * bytes, caller frees) and the Cache-Control max-age in seconds (-1 when
  * absent; 0 for no-cache/no-store).  abort_flag, when not NULL, is polled
  * so a shutdown does not wait for the timeout.  err gets a message. */
-int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
+int oidc_http_get(const char *url, size_t max, const atomic_bool *abort_flag,
 		  char **body, size_t *len, int64_t *max_age_s, char *err,
 		  size_t errlen) JG_WUR;
 
@@ -30,12 +31,12 @@ int oidc_http_get(const char *url, size_t max, const volatile bool *abort_flag,
  * rules as oidc_http_get; with user, HTTP Basic authentication.  Any HTTP
  * status is returned in *status with its body (caller frees *body). */
 int oidc_http_post(const char *url, const char *form, const char *user, const char *pass,
-		   size_t max, const volatile bool *abort_flag, long *status, char **body,
+		   size_t max, const atomic_bool *abort_flag, long *status, char **body,
 		   size_t *len, char *err, size_t errlen) JG_WUR;
 
 /* Reads ISSUER/.well-known/openid-configuration, checks that its issuer is
  * exactly ours and returns its jwks_uri (caller frees). */
-int oidc_discover_jwks_uri(const char *issuer, const volatile bool *abort_flag,
+int oidc_discover_jwks_uri(const char *issuer, const atomic_bool *abort_flag,
 			   char **jwks_uri, char *err, size_t errlen) JG_WUR;
 
 #endif
