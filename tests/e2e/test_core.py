@@ -451,6 +451,10 @@ policies:
         s.sighup()
         wait_for(lambda: s.request("mallory", "orders-db", "read", "5m")[0] == 201,
                  what="reloaded policy")
+        # the new config's config.loaded is appended by the engine
+        # asynchronously to the swap: wait for it, then exactly two
+        wait_for(lambda: len(s.audit_events(action="config.loaded")) >= 2,
+                 what="config.loaded of the reload")
         n_loaded = len(s.audit_events(action="config.loaded"))
         self.assertEqual(n_loaded, 2)
         # a bad file keeps the old config running and says why
