@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "core/model.h"
 #include "core/principal.h"
 #include "core/request.h"
 

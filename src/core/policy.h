@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "config/config.h"
+#include "core/model.h"
 #include "core/principal.h"
 
 /* Shell-style glob with '*' (any run) and '?' (one character). */

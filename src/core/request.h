@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "core/model.h"
 #include "core/actions.h"
 #include "core/principal.h"
 #include "util/err.h"
