@@ -14,6 +14,7 @@
 #include "core/request.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/netaddr.h"
 
 #define REPLAY_EVENTS_MAX 10000  /* audit events looked at for a resume */
 #define REPLAY_REQUESTS_MAX 1000 /* requests sent again by a resume */
@@ -142,21 +143,18 @@ static void suspend_conn(void *arg)
 static bool resume_point(struct conn *c, int64_t *out)
 {
 	const char *v = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "Last-Event-ID");
-	char *end;
-	long long n;
+	uint64_t n;
 
 	*out = -1;
 	if (v == NULL)
 		v = conn_arg(c, "last_event_id");
 	if (v == NULL || *v == '\0')
 		return true;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno || *end || n < 0 || *v < '0' || *v > '9') {
+	if (num_parse_u64(v, strlen(v), 0, INT64_MAX, &n) != JG_OK) {
 		conn_error(c, 400, "bad_request", "Last-Event-ID: must be an event id (an integer)");
 		return false;
 	}
-	*out = n;
+	*out = (int64_t)n;
 	return true;
 }
 

@@ -19,6 +19,7 @@
 #include "api/webui.h"
 #include "core/policy.h"
 #include "util/log.h"
+#include "util/netaddr.h"
 #include "util/timeutil.h"
 
 #define API_THREADS 2
@@ -81,20 +82,22 @@ const char *conn_arg(struct conn *c, const char *name)
 
 bool conn_arg_long(struct conn *c, const char *name, long lo, long hi, long *out)
 {
-	const char *v = conn_arg(c, name);
-	char *end;
-	long val;
+	const char *v = NULL;
+	size_t len = 0;
+	uint64_t val;
 
-	if (v == NULL || *v == '\0')
+	/* with its length: "%00" decodes to a NUL, which is not "absent" */
+	if (MHD_lookup_connection_value_n(c->mhd, MHD_GET_ARGUMENT_KIND, name,
+					  strlen(name), &v, &len) != MHD_YES ||
+	    v == NULL || len == 0)
 		return true;
-	errno = 0;
-	val = strtol(v, &end, 10);
-	if (errno || *end || val < lo || val > hi) {
+	if (lo < 0 || num_parse_u64(v, len, (uint64_t)lo, (uint64_t)hi,
+				    &val) != JG_OK) {
 		conn_error(c, 400, "bad_request", "%s: must be an integer from %ld to %ld",
 			   name, lo, hi);
 		return false;
 	}
-	*out = val;
+	*out = (long)val;
 	return true;
 }
 
@@ -245,16 +248,12 @@ static bool authenticate(struct conn *c, const char *method)
 
 static bool parse_id(const char *s, int64_t *id)
 {
-	char *end;
-	long long v;
+	size_t len = strcspn(s, "/");
+	uint64_t v;
 
-	if (*s < '1' || *s > '9')
+	if (num_parse_u64(s, len, 1, INT64_MAX, &v) != JG_OK)
 		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || (*end != '\0' && *end != '/') || v <= 0)
-		return false;
-	*id = v;
+	*id = (int64_t)v;
 	return true;
 }
 

@@ -310,6 +310,27 @@ class CoreTest(unittest.TestCase):
                 break
         self.assertEqual(seen, sorted(ids, reverse=True))
 
+    def test_numbers_in_urls(self):
+        """Every number in a URL has one grammar (util num_parse_u64):
+        plain digits, no sign, space or leading zero, in range; anything
+        else is 400 (or 404 for a path id) and changes nothing."""
+        s = self.srv
+        rid = s.request("alice", "orders-db", "read", "1h")[1]["id"]
+        before = s.http("GET", "/v1/requests/%d" % rid, "alice")
+        for bad in ("+3", "-1", "%203", "3%20", "03", "3x", "0", "1e2",
+                    "99999999999999999999", "%00", "%C3%A9", "%FF"):
+            st, body = s.http("GET", "/v1/requests?mine=1&limit=" + bad, "alice")
+            self.assertEqual(st, 400, (bad, body))
+            self.assertIn("limit", body["error"]["message"])
+            st, _ = s.http("GET", "/v1/audit?after=" + bad, "erin")
+            self.assertEqual(st, 400 if bad != "0" else 200, bad)
+            st, _ = s.http("GET", "/v1/requests/%s" % bad, "alice")
+            self.assertIn(st, (400, 404), bad)
+        for bad in ("0%d" % rid, "+%d" % rid, "%d0000000000000000000000" % rid):
+            st, _ = s.http("POST", "/v1/requests/%s/cancel" % bad, "alice", body={})
+            self.assertIn(st, (400, 404), bad)
+        self.assertEqual(s.http("GET", "/v1/requests/%d" % rid, "alice"), before)
+
     def test_cancel(self):
         s = self.srv
         _, r = s.request("alice", "orders-db", "write", "30m", reason="x", ticket="OPS-5")
