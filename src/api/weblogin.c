@@ -12,6 +12,7 @@
 #include "identity/oidc_client.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 #define LOGIN_COOKIE "jitgate_login"
@@ -74,17 +75,6 @@ bool weblogin_next_ok(const char *next)
 	return true;
 }
 
-/* Printable ASCII of what an IdP said, for messages and the audit. */
-static void printable(char *dst, size_t cap, const char *src)
-{
-	size_t i = 0;
-
-	for (; src && src[i] && i + 1 < cap; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || (unsigned char)src[i] >= 0x7f ? '?'
-										     : src[i];
-	dst[i] = '\0';
-}
-
 void weblogin_job_free(struct weblogin_job *job)
 {
 	if (job == NULL)
@@ -137,7 +127,7 @@ static void job_fail(struct weblogin_job *j, int err, const char *what, const ch
 {
 	char safe[200];
 
-	printable(safe, sizeof(safe), detail);
+	text_copy_printable(safe, sizeof(safe), detail);
 	j->err = err;
 	snprintf(j->fail.reason, sizeof(j->fail.reason), "%s%s", what, safe);
 }
@@ -566,7 +556,7 @@ static void refuse(struct conn *c, const char *url, const char *reason)
 {
 	struct auth_failure fail = {0};
 
-	printable(fail.reason, sizeof(fail.reason), reason);
+	text_copy_printable(fail.reason, sizeof(fail.reason), reason);
 	(void)url;
 	conn_refuse_auth(c, "web", &fail);
 }
@@ -585,7 +575,7 @@ void weblogin_callback(struct conn *c, const char *url)
 	if (error != NULL) {
 		char e[64];
 
-		printable(e, sizeof(e), error);
+		text_copy_printable(e, sizeof(e), error);
 		snprintf(why, sizeof(why), "the IdP refused the sign-in: %s", e);
 		refuse(c, url, why);
 		return;

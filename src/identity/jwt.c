@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "identity/b64url.h"
+#include "util/text.h"
 
 #define JWT_HEADER_MAX 4096 /* decoded bytes of the protected header */
 #define NUMERICDATE_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
@@ -34,26 +35,12 @@ static int refuse(struct jwt_result *res, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Copies an untrusted string for messages and audit: bounded, with control
- * characters and non-ASCII replaced, so it cannot forge log lines. */
-static void copy_printable(char *dst, size_t cap, const char *src)
-{
-	size_t i = 0;
-
-	for (; src[i] && i + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	dst[i] = '\0';
-}
-
 static void info_from(char *dst, size_t cap, json_t *obj, const char *name)
 {
 	json_t *v = json_object_get(obj, name);
 
 	if (json_is_string(v))
-		copy_printable(dst, cap, json_string_value(v));
+		text_copy_printable(dst, cap, json_string_value(v));
 }
 
 /* ES256 signatures are raw r||s; OpenSSL verifies DER. */

@@ -14,6 +14,7 @@
 #include "identity/oidc_fetch.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 struct cache_slot {
@@ -92,22 +93,11 @@ fail:
 	return JG_ERR_NOMEM;
 }
 
-static void sanitize(char *dst, size_t cap, const char *src)
-{
-	size_t i = 0;
-
-	for (; src && src[i] && i + 1 < cap; i++)
-		dst[i] = ((unsigned char)src[i] < 0x20 || (unsigned char)src[i] >= 0x7f)
-				 ? '?'
-				 : src[i];
-	dst[i] = '\0';
-}
-
 static void log_skip(void *ctx, size_t index, const char *kid, const char *reason)
 {
 	char k[JWK_KID_MAX + 1];
 
-	sanitize(k, sizeof(k), kid ? kid : "-");
+	text_copy_printable(k, sizeof(k), kid ? kid : "-");
 	log_warn(ctx, "JWKS key #%zu (kid %s) skipped: %s", index, k, reason);
 }
 

@@ -116,3 +116,15 @@ size_t text_escape(char *dst, size_t cap, const char *src, size_t len,
 	dst[n] = '\0';
 	return n;
 }
+
+void text_copy_printable(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+
+	for (; src && src[i] && i + 1 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+}

@@ -28,6 +28,12 @@ size_t text_escaped_len(const char *src, size_t len, unsigned flags);
  * valid UTF-8.  Returns the length written. */
 size_t text_escape(char *dst, size_t cap, const char *src, size_t len,
 		   unsigned flags);
+/* Copies src (NULL: "") into dst (cap >= 1, always NUL-terminated) cut at
+ * cap - 1 bytes, every byte outside printable ASCII (controls, DEL,
+ * non-ASCII) written as '?': for a short untrusted value (a key id, an
+ * IdP's error code) quoted in a message, where one byte per byte matters
+ * more than keeping the original readable. */
+void text_copy_printable(char *dst, size_t cap, const char *src);
 /* True when text_escape under flags would change src. */
 bool text_needs_escape(const char *src, size_t len, unsigned flags);
 

@@ -98,6 +98,25 @@ static void test_log_line_cannot_be_forged(void **state)
 				    "from 10.0.0.1\\xff"));
 }
 
+/* text_copy_printable: bounded, one byte per byte, nothing outside
+ * printable ASCII survives, NULL reads as empty. */
+static void test_copy_printable(void **state)
+{
+	char out[8];
+
+	(void)state;
+	text_copy_printable(out, sizeof(out), "kid-1");
+	assert_string_equal(out, "kid-1");
+	text_copy_printable(out, sizeof(out), "a\nb\x7f\xc3\xa9\x1b[");
+	assert_string_equal(out, "a?b????");
+	text_copy_printable(out, sizeof(out), "0123456789");
+	assert_string_equal(out, "0123456");
+	text_copy_printable(out, 1, "abc");
+	assert_string_equal(out, "");
+	text_copy_printable(out, sizeof(out), NULL);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_control_escaped_for_logs),
 		cmocka_unit_test(test_truncation_keeps_whole_characters),
 		cmocka_unit_test(test_log_line_cannot_be_forged),
+		cmocka_unit_test(test_copy_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
