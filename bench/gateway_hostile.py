@@ -9,6 +9,10 @@ against the real daemon and a real PostgreSQL:
   emfile   log lines and daemon CPU seconds in 3 s with 1,100 idle
            connections against RLIMIT_NOFILE 1024, then whether a login
            succeeds once they are closed
+  preauth  durable rows for 10,000 connections refused before the
+           password (bad dbname) from one address, counted after a
+           restart (which writes every aggregate), and how they were
+           answered
 
 Usage: bench/gateway_hostile.py [JITGATE_BINARY [BASELINE_BINARY]] [case ...]
 Prints one line per figure (for each binary: with a baseline, e.g. a
@@ -167,7 +171,22 @@ def case_emfile(srv, gwport):
           "lines, %.2f CPU s; login afterwards: %s" % (len(socks), lines, cpu, ok))
 
 
-CASES = {"flush": case_flush, "prepared": case_prepared,
+def case_preauth(srv, gwport):
+    def rows():
+        return len([e for e in srv.audit_events()
+                    if e["action"] in ("check.denied", "auth.failed")])
+
+    before = rows()
+    codes = {}
+    for _ in range(10000):
+        r = pgwire.login(gwport, "mallory", "", database="orders-db@")
+        codes[r.sqlstate] = codes.get(r.sqlstate, 0) + 1
+    srv.restart()  # closes every minute: the aggregates are written
+    print("preauth: 10,000 refused connections answered %s: %d durable rows"
+          % (codes, rows() - before))
+
+
+CASES = {"preauth": case_preauth, "flush": case_flush, "prepared": case_prepared,
          "gssenc": case_gssenc, "emfile": case_emfile}
 
 

@@ -49,6 +49,18 @@ struct gateway_hooks {
 	bool (*audit)(void *ctx, const char *action, const char *subject,
 		      const char *resource, const char *role,
 		      int64_t request_id, json_t *detail);
+	/* A login refused before its password was asked for (why:
+	 * bad_dbname, replication, tls_required).  Anyone can cause one by
+	 * connecting, so the hook audits it (check.denied) aggregated and
+	 * limited like a failed authentication, not once per connection.
+	 * user, resource and role are only what the client claimed
+	 * (resource and role may be "").  0: refuse as the gateway says;
+	 * JG_ERR_LIMIT: client ("host:port") has had too many failures
+	 * (FATAL 53300) and reason says so.  May be NULL: the refusal is
+	 * then handed to audit.  Never blocks. */
+	int (*refuse_preauth)(void *ctx, const char *user, const char *resource,
+			      const char *role, const char *client, const char *why,
+			      char *reason, size_t reasonlen);
 };
 
 /* Starts the gateway on base, accepting on listen_fd: a socket already

@@ -211,13 +211,31 @@ void session_fatal(struct session *s, const char *sqlstate,
 	session_close(s, why);
 }
 
-/* Refuses a login: FATAL to the client plus an audit event. */
+/* Refuses a login: FATAL to the client plus an audit event.  Before
+ * authentication the refuse_preauth hook audits it (aggregated, and past
+ * the address's limit refused with 53300 instead). */
 static void session_refuse(struct session *s, const char *sqlstate,
 			   const char *action, const char *reason,
 			   const char *msg)
 {
+	const struct gateway_hooks *h = &s->gw->hooks;
+	char why[256], limited[300];
+
 	log_info(s->tag, "refused %s from %s: %s", s->subject[0] ?
 		 s->subject : "-", s->peer, reason);
+	if (!s->authenticated && h->refuse_preauth) {
+		why[0] = '\0';
+		if (h->refuse_preauth(h->ctx, s->subject, s->resource, s->role,
+				      s->peer, reason, why, sizeof(why)) ==
+		    JG_ERR_LIMIT) {
+			snprintf(limited, sizeof(limited), "jitgate: %s", why);
+			session_fatal(s, "53300", limited,
+				      "too many failed logins");
+			return;
+		}
+		session_fatal(s, sqlstate, msg, reason);
+		return;
+	}
 	session_audit(s, action, json_pack("{s:s, s:s, s:s}", "via", "gateway",
 				   "reason", reason, "client", s->peer));
 	session_fatal(s, sqlstate, msg, reason);

@@ -10,7 +10,8 @@
 
 #define NIL (-1)
 
-/* One minute of one pair (claimed set) or one address (claimed empty). */
+/* One minute of one pair (claimed and action set) or one address (both
+ * empty). */
 struct entry {
 	uint64_t hash;
 	int32_t hnext;        /* bucket chain, or the free list */
@@ -20,6 +21,7 @@ struct entry {
 	uint64_t refused; /* address: requests refused past the limit */
 	char addr[AUTHLIMIT_ADDR_MAX];
 	char claimed[AUTHLIMIT_CLAIM_MAX];
+	char action[AUTHLIMIT_ACTION_MAX];
 	char via[8];
 	char reason[AUTHLIMIT_REASON_MAX];
 };
@@ -63,35 +65,42 @@ static int table_init(struct table *t, size_t cap, bool is_addr)
 	return JG_OK;
 }
 
-static uint64_t key_hash(const struct authlimit *l, const char *addr, const char *claimed)
+/* The key of a pair (addr, claimed, action), or of an address (claimed
+ * and action ""): each part as the entry keeps it, NUL-separated. */
+static uint64_t key_hash(const struct authlimit *l, const char *addr, const char *claimed,
+			 const char *action)
 {
 	struct {
 		uint8_t secret[32];
-		char text[AUTHLIMIT_ADDR_MAX + AUTHLIMIT_CLAIM_MAX + 2];
+		char text[AUTHLIMIT_ADDR_MAX + AUTHLIMIT_CLAIM_MAX + AUTHLIMIT_ACTION_MAX];
 	} in;
 	uint8_t d[SHA256_LEN];
 	size_t la = strnlen(addr, AUTHLIMIT_ADDR_MAX - 1);
 	size_t lc = strnlen(claimed, AUTHLIMIT_CLAIM_MAX - 1);
+	size_t lx = strnlen(action, AUTHLIMIT_ACTION_MAX - 1);
 	uint64_t h = 0;
 
 	memcpy(in.secret, l->secret, sizeof(in.secret));
 	memcpy(in.text, addr, la);
 	in.text[la] = '\0';
 	memcpy(in.text + la + 1, claimed, lc);
-	crypto_sha256(&in, sizeof(in.secret) + la + 1 + lc, d);
+	in.text[la + 1 + lc] = '\0';
+	memcpy(in.text + la + lc + 2, action, lx);
+	crypto_sha256(&in, sizeof(in.secret) + la + lc + 2 + lx, d);
 	for (int i = 0; i < 8; i++)
 		h = h << 8 | d[i];
 	return h;
 }
 
 static int32_t table_find(const struct table *t, uint64_t h, const char *addr,
-			  const char *claimed)
+			  const char *claimed, const char *action)
 {
 	for (int32_t i = t->buckets[h & (t->nbuckets - 1)]; i != NIL; i = t->e[i].hnext) {
 		const struct entry *e = &t->e[i];
 
 		if (e->hash == h && strncmp(e->addr, addr, sizeof(e->addr) - 1) == 0 &&
-		    strncmp(e->claimed, claimed, sizeof(e->claimed) - 1) == 0)
+		    strncmp(e->claimed, claimed, sizeof(e->claimed) - 1) == 0 &&
+		    strncmp(e->action, action, sizeof(e->action) - 1) == 0)
 			return i;
 	}
 	return NIL;
@@ -102,7 +111,7 @@ static void report(struct authlimit *l, const struct table *t, const struct entr
 {
 	struct authlimit_report r = {
 		.refused = t->is_addr, .addr = e->addr, .claimed = e->claimed,
-		.via = e->via, .reason = e->reason, .start_ms = e->start_ms,
+		.action = e->action, .via = e->via, .reason = e->reason, .start_ms = e->start_ms,
 		.count = t->is_addr ? e->refused : e->count,
 	};
 
@@ -133,7 +142,8 @@ static void table_remove(struct table *t, int32_t i)
 
 /* A new entry for the key, evicting (and reporting) the oldest when full. */
 static struct entry *table_add(struct authlimit *l, struct table *t, uint64_t h,
-			       const char *addr, const char *claimed, int64_t now_ms)
+			       const char *addr, const char *claimed, const char *action,
+			       int64_t now_ms)
 {
 	struct entry *e;
 	int32_t i, *b;
@@ -150,6 +160,7 @@ static struct entry *table_add(struct authlimit *l, struct table *t, uint64_t h,
 	e->start_ms = now_ms;
 	snprintf(e->addr, sizeof(e->addr), "%s", addr);
 	snprintf(e->claimed, sizeof(e->claimed), "%s", claimed);
+	snprintf(e->action, sizeof(e->action), "%s", action);
 	b = &t->buckets[h & (t->nbuckets - 1)];
 	e->hnext = *b;
 	*b = i;
@@ -176,9 +187,10 @@ static bool closed(const struct entry *e, int64_t now_ms)
 /* The entry of the key whose minute is still open, or NULL (a closed one
  * is reported and dropped first). */
 static struct entry *table_get(struct authlimit *l, struct table *t, uint64_t h,
-			       const char *addr, const char *claimed, int64_t now_ms)
+			       const char *addr, const char *claimed, const char *action,
+			       int64_t now_ms)
 {
-	int32_t i = table_find(t, h, addr, claimed);
+	int32_t i = table_find(t, h, addr, claimed, action);
 
 	if (i == NIL)
 		return NULL;
@@ -243,7 +255,8 @@ static void set_text(char *dst, size_t cap, const char *src)
 }
 
 enum authlimit_verdict authlimit_failure(struct authlimit *l, const char *addr,
-					 const char *claimed, const char *via,
+					 const char *claimed, const char *action,
+					 const char *via,
 					 const char *reason, int64_t limit,
 					 int64_t now_ms, int64_t *retry_after_s)
 {
@@ -252,13 +265,14 @@ enum authlimit_verdict authlimit_failure(struct authlimit *l, const char *addr,
 	enum authlimit_verdict v;
 
 	claimed = claimed ? claimed : "";
+	action = action ? action : "";
 	*retry_after_s = 0;
-	ha = key_hash(l, addr, "");
-	hp = key_hash(l, addr, claimed);
+	ha = key_hash(l, addr, "", "");
+	hp = key_hash(l, addr, claimed, action);
 	pthread_mutex_lock(&l->mu);
-	a = table_get(l, &l->addrs, ha, addr, "", now_ms);
+	a = table_get(l, &l->addrs, ha, addr, "", "", now_ms);
 	if (!a)
-		a = table_add(l, &l->addrs, ha, addr, "", now_ms);
+		a = table_add(l, &l->addrs, ha, addr, "", "", now_ms);
 	set_text(a->via, sizeof(a->via), via);
 	if ((int64_t)a->count >= limit) {
 		a->refused++;
@@ -267,12 +281,12 @@ enum authlimit_verdict authlimit_failure(struct authlimit *l, const char *addr,
 		goto out;
 	}
 	a->count++;
-	p = table_get(l, &l->pairs, hp, addr, claimed, now_ms);
+	p = table_get(l, &l->pairs, hp, addr, claimed, action, now_ms);
 	if (p) {
 		p->count++;
 		v = AUTHLIMIT_COUNTED;
 	} else {
-		p = table_add(l, &l->pairs, hp, addr, claimed, now_ms);
+		p = table_add(l, &l->pairs, hp, addr, claimed, action, now_ms);
 		v = AUTHLIMIT_RECORD;
 	}
 	set_text(p->via, sizeof(p->via), via);
@@ -285,13 +299,13 @@ out:
 bool authlimit_over(struct authlimit *l, const char *addr, const char *via,
 		    int64_t limit, int64_t now_ms, int64_t *retry_after_s)
 {
-	uint64_t ha = key_hash(l, addr, "");
+	uint64_t ha = key_hash(l, addr, "", "");
 	struct entry *a;
 	bool over = false;
 
 	*retry_after_s = 0;
 	pthread_mutex_lock(&l->mu);
-	a = table_get(l, &l->addrs, ha, addr, "", now_ms);
+	a = table_get(l, &l->addrs, ha, addr, "", "", now_ms);
 	if (a && (int64_t)a->count >= limit) {
 		a->refused++;
 		set_text(a->via, sizeof(a->via), via);

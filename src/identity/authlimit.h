@@ -2,10 +2,13 @@
  * (design section 9).  Two bounded tables, both keyed by outside text and
  * therefore hashed with a per-process secret:
  *
- * - per (client address, claimed subject): the first failure of a minute
- *   is to be audited at once (AUTHLIMIT_RECORD); the further ones of that
- *   minute are only counted (AUTHLIMIT_COUNTED) and reported once when the
- *   minute closes (authlimit_flush);
+ * - per (client address, claimed subject, action): the first failure of a
+ *   minute is to be audited at once (AUTHLIMIT_RECORD); the further ones of
+ *   that minute are only counted (AUTHLIMIT_COUNTED) and reported once when
+ *   the minute closes (authlimit_flush).  The action is what the caller
+ *   audits a failure as ("auth.failed", or "check.denied" for a gateway
+ *   login refused before its password was asked for): each action keeps
+ *   its own count and report;
  * - per client address: failures in its minute.  Past the limit the
  *   address is refused (AUTHLIMIT_REFUSED: answer 429 / 53300, write
  *   nothing); the refusals are counted and reported once when its minute
@@ -29,6 +32,7 @@
 #define AUTHLIMIT_ADDR_MAX 64    /* bytes of an address kept (INET6 text fits) */
 #define AUTHLIMIT_CLAIM_MAX 256  /* bytes of a claimed subject kept */
 #define AUTHLIMIT_REASON_MAX 160 /* bytes of the last reason kept */
+#define AUTHLIMIT_ACTION_MAX 24  /* bytes of an action kept */
 #define AUTHLIMIT_DEFAULT_ENTRIES 4096
 
 struct authlimit;
@@ -44,6 +48,7 @@ struct authlimit_report {
 	bool refused;        /* false: a pair's failures; true: an address's refusals */
 	const char *addr;
 	const char *claimed; /* pair reports only; may be "" */
+	const char *action;  /* pair reports: the audited action; "" otherwise */
 	const char *via;     /* "api" or "gateway" of the last failure */
 	const char *reason;  /* the last failure's reason (pair reports) */
 	uint64_t count;      /* failures after the first / requests refused */
@@ -60,11 +65,13 @@ int authlimit_new(size_t max_entries, authlimit_emit_fn emit, void *ctx,
 void authlimit_free(struct authlimit *l);
 
 /* Records one failed authentication from addr claiming claimed (may be
- * NULL or "") with reason, against limit failures per minute.  On
+ * NULL or "") audited as action, with reason, against limit failures of
+ * the address per minute (every action counts towards it).  On
  * AUTHLIMIT_REFUSED *retry_after_s is the whole seconds (>= 1) until the
  * address's minute closes. */
 enum authlimit_verdict authlimit_failure(struct authlimit *l, const char *addr,
-					 const char *claimed, const char *via,
+					 const char *claimed, const char *action,
+					 const char *via,
 					 const char *reason, int64_t limit,
 					 int64_t now_ms, int64_t *retry_after_s);
 /* For a request without valid credentials that is not itself a failure

@@ -13,6 +13,7 @@
 #include "util/timeutil.h"
 
 #define FLUSH_INTERVAL_MS 1000 /* a closed minute is written within this */
+#define AUTH_FAILED_ACTION "auth.failed"
 
 struct authsvc {
 	struct engine *engine;
@@ -36,8 +37,8 @@ static void set_text(json_t *obj, const char *key, const char *text)
 		json_object_set_new(obj, key, canon_string(text));
 }
 
-static json_t *failure_event(const char *actor, const char *via, const char *addr,
-			     const char *claimed, const char *reason)
+static json_t *failure_event(const char *action, const char *actor, const char *via,
+			     const char *addr, const char *claimed, const char *reason)
 {
 	json_t *ev = json_object(), *detail = json_object();
 
@@ -46,7 +47,7 @@ static json_t *failure_event(const char *actor, const char *via, const char *add
 		json_decref(detail);
 		return NULL;
 	}
-	json_object_set_new(ev, "action", json_string("auth.failed"));
+	json_object_set_new(ev, "action", json_string(action));
 	json_object_set_new(ev, "actor", canon_string(actor));
 	set_text(detail, "reason", reason);
 	set_text(detail, "remote_addr", addr);
@@ -64,13 +65,14 @@ static void emit_report(void *ctx, const struct authlimit_report *r)
 	json_t *ev, *detail;
 
 	if (r->refused) {
-		ev = failure_event("anonymous", r->via, r->addr, NULL,
+		ev = failure_event(AUTH_FAILED_ACTION, "anonymous", r->via, r->addr, NULL,
 				   "too many failed authentications from this address: "
 				   "requests without valid credentials were refused");
 		log_warn(NULL, "%llu request(s) from %s refused in a minute: too many failed "
 			       "authentications", (unsigned long long)r->count, r->addr);
 	} else {
-		ev = failure_event("anonymous", r->via, r->addr, r->claimed, r->reason);
+		ev = failure_event(r->action, "anonymous", r->via, r->addr, r->claimed,
+				   r->reason);
 	}
 	if (!ev) {
 		atomic_fetch_add(&a->metrics->audit_dropped, 1);
@@ -208,26 +210,32 @@ static void limited(struct authsvc *a, struct auth_result *res, int64_t retry_af
 		 (long long)retry_after_s);
 }
 
-/* A presented credential failed: the limiter decides between auditing it
- * now, counting it, or refusing the address. */
+/* A presented credential failed (action auth.failed), or a login was
+ * refused before one was asked for (the caller's action): the limiter
+ * decides between auditing it now, counting it, or refusing the address. */
 static enum auth_outcome failed(struct authsvc *a, const struct config *cfg,
 				const struct auth_attempt *at, const struct auth_failure *fail,
-				const char *actor, int64_t now_ms, struct auth_result *res)
+				const char *action, const char *actor, int64_t now_ms,
+				struct auth_result *res)
 {
 	const int64_t limit = cfg->limits.auth_failures_per_ip_per_min;
 	const char *claimed = at->user ? at->user : fail->sub;
+	const bool auth = strcmp(action, AUTH_FAILED_ACTION) == 0;
 	int64_t retry;
 
-	atomic_fetch_add_explicit(&a->metrics->auth_failures, 1, memory_order_relaxed);
-	switch (authlimit_failure(a->lim, at->client, claimed, at->via, fail->reason, limit,
-				  now_ms, &retry)) {
+	if (auth)
+		atomic_fetch_add_explicit(&a->metrics->auth_failures, 1, memory_order_relaxed);
+	switch (authlimit_failure(a->lim, at->client, claimed, action, at->via, fail->reason,
+				  limit, now_ms, &retry)) {
 	case AUTHLIMIT_REFUSED:
 		limited(a, res, retry);
 		return AUTH_LIMITED;
 	case AUTHLIMIT_RECORD:
-		log_info(NULL, "auth failed via %s from %s for %s: %s", at->via, at->client,
-			 claimed[0] ? claimed : "-", fail->reason);
-		res->event = failure_event(actor, at->via, at->client, claimed, fail->reason);
+		if (auth)
+			log_info(NULL, "auth failed via %s from %s for %s: %s", at->via,
+				 at->client, claimed[0] ? claimed : "-", fail->reason);
+		res->event = failure_event(action, actor, at->via, at->client, claimed,
+					   fail->reason);
 		if (res->event) {
 			json_t *d = json_object_get(res->event, "detail");
 
@@ -295,7 +303,7 @@ enum auth_outcome authsvc_authenticate(struct authsvc *a, const struct config *c
 		actor = fail.sub;
 		authn_clear(who);
 	}
-	return failed(a, cfg, at, &fail, actor, now_ms, res);
+	return failed(a, cfg, at, &fail, AUTH_FAILED_ACTION, actor, now_ms, res);
 }
 
 enum auth_outcome authsvc_record_failure(struct authsvc *a, const struct config *cfg,
@@ -304,5 +312,18 @@ enum auth_outcome authsvc_record_failure(struct authsvc *a, const struct config 
 					 struct auth_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	return failed(a, cfg, at, fail, "anonymous", now_ms, res);
+	return failed(a, cfg, at, fail, AUTH_FAILED_ACTION, "anonymous", now_ms, res);
+}
+
+enum auth_outcome authsvc_record_refusal(struct authsvc *a, const struct config *cfg,
+					 const struct auth_attempt *at, const char *action,
+					 const char *reason, int64_t now_ms,
+					 struct auth_result *res)
+{
+	struct auth_failure fail;
+
+	memset(res, 0, sizeof(*res));
+	memset(&fail, 0, sizeof(fail));
+	snprintf(fail.reason, sizeof(fail.reason), "%s", reason);
+	return failed(a, cfg, at, &fail, action, "anonymous", now_ms, res);
 }

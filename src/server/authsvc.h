@@ -76,6 +76,21 @@ enum auth_outcome authsvc_record_failure(struct authsvc *a, const struct config 
 					 const struct auth_failure *fail, int64_t now_ms,
 					 struct auth_result *res);
 
+/* A login refused before any credential was asked for (the gateway's
+ * bad_dbname, replication, tls_required: anyone can cause them by
+ * connecting): counted against at->client's limit like a failed
+ * authentication and audited as action (e.g. "check.denied", actor
+ * "anonymous", at->user as detail.claimed_subject, reason as
+ * detail.reason) the same way: the first of a (client address, claimed
+ * subject, action) in a minute now (res->event when not NULL), the rest
+ * counted into one event with detail.count when the minute closes.
+ * Returns AUTH_FAILED, or AUTH_LIMITED (53300, nothing written) when the
+ * address is past limits.auth_failures_per_ip_per_min. */
+enum auth_outcome authsvc_record_refusal(struct authsvc *a, const struct config *cfg,
+					 const struct auth_attempt *at, const char *action,
+					 const char *reason, int64_t now_ms,
+					 struct auth_result *res);
+
 /* Copies the address part of "host:port" (IPv4, or IPv6 with or without
  * brackets) into out. */
 void authsvc_client_addr(const char *peer, char *out, size_t outlen);

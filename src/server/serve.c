@@ -195,6 +195,41 @@ static int gw_authenticate(void *ctx, const char *user, const char *password,
 	return o == AUTH_LIMITED ? JG_ERR_LIMIT : JG_ERR_AUTH;
 }
 
+/* A login refused before its password: aggregated and limited by the
+ * same limiter as failed authentications (server/authsvc). */
+static int gw_refuse_preauth(void *ctx, const char *user, const char *resource,
+			     const char *role, const char *client, const char *why,
+			     char *reason, size_t reasonlen)
+{
+	struct daemon *d = ctx;
+	struct cfgref *ref = cfgholder_get(d->cfg);
+	struct auth_attempt at = {.via = "gateway", .user = user};
+	struct auth_result res;
+	char addr[64];
+	enum auth_outcome o;
+
+	authsvc_client_addr(client, addr, sizeof(addr));
+	at.client = addr;
+	o = authsvc_record_refusal(d->auth, cfgref_config(ref), &at, "check.denied", why,
+				   time_now_ms(), &res);
+	cfgref_put(ref);
+	if (res.event) {
+		/* the names come from the startup packet: escaped, never lost */
+		json_object_set_new(json_object_get(res.event, "detail"), "client",
+				    canon_string(client));
+		if (resource && *resource)
+			json_object_set_new(res.event, "resource", canon_string(resource));
+		if (role && *role)
+			json_object_set_new(res.event, "role", canon_string(role));
+		engine_audit_async(d->engine, res.event);
+	}
+	if (o == AUTH_LIMITED) {
+		snprintf(reason, reasonlen, "%s", res.reason);
+		return JG_ERR_LIMIT;
+	}
+	return JG_OK;
+}
+
 static int gw_find_grant(void *ctx, const char *subject, const char *resource,
 			 const char *role, struct gateway_grant *out)
 {
@@ -535,6 +570,7 @@ static int gateway_part_start(struct daemon *d)
 	hooks = (struct gateway_hooks){
 		.ctx = d,
 		.authenticate = gw_authenticate,
+		.refuse_preauth = gw_refuse_preauth,
 		.find_grant = gw_find_grant,
 		.audit = gw_audit,
 	};

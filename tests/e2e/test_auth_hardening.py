@@ -99,6 +99,14 @@ class AuthHardeningTest(unittest.TestCase):
         return [e for e in self.events(action)
                 if e.get("detail", {}).get("remote_addr") == addr]
 
+    def valid_login_served(self, src):
+        """A limited address's valid token still logs in at the gateway."""
+        st, body = self.srv.request("alice", "orders-db", "read", "30m")
+        self.assertEqual(st, 201, body)
+        r = pgwire.login(self.gwport, "alice", token("alice"), src=src)
+        self.assertTrue(r.ready, (r.sqlstate, r.message))
+        r.conn.close()
+
     # -- actors ---------------------------------------------------------
 
     def test_gateway_preauth_refusal_has_no_actor(self):
@@ -219,12 +227,7 @@ class AuthHardeningTest(unittest.TestCase):
         codes = [pgwire.login(self.gwport, "u%d" % (i % 3), "guess", src=src).sqlstate
                  for i in range(12)]
         self.assertEqual(codes, ["28P01"] * LIMIT + ["53300"] * (12 - LIMIT))
-        # a valid token from that address still logs in
-        st, body = self.srv.request("alice", "orders-db", "read", "30m")
-        self.assertEqual(st, 201, body)
-        r = pgwire.login(self.gwport, "alice", token("alice"), src=src)
-        self.assertTrue(r.ready, (r.sqlstate, r.message))
-        r.conn.close()
+        self.valid_login_served(src)
         # one event per claimed subject so far (u0, u1, u2): 3, not 12
         wait_for(lambda: len(self.by_addr("auth.failed", src)) >= 3, what="3 events")
         ev = self.by_addr("auth.failed", src)
@@ -233,6 +236,58 @@ class AuthHardeningTest(unittest.TestCase):
         # the API shares the limiter: the address is refused there too
         st, _, _ = http_from(self.srv, src, "GET", "/v1/whoami", tok="guess")
         self.assertEqual(st, 429)
+
+    def test_gateway_preauth_refusals_aggregated_then_refused(self):
+        # refusals before the password (anyone can cause them by
+        # connecting) are limited and aggregated like failed logins: not
+        # one durable row per connection
+        src = "127.0.0.6"
+        codes = [pgwire.login(self.gwport, "mallory", "", database="orders-db@",
+                              src=src).sqlstate for _ in range(LIMIT + 2)]
+        # a replication request of another claimed user is refused by the
+        # same limit (the address is spent)
+        c = pgwire.Conn(self.gwport, src=src)
+        try:
+            c.send(pgwire.startup("eve", "orders-db", replication="database"))
+            kind, body = c.read_msg()
+            self.assertEqual(kind, b"E")
+            codes.append(pgwire.parse_error(body)["C"])
+        finally:
+            c.close()
+        codes += [pgwire.login(self.gwport, "mallory", "", database="orders-db@",
+                               src=src).sqlstate for _ in range(40)]
+        self.assertEqual(len(codes), LIMIT + 43)
+        self.assertEqual(codes, ["3D000"] * LIMIT + ["53300"] * 43)
+        # the address's failed logins share the limit: refused at once
+        self.assertEqual(pgwire.login(self.gwport, "alice", "guess", src=src).sqlstate,
+                         "53300")
+        self.valid_login_served(src)
+        # durable so far: the first refusal only
+        wait_for(lambda: len(self.by_addr("check.denied", src)) >= 1, what="1 event")
+        ev = self.by_addr("check.denied", src)
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual(ev[0]["actor"], "anonymous")
+        self.assertNotIn("resource", ev[0])  # the dbname did not parse
+        self.assertEqual(ev[0]["detail"]["reason"], "bad_dbname")
+        self.assertEqual(ev[0]["detail"]["claimed_subject"], "mallory")
+        self.assertEqual(ev[0]["detail"]["via"], "gateway")
+        self.assertTrue(ev[0]["detail"]["client"].startswith(src + ":"), ev[0])
+        # another address is not affected
+        r = pgwire.login(self.gwport, "mallory", "", database="orders-db@",
+                         src="127.0.0.7")
+        self.assertEqual(r.sqlstate, "3D000")
+        # stopping closes every minute: the counts are written, not lost
+        self.srv.restart()
+        ev = self.by_addr("check.denied", src)
+        self.assertEqual(len(ev), 2, ev)
+        self.assertEqual(ev[1]["detail"]["count"], LIMIT - 1)
+        self.assertTrue(ev[1]["detail"]["aggregated"])
+        self.assertEqual(ev[1]["detail"]["reason"], "bad_dbname")
+        lim = [e for e in self.by_addr("auth.failed", src)
+               if e["detail"].get("rate_limited")]
+        self.assertEqual(len(lim), 1, lim)
+        # refused past the limit: the 43 refusals and the failed login
+        self.assertEqual(lim[0]["detail"]["count"], 43 + 1)
 
     # -- probes and /metrics ---------------------------------------------
 

@@ -19,7 +19,7 @@ struct seen {
 	int n;
 	struct {
 		bool refused;
-		char addr[64], claimed[256], via[8], reason[160];
+		char addr[64], claimed[256], action[24], via[8], reason[160];
 		uint64_t count;
 		int64_t start_ms;
 	} r[64];
@@ -33,6 +33,7 @@ static void emit(void *ctx, const struct authlimit_report *r)
 	s->r[s->n].refused = r->refused;
 	snprintf(s->r[s->n].addr, sizeof(s->r[s->n].addr), "%s", r->addr);
 	snprintf(s->r[s->n].claimed, sizeof(s->r[s->n].claimed), "%s", r->claimed);
+	snprintf(s->r[s->n].action, sizeof(s->r[s->n].action), "%s", r->action);
 	snprintf(s->r[s->n].via, sizeof(s->r[s->n].via), "%s", r->via);
 	snprintf(s->r[s->n].reason, sizeof(s->r[s->n].reason), "%s", r->reason);
 	s->r[s->n].count = r->count;
@@ -43,7 +44,8 @@ static void emit(void *ctx, const struct authlimit_report *r)
 static enum authlimit_verdict failure(struct authlimit *l, const char *addr, const char *who,
 				   int64_t limit, int64_t now, int64_t *retry)
 {
-	return authlimit_failure(l, addr, who, "api", "bad token", limit, now, retry);
+	return authlimit_failure(l, addr, who, "auth.failed", "api", "bad token", limit, now,
+				 retry);
 }
 
 /* The first failure of a pair in a minute is recorded, the others are
@@ -144,6 +146,53 @@ static void test_limit_refuses_address(void **state)
 
 /* Bounded memory: a table that is full evicts its oldest entry, whose
  * count is reported rather than lost. */
+/* A login refused before its password (audited as check.denied) counts
+ * towards the address's limit like a failed authentication, and keeps its
+ * own report, apart from the auth.failed of the same pair. */
+static void test_actions_counted_apart_limited_together(void **state)
+{
+	struct seen s = {0};
+	struct authlimit *l;
+	int64_t retry;
+
+	(void)state;
+	assert_int_equal(authlimit_new(0, emit, &s, &l), 0);
+	assert_int_equal(authlimit_failure(l, "10.0.0.9", "dave", "check.denied", "gateway",
+					   "bad_dbname", 5, T0, &retry),
+			 AUTHLIMIT_RECORD);
+	/* the same pair's failed password is its own first event */
+	assert_int_equal(failure(l, "10.0.0.9", "dave", 5, T0 + 1, &retry), AUTHLIMIT_RECORD);
+	assert_int_equal(authlimit_failure(l, "10.0.0.9", "dave", "check.denied", "gateway",
+					   "replication", 5, T0 + 2, &retry),
+			 AUTHLIMIT_COUNTED);
+	assert_int_equal(authlimit_failure(l, "10.0.0.9", "dave", "check.denied", "gateway",
+					   "bad_dbname", 5, T0 + 3, &retry),
+			 AUTHLIMIT_COUNTED);
+	assert_int_equal(failure(l, "10.0.0.9", "dave", 5, T0 + 4, &retry), AUTHLIMIT_COUNTED);
+	/* five in all from the address: the sixth of either kind is refused */
+	assert_int_equal(authlimit_failure(l, "10.0.0.9", "erin", "check.denied", "gateway",
+					   "bad_dbname", 5, T0 + 5, &retry),
+			 AUTHLIMIT_REFUSED);
+	assert_int_equal(failure(l, "10.0.0.9", "erin", 5, T0 + 6, &retry), AUTHLIMIT_REFUSED);
+	assert_true(retry >= 1 && retry <= 60);
+	authlimit_flush(l, T0 + MIN + 10);
+	assert_int_equal(s.n, 3);
+	for (int i = 0; i < s.n; i++) {
+		if (s.r[i].refused) {
+			assert_int_equal(s.r[i].count, 2);
+			assert_string_equal(s.r[i].action, "");
+		} else if (strcmp(s.r[i].action, "check.denied") == 0) {
+			assert_int_equal(s.r[i].count, 2);
+			assert_string_equal(s.r[i].reason, "bad_dbname");
+			assert_string_equal(s.r[i].via, "gateway");
+		} else {
+			assert_string_equal(s.r[i].action, "auth.failed");
+			assert_int_equal(s.r[i].count, 1);
+		}
+	}
+	authlimit_free(l);
+}
+
 static void test_bounded_evicts_oldest(void **state)
 {
 	struct seen s = {0};
@@ -225,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_first_recorded_rest_aggregated),
 		cmocka_unit_test(test_late_failure_closes_old_minute),
 		cmocka_unit_test(test_limit_refuses_address),
+		cmocka_unit_test(test_actions_counted_apart_limited_together),
 		cmocka_unit_test(test_bounded_evicts_oldest),
 		cmocka_unit_test(test_hostile_keys),
 		cmocka_unit_test(test_clock_back),

@@ -380,7 +380,7 @@ static int run(const char *fmt, ...)
 static int setup(void **state)
 {
 	static const struct gateway_hooks hooks = {
-		NULL, h_authenticate, h_find_grant, h_audit};
+		NULL, h_authenticate, h_find_grant, h_audit, NULL};
 	static char listen[64], cert[300], key[300];
 	int rc;
 
