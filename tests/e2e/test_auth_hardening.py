@@ -16,9 +16,14 @@ runs against a real PostgreSQL).
 - probes without credentials (GET /, HEAD /metrics) write nothing, and
   /metrics has the Content-Type Prometheus 3 requires.
 """
+import hashlib
+import hmac
 import http.client
+import json
 import os
 import sys
+import time
+import urllib.parse
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +32,7 @@ from pgcluster import PgCluster  # noqa: E402
 import pgwire  # noqa: E402
 
 LIMIT = 5
+SLACK_SECRET = "slack-signing-secret-for-tests"
 
 
 def config(pgport, gwport):
@@ -50,10 +56,15 @@ policies:
     approvals: 0
 limits:
   auth_failures_per_ip_per_min: {LIMIT}
+slack:
+  signing_secret_env: JG_SLACK_SECRET
+  bot_token_env: JG_SLACK_TOKEN
+  api_url: http://127.0.0.1:9/api
+  users: {{U0ALICE: alice}}
 """)
 
 
-def http_from(srv, src, method, path, tok=None, headers=None):
+def http_from(srv, src, method, path, tok=None, headers=None, body=None):
     """One request from loopback address src: (status, headers, body)."""
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
                                    source_address=(src, 0))
@@ -61,7 +72,7 @@ def http_from(srv, src, method, path, tok=None, headers=None):
     if tok is not None:
         h["Authorization"] = "Bearer " + tok
     try:
-        c.request(method, path, headers=h)
+        c.request(method, path, body=body, headers=h)
         r = c.getresponse()
         return r.status, dict(r.getheaders()), r.read().decode(errors="replace")
     finally:
@@ -82,7 +93,9 @@ class AuthHardeningTest(unittest.TestCase):
     def setUp(self):
         self.gwport = free_port()
         self.srv = Server(config(self.pgport, self.gwport),
-                          env={"ORDERS_READ_PASSWORD": "read-pw"})
+                          env={"ORDERS_READ_PASSWORD": "read-pw",
+                               "JG_SLACK_SECRET": SLACK_SECRET,
+                               "JG_SLACK_TOKEN": "xoxb-unused"})
 
     def tearDown(self):
         self.srv.stop()
@@ -288,6 +301,53 @@ class AuthHardeningTest(unittest.TestCase):
         self.assertEqual(len(lim), 1, lim)
         # refused past the limit: the 43 refusals and the failed login
         self.assertEqual(lim[0]["detail"]["count"], 43 + 1)
+
+    def slack_click(self, src, secret, rid):
+        """A Slack button click signed with secret, from address src."""
+        body = urllib.parse.urlencode({"payload": json.dumps({
+            "type": "block_actions", "user": {"id": "U0ALICE"},
+            "actions": [{"action_id": "jitgate_deny", "value": str(rid)}]})}).encode()
+        ts = str(int(time.time()))
+        sig = "v0=" + hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body,
+                               hashlib.sha256).hexdigest()
+        return http_from(self.srv, src, "POST", "/v1/slack/interactions", body=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded",
+                                  "X-Slack-Request-Timestamp": ts,
+                                  "X-Slack-Signature": sig})
+
+    def test_slack_bad_signatures_aggregated_then_refused(self):
+        # a forged Slack signature is a failed credential like any other:
+        # counted, aggregated and, past the limit, 429 with nothing written
+        src = "127.0.0.8"
+        statuses = []
+        for _ in range(12):
+            st, hdrs, body = self.slack_click(src, "forged-secret", 1)
+            statuses.append(st)
+            if st == 429:
+                self.assertTrue(1 <= int(hdrs["Retry-After"]) <= 60, hdrs)
+                self.assertIn("too_many_requests", body)
+        self.assertEqual(statuses, [401] * LIMIT + [429] * (12 - LIMIT))
+        # the limit is the address's: the API refuses it too
+        st, _, _ = http_from(self.srv, src, "GET", "/v1/whoami", tok="guess")
+        self.assertEqual(st, 429)
+        # a click with the real signature from that address is still served
+        st, req = self.srv.request("alice", "orders-db", "read", "30m")
+        self.assertEqual(st, 201, req)
+        st, _, body = self.slack_click(src, SLACK_SECRET, req["id"])
+        self.assertEqual(st, 200, body)
+        ev = self.by_addr("auth.failed", src)
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual((ev[0]["actor"], ev[0]["detail"]["via"]), ("anonymous", "slack"))
+        self.assertEqual(ev[0]["detail"]["reason"], "bad Slack signature")
+        self.srv.restart()
+        ev = self.by_addr("auth.failed", src)
+        self.assertEqual(len(ev), 3, ev)
+        agg = [e for e in ev if e["detail"].get("aggregated")]
+        lim = [e for e in ev if e["detail"].get("rate_limited")]
+        self.assertEqual((len(agg), agg[0]["detail"]["count"]), (1, LIMIT - 1), ev)
+        self.assertEqual(agg[0]["detail"]["via"], "slack")
+        self.assertEqual((len(lim), lim[0]["detail"]["count"]), (1, 12 - LIMIT + 1), ev)
+        self.assertNotIn(SLACK_SECRET, self.srv.export())
 
     # -- probes and /metrics ---------------------------------------------
 
