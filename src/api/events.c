@@ -15,6 +15,7 @@
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/vec.h"
 
 #define REPLAY_EVENTS_MAX 10000  /* audit events looked at for a resume */
 #define REPLAY_REQUESTS_MAX 1000 /* requests sent again by a resume */
@@ -63,13 +64,11 @@ static int replay_one(void *arg, int64_t seq, const char *event)
 		return 1;
 	}
 	if (rp->n == rp->cap) {
-		size_t cap = rp->cap ? rp->cap * 2 : 64;
-		struct seen *v = realloc(rp->v, cap * sizeof(*v));
+		struct seen *v = vec_grow(rp->v, &rp->cap, sizeof(*v), 64);
 
 		if (v == NULL)
 			return JG_ERR_NOMEM;
 		rp->v = v;
-		rp->cap = cap;
 	}
 	rp->v[rp->n++] = (struct seen){id, seq};
 	return 0;

@@ -7,6 +7,8 @@
 
 #include <yaml.h>
 
+#include "util/vec.h"
+
 struct builder {
 	const char *name;
 	char *err;
@@ -64,13 +66,11 @@ const char *ytree_type_name(const struct ytree *t)
 static int add_kid(struct ytree *parent, struct ytree *kid)
 {
 	if (parent->nkids == parent->cap) {
-		size_t ncap = parent->cap ? parent->cap * 2 : 4;
-		struct ytree **nk = realloc(parent->kids, ncap * sizeof(*nk));
+		struct ytree **nk = vec_grow(parent->kids, &parent->cap, sizeof(*nk), 4);
 
 		if (nk == NULL)
 			return JG_ERR_NOMEM;
 		parent->kids = nk;
-		parent->cap = ncap;
 	}
 	parent->kids[parent->nkids++] = kid;
 	parent->n = parent->type == YTREE_MAP ? parent->nkids / 2

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "util/vec.h"
+
 static void swap(struct deadline *a, struct deadline *b)
 {
 	struct deadline t = *a;
@@ -15,13 +17,11 @@ int deadlines_push(struct deadlines *h, int64_t at_ms, int64_t request_id)
 	size_t i;
 
 	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 256;
-		struct deadline *v = realloc(h->v, cap * sizeof(*v));
+		struct deadline *v = vec_grow(h->v, &h->cap, sizeof(*v), 256);
 
 		if (v == NULL)
 			return JG_ERR_NOMEM;
 		h->v = v;
-		h->cap = cap;
 	}
 	i = h->n++;
 	h->v[i].at_ms = at_ms;

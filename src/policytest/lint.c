@@ -9,6 +9,7 @@
 
 #include "config/ytree.h"
 #include "core/policy.h"
+#include "util/vec.h"
 
 struct lint {
 	const struct config *cfg;
@@ -27,15 +28,13 @@ static void warn(struct lint *l, int line, const char *fmt, ...)
 	if (l->rc != JG_OK)
 		return;
 	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		struct lint_warning *nv = realloc(l->v, ncap * sizeof(*nv));
+		struct lint_warning *nv = vec_grow(l->v, &l->cap, sizeof(*nv), 16);
 
 		if (nv == NULL) {
 			l->rc = JG_ERR_NOMEM;
 			return;
 		}
 		l->v = nv;
-		l->cap = ncap;
 	}
 	l->v[l->n].line = line;
 	va_start(ap, fmt);

@@ -8,6 +8,7 @@
 
 #include "core/policy.h"
 #include "util/duration.h"
+#include "util/vec.h"
 
 #define PRINCIPAL_TEXT_MAX (SUBJECT_NAME_MAX + 8)
 
@@ -29,13 +30,11 @@ static int pset_add(struct pset *s, const char *kind, const char *name)
 
 	snprintf(buf, sizeof(buf), "%s:%s", kind, name);
 	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 64;
-		char **nv = realloc(s->v, ncap * sizeof(*nv));
+		char **nv = vec_grow(s->v, &s->cap, sizeof(*nv), 64);
 
 		if (nv == NULL)
 			return JG_ERR_NOMEM;
 		s->v = nv;
-		s->cap = ncap;
 	}
 	if ((s->v[s->n] = strdup(buf)) == NULL)
 		return JG_ERR_NOMEM;
@@ -167,13 +166,11 @@ struct rowbuf {
 static int rows_push(struct rowbuf *b, struct matrix_row r)
 {
 	if (b->n == b->cap) {
-		size_t ncap = b->cap ? b->cap * 2 : 256;
-		struct matrix_row *nv = realloc(b->v, ncap * sizeof(*nv));
+		struct matrix_row *nv = vec_grow(b->v, &b->cap, sizeof(*nv), 256);
 
 		if (nv == NULL)
 			return JG_ERR_NOMEM;
 		b->v = nv;
-		b->cap = ncap;
 	}
 	b->v[b->n++] = r;
 	return JG_OK;
@@ -458,13 +455,11 @@ static int push_delta(struct matrix_delta **v, size_t *n, size_t *cap,
 		      const struct matrix_delta *d)
 {
 	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		struct matrix_delta *nv = realloc(*v, ncap * sizeof(*nv));
+		struct matrix_delta *nv = vec_grow(*v, cap, sizeof(*nv), 64);
 
 		if (nv == NULL)
 			return JG_ERR_NOMEM;
 		*v = nv;
-		*cap = ncap;
 	}
 	(*v)[(*n)++] = *d;
 	return JG_OK;

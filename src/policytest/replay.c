@@ -10,6 +10,7 @@
 #include "core/request.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
+#include "util/vec.h"
 
 #define REPLAY_GROUPS_MAX SUBJECT_GROUPS_MAX
 
@@ -100,13 +101,11 @@ static enum replay_groups groups_of(const struct config *cfg, const json_t *deta
 static int keep(struct replay *r, struct replay_item *it)
 {
 	if (r->ndiffer == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 32;
-		struct replay_item *nv = realloc(r->differ, ncap * sizeof(*nv));
+		struct replay_item *nv = vec_grow(r->differ, &r->cap, sizeof(*nv), 32);
 
 		if (nv == NULL)
 			return JG_ERR_NOMEM;
 		r->differ = nv;
-		r->cap = ncap;
 	}
 	r->differ[r->ndiffer++] = *it;
 	return JG_OK;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/vec.h"
 #include "util/xmlout.h"
 
 static const char *const area_names[ST_AREAS] = {
@@ -54,15 +55,13 @@ void st_add(struct st_report *r, enum st_area area, enum st_result res,
 	va_list ap;
 
 	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 32;
-		struct st_check *nv = realloc(r->v, ncap * sizeof(*nv));
+		struct st_check *nv = vec_grow(r->v, &r->cap, sizeof(*nv), 32);
 
 		if (nv == NULL) {
 			r->nomem = true;
 			return;
 		}
 		r->v = nv;
-		r->cap = ncap;
 	}
 	c = &r->v[r->n++];
 	c->area = area;

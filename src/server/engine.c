@@ -10,6 +10,7 @@
 #include "core/deadlines.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/vec.h"
 
 #define QUEUE_MAX 65536
 #define BATCH_MAX 1024
@@ -1059,13 +1060,11 @@ static int collect_live(void *ctx, const struct request *r)
 	struct live *l = ctx;
 
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct request *v = realloc(l->v, cap * sizeof(*v));
+		struct request *v = vec_grow(l->v, &l->cap, sizeof(*v), 256);
 
 		if (v == NULL)
 			return JG_ERR_NOMEM;
 		l->v = v;
-		l->cap = cap;
 	}
 	return request_copy(&l->v[l->n++], r) == JG_OK ? 0 : (l->n--, JG_ERR_NOMEM);
 }
