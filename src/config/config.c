@@ -15,6 +15,7 @@
 
 #include "config/cfgrules.h"
 #include "config/cfgflow.h"
+#include "config/cfgpeople.h"
 #include "config/cfgselftest.h"
 #include "config/cfgslack.h"
 #include "config/cfgweb.h"
@@ -162,6 +163,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->notify);
 	cfgslack_free(&cfg->slack);
+	cfgpeople_free(&cfg->people);
 	free(cfg->oidc.issuer);
 	cfgval_free_strv(cfg->oidc.audiences, cfg->oidc.naudiences);
 	free(cfg->oidc.groups_claim);
@@ -561,7 +563,7 @@ enum {
 	T_LISTEN, T_STORAGE, T_PENDING_TTL, T_ADMINS, T_AUDITORS, T_CHECKERS,
 	T_IDENTITIES, T_OIDC, T_GATEWAY, T_RESOURCES, T_POLICIES, T_NOTIFY,
 	T_LIMITS, T_WEB, T_STORAGE_PASSWORD_ENV, T_NODE_ID, T_STALE_AFTER,
-	T_SELFTEST, T_SLACK, T_NKEYS
+	T_SELFTEST, T_SLACK, T_PEOPLE, T_NKEYS
 };
 
 /* storage_password_env, node_id, stale_after (design section 12). */
@@ -597,7 +599,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 		"listen", "storage", "pending_ttl", "admins", "auditors",
 		"checkers", "identities", "oidc", "gateway", "resources",
 		"policies", "notify", "limits", "web", "storage_password_env",
-		"node_id", "stale_after", "selftest", "slack", NULL};
+		"node_id", "stale_after", "selftest", "slack", "notify_people", NULL};
 	static const struct ytree empty_map = {.type = YTREE_MAP, .line = 1};
 	const struct ytree *v[T_NKEYS];
 	int rc;
@@ -664,6 +666,9 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	if (v[T_SLACK] != NULL && (rc = cfgslack_read(c, v[T_SLACK], &cfg->slack)) < 0)
 		return rc;
 	if (v[T_NOTIFY] != NULL && (rc = read_notify(c, v[T_NOTIFY], cfg)) < 0)
+		return rc;
+	if (v[T_PEOPLE] != NULL &&
+	    (rc = cfgpeople_read(c, v[T_PEOPLE], &cfg->slack, &cfg->people)) < 0)
 		return rc;
 	limits_defaults(&cfg->limits);
 	if (v[T_LIMITS] != NULL &&

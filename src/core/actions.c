@@ -21,6 +21,9 @@ static const char *const names[ACT_COUNT] = {
 	[ACT_CONFIG_LOADED] = "config.loaded",
 	[ACT_AUTH_SIGNED_IN] = "auth.signed_in",
 	[ACT_AUTH_SIGNED_OUT] = "auth.signed_out",
+	[ACT_REQUEST_REMINDED] = "request.reminded",
+	[ACT_REQUEST_ESCALATED] = "request.escalated",
+	[ACT_REQUEST_EXPIRING] = "request.expiring",
 };
 
 const char *action_name(enum audit_action a)

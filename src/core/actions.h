@@ -23,6 +23,9 @@ enum audit_action {
 	ACT_CONFIG_LOADED,
 	ACT_AUTH_SIGNED_IN,  /* a browser session began (design section 10) */
 	ACT_AUTH_SIGNED_OUT, /* and was ended by its holder */
+	ACT_REQUEST_REMINDED,  /* remind_after passed: approvers reminded */
+	ACT_REQUEST_ESCALATED, /* escalate_after passed: escalate_to told */
+	ACT_REQUEST_EXPIRING,  /* the grant ends within expiring_before */
 	ACT_COUNT
 };
 

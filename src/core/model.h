@@ -194,6 +194,25 @@ struct slack_cfg {
 	size_t nusers;
 };
 
+/* notify_people: (design section 13, docs/slack.md): notices to the
+ * people concerned (requester, approvers, everyone for break-glass) as
+ * Slack DMs and/or one webhook POST per person.  config/cfgpeople.c. */
+struct people_webhook_cfg {
+	char *url;        /* never echoed (may hold a secret path) */
+	char *secret_env; /* NULL: unsigned */
+	int line;
+};
+struct people_cfg {
+	bool enabled;                  /* the section is present */
+	bool slack;                    /* DMs with the bot of slack: */
+	char *email_domain;            /* NULL: look up only subjects with '@' */
+	struct people_webhook_cfg *webhooks;
+	size_t nwebhooks;
+	int64_t expiring_before_s;     /* default 300; 0: no warning */
+	struct principal_list everyone; /* also told of break-glass */
+	int line;
+};
+
 /* selftest: (design section 11).  role is the resource's only role
  * when the file names none; postgres_role is role where the postgres
  * resource has it, else that resource's only role. */
@@ -230,6 +249,7 @@ struct config {
 	struct web_cfg web;
 	struct selftest_cfg selftest;
 	struct slack_cfg slack;
+	struct people_cfg people;
 };
 
 /* Lookups by name (NULL when absent). */

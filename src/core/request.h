@@ -60,6 +60,10 @@ struct request {
 	char *reviewed_by;
 	int64_t extends; /* 0 when none */
 	char *end_comment; /* the deny comment or revoke reason; NULL when none */
+	/* notices sent (core/notices.h), so that each fires once */
+	int reminders;      /* reminders sent while pending */
+	bool escalated;     /* escalate_to told */
+	bool expiry_warned; /* requester told the grant ends soon */
 };
 
 /* What a transition produced, or why it was refused. */

@@ -8,6 +8,8 @@
 
 #include "audit/writer.h"
 #include "core/deadlines.h"
+#include "core/notices.h"
+#include "server/notify_people.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/vec.h"
@@ -161,6 +163,9 @@ static void fx_for_request(struct batch *b, const struct request *r,
 		f = fx_add(b, EFF_DEADLINE, r->id);
 		if (f)
 			f->at_ms = core_request_deadline(r);
+		/* reminders, escalation, the expiry warning (core/notices.h) */
+		if (notices_next_at(b->cfg, r) != 0 && (f = fx_add(b, EFF_DEADLINE, r->id)))
+			f->at_ms = notices_next_at(b->cfg, r);
 	}
 	if (!is_new && before == REQ_ACTIVE && r->state != REQ_ACTIVE) {
 		if ((f = fx_add(b, EFF_REMOVE, r->id)) != NULL)
@@ -266,6 +271,15 @@ static int apply_remote(void *ctx, const struct request *r)
 	}
 	if (deadline != 0 && deadlines_push(&e->dl, deadline, r->id) != JG_OK)
 		log_error(NULL, "deadline push failed for request %lld", (long long)r->id);
+	if (deadline != 0) {
+		struct cfgref *ref = cfgholder_get(e->cfg);
+		int64_t notice = notices_next_at(cfgref_config(ref), r);
+
+		cfgref_put(ref);
+		if (notice != 0 && deadlines_push(&e->dl, notice, r->id) != JG_OK)
+			log_error(NULL, "deadline push failed for request %lld",
+				  (long long)r->id);
+	}
 	/* live views (/v1/events) on this node hear of it too; the seq is a
 	 * lower bound of the change's own (resuming from it replays more,
 	 * never less) */
@@ -392,8 +406,10 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 }
 
 /* Appends one event (ev stolen) at the head of the chain, with the outbox
- * rows of every notification target that wants it. */
-static int append_event(struct engine *e, struct batch *b, json_t *ev)
+ * rows of every notification target that wants it and, for an event of
+ * request r (NULL: none) by actor, of every person told of it. */
+static int append_event(struct engine *e, struct batch *b, json_t *ev,
+			const struct request *r, const char *actor)
 {
 	struct audit_appended ap;
 	int rc;
@@ -401,6 +417,9 @@ static int append_event(struct engine *e, struct batch *b, json_t *ev)
 	rc = audit_writer_append(e->audit, e->store, ev, b->now_ms, &ap);
 	if (rc == JG_OK)
 		rc = add_outbox(e, b, ap.action, ap.seq, ap.text);
+	if (rc == JG_OK && r != NULL)
+		rc = notify_people_outbox(e->store, b->cfg, ap.action, ap.seq, ap.text,
+					  r, actor, b->now_ms);
 	if (rc == JG_OK)
 		b->counts[ap.action]++;
 	free(ap.text);
@@ -468,6 +487,19 @@ static json_t *detail_for(enum audit_action a, const struct request *r,
 		json_object_set_new(d, "reason", str_or_null(r->reason));
 		json_object_set_new(d, "duration_s", json_integer(r->duration_s));
 		break;
+	case ACT_REQUEST_REMINDED:
+		json_object_set_new(d, "rule", json_string(NOTICE_RULE_REMIND));
+		json_object_set_new(d, "reminder", json_integer(r->reminders));
+		json_object_set_new(d, "approvals", json_integer((json_int_t)r->napprovals));
+		json_object_set_new(d, "approvals_required", json_integer(r->approvals_required));
+		break;
+	case ACT_REQUEST_ESCALATED:
+		json_object_set_new(d, "rule", json_string(NOTICE_RULE_ESCALATE));
+		break;
+	case ACT_REQUEST_EXPIRING:
+		json_object_set_new(d, "rule", json_string(NOTICE_RULE_EXPIRING));
+		json_object_set_new(d, "expires_at", time_json(r->expires_at));
+		break;
 	default:
 		break;
 	}
@@ -503,7 +535,7 @@ static int append_transition(struct engine *e, struct batch *b,
 
 	if (ev == NULL)
 		return JG_ERR_NOMEM;
-	return append_event(e, b, ev);
+	return append_event(e, b, ev, r, actor);
 }
 
 /* request.created also records the requester's groups as they were when
@@ -521,7 +553,7 @@ static int append_created(struct engine *e, struct batch *b,
 	if (ev == NULL || groups == NULL ||
 	    json_object_set_new(json_object_get(ev, "detail"), "groups", groups) != 0)
 		goto fail;
-	return append_event(e, b, ev);
+	return append_event(e, b, ev, r, who->name);
 fail:
 	json_decref(groups);
 	json_decref(ev);
@@ -625,7 +657,7 @@ static void exec_cmd(struct engine *e, struct batch *b, struct engine_cmd *c)
 		rc = exec_create(e, b, c);
 		break;
 	case ENG_AUDIT:
-		rc = append_event(e, b, c->event);
+		rc = append_event(e, b, c->event, NULL, NULL);
 		c->event = NULL;
 		break;
 	case ENG_KV_PUT:
@@ -657,6 +689,23 @@ static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
 		return;
 	}
 	before = r.state;
+	if (notices_fire(b->cfg, &r, b->now_ms, &res) == JG_OK) {
+		/* a reminder, escalation or expiry warning: sent once, as the
+		 * request now says so in the same transaction */
+		struct effect *f;
+
+		rc = store_tx_request_update(e->store, &r);
+		for (size_t i = 0; rc == JG_OK && i < res.nactions; i++)
+			rc = append_transition(e, b, res.actions[i], REQ_SYSTEM_ACTOR, &r,
+					       NULL, &res, NULL);
+		if (rc != JG_OK)
+			b->failed = true;
+		else if (notices_next_at(b->cfg, &r) != 0 &&
+			 (f = fx_add(b, EFF_DEADLINE, id)) != NULL)
+			f->at_ms = notices_next_at(b->cfg, &r);
+		request_clear(&r);
+		return;
+	}
 	if (r.state == REQ_ACTIVE)
 		rc = core_request_expire(&r, b->now_ms, &res);
 	else
@@ -677,6 +726,10 @@ static void exec_deadline(struct engine *e, struct batch *b, int64_t id)
 
 		if (f)
 			f->at_ms = core_request_deadline(&r);
+		/* a notice whose time moved (remind_after changed by a reload) */
+		if (notices_next_at(b->cfg, &r) > b->now_ms &&
+		    (f = fx_add(b, EFF_DEADLINE, id)) != NULL)
+			f->at_ms = notices_next_at(b->cfg, &r);
 	}
 	request_clear(&r);
 }
@@ -795,7 +848,7 @@ static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 	}
 	/* first in the chain after a degraded start, as in a normal one */
 	if (!b.failed && e->pending_event) {
-		if (append_event(e, &b, json_incref(e->pending_event)) == JG_OK)
+		if (append_event(e, &b, json_incref(e->pending_event), NULL, NULL) == JG_OK)
 			b.wrote_pending = true;
 		else
 			b.failed = true;
@@ -1127,7 +1180,8 @@ int engine_start(struct engine *e, const char *config_digest)
 	if (rc == JG_OK)
 		rc = store_tx_requests_live(e->store, collect_live, &l);
 	if (rc == JG_OK)
-		rc = append_event(e, &b, config_event(b.cfg->path, config_digest, b.cfg));
+		rc = append_event(e, &b, config_event(b.cfg->path, config_digest, b.cfg),
+				  NULL, NULL);
 	for (size_t i = 0; rc == JG_OK && i < l.n; i++) {
 		struct request *r = &l.v[i];
 		int64_t deadline = core_request_deadline(r);

@@ -91,6 +91,11 @@ void metrics_render(const struct metrics *m, const int64_t *requests_by_state,
 		   "# TYPE jitgate_auth_refused_total counter\n"
 		   "jitgate_auth_refused_total %" PRIu64 "\n",
 		ld(&m->auth_failures), ld(&m->auth_refused));
+	fprintf(f, "# HELP jitgate_notify_undeliverable_total Notices to people dropped"
+		   " because the person cannot be reached (no Slack user, DMs refused).\n"
+		   "# TYPE jitgate_notify_undeliverable_total counter\n"
+		   "jitgate_notify_undeliverable_total %" PRIu64 "\n",
+		ld(&m->notify_undeliverable));
 	render_hist(&m->check_latency, "jitgate_check_duration_seconds",
 		    "Time to answer an access check (index lookup).", f);
 	render_hist(&m->audit_append_latency, "jitgate_audit_commit_duration_seconds",

@@ -25,6 +25,7 @@ struct metrics {
 	atomic_uint_fast64_t commit_failures;
 	atomic_uint_fast64_t auth_failures; /* presented credentials that failed */
 	atomic_uint_fast64_t auth_refused;  /* refused: too many failures from the address */
+	atomic_uint_fast64_t notify_undeliverable; /* notices to people dropped */
 	struct histogram check_latency;
 	struct histogram audit_append_latency;
 };

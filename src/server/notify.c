@@ -8,8 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/notify_people.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 #define POLL_MS 500
@@ -18,6 +20,8 @@
 
 struct notifier {
 	struct store *st;
+	struct metrics *m;
+	struct people_sender *people; /* notifier thread only */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -267,6 +271,50 @@ out:
 	return rc;
 }
 
+/* A person row goes to notify_people; the rest as before. */
+static int deliver_row(struct notifier *n, const struct outbox_row *row, char *err,
+		       size_t errlen)
+{
+	json_t *target = json_loads(row->target, 0, NULL), *event;
+	int rc;
+
+	if (!notify_people_row(target)) {
+		json_decref(target);
+		return deliver(row, err, errlen);
+	}
+	event = json_loads(row->payload, 0, NULL);
+	rc = event ? people_deliver(n->people, target, event, err, errlen) : JG_ERR_NOTFOUND;
+	if (event == NULL)
+		snprintf(err, errlen, "malformed outbox row");
+	json_decref(event);
+	json_decref(target);
+	return rc;
+}
+
+/* Nobody to deliver to (no Slack user for the person, DMs refused): a
+ * retry would not help, and must not hold the row forever.  Logged and
+ * counted (jitgate_notify_undeliverable_total), then marked done. */
+static void undeliverable(struct notifier *n, const struct outbox_row *row,
+			  const char *err)
+{
+	json_t *t = json_loads(row->target, 0, NULL);
+	const char *to = json_string_value(json_object_get(t, "to"));
+	char shown[128];
+
+	text_escape(shown, sizeof(shown), to ? to : "?", strlen(to ? to : "?"),
+		    TEXT_ESC_CONTROL);
+	log_warn(NULL, "notification %lld to %s undeliverable, dropped: %s",
+		 (long long)row->id, shown, err);
+	json_decref(t);
+	pthread_mutex_lock(&n->lock);
+	n->health.undeliverable++;
+	pthread_mutex_unlock(&n->lock);
+	if (n->m)
+		atomic_fetch_add(&n->m->notify_undeliverable, 1);
+	if (store_outbox_done(n->st, row->id) != JG_OK)
+		log_warn(NULL, "outbox row %lld dropped but not marked", (long long)row->id);
+}
+
 struct due_row {
 	int64_t id;
 	int attempts;
@@ -320,16 +368,21 @@ static void *notifier_main(void *arg)
 						 .attempts = l.v[i].attempts};
 			char err[256];
 
-			bool ok = row.target && row.payload &&
-				  deliver(&row, err, sizeof(err)) == JG_OK;
+			int drc = row.target && row.payload ? deliver_row(n, &row, err, sizeof(err))
+							    : JG_ERR_NOMEM;
+			bool ok = drc == JG_OK;
 
-			note_delivery(n, ok);
-			if (ok) {
+			if (drc == JG_ERR_NOTFOUND) {
+				undeliverable(n, &row, err);
+			} else if (ok) {
+				note_delivery(n, ok);
 				if (store_outbox_done(n->st, row.id) != JG_OK)
 					log_warn(NULL, "outbox row %lld delivered but not marked",
 						 (long long)row.id);
 			} else {
 				int shift = row.attempts < 12 ? row.attempts : 12;
+
+				note_delivery(n, ok);
 				int64_t backoff = (int64_t)1 << shift;
 
 				if (backoff > BACKOFF_MAX_S)
@@ -358,18 +411,24 @@ static void *notifier_main(void *arg)
 	return NULL;
 }
 
-int notifier_start(struct store *st, struct notifier **out)
+int notifier_start(struct store *st, struct metrics *m, struct notifier **out)
 {
 	struct notifier *n = calloc(1, sizeof(*n));
 
 	*out = NULL;
 	if (n == NULL)
 		return JG_ERR_NOMEM;
+	if (people_sender_new(&n->people) != JG_OK) {
+		free(n);
+		return JG_ERR_NOMEM;
+	}
 	n->st = st;
+	n->m = m;
 	n->health.readable = true;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
+		people_sender_free(n->people);
 		free(n);
 		return JG_ERR_INTERNAL;
 	}
@@ -388,5 +447,6 @@ void notifier_stop(struct notifier *n)
 	pthread_join(n->thread, NULL);
 	pthread_mutex_destroy(&n->lock);
 	pthread_cond_destroy(&n->cond);
+	people_sender_free(n->people);
 	free(n);
 }

@@ -10,17 +10,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/metrics.h"
 #include "store/store.h"
 
 struct notifier;
 
-int notifier_start(struct store *st, struct notifier **out) JG_WUR;
+/* m (may be NULL) counts notices to people that could not be delivered. */
+int notifier_start(struct store *st, struct metrics *m, struct notifier **out) JG_WUR;
 
 /* How delivery goes, for /readyz?verbose=1 and `jitgate selftest`. */
 struct notifier_health {
 	bool readable;      /* the last read of the outbox worked */
 	int64_t failing;    /* failed deliveries since the last success */
 	int64_t last_ok_ms, last_fail_ms; /* 0: never */
+	int64_t undeliverable; /* person rows dropped: nobody to deliver to */
 };
 void notifier_health(struct notifier *n, struct notifier_health *out);
 void notifier_stop(struct notifier *n);

@@ -90,8 +90,9 @@ static void report_health(void *ctx, bool detail, json_t *doc)
 
 	notifier_health(d->notifier, &nh);
 	json_object_set_new(doc, "outbox", json_pack(
-		"{s:b, s:b, s:I, s:o, s:o}", "ok", nh.readable && nh.failing == 0,
+		"{s:b, s:b, s:I, s:I, s:o, s:o}", "ok", nh.readable && nh.failing == 0,
 		"readable", nh.readable, "failing", (json_int_t)nh.failing,
+		"undeliverable", (json_int_t)nh.undeliverable,
 		"last_delivered", time_or_null(nh.last_ok_ms), "last_failed",
 		time_or_null(nh.last_fail_ms)));
 	if (detail)
@@ -521,7 +522,7 @@ static void auth_part_stop(struct daemon *d)
 
 static int notifier_part_start(struct daemon *d)
 {
-	return notifier_start(d->store, &d->notifier);
+	return notifier_start(d->store, &d->metrics, &d->notifier);
 }
 
 static void notifier_part_stop(struct daemon *d)

@@ -342,6 +342,9 @@ int store_request_from_cells(const char *const c[STORE_REQ_NCOLS], struct reques
 	r->reviewed_by = cell_dup(c[19], &ok);
 	r->extends = cell_int(c[20]);
 	r->end_comment = cell_dup(c[21], &ok);
+	r->reminders = (int)cell_int(c[22]);
+	r->escalated = cell_bool(c[23]);
+	r->expiry_warned = cell_bool(c[24]);
 	if (!ok || store_approvals_parse(c[10], r) != JG_OK || r->requester == NULL ||
 	    r->resource == NULL || r->role == NULL || r->policy == NULL) {
 		request_clear(r);

@@ -82,8 +82,9 @@ extern const struct store_ops store_pg_ops;
 	"id, state, requester, resource, role, duration_s, reason, ticket," \
 	" policy, approvals_required, approvals, created_at, pending_until," \
 	" activated_at, expires_at, ended_at, ended_by, break_glass," \
-	" review_required, reviewed_by, extends, end_comment"
-#define STORE_REQ_NCOLS 22
+	" review_required, reviewed_by, extends, end_comment, reminders," \
+	" escalated, expiry_warned"
+#define STORE_REQ_NCOLS 25
 
 /* Decodes one row of STORE_REQ_COLS given as text cells (NULL for SQL
  * NULL) into r (owned strings).  JG_ERR_STORE for a row that makes no

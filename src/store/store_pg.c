@@ -402,14 +402,19 @@ static int pg_tx_request_insert(struct store *base, struct request *r)
 
 	/* $22 is the id: NULL takes the next of the sequence */
 	p_time(&p, r->id);
+	p_int(&p, r->reminders);
+	p_bool(&p, r->escalated);
+	p_bool(&p, r->expiry_warned);
 	if (rc == JG_OK)
 		rc = run(s, &s->w,
 			 "INSERT INTO requests (state, requester, resource, role, duration_s,"
 			 " reason, ticket, policy, approvals_required, approvals, created_at,"
 			 " pending_until, activated_at, expires_at, ended_at, ended_by,"
-			 " break_glass, review_required, reviewed_by, extends, end_comment, id)"
+			 " break_glass, review_required, reviewed_by, extends, end_comment, id,"
+			 " reminders, escalated, expiry_warned)"
 			 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
-			 "$18,$19,$20,$21,coalesce($22::bigint, nextval('requests_id_seq')))"
+			 "$18,$19,$20,$21,coalesce($22::bigint, nextval('requests_id_seq')),"
+			 "$23,$24,$25)"
 			 " RETURNING id",
 			 &p, &res);
 	if (rc == JG_OK && PQntuples(res) == 1)
@@ -434,13 +439,17 @@ static int pg_tx_request_update(struct store *base, const struct request *r)
 
 	if (rc == JG_OK) {
 		p_int(&p, r->id);
+		p_int(&p, r->reminders);
+		p_bool(&p, r->escalated);
+		p_bool(&p, r->expiry_warned);
 		rc = defer(s,
 			   "UPDATE requests SET state=$1, requester=$2, resource=$3, role=$4,"
 			   " duration_s=$5, reason=$6, ticket=$7, policy=$8,"
 			   " approvals_required=$9, approvals=$10, created_at=$11,"
 			   " pending_until=$12, activated_at=$13, expires_at=$14, ended_at=$15,"
 			   " ended_by=$16, break_glass=$17, review_required=$18,"
-			   " reviewed_by=$19, extends=$20, end_comment=$21 WHERE id=$22",
+			   " reviewed_by=$19, extends=$20, end_comment=$21, reminders=$23,"
+			   " escalated=$24, expiry_warned=$25 WHERE id=$22",
 			   &p, true);
 	}
 	free(appr);

@@ -69,6 +69,10 @@ static const char *const migrations[] = {
 	/* who fires deadlines and delivers the outbox (several nodes) */
 	"CREATE TABLE lease (name TEXT PRIMARY KEY, node_id TEXT NOT NULL,"
 	" heartbeat TIMESTAMPTZ NOT NULL);",
+	/* 2: the notices sent (core/notices.h), each once */
+	"ALTER TABLE requests ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0,"
+	" ADD COLUMN escalated BOOLEAN NOT NULL DEFAULT false,"
+	" ADD COLUMN expiry_warned BOOLEAN NOT NULL DEFAULT false;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

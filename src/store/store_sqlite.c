@@ -81,6 +81,10 @@ static const char *const migrations[] = {
 	"   (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1),"
 	"   '0000000000000000000000000000000000000000000000000000000000000000')"
 	" BEGIN SELECT RAISE(ABORT, 'audit event does not follow the head of the chain'); END;",
+	/* 4: the notices sent (core/notices.h), each once */
+	"ALTER TABLE requests ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE requests ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE requests ADD COLUMN expiry_warned INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define REQ_COLS STORE_REQ_COLS
@@ -89,14 +93,15 @@ static const char *const wq_sql[WQ_COUNT] = {
 	/* ?22 is the id: NULL lets SQLite assign it */
 	[WQ_INSERT_REQ] = ("INSERT INTO requests (" REQ_COLS ") VALUES (?22,"
 			   "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-			   "?19,?20,?21)"),
+			   "?19,?20,?21,?23,?24,?25)"),
 	[WQ_UPDATE_REQ] = ("UPDATE requests SET state=?1, requester=?2, resource=?3,"
 			   " role=?4, duration_s=?5, reason=?6, ticket=?7, policy=?8,"
 			   " approvals_required=?9, approvals=?10, created_at=?11,"
 			   " pending_until=?12, activated_at=?13, expires_at=?14,"
 			   " ended_at=?15, ended_by=?16, break_glass=?17,"
 			   " review_required=?18, reviewed_by=?19, extends=?20,"
-			   " end_comment=?21 WHERE id=?22"),
+			   " end_comment=?21, reminders=?23, escalated=?24,"
+			   " expiry_warned=?25 WHERE id=?22"),
 	[WQ_GET_REQ] = ("SELECT " REQ_COLS " FROM requests WHERE id=?"),
 	[WQ_AUDIT] = ("INSERT INTO audit (seq, time, action, actor, request_id,"
 		      " subject, resource, role, event, hash)"
@@ -480,6 +485,9 @@ static int bind_request(sqlite3_stmt *st, const struct request *r)
 	bind_text(st, 19, r->reviewed_by);
 	bind_time(st, 20, r->extends);
 	bind_text(st, 21, r->end_comment);
+	sqlite3_bind_int(st, 23, r->reminders);
+	sqlite3_bind_int(st, 24, r->escalated);
+	sqlite3_bind_int(st, 25, r->expiry_warned);
 	free(appr);
 	return JG_OK;
 }

@@ -53,7 +53,8 @@ static inline bool fx_request_equal(const struct request *a,
 	    a->expires_at != b->expires_at || a->ended_at != b->ended_at ||
 	    a->break_glass != b->break_glass ||
 	    a->review_required != b->review_required ||
-	    a->extends != b->extends)
+	    a->extends != b->extends || a->reminders != b->reminders ||
+	    a->escalated != b->escalated || a->expiry_warned != b->expiry_warned)
 		return false;
 	if (!fx_str_eq(a->requester, b->requester) ||
 	    !fx_str_eq(a->resource, b->resource) ||

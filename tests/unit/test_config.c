@@ -831,6 +831,57 @@ static void test_error_values(void **state)
 	expect_error("notify:\n  - kind: webhook\n    url: ftp://hooks/SECRETPATH\n"
 		     "    events: ['*']\n", 3, "url: not an http");
 
+	/* notify_people (docs/slack.md): typed, every error at its line. */
+#define SLACK_SEC "slack: {signing_secret_env: S, bot_token_env: T}\n"
+	expect_error("notify_people: {slack: true}\n", 1, "slack: needs the 'slack' section");
+	expect_error(SLACK_SEC "notify_people:\n  slack: true\n  emails: x\n", 4,
+		     "unknown key 'emails'");
+	expect_error(SLACK_SEC "notify_people:\n  slack: yes\n", 3, "slack");
+	expect_error(SLACK_SEC "notify_people:\n  slack: false\n", 3,
+		     "needs slack: true or webhooks");
+	expect_error(SLACK_SEC "notify_people:\n  slack: true\n  email_domain: \"a..b\"\n",
+		     4, "email_domain: 'a..b' is not a domain name");
+	expect_error(SLACK_SEC "notify_people:\n  email_domain: example.com\n"
+		     "  webhooks: [{url: https://x}]\n", 3, "email_domain: only with slack: true");
+	expect_error(SLACK_SEC "notify_people:\n  slack: true\n  expiring_before: 2d\n", 4,
+		     "expiring_before: at most 24h");
+	expect_error(SLACK_SEC "notify_people:\n  slack: true\n  expiring_before: soon\n", 4,
+		     "expiring_before");
+	expect_error(SLACK_SEC "notify_people:\n  slack: true\n  everyone: [carol]\n", 4,
+		     "everyone");
+	expect_error("notify_people:\n  webhooks:\n    - url: ftp://hooks/SECRETPATH\n", 3,
+		     "url: not an http");
+	expect_error("notify_people:\n  webhooks:\n    - {url: https://x, secret: y}\n", 3,
+		     "unknown key 'secret'");
+	expect_error("notify_people:\n  webhooks: []\n", 2, "webhooks");
+	{
+		struct config *cfg = NULL;
+		const char *y = SLACK_SEC "notify_people:\n  webhooks:\n"
+				"    - url: ftp://hooks/SECRETPATH\n";
+
+		assert_true(config_parse("t.yaml", y, strlen(y), &cfg, err_msg,
+					 sizeof(err_msg)) < 0);
+		assert_null(strstr(err_msg, "SECRETPATH"));
+	}
+	{
+		struct config *cfg = NULL;
+		const char *y = SLACK_SEC "notify_people:\n  slack: true\n"
+				"  email_domain: corp.example\n  expiring_before: 10m\n"
+				"  everyone: [group:security]\n"
+				"  webhooks: [{url: https://b.example/in, secret_env: K}]\n";
+
+		assert_int_equal(config_parse("t.yaml", y, strlen(y), &cfg, err_msg,
+					      sizeof(err_msg)), 0);
+		assert_true(cfg->people.enabled && cfg->people.slack);
+		assert_string_equal(cfg->people.email_domain, "corp.example");
+		assert_int_equal(cfg->people.expiring_before_s, 600);
+		assert_int_equal(cfg->people.everyone.n, 1);
+		assert_int_equal(cfg->people.nwebhooks, 1);
+		assert_string_equal(cfg->people.webhooks[0].secret_env, "K");
+		config_free(cfg);
+	}
+#undef SLACK_SEC
+
 	/* Secrets in a bad value never reach the message. */
 	{
 		struct config *cfg = NULL;

@@ -1,0 +1,613 @@
+#include "server/notify_people.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/audience.h"
+#include "server/notify.h"
+#include "util/duration.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
+
+#define POST_TIMEOUT_MS 5000
+#define FIELD_MAX 300          /* bytes of one outside text in a message */
+#define CACHE_MAX 512          /* Slack user ids found by email */
+#define CACHE_FOUND_MS (3600 * 1000LL)
+#define CACHE_MISSING_MS (600 * 1000LL)
+#define EMAIL_MAX 320
+
+/* ---- rows (engine thread) ---- */
+
+const char *notify_people_email(const char *subject, const char *email_domain,
+				char *buf, size_t len)
+{
+	int n;
+
+	if (strchr(subject, '@') != NULL)
+		n = snprintf(buf, len, "%s", subject);
+	else if (email_domain != NULL)
+		n = snprintf(buf, len, "%s@%s", subject, email_domain);
+	else
+		return NULL;
+	return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
+/* The Slack user id of subject by slack.users (inverse), or NULL. */
+static const char *slack_id_of(const struct config *cfg, const char *subject)
+{
+	for (size_t i = 0; i < cfg->slack.nusers; i++)
+		if (strcmp(cfg->slack.users[i].subject, subject) == 0)
+			return cfg->slack.users[i].id;
+	return NULL;
+}
+
+static int add_row(struct store *st, int64_t seq, json_t *t, const char *event_text)
+{
+	char *target = t ? json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc;
+
+	json_decref(t);
+	if (target == NULL)
+		return JG_ERR_NOMEM;
+	rc = store_tx_outbox_add(st, seq, target, event_text);
+	free(target);
+	return rc;
+}
+
+int notify_people_outbox(struct store *st, const struct config *cfg,
+			 enum audit_action action, int64_t seq,
+			 const char *event_text, const struct request *r,
+			 const char *actor, int64_t now_ms)
+{
+	const struct people_cfg *pc = &cfg->people;
+	const struct policy_cfg *pol;
+	struct audience *a;
+	bool buttons;
+	int rc = JG_OK;
+
+	if (!pc->enabled)
+		return JG_OK;
+	a = malloc(sizeof(*a));
+	if (a == NULL)
+		return JG_ERR_NOMEM;
+	audience_for(cfg, action, r, actor, now_ms, a);
+	if (a->truncated)
+		log_warn(NULL, "%s of request %lld: more than %d people to tell; the rest "
+			 "are not told", action_name(action), (long long)r->id, AUDIENCE_MAX);
+	pol = config_policy(cfg, r->policy);
+	/* Approve / Deny in an approver's DM, unless the policy wants the web */
+	buttons = r->state == REQ_PENDING && (pol == NULL || !pol->approve_in_web);
+	for (size_t i = 0; rc == JG_OK && i < a->n; i++) {
+		const char *who = a->v[i].subject, *role = audience_role_name(a->v[i].role);
+		char ebuf[EMAIL_MAX + 1];
+
+		if (pc->slack) {
+			const char *id = slack_id_of(cfg, who);
+			const char *email = id ? NULL
+					       : notify_people_email(who, pc->email_domain,
+								     ebuf, sizeof(ebuf));
+			/* names of variables and ids, never the token */
+			json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:b}",
+					      "kind", "person", "via", "slack", "to", who,
+					      "audience", role, "user", id, "email", email,
+					      "api_url", cfg->slack.api_url, "token_env",
+					      cfg->slack.bot_token_env, "web_url",
+					      cfg->web.public_url, "buttons",
+					      buttons && (a->v[i].role == AUD_APPROVER ||
+							  a->v[i].role == AUD_ESCALATION));
+
+			rc = add_row(st, seq, t, event_text);
+		}
+		for (size_t k = 0; rc == JG_OK && k < pc->nwebhooks; k++)
+			rc = add_row(st, seq, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}",
+							"kind", "person", "via", "webhook",
+							"to", who, "audience", role,
+							"url", pc->webhooks[k].url, "secret_env",
+							pc->webhooks[k].secret_env, "web_url",
+							cfg->web.public_url),
+				     event_text);
+	}
+	free(a);
+	return rc;
+}
+
+/* ---- the message ---- */
+
+/* Appends s (from outside), cut to FIELD_MAX bytes at a character
+ * boundary; for Slack with &, <, > as entities. */
+static void put(FILE *f, const char *s, bool slack)
+{
+	size_t len = s ? strlen(s) : 0, i = 0, used = 0;
+
+	if (s == NULL) {
+		fputs("?", f);
+		return;
+	}
+	while (i < len) {
+		size_t start = i;
+		uint32_t cp;
+
+		if (!text_utf8_next((const unsigned char *)s, len, &i, &cp))
+			cp = 0xFFFD; /* not from the audit log: it is valid UTF-8 */
+		if (used + (i - start) > FIELD_MAX) {
+			fputs("…", f);
+			return;
+		}
+		used += i - start;
+		if (cp < 0x20 || cp == 0x7F)
+			fputc(' ', f);
+		else if (slack && cp == '&')
+			fputs("&amp;", f);
+		else if (slack && cp == '<')
+			fputs("&lt;", f);
+		else if (slack && cp == '>')
+			fputs("&gt;", f);
+		else if (cp == 0xFFFD && i - start == 1)
+			fputs("\xEF\xBF\xBD", f);
+		else
+			fwrite(s + start, 1, i - start, f);
+	}
+}
+
+static const char *str_at(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+char *notify_people_text(const json_t *event, const char *audience,
+			 const char *web_url, bool slack)
+{
+	const char *action = str_at(event, "action"), *actor = str_at(event, "actor");
+	const char *subject = str_at(event, "subject"), *resource = str_at(event, "resource");
+	const char *role = str_at(event, "role");
+	const json_t *d = json_object_get(event, "detail");
+	long long id = (long long)json_integer_value(json_object_get(event, "request_id"));
+	char dur[32] = "", *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (action == NULL || (f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	if (json_is_integer(json_object_get(d, "duration_s")))
+		duration_format(json_integer_value(json_object_get(d, "duration_s")), dur,
+				sizeof(dur));
+#define P(s) put(f, (s), slack)
+	if (strcmp(action, "request.created") == 0 || strcmp(action, "request.approved") == 0) {
+		P(subject), fputs(" asks for ", f), P(role), fputs(" on ", f), P(resource);
+		if (dur[0])
+			fprintf(f, " for %s", dur);
+		fprintf(f, " (request %lld)", id);
+		if (str_at(d, "reason"))
+			fputs(": ", f), P(str_at(d, "reason"));
+		if (str_at(d, "ticket"))
+			fputs(" [", f), P(str_at(d, "ticket")), fputs("]", f);
+		fputs(strcmp(action, "request.approved") == 0
+			      ? ". The previous stage approved it; it waits for yours."
+			      : ". You may approve or deny it.", f);
+	} else if (strcmp(action, "request.reminded") == 0) {
+		fprintf(f, "Reminder: request %lld by ", id), P(subject);
+		fputs(" for ", f), P(role), fputs(" on ", f), P(resource);
+		fprintf(f, " still waits for a decision (%lld of %lld approvals).",
+			(long long)json_integer_value(json_object_get(d, "approvals")),
+			(long long)json_integer_value(json_object_get(d, "approvals_required")));
+	} else if (strcmp(action, "request.escalated") == 0) {
+		fprintf(f, "Escalated to you: request %lld by ", id), P(subject);
+		fputs(" for ", f), P(role), fputs(" on ", f), P(resource);
+		fputs(" has had no decision in time. You may approve or deny it.", f);
+	} else if (strcmp(action, "request.activated") == 0) {
+		fprintf(f, "Your request %lld for ", id), P(role), fputs(" on ", f), P(resource);
+		fputs(" was approved by ", f), P(actor);
+		fputs(": active until ", f), P(str_at(d, "expires_at")), fputs(".", f);
+	} else if (strcmp(action, "request.denied") == 0) {
+		fprintf(f, "Your request %lld for ", id), P(role), fputs(" on ", f), P(resource);
+		fputs(" was denied by ", f), P(actor);
+		if (str_at(d, "comment"))
+			fputs(": ", f), P(str_at(d, "comment"));
+		fputs(".", f);
+	} else if (strcmp(action, "request.expiring") == 0) {
+		fputs("Your access to ", f), P(role), fputs(" on ", f), P(resource);
+		fprintf(f, " (request %lld) ends at ", id), P(str_at(d, "expires_at"));
+		fputs(". Ask for an extension now if you need more time.", f);
+	} else if (strcmp(action, "request.expired") == 0) {
+		fputs("Your access to ", f), P(role), fputs(" on ", f), P(resource);
+		fprintf(f, " (request %lld) has expired.", id);
+	} else if (strcmp(action, "request.revoked") == 0) {
+		fputs("Your access to ", f), P(role), fputs(" on ", f), P(resource);
+		fprintf(f, " (request %lld) was revoked by ", id), P(actor);
+		if (str_at(d, "reason"))
+			fputs(": ", f), P(str_at(d, "reason"));
+		fputs(".", f);
+	} else if (strcmp(action, "request.timed_out") == 0) {
+		fprintf(f, "Your request %lld for ", id), P(role), fputs(" on ", f), P(resource);
+		fputs(" timed out: nobody decided in time.", f);
+	} else if (strcmp(action, "request.break_glass") == 0) {
+		fputs(slack ? ":rotating_light: BREAK-GLASS: " : "BREAK-GLASS: ", f);
+		P(subject), fputs(" took ", f), P(role), fputs(" on ", f), P(resource);
+		if (dur[0])
+			fprintf(f, " for %s", dur);
+		fprintf(f, " (request %lld) without approval", id);
+		if (str_at(d, "reason"))
+			fputs(": ", f), P(str_at(d, "reason"));
+		fputs(". It needs a review after the fact.", f);
+	} else {
+		P(action), fprintf(f, " (request %lld)", id);
+	}
+#undef P
+	(void)audience; /* the action says it all today; kept for the wording */
+	if (web_url != NULL && id > 0) {
+		if (slack)
+			fputs(" <", f), put(f, web_url, true),
+				fprintf(f, "/ui/requests/%lld|Open in jitgate>", id);
+		else
+			fprintf(f, " %s/ui/requests/%lld", web_url, id);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- delivery (notifier thread) ---- */
+
+struct cache_entry {
+	char email[EMAIL_MAX + 1];
+	char user[40];  /* "" when Slack said users_not_found */
+	int64_t until_ms;
+};
+
+struct people_sender {
+	struct cache_entry cache[CACHE_MAX];
+	size_t n, next; /* filled, and the slot to replace next when full */
+};
+
+int people_sender_new(struct people_sender **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? JG_OK : JG_ERR_NOMEM;
+}
+
+void people_sender_free(struct people_sender *ps)
+{
+	free(ps);
+}
+
+bool notify_people_row(const json_t *target)
+{
+	const char *kind = json_string_value(json_object_get(target, "kind"));
+
+	return kind != NULL && strcmp(kind, "person") == 0;
+}
+
+struct answer {
+	char buf[8192];
+	size_t len;
+};
+
+static size_t keep(char *p, size_t s, size_t n, void *u)
+{
+	struct answer *a = u;
+	size_t take = s * n;
+
+	if (take > sizeof(a->buf) - 1 - a->len)
+		take = sizeof(a->buf) - 1 - a->len;
+	memcpy(a->buf + a->len, p, take);
+	a->len += take;
+	a->buf[a->len] = '\0';
+	return s * n;
+}
+
+/* POSTs body to url; bearer_env names the token variable (NULL: none),
+ * sig the X-Jitgate-Signature (NULL: none).  The answer (first 8 KiB)
+ * into ans; JG_OK on a 2xx. */
+static int post(const char *url, const char *ctype, const char *body,
+		const char *bearer_env, const char *sig, struct answer *ans,
+		char *err, size_t errlen)
+{
+	struct curl_slist *hdrs = NULL;
+	CURL *curl = curl_easy_init();
+	char h[160];
+	long status = 0;
+	CURLcode cc;
+	int rc = JG_ERR_IO;
+
+	if (curl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	snprintf(h, sizeof(h), "Content-Type: %s", ctype);
+	hdrs = curl_slist_append(hdrs, h);
+	if (bearer_env != NULL) {
+		const char *tok = getenv(bearer_env);
+		char *auth = NULL;
+
+		if (tok == NULL || *tok == '\0') {
+			snprintf(err, errlen, "bot token variable %s is not set", bearer_env);
+			goto out;
+		}
+		if (asprintf(&auth, "Authorization: Bearer %s", tok) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		hdrs = curl_slist_append(hdrs, auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	if (sig != NULL) {
+		snprintf(h, sizeof(h), "X-Jitgate-Signature: %s", sig);
+		hdrs = curl_slist_append(hdrs, h);
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)POST_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, ans);
+	cc = curl_easy_perform(curl);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		snprintf(err, errlen, "HTTP %ld", status);
+		goto out;
+	}
+	rc = JG_OK;
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(curl);
+	return rc;
+}
+
+/* Slack's answer: JG_OK for ok: true; JG_ERR_NOTFOUND for an error that
+ * says this person cannot be reached; JG_ERR_IO otherwise.  *out_json
+ * (may be NULL) gets the parsed answer. */
+static int slack_answer(const struct answer *ans, json_t **out_json, char *err,
+			size_t errlen)
+{
+	static const char *const gone[] = {"users_not_found", "user_not_found",
+					   "channel_not_found", "user_disabled",
+					   "cannot_dm_bot", "user_is_restricted", NULL};
+	json_t *a = json_loads(ans->buf, 0, NULL);
+	const char *e = json_string_value(json_object_get(a, "error"));
+	int rc = JG_ERR_IO;
+
+	if (json_is_true(json_object_get(a, "ok"))) {
+		rc = JG_OK;
+	} else {
+		char shown[64];
+
+		/* Slack's error codes are short ASCII words; show no more */
+		snprintf(shown, sizeof(shown), "%s", e ? e : "?");
+		for (char *p = shown; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+				*p = '?';
+		snprintf(err, errlen, "Slack answered ok: false (%s)", shown);
+		for (int i = 0; e != NULL && gone[i]; i++)
+			if (strcmp(e, gone[i]) == 0)
+				rc = JG_ERR_NOTFOUND;
+	}
+	if (out_json)
+		*out_json = a;
+	else
+		json_decref(a);
+	return rc;
+}
+
+static struct cache_entry *cache_find(struct people_sender *ps, const char *email,
+				      int64_t now)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->cache[i].email, email) == 0)
+			return ps->cache[i].until_ms > now ? &ps->cache[i] : NULL;
+	return NULL;
+}
+
+static void cache_put(struct people_sender *ps, const char *email, const char *user,
+		      int64_t now)
+{
+	struct cache_entry *c = NULL;
+
+	for (size_t i = 0; i < ps->n && c == NULL; i++)
+		if (strcmp(ps->cache[i].email, email) == 0)
+			c = &ps->cache[i];
+	if (c == NULL && ps->n < CACHE_MAX)
+		c = &ps->cache[ps->n++];
+	if (c == NULL) {
+		c = &ps->cache[ps->next];
+		ps->next = (ps->next + 1) % CACHE_MAX;
+	}
+	snprintf(c->email, sizeof(c->email), "%s", email);
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	c->until_ms = now + (user[0] ? CACHE_FOUND_MS : CACHE_MISSING_MS);
+}
+
+/* The Slack user id of email, from the cache or users.lookupByEmail. */
+static int lookup_email(struct people_sender *ps, const json_t *target,
+			const char *email, char *user, size_t ulen, char *err,
+			size_t errlen)
+{
+	const char *api = json_string_value(json_object_get(target, "api_url"));
+	const char *tok = json_string_value(json_object_get(target, "token_env"));
+	int64_t now = time_now_ms();
+	struct cache_entry *c = cache_find(ps, email, now);
+	struct answer ans = {.len = 0};
+	char url[600], *esc = NULL, *body = NULL;
+	json_t *a = NULL;
+	const char *id;
+	int rc;
+
+	if (c != NULL) {
+		if (c->user[0] == '\0') {
+			snprintf(err, errlen, "no Slack user has the email of this subject "
+				 "(cached users_not_found)");
+			return JG_ERR_NOTFOUND;
+		}
+		snprintf(user, ulen, "%s", c->user);
+		return JG_OK;
+	}
+	if (api == NULL || tok == NULL) {
+		snprintf(err, errlen, "malformed outbox row");
+		return JG_ERR_NOTFOUND;
+	}
+	snprintf(url, sizeof(url), "%s/users.lookupByEmail", api);
+	esc = curl_easy_escape(NULL, email, 0);
+	if (esc == NULL || asprintf(&body, "email=%s", esc) < 0) {
+		curl_free(esc);
+		snprintf(err, errlen, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	curl_free(esc);
+	rc = post(url, "application/x-www-form-urlencoded", body, tok, NULL, &ans, err,
+		  errlen);
+	free(body);
+	if (rc == JG_OK)
+		rc = slack_answer(&ans, &a, err, errlen);
+	id = json_string_value(json_object_get(json_object_get(a, "user"), "id"));
+	if (rc == JG_OK && (id == NULL || strlen(id) >= ulen || strlen(id) >= 40)) {
+		snprintf(err, errlen, "users.lookupByEmail answered no user id");
+		rc = JG_ERR_IO;
+	}
+	if (rc == JG_OK) {
+		snprintf(user, ulen, "%s", id);
+		cache_put(ps, email, id, now);
+	} else if (rc == JG_ERR_NOTFOUND) {
+		cache_put(ps, email, "", now);
+	}
+	json_decref(a);
+	return rc;
+}
+
+static json_t *buttons_block(long long id)
+{
+	char v[24];
+
+	snprintf(v, sizeof(v), "%lld", id);
+	return json_pack("{s:s, s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, "
+			 "{s:s, s:s, s:s, s:s, s:{s:s, s:s}}]}",
+			 "type", "actions", "elements",
+			 "type", "button", "action_id", "jitgate_approve", "value", v,
+			 "style", "primary", "text", "type", "plain_text", "text", "Approve",
+			 "type", "button", "action_id", "jitgate_deny", "value", v,
+			 "style", "danger", "text", "type", "plain_text", "text", "Deny");
+}
+
+static int deliver_slack(struct people_sender *ps, const json_t *target,
+			 const json_t *event, char *err, size_t errlen)
+{
+	const char *to = json_string_value(json_object_get(target, "to"));
+	const char *user = json_string_value(json_object_get(target, "user"));
+	const char *email = json_string_value(json_object_get(target, "email"));
+	const char *api = json_string_value(json_object_get(target, "api_url"));
+	const char *tok = json_string_value(json_object_get(target, "token_env"));
+	const char *aud = json_string_value(json_object_get(target, "audience"));
+	const char *web = json_string_value(json_object_get(target, "web_url"));
+	long long id = (long long)json_integer_value(json_object_get(event, "request_id"));
+	struct answer ans = {.len = 0};
+	char found[40], url[600], *text = NULL, *body = NULL;
+	json_t *msg = NULL, *blocks;
+	int rc;
+
+	if (to == NULL || api == NULL || tok == NULL) {
+		snprintf(err, errlen, "malformed outbox row");
+		return JG_ERR_NOTFOUND;
+	}
+	if (user == NULL && email == NULL) {
+		snprintf(err, errlen, "no Slack user for this subject (not in slack.users, "
+			 "no email to look up: set notify_people.email_domain)");
+		return JG_ERR_NOTFOUND;
+	}
+	if (user == NULL) {
+		rc = lookup_email(ps, target, email, found, sizeof(found), err, errlen);
+		if (rc != JG_OK)
+			return rc;
+		user = found;
+	}
+	text = notify_people_text(event, aud ? aud : "", web, true);
+	if (text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	blocks = json_pack("[{s:s, s:{s:s, s:s}}]", "type", "section", "text", "type",
+			   "mrkdwn", "text", text);
+	if (blocks != NULL && json_is_true(json_object_get(target, "buttons")) && id > 0)
+		json_array_append_new(blocks, buttons_block(id));
+	msg = json_pack("{s:s, s:s, s:o*}", "channel", user, "text", text, "blocks", blocks);
+	free(text);
+	body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (body == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	snprintf(url, sizeof(url), "%s/chat.postMessage", api);
+	rc = post(url, "application/json; charset=utf-8", body, tok, NULL, &ans, err, errlen);
+	free(body);
+	if (rc == JG_OK)
+		rc = slack_answer(&ans, NULL, err, errlen);
+	return rc;
+}
+
+static int deliver_webhook(const json_t *target, const json_t *event, char *err,
+			   size_t errlen)
+{
+	const char *url = json_string_value(json_object_get(target, "url"));
+	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
+	const char *aud = json_string_value(json_object_get(target, "audience"));
+	const char *web = json_string_value(json_object_get(target, "web_url"));
+	struct answer ans = {.len = 0};
+	char sig[96], *text, *body;
+	const char *sigp = NULL;
+	json_t *msg;
+	int rc;
+
+	if (url == NULL || aud == NULL) {
+		snprintf(err, errlen, "malformed outbox row");
+		return JG_ERR_NOTFOUND;
+	}
+	text = notify_people_text(event, aud, web, false);
+	msg = json_pack("{s:s, s:O, s:s, s:s?, s:O}", "type", "jitgate.notice", "to",
+			json_object_get(target, "to"), "audience", aud, "text", text,
+			"event", event);
+	free(text);
+	body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (body == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	if (secret_env != NULL) {
+		const char *key = getenv(secret_env);
+
+		if (key == NULL || *key == '\0') {
+			snprintf(err, errlen, "signing key variable %s is not set", secret_env);
+			free(body);
+			return JG_ERR_IO;
+		}
+		notify_signature(key, body, sig, sizeof(sig));
+		sigp = sig;
+	}
+	rc = post(url, "application/json", body, NULL, sigp, &ans, err, errlen);
+	free(body);
+	return rc;
+}
+
+int people_deliver(struct people_sender *ps, const json_t *target,
+		   const json_t *event, char *err, size_t errlen)
+{
+	const char *via = json_string_value(json_object_get(target, "via"));
+
+	if (via != NULL && strcmp(via, "slack") == 0)
+		return deliver_slack(ps, target, event, err, errlen);
+	if (via != NULL && strcmp(via, "webhook") == 0)
+		return deliver_webhook(target, event, err, errlen);
+	snprintf(err, errlen, "malformed outbox row");
+	return JG_ERR_NOTFOUND;
+}
