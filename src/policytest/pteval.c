@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/audience.h"
+#include "core/notices.h"
 #include "core/policy.h"
 #include "core/request.h"
 
@@ -43,6 +45,30 @@ static void set_refused(struct pt_got *got, int err,
 	snprintf(got->message, sizeof(got->message), "%s", res->message);
 }
 
+/* The notices of pending r after it waited c->waited_s without a decision
+ * (at most until just before it times out): as the engine sends them,
+ * missed ones are one, so firing once at the end leaves the same marks. */
+static void eval_notices(const struct config *cfg, const struct pt_case *c,
+			 struct request *r, int64_t now_ms, struct pt_got *got)
+{
+	struct core_result res;
+	struct audience *a = malloc(sizeof(*a));
+	int64_t at = now_ms + c->waited_s * 1000;
+
+	if (at >= r->pending_until)
+		at = r->pending_until - 1;
+	if (notices_fire(cfg, r, at, &res) != JG_OK)
+		memset(&res, 0, sizeof(res)); /* none due: nothing changed */
+	got->reminders = r->reminders;
+	got->escalated = r->escalated;
+	if (a == NULL)
+		return;
+	audience_for(cfg, ACT_REQUEST_REMINDED, r, NULL, at, a);
+	for (size_t i = 0; i < a->n && i <= PT_REMINDED_MAX; i++)
+		got->reminded[got->nreminded++] = a->v[i].subject;
+	free(a);
+}
+
 static int eval_request(const struct config *cfg, const struct pt_case *c,
 			int64_t now_ms, struct pt_got *got)
 {
@@ -71,6 +97,8 @@ static int eval_request(const struct config *cfg, const struct pt_case *c,
 	got->policy = got->reached ? got->reached->name : NULL;
 	got->approvals = r.approvals_required;
 	got->rule = res.rule;
+	if (r.state == REQ_PENDING)
+		eval_notices(cfg, c, &r, now_ms, got);
 	request_clear(&r);
 	return JG_OK;
 }
@@ -221,6 +249,44 @@ static bool str_eq(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
+/* expect.reminded and who was reminded, as sets. */
+static bool same_names(const struct pt_expect *e, const struct pt_got *got)
+{
+	if (e->nreminded != got->nreminded)
+		return false;
+	for (size_t i = 0; i < e->nreminded; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < got->nreminded && !found; k++)
+			found = strcmp(e->reminded[i], got->reminded[k]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* ", 2 reminders, escalated, reminded [a, b]" for a case that asks. */
+static void describe_notices(const struct pt_expect *e, int reminders, int escalated,
+			     const char *const *names, size_t n, char *buf, size_t len)
+{
+	size_t used = strlen(buf);
+
+	if (e->reminders >= 0 && used < len)
+		used += (size_t)snprintf(buf + used, len - used, ", %d reminder%s",
+					 reminders, reminders == 1 ? "" : "s");
+	if (e->escalated >= 0 && used < len)
+		used += (size_t)snprintf(buf + used, len - used, ", %sescalated",
+					 escalated ? "" : "not ");
+	if (e->has_reminded && used < len) {
+		used += (size_t)snprintf(buf + used, len - used, ", reminded [");
+		for (size_t i = 0; i < n && used < len; i++)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 i ? ", " : "", names[i]);
+		if (used < len)
+			snprintf(buf + used, len - used, "]");
+	}
+}
+
 bool pteval_check(const struct pt_case *c, const struct pt_got *got,
 		  char *why, size_t len)
 {
@@ -238,6 +304,12 @@ bool pteval_check(const struct pt_case *c, const struct pt_got *got,
 		ok = str_eq(e->field, got->field);
 	if (ok && e->rule)
 		ok = str_eq(e->rule, got->rule);
+	if (ok && e->reminders >= 0)
+		ok = e->reminders == got->reminders;
+	if (ok && e->escalated >= 0)
+		ok = e->escalated == (int)got->escalated;
+	if (ok && e->has_reminded)
+		ok = same_names(e, got);
 	if (ok) {
 		if (len > 0)
 			why[0] = '\0';
@@ -245,6 +317,10 @@ bool pteval_check(const struct pt_case *c, const struct pt_got *got,
 	}
 	describe_expect(e, want, sizeof(want));
 	pteval_describe(got, have, sizeof(have));
+	describe_notices(e, e->reminders, e->escalated, (const char *const *)e->reminded,
+			 e->nreminded, want, sizeof(want));
+	describe_notices(e, got->reminders, got->escalated, got->reminded,
+			 got->nreminded, have, sizeof(have));
 	snprintf(why, len, "expected %s, got %s", want, have);
 	return false;
 }

@@ -23,6 +23,12 @@ struct pt_got {
 	const char *rule;    /* the rule the core decided by, or NULL */
 	/* the policy the request matched, refused or not (coverage) */
 	const struct policy_cfg *reached;
+	/* a pending request after waited_s: its notices (core/notices.h) and
+	 * who a reminder then goes to (names point into the config) */
+	int reminders;
+	bool escalated;
+	const char *reminded[PT_REMINDED_MAX + 1]; /* one more: "too many" */
+	size_t nreminded;
 };
 
 /* The HTTP status the API answers for a core refusal (JG_ERR_*). */

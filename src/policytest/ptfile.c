@@ -45,6 +45,7 @@ static void case_clear(struct pt_case *c)
 	free(c->expect.policy);
 	free(c->expect.field);
 	free(c->expect.rule);
+	cfgval_free_strv(c->expect.reminded, c->expect.nreminded);
 	for (size_t i = 0; i < c->nafter; i++)
 		who_clear(&c->after[i]);
 	free(c->after);
@@ -135,8 +136,8 @@ static int read_request(struct cfgval_ctx *c, const struct ytree *m,
 {
 	static const char *const keys[] = {"resource", "role", "duration",
 					   "reason", "ticket", "break_glass",
-					   NULL};
-	const struct ytree *v[6];
+					   "waited", NULL};
+	const struct ytree *v[7];
 	int rc;
 
 	if ((rc = cfgval_fields(c, m, "request", keys, v)) < 0)
@@ -154,8 +155,10 @@ static int read_request(struct cfgval_ctx *c, const struct ytree *m,
 	if (v[4] != NULL &&
 	    (rc = cfgval_str(c, v[4], "ticket", PT_TEXT_MAX, &pc->ticket)) < 0)
 		return rc;
-	if (v[5] != NULL)
-		return cfgval_bool(c, v[5], "break_glass", &pc->break_glass);
+	if (v[5] != NULL && (rc = cfgval_bool(c, v[5], "break_glass", &pc->break_glass)) < 0)
+		return rc;
+	if (v[6] != NULL)
+		return cfgval_duration(c, v[6], "waited", &pc->waited_s);
 	return JG_OK;
 }
 
@@ -218,23 +221,58 @@ static int read_outcome(struct cfgval_ctx *c, const struct ytree *v,
 			  cfgval_show(v->str, shown));
 }
 
+/* expect.reminders / escalated / reminded (v[0..2]): pending only. */
+static int read_notices(struct cfgval_ctx *c, const struct ytree *const *v,
+			struct pt_expect *e)
+{
+	static const char *const names[] = {"reminders", "escalated", "reminded"};
+	bool b;
+	int64_t n;
+	int rc;
+
+	for (int i = 0; i < 3; i++)
+		if (v[i] != NULL && e->outcome != PT_PENDING)
+			return cfgval_err(c, v[i]->line, "%s: only a pending request "
+					  "is reminded or escalated", names[i]);
+	if (v[0] != NULL) {
+		if ((rc = cfgval_int(c, v[0], "reminders", 0, 1000000, &n)) < 0)
+			return rc;
+		e->reminders = (int)n;
+	}
+	if (v[1] != NULL) {
+		if ((rc = cfgval_bool(c, v[1], "escalated", &b)) < 0)
+			return rc;
+		e->escalated = b;
+	}
+	if (v[2] != NULL) {
+		e->has_reminded = true;
+		return cfgval_str_list(c, v[2], "reminded", PT_REMINDED_MAX, true,
+				       cfgval_principal_name_ok, "a subject name",
+				       &e->reminded, &e->nreminded);
+	}
+	return JG_OK;
+}
+
 static int read_expect(struct cfgval_ctx *c, const struct ytree *m,
 		       const struct config *cfg, struct pt_case *pc)
 {
 	static const char *const req_keys[] = {"outcome", "policy", "approvals",
-					       "status", "field", "rule", NULL};
+					       "status", "field", "rule", "reminders",
+					       "escalated", "reminded", NULL};
 	static const char *const appr_keys[] = {"outcome", "status", "rule", NULL};
 	static const char *const rules[] = {
 		FLOW_RULE_APPROVALS, FLOW_RULE_STAGES, FLOW_RULE_ESCALATE,
 		FLOW_RULE_WINDOW, FLOW_RULE_ONCALL, FLOW_RULE_NONE_NEEDED,
 		FLOW_RULE_BREAK_GLASS};
-	const struct ytree *v[6];
+	const struct ytree *v[9] = {NULL};
 	struct pt_expect *e = &pc->expect;
 	char shown[72];
 	int64_t n;
 	int rc;
 
 	e->approvals = -1;
+	e->reminders = -1;
+	e->escalated = -1;
 	rc = cfgval_fields(c, m, pc->kind == PT_REQUEST ? "expect"
 			   : "expect of an approve case",
 			   pc->kind == PT_REQUEST ? req_keys : appr_keys, v);
@@ -290,9 +328,10 @@ static int read_expect(struct cfgval_ctx *c, const struct ytree *m,
 		if (e->outcome != PT_REFUSED)
 			return cfgval_err(c, v[4]->line,
 					  "field: only a refused outcome names a field");
-		return cfgval_str(c, v[4], "field", PT_TEXT_MAX, &e->field);
+		if ((rc = cfgval_str(c, v[4], "field", PT_TEXT_MAX, &e->field)) < 0)
+			return rc;
 	}
-	return JG_OK;
+	return read_notices(c, v + 6, e);
 }
 
 static int read_case(struct cfgval_ctx *c, const struct ytree *m,

@@ -20,6 +20,8 @@
  * larger suites are split over several files. */
 #define PTFILE_MAX (4 * 1024 * 1024)
 #define PTFILE_CASES_MAX 20000
+/* expect.reminded: at most this many names */
+#define PT_REMINDED_MAX 32
 
 enum pt_kind { PT_REQUEST, PT_APPROVE };
 
@@ -42,6 +44,14 @@ struct pt_expect {
 	int status;    /* 0: not checked (refused only) */
 	char *field;   /* NULL: not checked (refused only) */
 	char *rule;    /* NULL: not checked; the audited detail.rule */
+	/* pending request cases, after the request has waited waited_s
+	 * (design section 13, core/notices.h): reminders sent, escalated,
+	 * and who a reminder then goes to (core/audience.h) */
+	int reminders;  /* -1: not checked */
+	int escalated;  /* -1: not checked, else 0 / 1 */
+	bool has_reminded;
+	char **reminded;
+	size_t nreminded;
 };
 
 struct pt_case {
@@ -60,7 +70,8 @@ struct pt_case {
 	int64_t at_ms;      /* when the request is made; 0: the run's now */
 	struct pt_who *after; /* approve: approvals given first, in order */
 	size_t nafter;
-	int64_t waited_s;   /* approve: how long after the request */
+	int64_t waited_s;   /* how long after the request: approve, or the
+			       notices of a pending request case */
 	struct pt_expect expect;
 };
 

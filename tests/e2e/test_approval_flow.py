@@ -52,7 +52,7 @@ class PolicyTests(unittest.TestCase):
     def test_examples_pass(self):
         rc, out, err = jg("policy", "test", "-c", FLOW, FLOW_TESTS)
         self.assertEqual(rc, 0, out + err)
-        self.assertEqual(out.splitlines()[-1], "14 passed, 0 failed")
+        self.assertEqual(out.splitlines()[-1], "18 passed, 0 failed")
 
     def test_wrong_clock_fails_with_the_rule(self):
         text = open(FLOW_TESTS).read().replace(

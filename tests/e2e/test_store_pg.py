@@ -126,7 +126,8 @@ class PgStoreTest(unittest.TestCase):
             self.assertEqual(body["count"], 4)
         finally:
             srv.stop()
-        self.assertEqual(self.pg.sql("SELECT max(version) FROM schema_version", db=db).strip(), "1")
+        # 2: the notices sent per request (reminders, escalated, expiry_warned)
+        self.assertEqual(self.pg.sql("SELECT max(version) FROM schema_version", db=db).strip(), "2")
 
     def test_audit_table_is_append_only(self):
         db = self.pg.new_store_db()

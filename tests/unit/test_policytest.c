@@ -298,6 +298,19 @@ static void test_bad_files(void **state)
 	char text[1024];
 
 	(void)state;
+	/* notices (reminders, escalation): pending cases only, typed */
+	one_case(text, sizeof(text), "resource: orders-db, role: read, duration: 1h",
+		 "outcome: granted, reminders: 1");
+	parse_fails(text, "t.tests.yaml:5: reminders: only a pending request is reminded");
+	one_case(text, sizeof(text), "resource: orders-db, role: write, duration: 1h, waited: 1h",
+		 "outcome: pending, escalated: maybe");
+	parse_fails(text, "t.tests.yaml:5: escalated: ");
+	one_case(text, sizeof(text), "resource: orders-db, role: write, duration: 1h, waited: x",
+		 "outcome: pending");
+	parse_fails(text, "t.tests.yaml:4: waited: ");
+	one_case(text, sizeof(text), "resource: orders-db, role: write, duration: 1h",
+		 "outcome: pending, reminded: [\"\"]");
+	parse_fails(text, "t.tests.yaml:5: reminded");
 	parse_fails("", "t.tests.yaml:1: test file: missing required key 'cases'");
 	parse_fails("cases: []\n", "t.tests.yaml:1: cases: ");
 	parse_fails("cases:\n  - name: a\n    as: {subject: alice}\n"
