@@ -17,7 +17,7 @@
 #include "store/store_pg.h"
 #include "util/log.h"
 
-#define PARAMS_MAX 24
+#define PARAMS_MAX 32
 #define SCAN_PAGE 500
 
 
