@@ -37,6 +37,7 @@ struct conn {
 	char *location;      /* Location of a redirect, or NULL */
 	struct weblogin *login;
 	struct weblogin_job *job; /* a sign-in's IdP call (weblogin.c) */
+	bool html_page;      /* an error answers as a page (weblogin.c), not JSON */
 	struct eventhub_sub *stream; /* GET /v1/events until its response owns it */
 	/* the answer to send once the engine is done */
 	int status;

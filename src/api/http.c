@@ -438,6 +438,8 @@ static enum MHD_Result send_answer(struct conn *c, const char *url)
 	} else if (c->resp == NULL && c->stream != NULL) {
 		r = events_response(c);
 		status = 200;
+	} else if (c->html_page && c->resp != NULL && c->status >= 400) {
+		r = weblogin_error_response(c);
 	} else {
 		if (c->resp == NULL) {
 			c->status = 500;

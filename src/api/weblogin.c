@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/webpage.h"
 #include "identity/oidc_client.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -36,6 +37,7 @@ struct weblogin_job {
 	struct weblogin *wl;
 	struct MHD_Connection *mhd;
 	struct pending p;     /* the sign-in being completed */
+	int64_t queued_ms;    /* when it was handed to the workers */
 	char *issuer, *code, *redirect_uri, *client_id, *secret;
 	/* results */
 	int err;
@@ -48,8 +50,8 @@ struct weblogin {
 	struct oidc *idp;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
-	pthread_t thread;
-	bool started;
+	pthread_t threads[WEBLOGIN_WORKERS];
+	size_t nthreads;
 	atomic_bool stop; /* read by curl callbacks on other threads */
 	struct weblogin_job *head, *tail;
 	size_t queued;
@@ -234,6 +236,12 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&wl->mu);
 		if (wl->stop) {
 			job_fail(j, JG_ERR_UNAVAILABLE, "jitgate is shutting down", "");
+		} else if (time_now_ms() - j->queued_ms > WEBLOGIN_QUEUE_WAIT_MS) {
+			/* every worker was held by a slow IdP for longer than
+			 * this browser should wait: answer it now rather than
+			 * start a call that would make it wait as long again */
+			job_fail(j, JG_ERR_UNAVAILABLE,
+				 "the IdP is answering too slowly; try again", "");
 		} else if (ensure_endpoints(wl, j->issuer, err, sizeof(err)) != JG_OK) {
 			log_warn(NULL, "sign-in: %s", err);
 			job_fail(j, JG_ERR_UNAVAILABLE, "the IdP cannot be reached: ", err);
@@ -259,12 +267,12 @@ int weblogin_new(struct oidc *idp, struct weblogin **out)
 	wl->idp = idp;
 	pthread_mutex_init(&wl->mu, NULL);
 	pthread_cond_init(&wl->wake, NULL);
-	if (idp != NULL) {
-		if (pthread_create(&wl->thread, NULL, worker, wl) != 0) {
+	for (size_t i = 0; idp != NULL && i < WEBLOGIN_WORKERS; i++) {
+		if (pthread_create(&wl->threads[i], NULL, worker, wl) != 0) {
 			weblogin_free(wl);
 			return JG_ERR_INTERNAL;
 		}
-		wl->started = true;
+		wl->nthreads++;
 	}
 	*out = wl;
 	return JG_OK;
@@ -274,13 +282,12 @@ void weblogin_free(struct weblogin *wl)
 {
 	if (wl == NULL)
 		return;
-	if (wl->started) {
-		pthread_mutex_lock(&wl->mu);
-		wl->stop = true;
-		pthread_cond_broadcast(&wl->wake);
-		pthread_mutex_unlock(&wl->mu);
-		pthread_join(wl->thread, NULL);
-	}
+	pthread_mutex_lock(&wl->mu);
+	wl->stop = true;
+	pthread_cond_broadcast(&wl->wake);
+	pthread_mutex_unlock(&wl->mu);
+	for (size_t i = 0; i < wl->nthreads; i++)
+		pthread_join(wl->threads[i], NULL);
 	oidc_endpoints_clear(&wl->ep);
 	OPENSSL_cleanse(wl->pend, sizeof(wl->pend));
 	pthread_mutex_destroy(&wl->mu);
@@ -356,6 +363,7 @@ static int submit(struct conn *c, struct weblogin_job *j, void (*after)(struct c
 		MHD_resume_connection(c->mhd);
 		return JG_OK;
 	}
+	j->queued_ms = time_now_ms();
 	if (wl->tail)
 		wl->tail->next_job = j;
 	else
@@ -570,6 +578,7 @@ void weblogin_callback(struct conn *c, const char *url)
 	struct weblogin_job *j;
 	char why[160];
 
+	c->html_page = true; /* a browser lands here: errors are a page */
 	if (!configured(c))
 		return;
 	if (error != NULL) {
@@ -624,4 +633,68 @@ void weblogin_callback(struct conn *c, const char *url)
 		return;
 	}
 	(void)submit(c, j, after_exchange);
+}
+
+/* The path of next as a query value: unreserved bytes as they are, the
+ * rest %XX (next is printable ASCII, weblogin_next_ok). */
+static void query_escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *src && o + 4 <= cap; src++) {
+		unsigned char ch = (unsigned char)*src;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~/", ch) != NULL) {
+			dst[o++] = (char)ch;
+		} else {
+			dst[o++] = '%';
+			dst[o++] = hex[ch >> 4];
+			dst[o++] = hex[ch & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
+struct MHD_Response *weblogin_error_response(struct conn *c)
+{
+	const char *msg = json_string_value(
+		json_object_get(json_object_get(c->resp, "error"), "message"));
+	const char *hint, *title = "Sign-in failed";
+	char href[sizeof("/auth/login?next=") + 3 * WEBLOGIN_NEXT_MAX];
+	char next[3 * WEBLOGIN_NEXT_MAX + 1];
+
+	switch (c->status) {
+	case 400:
+		hint = "This sign-in link is incomplete or damaged. Start again from jitgate.";
+		break;
+	case 401:
+		hint = "You are not signed in. Sign in again; if it keeps failing, ask "
+		       "your administrator.";
+		break;
+	case 404:
+		hint = NULL;
+		break;
+	case 429:
+		hint = "Too many failed sign-ins came from your address. Wait a minute, "
+		       "then sign in again.";
+		break;
+	default:
+		title = "Sign-in unavailable";
+		hint = "jitgate could not complete the sign-in with your identity "
+		       "provider. Try again in a moment.";
+	}
+	if (c->status == 404) {
+		snprintf(href, sizeof(href), "/");
+	} else if (c->job != NULL && weblogin_next_ok(c->job->p.next)) {
+		query_escape(next, sizeof(next), c->job->p.next);
+		snprintf(href, sizeof(href), "/auth/login?next=%s", next);
+	} else {
+		snprintf(href, sizeof(href), "/auth/login");
+	}
+	return webpage_response(webpage_error_html(title, msg ? msg : "the sign-in failed", hint,
+						   c->status == 404 ? "Go to jitgate"
+								    : "Sign in again",
+						   href));
 }

@@ -81,7 +81,7 @@ static bool etag_matches(const char *inm, const char *etag)
 	return false;
 }
 
-static void add_security_headers(struct MHD_Response *r)
+void webui_security_headers(struct MHD_Response *r)
 {
 	MHD_add_response_header(r, "Content-Security-Policy", WEBUI_CSP);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -101,7 +101,7 @@ static struct MHD_Response *not_found(int *status)
 		return NULL;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	add_security_headers(r);
+	webui_security_headers(r);
 	*status = MHD_HTTP_NOT_FOUND;
 	return r;
 }
@@ -154,6 +154,6 @@ struct MHD_Response *webui_response(struct MHD_Connection *mhd, const char *url,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	if (a->gz != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-	add_security_headers(r);
+	webui_security_headers(r);
 	return r;
 }

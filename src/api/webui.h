@@ -13,6 +13,10 @@
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " \
 	"form-action 'self'; frame-ancestors 'none'"
 
+/* Adds the page's security headers (CSP, nosniff, no framing, no
+ * referrer) to r: every HTML or asset answer carries them. */
+void webui_security_headers(struct MHD_Response *r);
+
 /* For a GET (or HEAD) of url: the answer and its status when url is the UI's ("/",
  * "/ui/..."), NULL otherwise.  A path under /ui/ without a file extension
  * is one of the app's pages and gets index.html (the app routes in the

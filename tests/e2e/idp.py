@@ -4,6 +4,7 @@ import json
 import os
 import select
 import subprocess
+import urllib.request
 
 from harness import SOURCE_DIR, USERS, free_port
 
@@ -61,6 +62,15 @@ class Idp:
             self.proc.stdout.close()
             self.log.close()
             self.proc = None
+
+    def control(self, what, method="GET"):
+        """tests/idp's test hook: "hold" the next token request, "release"
+        it, or "held" (how many are held; open held ones at each token
+        request's arrival)."""
+        req = urllib.request.Request(self.issuer + "/__test/" + what, method=method,
+                                     data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
 
     def token(self, flow, user=None, resource="urn:jitgate"):
         args = ["node", "get-token.mjs", self.issuer, flow]

@@ -172,7 +172,7 @@ class WebLoginTest(WithIdp):
         state = query(to_idp)["state"]
         st, _, data = b.raw("GET", "/auth/callback?code=forged-code&state=" + state)
         self.assertEqual(st, 401, data)
-        self.assertIn("the IdP refused the code", json.loads(data)["error"]["message"])
+        self.assertIn(b"the IdP refused the code", data)
         self.assertNotIn("jitgate_session", b.cookies)
         to_idp, _ = self.start_login(b)
         state = query(to_idp)["state"]
@@ -200,6 +200,179 @@ class WebLoginTest(WithIdp):
         self.assertEqual((st, body), (200, {"signed_out": True}))
         st, _ = b.call("GET", "/v1/whoami")
         self.assertEqual(st, 401)
+
+
+def page_text(data):
+    """The words of an HTML page, tags dropped, entities decoded."""
+    import html
+    import re
+    return html.unescape(re.sub(r"<[^>]*>", " ", data.decode()))
+
+
+class FailurePageTest(WithIdp):
+    """A failed /auth/callback is where a browser lands: it answers an HTML
+    page in the app's look (no script, no reflected markup, no code or
+    token) with a link to sign in again, audited as the same refusal."""
+
+    def assert_page(self, st, hdrs, data, status):
+        self.assertEqual(st, status, data)
+        self.assertEqual(hdrs["content-type"], ["text/html; charset=utf-8"])
+        self.assertIn("script-src 'self'", hdrs["content-security-policy"][0])
+        self.assertEqual(hdrs["cache-control"], ["no-store"])
+        self.assertTrue(data.startswith(b"<!doctype html>"), data[:80])
+        self.assertIn(b'<link rel="stylesheet" href="/ui/app.css">', data)
+        self.assertNotIn(b"<script", data)
+        self.assertNotIn(b"style=", data)
+        return page_text(data)
+
+    def start(self, b, nxt="/"):
+        st, hdrs, _ = b.raw("GET", "/auth/login?next=" + urllib.parse.quote(nxt, safe=""))
+        self.assertEqual(st, 302)
+        return query(hdrs["location"][0])["state"]
+
+    def test_idp_refusal_is_a_page_and_audited(self):
+        # a daemon of its own: the first failure of an address in a
+        # minute is audited at once with its reason
+        srv = Server(oidc_config(self.idp.issuer))
+        self.addCleanup(srv.stop)
+        b = Browser(srv.url)
+        state = self.start(b)
+        st, hdrs, data = b.raw("GET", "/auth/callback?error=access_denied"
+                               "&error_description=%3Cb%3Enope%3C%2Fb%3E&state=" + state)
+        text = self.assert_page(st, hdrs, data, 401)
+        self.assertIn("Sign-in failed", text)
+        self.assertIn("the IdP refused the sign-in: access_denied", text)
+        self.assertIn(b'<a class="button primary" href="/auth/login">Sign in again</a>', data)
+        self.assertNotIn(b"nope", data)  # the IdP's description is not shown
+        self.assertNotIn("jitgate_session", b.cookies)
+        # audited exactly as before: the first failure of this address at
+        # once, as auth.failed via web with the reason
+        ev = srv.audit_events(action="auth.failed")
+        self.assertEqual(ev[0]["detail"]["via"], "web")
+        self.assertEqual(ev[0]["detail"]["reason"], "the IdP refused the sign-in: access_denied")
+
+    def test_hostile_query_strings_are_not_reflected(self):
+        b = Browser(self.srv.url)
+        state = self.start(b)
+        for q, status in [
+                ("error=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=" + state, 401),
+                ("error=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", 401),
+                ("error=%FF%FE%00%0D%0ASet-Cookie:%20x=y", 401),
+                ("error=" + "A" * 5000, 401),
+                ("code=%3Cscript%3Ex%3C%2Fscript%3E&state=%3Cscript%3Ey%3C%2Fscript%3E", 400),
+                ("code=x&state=" + "%3C" * 43, 401),
+                ("code=%3Cb%3Ecode%3C%2Fb%3E&state=" + "A" * 43, 401),
+                ("code=" + "c" * 3000 + "&state=" + state, 400)]:
+            st, hdrs, data = b.raw("GET", "/auth/callback?" + q)
+            text = self.assert_page(st, hdrs, data, status)
+            for bad in (b"<img", b"<b>", b"\xff", b"Set-Cookie: x",
+                        b"<script"):
+                self.assertNotIn(bad, data, q[:60])
+            self.assertNotIn("x=y", hdrs.get("set-cookie", [""])[0])
+            self.assertIn("Sign in again", text)
+        # the hostile error is shown as text, escaped
+        st, _, data = b.raw("GET", "/auth/callback?error=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        self.assertIn(b"&lt;script&gt;alert(1)&lt;/script&gt;", data)
+        self.assertIn("the IdP refused the sign-in: <script>alert(1)</script>", page_text(data))
+        st, _, data = b.raw("GET", "/auth/callback?error=%FF%FE%0D%0Ax")
+        self.assertIn("the IdP refused the sign-in: ????x", page_text(data))
+        # the log has it as one line of printable text (no injected
+        # lines), and no session was made
+        self.assertNotIn("\nSet-Cookie", self.srv.logs())
+        self.assertNotIn("jitgate_session", b.cookies)
+        st, _ = b.call("GET", "/v1/whoami")
+        self.assertEqual(st, 401)
+
+    def test_bad_and_stale_state(self):
+        # another browser's state: refused, the page says why
+        b = Browser(self.srv.url)
+        state = self.start(b)
+        other = Browser(self.srv.url)
+        st, hdrs, data = other.raw("GET", "/auth/callback?code=c&state=" + state)
+        text = self.assert_page(st, hdrs, data, 401)
+        self.assertIn("sign-in state does not belong to this browser", text)
+        # a state the daemon has forgotten (a flood of sign-ins cycled the
+        # bounded table, as expiry does after 10 minutes): the same answer
+        # as an expired one
+        for _ in range(1100):
+            b2 = Browser(self.srv.url)
+            self.start(b2)
+        st, hdrs, data = b.raw("GET", "/auth/callback?code=c&state=" + state)
+        text = self.assert_page(st, hdrs, data, 401)
+        self.assertIn("unknown, used or expired sign-in state", text)
+
+    def test_code_exchange_failure_keeps_the_code_secret(self):
+        b = Browser(self.srv.url)
+        state = self.start(b, "/ui/requests/42?tab=a%20b")
+        code = "CODE-d0ntL0g-" + "z" * 20
+        st, hdrs, data = b.raw("GET", "/auth/callback?code=%s&state=%s" % (code, state))
+        text = self.assert_page(st, hdrs, data, 401)
+        self.assertIn("the IdP refused the code: invalid_grant", text)
+        # sign in again goes back to where the browser was going
+        self.assertIn(b'href="/auth/login?next=/ui/requests/42%3Ftab%3Da%2520b"', data)
+        for where in (data.decode(), self.srv.logs(), self.srv.export()):
+            self.assertNotIn(code, where)
+            self.assertNotIn(state, where)
+        # the link works: it starts a new sign-in for the same path
+        st, hdrs, _ = b.raw("GET", "/auth/login?next=/ui/requests/42%3Ftab%3Da%2520b")
+        self.assertEqual(st, 302)
+
+    def test_idp_down(self):
+        b = Browser(self.srv.url)
+        to_idp = b.raw("GET", "/auth/login")[1]["location"][0]
+        back = IdpSession().follow(to_idp, "alice", self.srv.url + "/auth/callback")
+        self.idp.stop()
+        try:
+            st, hdrs, data = b.raw("GET", back[len(self.srv.url):])
+            text = self.assert_page(st, hdrs, data, 503)
+            self.assertIn("Sign-in unavailable", text)
+            self.assertIn("Try again in a moment", text)
+            self.assertNotIn(query(back)["code"], data.decode() + self.srv.logs())
+        finally:
+            self.idp.start()
+
+
+class SlowIdpTest(WithIdp):
+    """One slow answer of the IdP holds one sign-in worker, not every
+    sign-in behind it: the real IdP holds alice's code exchange unanswered
+    (tests/idp's test hook) while bob signs in."""
+
+    def callback_path(self, b, account):
+        st, hdrs, _ = b.raw("GET", "/auth/login")
+        back = IdpSession().follow(hdrs["location"][0], account,
+                                   self.srv.url + "/auth/callback")
+        return back[len(self.srv.url):]
+
+    def test_a_slow_exchange_does_not_hold_another_sign_in(self):
+        alice, bob = Browser(self.srv.url), Browser(self.srv.url)
+        alice_path = self.callback_path(alice, "alice")
+        bob_path = self.callback_path(bob, "bob")
+        self.idp.control("hold", "POST")
+        results = []
+        t = threading.Thread(target=lambda: results.append(alice.raw("GET", alice_path)[0]))
+        t.start()
+        wait_for(lambda: self.idp.control("held")["held"] == 1, timeout=60,
+                 what="alice's exchange to be held at the IdP")
+        # the API answers while it is held
+        for _ in range(5):
+            st, me = self.srv.http("GET", "/v1/whoami", "erik")
+            self.assertEqual(st, 200)
+        # bob signs in; his exchange reached the IdP while alice's was
+        # still held open (one worker would have waited for it to time out)
+        st, hdrs, data = bob.raw("GET", bob_path)
+        self.assertEqual(st, 302, data)
+        bob.csrf = bob.call("GET", "/v1/whoami")[1]["csrf"]
+        st, me = bob.call("GET", "/v1/whoami")
+        self.assertEqual((st, me["subject"]), (200, "bob"))
+        arrivals = self.idp.control("held")["arrivals"]
+        self.assertEqual(arrivals[-1], 1, arrivals)
+        # alice's exchange goes on when the IdP answers
+        released = self.idp.control("release", "POST")["released"]
+        t.join(timeout=120)
+        self.assertEqual(results, [302] if released else [503])
+        if released:
+            st, me = alice.call("GET", "/v1/whoami")
+            self.assertEqual((st, me["subject"]), (200, "alice"))
 
 
 class ConfidentialClientTest(unittest.TestCase):
@@ -291,29 +464,36 @@ class HangingIdp:
 
 
 class HangingExchangeTest(unittest.TestCase):
+    def start_callbacks(self, srv, n):
+        """n browsers come back from the IdP at once; returns their threads
+        and the list their (status, page body) answers go to."""
+        results = []
+
+        def callback(b, state):
+            st, _, data = b.raw("GET", "/auth/callback?code=c&state=" + state)
+            results.append((st, data))
+
+        threads = []
+        for _ in range(n):
+            b = Browser(srv.url)
+            st, hdrs, _ = b.raw("GET", "/auth/login")
+            self.assertEqual(st, 302)
+            state = query(hdrs["location"][0])["state"]
+            threads.append(threading.Thread(target=callback, args=(b, state)))
+        for t in threads:
+            t.start()
+        return threads, results
+
     def test_a_hanging_idp_does_not_block_the_api(self):
         idp = HangingIdp()
         srv = Server(oidc_config(idp.issuer))
         try:
-            # more stuck sign-ins than the API has HTTP threads (2)
-            browsers, results = [], []
-            for _ in range(4):
-                b = Browser(srv.url)
-                st, hdrs, _ = b.raw("GET", "/auth/login")
-                self.assertEqual(st, 302)
-                state = query(hdrs["location"][0])["state"]
-                browsers.append((b, state))
-
-            def callback(b, state):
-                st, _, _ = b.raw("GET", "/auth/callback?code=c&state=" + state)
-                results.append(st)
-
-            threads = [threading.Thread(target=callback, args=bs) for bs in browsers]
-            for t in threads:
-                t.start()
+            # more stuck sign-ins than the API has HTTP threads (2) and
+            # than there are sign-in workers (4)
+            threads, results = self.start_callbacks(srv, 6)
             wait_for(lambda: idp.token_calls >= 1, what="the exchange to start")
             # while the exchange hangs, everything else is answered
-            for _ in range(20):
+            for _ in range(5):
                 st, me = srv.http("GET", "/v1/whoami", "erik")
                 self.assertEqual(st, 200)
                 st, _ = srv.request("erik", "orders-db", "read", "1m")
@@ -324,8 +504,28 @@ class HangingExchangeTest(unittest.TestCase):
             idp.release()
             for t in threads:
                 t.join(timeout=60)
-            self.assertEqual(results, [503] * 4)
+            self.assertEqual([st for st, _ in results], [503] * 6)
             self.assertEqual(srv.audit_events(action="auth.signed_in"), [])
+        finally:
+            srv.stop()
+            idp.close()
+
+    def test_a_hanging_idp_does_not_hold_sign_ins_forever(self):
+        # the IdP never answers and is never released: every sign-in still
+        # gets an answer (each IdP call is bounded, and one that waited for
+        # a worker too long is answered without being started), and the
+        # page says the IdP is unavailable
+        idp = HangingIdp()
+        srv = Server(oidc_config(idp.issuer))
+        try:
+            threads, results = self.start_callbacks(srv, 7)
+            for t in threads:
+                t.join(timeout=120)
+            self.assertEqual([(st, b"Sign-in unavailable" in data) for st, data in results],
+                             [(503, True)] * 7)
+            self.assertFalse(idp.released)
+            st, _ = srv.http("GET", "/v1/whoami", "erik")
+            self.assertEqual(st, 200)
         finally:
             srv.stop()
             idp.close()

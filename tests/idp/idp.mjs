@@ -212,9 +212,46 @@ async function interaction(req, res) {
   }
 }
 
+// A slow IdP on demand, for jitgate's sign-in workers: after
+// POST /__test/hold the next token request is held unanswered (and
+// untouched) until POST /__test/release hands it to the provider.
+// GET /__test/held says how many are held and still open, and, for each
+// token request since, how many held ones were open when it arrived.
+const held = [];
+const arrivals = [];
+let holdNext = false;
+const openHeld = () => held.filter((h) => !h.closed).length;
+function testControl(req, res) {
+  const reply = (doc) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(doc));
+  };
+  if (req.url === '/__test/hold' && req.method === 'POST') {
+    holdNext = true;
+    return reply({ hold: true });
+  }
+  if (req.url === '/__test/release' && req.method === 'POST') {
+    const open = openHeld();
+    for (const h of held.splice(0)) if (!h.closed) callback(h.req, h.res);
+    return reply({ released: open });
+  }
+  return reply({ held: openHeld(), arrivals });
+}
+
 const callback = provider.callback();
 const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/__test/')) return testControl(req, res);
   if (req.url.startsWith('/interaction/')) return interaction(req, res);
+  if (req.url === '/token' && req.method === 'POST') {
+    arrivals.push(openHeld());
+    if (holdNext) {
+      holdNext = false;
+      const h = { req, res, closed: false };
+      res.on('close', () => { h.closed = true; });
+      held.push(h);
+      return undefined;
+    }
+  }
   return callback(req, res);
 });
 server.listen(port, '127.0.0.1', () => {
