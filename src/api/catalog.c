@@ -1,4 +1,5 @@
-/* GET /v1/catalog (design section 10): what the caller may request.  Every
+/* GET /v1/catalog (design section 10): what the caller may request, and
+ * for postgres resources where to connect (`gateway`).  Every
  * (resource, role) of the config is judged by the same first-match rule
  * that POST /v1/requests applies (policy_match), so the catalog never
  * offers what a request would be refused for lack of a policy. */
@@ -21,6 +22,22 @@ static json_t *principals_json(const struct principal_list *pl)
 		}
 	}
 	return a;
+}
+
+/* A postgres entry says where to connect: gateway.public_address (null
+ * when it is not known, docs/configuration.md). */
+static json_t *with_gateway(json_t *e, const struct resource_cfg *res,
+			    const struct gateway_cfg *gw)
+{
+	const char *addr = gw->enabled ? gw->public_address : NULL;
+
+	if (e == NULL || res->kind != RESOURCE_POSTGRES)
+		return e;
+	if (json_object_set_new(e, "gateway", addr ? json_string(addr) : json_null()) != 0) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
 }
 
 static json_t *entry_json(const struct resource_cfg *res, const struct role_cfg *role,
@@ -58,7 +75,8 @@ void handle_catalog(struct conn *c)
 
 			if (pol == NULL)
 				continue;
-			e = entry_json(res, &res->roles[j], pol);
+			e = with_gateway(entry_json(res, &res->roles[j], pol), res,
+					 &c->cfg->gateway);
 			if (e == NULL || json_array_append_new(entries, e) != 0) {
 				json_decref(entries);
 				entries = NULL;

@@ -436,3 +436,10 @@ int cfgval_name(struct cfgval_ctx *c, const struct ytree *v, const char *key,
 			      "starting with a letter or digit; at most 128)",
 			      true, out);
 }
+
+bool cfgval_listen_ok(const char *s)
+{
+	struct netaddr a;
+
+	return netaddr_parse(s, 1, &a, NULL, 0) == JG_OK;
+}

@@ -55,6 +55,9 @@ int cfgval_str(struct cfgval_ctx *c, const struct ytree *v, const char *key,
 int cfgval_checked(struct cfgval_ctx *c, const struct ytree *v,
 		   const char *key, bool (*valid)(const char *),
 		   const char *rule, bool echo, char **out) JG_WUR;
+/* "ADDRESS:PORT" with a numeric IPv4 or [IPv6] address, port 1..65535:
+ * the same parser the listeners use, so what loads also binds. */
+bool cfgval_listen_ok(const char *s);
 /* A name following config_name_valid. */
 int cfgval_name(struct cfgval_ctx *c, const struct ytree *v, const char *key,
 		char **out) JG_WUR;

@@ -15,6 +15,7 @@
 
 #include "config/cfgrules.h"
 #include "config/cfgflow.h"
+#include "config/cfggateway.h"
 #include "config/cfgpeople.h"
 #include "config/cfgselftest.h"
 #include "config/cfgslack.h"
@@ -82,15 +83,6 @@ static bool url_ok(const char *s)
 static bool algorithm_ok(const char *s)
 {
 	return in_list(oidc_algorithms, s);
-}
-
-/* "ADDRESS:PORT" with a numeric IPv4 or [IPv6] address, port 1..65535:
- * the same parser the listeners use, so what loads also binds. */
-static bool listen_ok(const char *s)
-{
-	struct netaddr a;
-
-	return netaddr_parse(s, 1, &a, NULL, 0) == JG_OK;
 }
 
 static bool storage_ok(const char *s)
@@ -172,9 +164,7 @@ void config_free(struct config *cfg)
 	cfgweb_free(&cfg->web);
 	cfgselftest_free(&cfg->selftest);
 	cfgval_free_strv(cfg->oidc.algorithms, cfg->oidc.nalgorithms);
-	free(cfg->gateway.postgres_listen);
-	free(cfg->gateway.tls_cert);
-	free(cfg->gateway.tls_key);
+	cfggateway_free(&cfg->gateway);
 	free(cfg);
 }
 
@@ -371,38 +361,6 @@ static int read_oidc(struct cfgval_ctx *c, const struct ytree *m,
 	if (v[6] != NULL)
 		return read_leeway(c, v[6], &o->leeway_s);
 	return JG_OK;
-}
-
-static int read_gateway(struct cfgval_ctx *c, const struct ytree *m,
-			struct gateway_cfg *g)
-{
-	static const char *const keys[] = {"postgres_listen", "tls", NULL};
-	static const char *const tls_keys[] = {"cert", "key", NULL};
-	const struct ytree *v[2], *t[2];
-	int rc;
-
-	rc = cfgval_fields(c, m, "gateway", keys, v);
-	if (rc < 0)
-		return rc;
-	g->enabled = true;
-	if (v[0] == NULL)
-		return cfgval_missing(c, m, "gateway", "postgres_listen");
-	rc = cfgval_checked(c, v[0], "postgres_listen", listen_ok,
-			    "ADDRESS:PORT (numeric IPv4, or [IPv6]; port 1..65535)",
-			    true, &g->postgres_listen);
-	if (rc < 0 || v[1] == NULL)
-		return rc;
-	rc = cfgval_fields(c, v[1], "gateway.tls", tls_keys, t);
-	if (rc < 0)
-		return rc;
-	if (t[0] == NULL)
-		return cfgval_missing(c, v[1], "gateway.tls", "cert");
-	if (t[1] == NULL)
-		return cfgval_missing(c, v[1], "gateway.tls", "key");
-	rc = cfgval_str(c, t[0], "cert", MAX_STR, &g->tls_cert);
-	if (rc < 0)
-		return rc;
-	return cfgval_str(c, t[1], "key", MAX_STR, &g->tls_key);
 }
 
 /* ---- limits ------------------------------------------------------------ */
@@ -612,7 +570,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	rc = cfgval_fields(c, root, "config", keys, v);
 	if (rc < 0)
 		return rc;
-	rc = v[T_LISTEN] ? cfgval_checked(c, v[T_LISTEN], "listen", listen_ok,
+	rc = v[T_LISTEN] ? cfgval_checked(c, v[T_LISTEN], "listen", cfgval_listen_ok,
 					"ADDRESS:PORT (numeric IPv4, or [IPv6]; port 1..65535)",
 					true, &cfg->listen)
 			 : dupstr("127.0.0.1:8700", &cfg->listen);
@@ -653,7 +611,7 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	if (v[T_OIDC] != NULL && (rc = read_oidc(c, v[T_OIDC], &cfg->oidc)) < 0)
 		return rc;
 	if (v[T_GATEWAY] != NULL &&
-	    (rc = read_gateway(c, v[T_GATEWAY], &cfg->gateway)) < 0)
+	    (rc = cfggateway_read(c, v[T_GATEWAY], &cfg->gateway)) < 0)
 		return rc;
 	/* Resources before policies whatever their order in the file: the
 	 * policies are checked against them. */
@@ -677,6 +635,8 @@ static int read_root(struct cfgval_ctx *c, const struct ytree *root,
 	cfgweb_defaults(&cfg->web);
 	if (v[T_WEB] != NULL &&
 	    (rc = cfgweb_read(c, v[T_WEB], &cfg->oidc, &cfg->web)) < 0)
+		return rc;
+	if ((rc = cfggateway_finish(&cfg->gateway, &cfg->web)) < 0)
 		return rc;
 	if (v[T_SELFTEST] != NULL &&
 	    (rc = cfgselftest_read(c, v[T_SELFTEST], cfg)) < 0)

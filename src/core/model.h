@@ -155,6 +155,7 @@ struct gateway_cfg {
 	char *postgres_listen; /* "host:port" */
 	char *tls_cert;        /* NULL when no TLS */
 	char *tls_key;
+	char *public_address;  /* "host:port" clients reach it at; NULL: not known */
 };
 
 /* limits: (design section 9).  Counts, and timeouts in seconds. */

@@ -11,6 +11,7 @@ function grantCard(r) {
       h('h3', {}, h('a', { href: `/ui/requests/${r.id}`, 'data-nav': true }, `${r.role} on ${r.resource}`)),
       h('span', {}, badge(r))),
     h('p', {}, countdownEl(r.expires_at), h('span', { class: 'muted' }, ' · ends '), timeEl(r.expires_at)),
+    r.extends ? h('p', { class: 'muted' }, 'Extends ', h('a', { href: `/ui/requests/${r.extends}`, 'data-nav': true }, `#${r.extends}`)) : null,
     r.reason ? h('p', { class: 'user-text muted' }, r.reason) : null);
 }
 
@@ -21,7 +22,8 @@ function requestRow(r) {
   const td = (i, attrs, ...kids) => h('td', { ...attrs, 'data-label': COLUMNS[i] }, ...kids);
   return h('tr', { 'data-request': r.id },
     td(0, {}, h('a', { href: `/ui/requests/${r.id}`, 'data-nav': true }, `#${r.id}`)),
-    td(1, {}, `${r.role} on ${r.resource}`),
+    td(1, {}, `${r.role} on ${r.resource}`, r.extends
+      ? [' · extends ', h('a', { href: `/ui/requests/${r.extends}`, 'data-nav': true }, `#${r.extends}`)] : null),
     td(2, {}, badge(r)),
     td(3, {}, durationText(r.duration_s)),
     td(4, {}, timeEl(r.created_at)),

@@ -39,6 +39,8 @@ function card(r, ctx, kind, onDone) {
       h('dt', {}, 'Reason'), h('dd', { class: 'user-text' }, r.reason || '—'),
       h('dt', {}, 'Ticket'), h('dd', { class: 'user-text' }, r.ticket || '—'),
       h('dt', {}, 'Asked'), h('dd', {}, timeEl(r.created_at)),
+      r.extends ? [h('dt', {}, 'Extends'), h('dd', {},
+        h('a', { href: `/ui/requests/${r.extends}`, 'data-nav': true }, `request #${r.extends}`))] : null,
       kind === 'decide' ? [h('dt', {}, 'Approvals'), h('dd', {},
         `${approvals.length} of ${r.approvals_required}`,
         approvals.length ? ` (${approvals.map((a) => a.by).join(', ')})` : '')] : null,

@@ -152,3 +152,33 @@ export function approvalText(e) {
   const who = (e.approvers || []).map(principalText).join(', ');
   return `needs ${e.approvals} approval${e.approvals === 1 ? '' : 's'}` + (who ? ` from ${who}` : '');
 }
+
+// A libpq connection-string value: as it is when it needs no quoting,
+// else in single quotes with \ and ' escaped.
+function conninfoValue(v) {
+  const s = String(v);
+  return s !== '' && !/[\s'\\]/.test(s) ? s : `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+}
+
+// One shell word: double quotes as people write them, or single quotes
+// when the text holds what a shell would expand inside double quotes.
+function shellWord(s) {
+  return /[$`\\"!]/.test(s) ? `'${s.replace(/'/g, "'\\''")}'` : `"${s}"`;
+}
+
+// The ready-to-paste psql command for a grant on a postgres resource:
+// gateway is the catalog's "HOST:PORT" (IPv6 in brackets), or absent when
+// the daemon does not know it (then the page's own host, default port).
+export function psqlLine(gateway, resource, role, user, fallbackHost) {
+  let host = fallbackHost;
+  let port = null;
+  if (gateway) {
+    const i = gateway.lastIndexOf(':');
+    host = gateway.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    port = gateway.slice(i + 1);
+  }
+  const parts = [`host=${conninfoValue(host)}`];
+  if (port) parts.push(`port=${conninfoValue(port)}`);
+  parts.push(`dbname=${conninfoValue(`${resource}@${role}`)}`, `user=${conninfoValue(user)}`);
+  return `psql ${shellWord(parts.join(' '))}`;
+}

@@ -4,7 +4,7 @@
 // reload.
 import { h, replace, announce } from './dom.js';
 import { get, post, qs, listRequests } from './api.js';
-import { badge, countdownEl, durationText, principalText, stateWord, timeEl } from './fmt.js';
+import { badge, countdownEl, durationText, principalText, psqlLine, stateWord, timeEl } from './fmt.js';
 
 const ENDED_VERB = {
   denied: 'Denied', revoked: 'Revoked', expired: 'Expired', canceled: 'Canceled', timed_out: 'Timed out',
@@ -104,12 +104,6 @@ async function auditOf(r, after) {
   return { events: out, last: cursor };
 }
 
-export function psqlLine(r, entry, me) {
-  const gw = (entry && entry.gateway) || me.gateway;
-  const [host, port] = gw ? [gw.slice(0, gw.lastIndexOf(':')), gw.slice(gw.lastIndexOf(':') + 1)] : [location.hostname, null];
-  return `psql "host=${host}${port ? ' port=' + port : ''} user=${r.requester} dbname=${r.resource}@${r.role}"`;
-}
-
 export async function requestPage(view, ctx, idText) {
   const id = Number(idText);
   ctx.title(`Request #${id}`);
@@ -128,6 +122,8 @@ export async function requestPage(view, ctx, idText) {
   ]);
   let canDecide = approvable.some((x) => x.id === id);
   const entry = entries.find((e) => e.resource === r.resource && e.role === r.role && e.policy === r.policy);
+  // where the gateway is: the same for every postgres entry of the resource
+  const gateway = (entries.find((e) => e.resource === r.resource && e.gateway) || {}).gateway;
   const auditor = me.auditor || me.admin;
   let auditEvents = [];
   let auditLast = 0;
@@ -208,7 +204,7 @@ export async function requestPage(view, ctx, idText) {
       if ((entry && entry.kind === 'postgres') || r.kind === 'postgres') {
         if (r.requester === me.subject) {
           kids.push(h('p', {}, 'Connect through the jitgate gateway with your token as the password:'),
-            h('code', { class: 'conn', tabindex: '0', 'aria-label': 'psql command' }, psqlLine(r, entry, me)));
+            h('code', { class: 'conn', tabindex: '0', 'aria-label': 'psql command' }, psqlLine(gateway, r.resource, r.role, r.requester, location.hostname)));
         }
       }
     } else if (r.state === 'pending') {

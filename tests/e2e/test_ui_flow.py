@@ -4,7 +4,9 @@ that cuts a psql session through the gateway, alice signed in at the IdP
 (flow.test.mjs); a dropped event stream that says so, resumes with
 Last-Event-ID and catches up (live.test.mjs); hostile text rendered as
 text and a cross-site form post refused (security.test.mjs); refusals
-explained with the API's message (refusals.test.mjs)."""
+explained with the API's message (refusals.test.mjs); extending a grant,
+break-glass reviews audited as the API's, and the psql line with the
+gateway's address (lifecycle.test.mjs)."""
 import os
 import sys
 
@@ -27,6 +29,9 @@ class UiFlowTest(UiCase):
 
     def test_refusals_explained(self):
         self.node("refusals.test.mjs")
+
+    def test_extend_review_and_psql_line(self):
+        self.node("lifecycle.test.mjs")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ import base64
 import os
 import re
 import socket
+import subprocess
+import tempfile
 import threading
 import unittest
 
 from browser import Browser, EventStream, cookie_attrs
-from harness import Server, base_config, run, token, wait_for, USERS, identities_yaml
+from harness import (JITGATE, USERS, Server, base_config, free_port, identities_yaml, run,
+                     token, wait_for)
 
 
 def actions(srv, action):
@@ -76,6 +79,88 @@ class CatalogTest(unittest.TestCase):
         self.assertEqual(st, 401)
         st, _ = self.srv.http("POST", "/v1/catalog", "alice", {})
         self.assertEqual(st, 405)
+
+
+PG_RESOURCES = """resources:
+  - name: orders-db
+    kind: postgres
+    upstream: {host: 127.0.0.1, port: 5432, dbname: orders}
+    roles: {read: {user: jit_read}}
+  - name: billing-api
+    kind: generic
+    roles: {read: {}}
+policies:
+  - name: all-read
+    requesters: [group:engineering]
+    resources: [orders-db, billing-api]
+    roles: [read]
+    max_duration: 1h
+    approvals: 0
+"""
+
+
+class GatewayAddressTest(unittest.TestCase):
+    """Where to connect (gateway.public_address, docs/configuration.md): on
+    postgres entries of the catalog, for the psql line of the web UI."""
+
+    def gateways(self, srv):
+        st, body = srv.http("GET", "/v1/catalog", "alice")
+        self.assertEqual(st, 200, body)
+        return {e["resource"]: e.get("gateway", "absent") for e in body["entries"]}
+
+    def serve(self, gateway):
+        srv = Server(base_config(resources=PG_RESOURCES, policies="", extra=gateway))
+        self.addCleanup(srv.stop)
+        return srv
+
+    def test_derived_said_and_reloaded(self):
+        # listening on every address: the host of web.public_url, the
+        # gateway's port (generic resources have no gateway)
+        gw = free_port()
+        web = "web: {public_url: 'http://{LISTEN}'}\n"
+        srv = self.serve("gateway: {postgres_listen: '0.0.0.0:%d'}\n" % gw + web)
+        self.assertEqual(self.gateways(srv),
+                         {"orders-db": "127.0.0.1:%d" % gw, "billing-api": "absent"})
+        # said outright, and changed by a reload (no restart: nothing binds)
+        cfg = base_config(resources=PG_RESOURCES, policies="", extra=(
+            "gateway: {postgres_listen: '0.0.0.0:%d', public_address: "
+            "'db-gw.example.com:5433'}\n" % gw + web))
+        srv.write_config(cfg)
+        srv.sighup()
+        wait_for(lambda: self.gateways(srv)["orders-db"] == "db-gw.example.com:5433",
+                 what="the reloaded address")
+        # a hostile address is refused at reload, and the old one stays
+        srv.write_config(cfg.replace("db-gw.example.com:5433",
+                                     'x\\"; rm -rf / #:1'))
+        srv.sighup()
+        wait_for(lambda: "reload refused" in srv.logs(), what="the refusal")
+        self.assertIn("public_address", srv.logs())
+        self.assertEqual(self.gateways(srv)["orders-db"], "db-gw.example.com:5433")
+
+    def test_listen_address_or_unknown(self):
+        gw = free_port()
+        srv = self.serve("gateway: {postgres_listen: '127.0.0.1:%d'}\n" % gw)
+        self.assertEqual(self.gateways(srv)["orders-db"], "127.0.0.1:%d" % gw)
+        srv.stop()
+        # every address and no web.public_url: not known (null); no gateway
+        # at all: null too
+        srv = self.serve("gateway: {postgres_listen: '0.0.0.0:%d'}\n" % free_port())
+        self.assertIsNone(self.gateways(srv)["orders-db"])
+        srv.stop()
+        srv = self.serve("")
+        self.assertIsNone(self.gateways(srv)["orders-db"])
+
+    def test_check_config_refuses_bad_addresses(self):
+        for bad in ("db.example", "db.example:0", "db example:1", "db\u00e9.example:1",
+                    "[::1:5", "'$(id)':1"):
+            path = os.path.join(tempfile.mkdtemp(prefix="jg-gwaddr-"), "c.yaml")
+            with open(path, "w") as f:
+                f.write("gateway:\n  postgres_listen: 127.0.0.1:6432\n"
+                        "  public_address: \"%s\"\n" % bad.replace('"', '\\"'))
+            p = subprocess.run([JITGATE, "check-config", "-c", path], capture_output=True,
+                               text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0, bad)
+            self.assertIn("c.yaml:3: public_address:", p.stderr, bad)
 
 
 class EndCommentTest(unittest.TestCase):
@@ -622,4 +707,4 @@ class EventsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    run(CatalogTest, EndCommentTest, SessionTest, SecureCookieTest, EventsTest)
+    run(CatalogTest, GatewayAddressTest, EndCommentTest, SessionTest, SecureCookieTest, EventsTest)

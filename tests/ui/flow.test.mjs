@@ -85,7 +85,8 @@ test('request, live approvals by two approvers, active with countdown, revoke cu
   assert.match(first, /^(29|30)m \d\ds left$/);
   await until(async () => (await countdown.innerText()) !== first, 'the countdown to tick');
   await a.getByText('psql "host=').waitFor();
-  assert.match(await a.locator('code.conn').innerText(), /user=alice dbname=orders-db@write/);
+  assert.equal(await a.locator('code.conn').innerText(),
+    `psql "host=127.0.0.1 port=${ENV.gateway_port} dbname=orders-db@write user=alice"`);
   for (const p of [a, bob.page, carol.page]) await assertNoReload(assert, p);
 
   // through the gateway, with her token from the IdP as the password

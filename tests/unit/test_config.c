@@ -427,6 +427,77 @@ static void test_web(void **state)
 }
 
 /* Design section 12: the PostgreSQL store and several nodes. */
+/* gateway.public_address: where people connect (the web UI's psql line). */
+static void test_gateway_public_address(void **state)
+{
+	static const struct {
+		const char *yaml, *want;
+	} defaults[] = {
+		/* a listen address people can use is the default */
+		{"gateway: {postgres_listen: 10.0.0.5:6432}\n", "10.0.0.5:6432"},
+		{"gateway: {postgres_listen: '[::1]:6432'}\n", "[::1]:6432"},
+		/* every address: the host of web.public_url, the gateway's port */
+		{"gateway: {postgres_listen: 0.0.0.0:6432}\n"
+		 "web: {public_url: 'https://jit.example.com'}\n", "jit.example.com:6432"},
+		{"gateway: {postgres_listen: '[::]:6432'}\n"
+		 "web: {public_url: 'https://[2001:db8::1]:8443/'}\n", "[2001:db8::1]:6432"},
+		{"gateway: {postgres_listen: 0.0.0.0:6432}\n"
+		 "web: {public_url: 'http://10.1.2.3:8700'}\n", "10.1.2.3:6432"},
+		/* said outright: as said */
+		{"gateway: {postgres_listen: 0.0.0.0:6432, public_address: db.example.com:5432}\n"
+		 "web: {public_url: 'https://jit.example.com'}\n", "db.example.com:5432"},
+		{"gateway: {postgres_listen: 127.0.0.1:6432, public_address: '[fe80::1]:1'}\n",
+		 "[fe80::1]:1"},
+		/* nothing says: unknown */
+		{"gateway: {postgres_listen: 0.0.0.0:6432}\n", NULL},
+		{"gateway: {postgres_listen: 0.0.0.0:6432}\n"
+		 "web: {public_url: 'https://under_score.example'}\n", NULL},
+		{"listen: 127.0.0.1:8700\n", NULL},
+	};
+	/* as YAML double-quoted text: \" \\ \xff \n are escapes */
+	static const char *bad[] = {
+		"db.example.com", "db.example.com:", "db.example.com:0", "db.example.com:65536",
+		"db.example.com:+5", "db.example.com:05", ":6432", "-db.example:1", "db-.example:1",
+		"db..example:1", "db.example.:1", "db example:1", "db\\\"x:1", "db'x:1", "db$x:1",
+		"db\\\\x:1", "[::1:1", "[]:1", "[zz::1]:1", "::1:6432", "d\xc3\xa9.example:1",
+		"db\\xff:1", "db\\nx:1", "a;rm -rf /:1",
+	};
+	char yaml[512], longest[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		struct config *cfg = must_parse(defaults[i].yaml);
+
+		if (defaults[i].want == NULL)
+			assert_null(cfg->gateway.public_address);
+		else
+			assert_string_equal(cfg->gateway.public_address, defaults[i].want);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "gateway:\n  postgres_listen: 127.0.0.1:6432\n  public_address: \"%s\"\n",
+			 bad[i]);
+		expect_error(yaml, 3, "public_address:");
+	}
+	/* a 63-byte label is a name; 64 is not; 253 bytes in all at most */
+	memset(longest, 'a', sizeof(longest));
+	snprintf(yaml, sizeof(yaml), "gateway: {postgres_listen: 127.0.0.1:1, public_address: "
+		 "%.63s.b:1}\n", longest);
+	config_free(must_parse(yaml));
+	snprintf(yaml, sizeof(yaml), "gateway: {postgres_listen: 127.0.0.1:1, public_address: "
+		 "%.64s.b:1}\n", longest);
+	expect_error(yaml, 1, "public_address:");
+	snprintf(yaml, sizeof(yaml), "gateway: {postgres_listen: 127.0.0.1:1, public_address: "
+		 "%.63s.%.63s.%.63s.%.61s:1}\n", longest, longest, longest, longest);
+	config_free(must_parse(yaml));
+	snprintf(yaml, sizeof(yaml), "gateway: {postgres_listen: 127.0.0.1:1, public_address: "
+		 "%.63s.%.63s.%.63s.%.62s:1}\n", longest, longest, longest, longest);
+	expect_error(yaml, 1, "public_address:");
+	expect_error("gateway: {postgres_listen: 127.0.0.1:1, public_address: [a]}\n", 1,
+		     "public_address");
+}
+
 static void test_nodes(void **state)
 {
 	struct config *cfg = must_parse("");
@@ -1198,6 +1269,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_web),
+		cmocka_unit_test(test_gateway_public_address),
 		cmocka_unit_test(test_nodes),
 		cmocka_unit_test(test_storage_error_hides_password),
 		cmocka_unit_test(test_leeway_forms),
