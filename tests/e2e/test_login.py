@@ -740,4 +740,5 @@ class WaitTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    run(WebLoginTest, ConfidentialClientTest, HangingExchangeTest, CliLoginTest, WaitTest)
+    run(WebLoginTest, FailurePageTest, SlowIdpTest, ConfidentialClientTest, HangingExchangeTest,
+        CliLoginTest, WaitTest)
