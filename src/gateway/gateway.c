@@ -18,6 +18,7 @@
 
 #include "gateway/kdfpool.h"
 #include "gateway/session.h"
+#include "gateway/session_int.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/netaddr.h"
@@ -162,7 +163,7 @@ void gateway_grant_ended(struct gateway *gw, int64_t request_id,
 	uint64_t one = 1;
 
 	if (!e) {
-		/* the per-session deadline timer still cuts at expiry; a
+		/* the sessions' expiry timer still cuts at expiry; a
 		 * revocation lost here is logged loudly */
 		log_error("gateway", "out of memory: grant %lld end not "
 			  "delivered", (long long)request_id);
@@ -333,6 +334,9 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	rc = kdfpool_new(base, KDFPOOL_THREADS, &gw->ctx.kdf);
 	if (rc != 0)
 		goto out;
+	rc = expiry_new(base, &gw->ctx.expiry);
+	if (rc != 0)
+		goto out;
 	rc = JG_ERR_IO;
 	gw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw->efd < 0)
@@ -415,6 +419,7 @@ void gateway_free(struct gateway *gw)
 	session_reap(&gw->ctx);
 	session_free_closers(&gw->ctx);
 	kdfpool_free(gw->ctx.kdf);
+	expiry_free(gw->ctx.expiry);
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	if (gw->accept_ev)

@@ -101,6 +101,136 @@ void session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
+/* --- relay reads -------------------------------------------------------- */
+
+/* A plain socket's bufferevent calls ioctl(FIONREAD) before every read to
+ * size it (libevent 2.1's evbuffer_read): in the relay, session.c reads
+ * the plain sides itself, one recv of up to SESSION_READ_SIZE per
+ * wake-up, into the same input buffer, and calls the same callbacks.
+ * TLS sides keep their bufferevent (OpenSSL reads through it). */
+
+enum direct_rc { DIRECT_DATA, DIRECT_NONE, DIRECT_EOF, DIRECT_ERROR,
+		 DIRECT_NOMEM };
+
+static enum direct_rc direct_read(struct bufferevent *bev)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	/* read here, then added: a chain the size of what came (usually a
+	 * few hundred bytes, from malloc's small-size cache) costs less
+	 * than reserving SESSION_READ_SIZE in the buffer for every read */
+	uint8_t buf[SESSION_READ_SIZE];
+	enum direct_rc rc = DIRECT_DATA;
+	ssize_t n = recv(bufferevent_getfd(bev), buf, sizeof(buf), 0);
+
+	if (n == 0)
+		return DIRECT_EOF;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ||
+		       errno == EINTR ? DIRECT_NONE : DIRECT_ERROR;
+	/* the bufferevent keeps its input's end frozen but while it reads
+	 * itself (bufferevent_sock.c): do the same */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_add(in, buf, (size_t)n) != 0)
+		rc = DIRECT_NOMEM;
+	evbuffer_freeze(in, 0);
+	return rc;
+}
+
+/* A plain side of the relay is readable: read it, then what the
+ * bufferevent would have called. */
+static void direct_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	bool client = s->cbev && fd == bufferevent_getfd(s->cbev);
+	struct bufferevent *bev = client ? s->cbev : s->ubev;
+	short ev = BEV_EVENT_READING;
+
+	(void)what;
+	switch (direct_read(bev)) {
+	case DIRECT_DATA:
+		if (client)
+			client_read(bev, s);
+		else
+			session_upstream_read(bev, s);
+		return;
+	case DIRECT_NONE:
+		return;
+	case DIRECT_EOF:
+		ev |= BEV_EVENT_EOF;
+		break;
+	case DIRECT_ERROR:
+		ev |= BEV_EVENT_ERROR;
+		break;
+	case DIRECT_NOMEM:
+		session_close(s, "out of memory");
+		return;
+	}
+	if (client)
+		client_event(bev, ev, s);
+	else
+		session_upstream_event(bev, ev, s);
+}
+
+/* Reading from the peer of bev on or off: by the direct read event when
+ * that side has one, else by the bufferevent. */
+static void relay_read(struct session *s, struct bufferevent *bev, bool on)
+{
+	struct event *ev = bev == s->cbev ? s->c_rd : s->u_rd;
+
+	if (!bev)
+		return;
+	if (!ev) {
+		if (on)
+			bufferevent_enable(bev, EV_READ);
+		else
+			bufferevent_disable(bev, EV_READ);
+	} else if (on) {
+		event_add(ev, NULL);
+	} else {
+		event_del(ev);
+	}
+}
+
+/* Takes over reading bev's socket with a new event in *ev, reading now
+ * when the bufferevent was.  The event is added before the bufferevent
+ * stops: the descriptor stays registered with epoll throughout. */
+static int direct_take(struct session *s, struct bufferevent *bev,
+		       struct event **ev)
+{
+	bool reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
+
+	*ev = event_new(s->gw->base, bufferevent_getfd(bev),
+			EV_READ | EV_PERSIST, direct_cb, s);
+	if (!*ev)
+		return JG_ERR_NOMEM;
+	if (reading) {
+		event_add(*ev, NULL);
+		bufferevent_disable(bev, EV_READ);
+	}
+	return 0;
+}
+
+/* The relay's plain sides read by us from here on.  0, or JG_ERR_NOMEM. */
+static int session_relay_direct(struct session *s)
+{
+	if (s->cbev && !s->c_tls && !s->c_rd &&
+	    direct_take(s, s->cbev, &s->c_rd) != 0)
+		return JG_ERR_NOMEM;
+	if (s->ubev && !s->up_tls && !s->u_rd &&
+	    direct_take(s, s->ubev, &s->u_rd) != 0)
+		return JG_ERR_NOMEM;
+	return 0;
+}
+
+static void relay_direct_free(struct session *s)
+{
+	if (s->c_rd)
+		event_free(s->c_rd);
+	if (s->u_rd)
+		event_free(s->u_rd);
+	s->c_rd = s->u_rd = NULL;
+}
+
 /* Bytes already queued to either side are still delivered by the
  * closers. */
 void session_close(struct session *s, const char *why)
@@ -125,14 +255,15 @@ void session_close(struct session *s, const char *why)
 	}
 	registry_remove(&s->by_request);
 	registry_remove(&s->by_cancel);
+	/* our read events go first: the closers free the sockets */
+	relay_direct_free(s);
 	closer_after_flush(gw, s->cbev, false);
 	closer_after_flush(gw, s->ubev, s->admitted);
 	s->cbev = s->ubev = NULL;
 	/* a key derivation finishing later must not call back into s */
 	kdfpool_cancel(s->kdf);
 	s->kdf = NULL;
-	if (s->deadline_ev)
-		event_del(s->deadline_ev);
+	expiry_remove(gw->expiry, s);
 	if (s->timeout_ev)
 		event_del(s->timeout_ev);
 	session_set_state(s, SS_CLOSED);
@@ -152,8 +283,8 @@ static void session_release(struct session *s)
 		gw->all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	if (s->deadline_ev)
-		event_free(s->deadline_ev);
+	relay_direct_free(s);
+	expiry_remove(gw->expiry, s);
 	if (s->timeout_ev)
 		event_free(s->timeout_ev);
 	upstream_release(s);
@@ -302,8 +433,8 @@ static void session_cut(struct session *s, const char *why, const char *msg)
 	}
 	/* mid server message: let the rest of it through, then cut */
 	session_set_state(s, SS_CUTTING);
-	bufferevent_disable(s->cbev, EV_READ);
-	bufferevent_enable(s->ubev, EV_READ);
+	relay_read(s, s->cbev, false);
+	relay_read(s, s->ubev, true);
 	s->u_paused = false;
 	evtimer_add(s->timeout_ev, &tv);
 	session_upstream_read(s->ubev, s);
@@ -338,21 +469,10 @@ static void format_cut(struct session *s, const char *why, char *buf,
 		buf[0] = '\0';
 }
 
-static void arm_deadline(struct session *s)
+/* The session's cut at its grant's expires_at (expiry.c). */
+static int arm_deadline(struct session *s)
 {
-	int64_t ms = s->grant.expires_at_ms - time_now_ms();
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	/* The kernel lets a long epoll_wait oversleep by 0.1% of its timeout
-	 * (up to 100 ms): wake a second early and re-arm for the rest, so the
-	 * last sleep is short and the cut lands within a millisecond or two. */
-	if (ms > 2000)
-		ms -= 1000;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(s->deadline_ev, &tv);
+	return expiry_set(s->gw->expiry, s, s->grant.expires_at_ms);
 }
 
 /* Looks for a grant that still covers the session.  True (and the session
@@ -373,8 +493,8 @@ static bool regrant(struct session *s, int64_t ended_id)
 	s->grant = g;
 	snprintf(s->grant.role, sizeof(s->grant.role), "%s", s->role);
 	registry_insert(s->gw->by_request, &s->by_request, g.request_id);
-	arm_deadline(s);
-	return true;
+	/* no deadline, no session: cut rather than outlive the grant */
+	return arm_deadline(s) == 0;
 }
 
 static void end_of_grant(struct session *s, const char *why)
@@ -387,16 +507,8 @@ static void end_of_grant(struct session *s, const char *why)
 	session_cut(s, why, msg);
 }
 
-static void deadline_fired(evutil_socket_t fd, short what, void *arg)
+void session_expired(struct session *s)
 {
-	struct session *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (time_now_ms() < s->grant.expires_at_ms) {
-		arm_deadline(s); /* the early wake-up above, or clock skew */
-		return;
-	}
 	/* the engine's expiry may not have reached the index yet: a grant
 	 * past its expires_at no longer counts, whatever find_grant says */
 	end_of_grant(s, "expired");
@@ -542,13 +654,12 @@ void session_accept(struct gw_ctx *gw, evutil_socket_t fd,
 	s->loopback = session_addr_is_loopback(sa) && !atomic_load(&gw->force_remote);
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->cbev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	s->deadline_ev = evtimer_new(gw->base, deadline_fired, s);
 	s->timeout_ev = evtimer_new(gw->base, timeout_fired, s);
 	s->next = gw->all;
 	if (gw->all)
 		gw->all->prev = s;
 	gw->all = s;
-	if (!s->cbev || !s->deadline_ev || !s->timeout_ev) {
+	if (!s->cbev || !s->timeout_ev) {
 		if (!s->cbev)
 			evutil_closesocket(fd);
 		session_close(s, "out of memory");
@@ -824,7 +935,10 @@ static void admit(struct session *s, const char *password)
 	}
 	registry_insert(s->gw->by_request, &s->by_request,
 			s->grant.request_id);
-	arm_deadline(s);
+	if (arm_deadline(s) != 0) {
+		session_close(s, "out of memory");
+		return;
+	}
 	upstream_connect(s);
 }
 
@@ -868,7 +982,7 @@ static void client_read_password(struct session *s)
 
 /* --- upstream login ------------------------------------------------------- */
 
-void session_start_relay(struct session *s)
+int session_start_relay(struct session *s)
 {
 	const char *app = pgproto_startup_get(&s->startup, "application_name");
 
@@ -889,6 +1003,12 @@ void session_start_relay(struct session *s)
 	      json_pack("{s:s, s:I, s:b, s:o}", "client", s->peer,
 			"request_id", (json_int_t)s->grant.request_id, "tls",
 			s->c_tls, "application_name", canon_string(app ? app : "")));
+	if (session_relay_direct(s) != 0) {
+		session_close(s, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	relay_read(s, s->cbev, true);
+	return 0;
 }
 
 /* --- relay ------------------------------------------------------------- */
@@ -1070,11 +1190,11 @@ void session_relay_write(struct bufferevent *bev, void *arg)
 	/* the side we write to drained: resume reading its peer */
 	if (bev == s->cbev && s->u_paused) {
 		s->u_paused = false;
-		bufferevent_enable(s->ubev, EV_READ);
+		relay_read(s, s->ubev, true);
 	} else if (bev == s->ubev && s->c_paused) {
 		s->c_paused = false;
 		if (!s->audit_wait)
-			bufferevent_enable(s->cbev, EV_READ);
+			relay_read(s, s->cbev, true);
 	}
 }
 
@@ -1111,13 +1231,13 @@ static void client_relay(struct session *s)
 			s->audit_wait = true;
 			s->gw->naudit_wait++;
 		}
-		bufferevent_disable(s->cbev, EV_READ);
+		relay_read(s, s->cbev, false);
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(s->ubev)) >=
 	    SESSION_RELAY_HIGH) {
 		s->c_paused = true;
-		bufferevent_disable(s->cbev, EV_READ);
+		relay_read(s, s->cbev, false);
 	}
 }
 
@@ -1135,7 +1255,7 @@ void session_audit_resume(struct gw_ctx *gw)
 		s->c2s.hold = false;
 		client_relay(s);
 		if (s->state == SS_RELAY && !s->audit_wait && !s->c_paused)
-			bufferevent_enable(s->cbev, EV_READ);
+			relay_read(s, s->cbev, true);
 	}
 }
 
@@ -1215,7 +1335,7 @@ void session_upstream_read(struct bufferevent *bev, void *arg)
 	if (evbuffer_get_length(bufferevent_get_output(s->cbev)) >=
 	    SESSION_RELAY_HIGH) {
 		s->u_paused = true;
-		bufferevent_disable(s->ubev, EV_READ);
+		relay_read(s, s->ubev, false);
 	}
 }
 

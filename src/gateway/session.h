@@ -23,9 +23,11 @@
 #define SESSION_RELAY_HIGH (512 * 1024) /* per-direction buffered bytes */
 #define SESSION_LOGIN_OUT_MAX (1024 * 1024) /* to the client before relay */
 #define SESSION_QUERY_TEXT_MAX 4096
+#define SESSION_READ_SIZE 16384 /* most bytes one relay read takes */
 
 struct session;
 struct closer;
+struct expiry;
 
 /* Shared state of one gateway, owned by gateway.c. */
 struct gw_ctx {
@@ -42,6 +44,7 @@ struct gw_ctx {
 	struct event *reap_ev;       /* runs after the callback that closed */
 	struct closer *closers;      /* connections flushing their last bytes */
 	struct kdfpool *kdf;         /* SCRAM key derivation off the loop */
+	struct expiry *expiry;       /* grant deadlines of the sessions */
 	struct connlimit *preauth_by_addr; /* not yet authenticated, per address */
 	struct connlimit_ratelog refused_log;
 	size_t nopen;                /* sessions not closed */

@@ -75,8 +75,11 @@ struct session {
 	struct pgproto_framer c2s, s2c;
 	uint64_t bytes_in, bytes_out;
 	int64_t started_ms;
-	struct event *deadline_ev; /* grant expiry */
+	size_t expiry_pos;         /* in gw->expiry (1-based), 0: not in */
 	struct event *timeout_ev;  /* login timeout, then cut grace */
+	/* relay: reads of a plain socket done by us (session_relay_direct),
+	 * NULL for a TLS side, which its bufferevent reads */
+	struct event *c_rd, *u_rd;
 	char cut_sqlstate[6];
 	char cut_msg[320];
 	char cut_why[32];
@@ -96,7 +99,9 @@ void session_set_state(struct session *s, enum session_state st);
 void session_close(struct session *s, const char *why);
 void session_relay_write(struct bufferevent *bev, void *arg);
 int session_set_nodelay(struct bufferevent *bev);
-void session_start_relay(struct session *s);
+/* Admitted: relaying from here, client reads on.  0, or JG_ERR_NOMEM (s
+ * closed). */
+int session_start_relay(struct session *s) JG_WUR;
 void session_upstream_event(struct bufferevent *bev, short what, void *arg);
 void session_upstream_read(struct bufferevent *bev, void *arg);
 /* Wraps under in a TLS filter owning ssl; on failure frees ssl and the
@@ -123,6 +128,18 @@ void upstream_connected(struct session *s);
 void upstream_fail(struct session *s, const char *what);
 int upstream_login_msgs(struct session *s);
 void upstream_start_tls(struct session *s);
+/* The grant's expires_at has come (expiry.c): cut the session unless
+ * another grant covers it. */
+void session_expired(struct session *s);
+/* expiry.c: the sessions' grant deadlines, one timerfd for all */
+int expiry_new(struct event_base *base, struct expiry **out) JG_WUR;
+void expiry_free(struct expiry *x);
+/* Puts s in (or moves it) at at_ms: session_expired(s) runs once the wall
+ * clock reaches at_ms, unless expiry_remove comes first.  0, or
+ * JG_ERR_NOMEM. */
+int expiry_set(struct expiry *x, struct session *s, int64_t at_ms) JG_WUR;
+void expiry_remove(struct expiry *x, struct session *s);
+size_t expiry_count(const struct expiry *x);
 /* closer.c: connections that outlive their session to flush */
 void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer);
 /* cancel.c: CancelRequest forwarding */

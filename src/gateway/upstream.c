@@ -589,10 +589,8 @@ int upstream_login_msgs(struct session *s)
 			session_close(s, "out of memory");
 			return 1;
 		}
-		if (type == 'Z') {
-			session_start_relay(s);
-			bufferevent_enable(s->cbev, EV_READ);
-		}
+		if (type == 'Z' && session_start_relay(s) != 0)
+			return 1;
 	}
 	return 0;
 }

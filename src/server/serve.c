@@ -562,7 +562,6 @@ static void gw_stop_cb(evutil_socket_t fd, short what, void *arg)
 static int gateway_part_start(struct daemon *d)
 {
 	static struct gateway_hooks hooks;
-	struct event_config *ec;
 	struct gateway *gw;
 	int rc, fd = d->gw_fd;
 
@@ -575,13 +574,11 @@ static int gateway_part_start(struct daemon *d)
 		.find_grant = gw_find_grant,
 		.audit = gw_audit,
 	};
-	ec = event_config_new();
-	/* the coarse clock would cost up to a few ms of cut precision */
-	if (ec)
-		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	d->gw_base = ec ? event_base_new_with_config(ec) : NULL;
-	if (ec)
-		event_config_free(ec);
+	/* no EVENT_BASE_FLAG_PRECISE_TIMER: in libevent 2.1 it re-arms a
+	 * timerfd on every loop turn (one system call per relayed message);
+	 * the grant cuts, which need precision, have their own timerfd
+	 * (src/gateway/expiry.c), the login and flush timeouts do not */
+	d->gw_base = event_base_new();
 	if (d->gw_base == NULL)
 		return JG_ERR_NOMEM;
 	d->gw_stop = event_new(d->gw_base, -1, 0, gw_stop_cb, d->gw_base);

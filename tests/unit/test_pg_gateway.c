@@ -752,6 +752,44 @@ static void test_expiry_idle(void **state)
 	assert_true(wait_event("session.ended", "\"why\":\"expired\"") >= 0);
 }
 
+/* Several sessions on the one expiry timer (src/gateway/expiry.c): each
+ * is cut at its own expires_at and in that order; a session whose grant
+ * expires while another grant covers it moves onto that one and its
+ * deadline with it. */
+static void test_expiry_order_and_move(void **state)
+{
+	int64_t b;
+	PGconn *cb, *ca, *cl;
+
+	(void)state;
+	clear_grants();
+	/* bob: a grant ending first; alice: one ending later; a third session
+	 * on a grant far away */
+	add_grant("bob", "orders-db", "read", 4000);
+	cb = connect_as("bob", "tok-bob", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(cb), CONNECTION_OK);
+	add_grant("alice", "orders-db", "read", 6000);
+	ca = connect_as("alice", "tok-alice", "orders-db@read", NULL);
+	assert_int_equal(PQstatus(ca), CONNECTION_OK);
+	add_grant("bob", "orders-db", "md5", 3600 * 1000);
+	cl = connect_as("bob", "tok-bob", "orders-db@md5", NULL);
+	assert_int_equal(PQstatus(cl), CONNECTION_OK);
+	/* bob's first grant now has a successor on the same role */
+	b = add_grant("bob", "orders-db", "read", 3600 * 1000);
+	/* alice's cut comes after bob's deadline has passed: by then bob's
+	 * session has moved onto grant b */
+	assert_non_null(strstr(wait_for_cut(ca), "expired at"));
+	assert_string_equal(query1(cb, "select 3"), "3");
+	assert_string_equal(query1(cl, "select 4"), "4");
+	/* and its deadline is b's: ending b cuts it, the other stays */
+	end_grant(b, "revoked");
+	assert_non_null(strstr(wait_for_cut(cb), "was revoked"));
+	assert_string_equal(query1(cl, "select 5"), "5");
+	PQfinish(ca);
+	PQfinish(cb);
+	PQfinish(cl);
+}
+
 static void test_overlapping_grants(void **state)
 {
 	int64_t a, b;
@@ -1168,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_revoke_idle),
 		cmocka_unit_test(test_expiry_idle),
+		cmocka_unit_test(test_expiry_order_and_move),
 		cmocka_unit_test(test_overlapping_grants),
 		cmocka_unit_test(test_cut_mid_result),
 		cmocka_unit_test(test_copy_and_notify),
