@@ -15,7 +15,8 @@
 # Usage: bench/gateway.sh [BUILD_DIR]   env: T (20), REVOKE_N (100),
 #        EXPIRE_N (1000), CLIENTS ("1 16 64"), MODES ("disable require"),
 #        SKIP_THROUGHPUT=1, SKIP_CUTS=1, PROFILE=1 (syscalls and callgrind
-#        instructions per transaction first; PROFILE_T transactions, 2000)
+#        instructions per transaction first; PROFILE_T transactions, 2000),
+#        PROFILE=only (just those, nothing else)
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${JG_BUILD_DIR:-$SRC/build}}
@@ -124,9 +125,29 @@ EOC
 	# load-independent figures for one client, pgbench -S -t $PROFILE_T:
 	# system calls per transaction (strace -c) of the gateway and of
 	# PgBouncer, and the daemon's instructions per relayed transaction
-	# (callgrind, counters zeroed after a warm-up)
+	# (callgrind, counters zeroed after a warm-up).  System calls are
+	# counted over a run of n and one of 2n transactions, each with its
+	# login: the difference over n is the cost of a relayed transaction
+	# alone, the rest the cost of a login.
+	strace_run() { # who pid t pgbench-args...: prints the system calls
+		# of the whole process and of its busiest thread (the relaying
+		# one: the daemon's other threads, API, engine, audit, make
+		# system calls of their own as time passes)
+		local who=$1 pid=$2 t=$3 spid
+		shift 3
+		mkdir -p "$WORK/st.$who.$t"
+		strace -ff -qq -p "$pid" -o "$WORK/st.$who.$t/t" 2>/dev/null &
+		spid=$!
+		sleep 1
+		pgbench -n -S -t "$t" -c 1 "$@" >/dev/null 2>&1
+		kill -INT "$spid"
+		wait "$spid" 2>/dev/null || true
+		echo "$(cat "$WORK/st.$who.$t"/t.* | wc -l) $(wc -l "$WORK/st.$who.$t"/t.* | grep -v ' total$' | sort -n | tail -1 | awk '{ print $1 }')"
+		# the calls by name, whole process
+		cat "$WORK/st.$who.$t"/t.* | sed -n 's/^\([a-z_0-9]*\)(.*/\1/p' | sort | uniq -c | sort -rn >"$WORK/strace.$who.$t"
+	}
 	profile() {
-		local n=${PROFILE_T:-2000} pbpid tot loop
+		local n=${PROFILE_T:-2000} pbpid tot loop c1 c2
 		export PGPASSWORD
 		export PGSSLMODE=disable
 		pbpid=$(pgrep -P "$PBPID" || echo "$PBPID")
@@ -142,35 +163,42 @@ EOC
 			fi
 			sleep 1
 			pgbench -n -S -t 100 -c 1 "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" "$WORK/jitgate.log" >&2; exit 1; }
-			strace -c -f -p "$pid" -o "$WORK/strace.$who" 2>/dev/null &
-			spid=$!
-			sleep 1
-			pgbench -n -S -t "$n" -c 1 "$@" >/dev/null 2>&1
-			kill -INT "$spid"
-			wait "$spid" 2>/dev/null || true
-			echo "syscalls per transaction, $who: $(awk -v n="$n" '$NF == "total" { printf "%.2f", $(NF-2) / n }' "$WORK/strace.$who")"
-			awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "    %-16s %.2f\n", $NF, $4 / n }' "$WORK/strace.$who" | sort -k2 -gr | head -8
+			set -- $(strace_run $who "$pid" "$n" "$@") $(strace_run $who "$pid" $((2 * n)) "$@") "$@"
+			c1=$1 b1=$2 c2=$3 b2=$4
+			shift 4
+			echo "syscalls per transaction, $who: $(echo "scale=2; ($c2 - $c1) / $n" | bc) whole process, $(echo "scale=2; ($b2 - $b1) / $n" | bc) its busiest thread (marginal: $((2 * n)) vs $n transactions); per login+logout: $((c1 - (c2 - c1))); all over $n: $(echo "scale=2; $c1 / $n" | bc)"
+			awk -v n="$n" '{ printf "    %-16s %.2f\n", $2, $1 / n }' "$WORK/strace.$who.$n" | head -8
 		done
 		stop_jitgate
 		start_jitgate valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out"
 		PGPASSWORD=$JG_TOKEN
 		set -- -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read
 		pgbench -n -S -t 200 -c 1 "$@" >/dev/null 2>&1
-		callgrind_control -z "$GWPID" >/dev/null
-		pgbench -n -S -t "$n" -c 1 "$@" >/dev/null 2>&1
-		callgrind_control -d "$GWPID" >/dev/null
-		tot=$(grep -hE '^(summary|totals):' "$WORK"/cg.out.* 2>/dev/null | tail -1 | awk '{ print $2 }')
-		loop=$(callgrind_annotate --inclusive=yes --threshold=100 "$WORK"/cg.out.* 2>/dev/null |
-			awk '/:gw_main / { gsub(",", "", $1); print $1; exit }')
-		echo "daemon instructions per transaction (callgrind), all threads: $((tot / n)) (with the one login's SCRAM key derivation)"
-		echo "  of which the gateway loop (gw_main): $((${loop:-0} / n)) per relayed transaction"
-		cp "$WORK"/cg.out.* "${PROFILE_OUT:-/tmp}/" 2>/dev/null || true
+		# dump 1: n transactions, dump 2: 2n, each with its login
+		for t in "$n" $((2 * n)); do
+			callgrind_control -z "$GWPID" >/dev/null
+			pgbench -n -S -t "$t" -c 1 "$@" >/dev/null 2>&1
+			callgrind_control -d "$GWPID" >/dev/null
+		done
+		gw_main_ir() {
+			callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+				awk '/:gw_main / { gsub(",", "", $1); print $1; exit }'
+		}
+		tot=$(grep -hE '^(summary|totals):' "$WORK/cg.out.1" | tail -1 | awk '{ print $2 }')
+		loop1=$(gw_main_ir "$WORK/cg.out.1")
+		loop2=$(gw_main_ir "$WORK/cg.out.2")
+		echo "daemon instructions per transaction (callgrind), all threads, over $n: $((${tot:-0} / n)) (with the one login's SCRAM key derivation)"
+		echo "  the gateway loop (gw_main) per relayed transaction: $(((${loop2:-0} - ${loop1:-0}) / n)) (marginal: $((2 * n)) vs $n); per login: $((${loop1:-0} - (${loop2:-0} - ${loop1:-0})))"
+		for f in "$WORK"/cg.out.*; do
+			cp "$f" "${PROFILE_OUT:-/tmp}/gw-$(date +%H%M%S)-${f##*/}" 2>/dev/null || true
+		done
 		stop_jitgate
 		start_jitgate
 	}
-	if [ "${PROFILE:-0}" = 1 ]; then
+	if [ "${PROFILE:-0}" = 1 ] || [ "${PROFILE:-0}" = only ]; then
 		profile
 	fi
+	[ "${PROFILE:-0}" = only ] && exit 0
 	machine() { echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M:%SZ)"; }
 	# one pgbench per target per client count, back to back, so that load
 	# from elsewhere hits all three about equally; TLS: the client side

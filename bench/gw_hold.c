@@ -17,6 +17,14 @@
  *       (send->FATAL) and the revoke's own HTTP latency.  p50/p99/max.
  *       GW_TLS=1: the N sessions log in over TLS (one at a time); the
  *       timed ones stay plain.
+ *   gw_hold expire GWPORT CUTFILE
+ *       for every line "SUBJECT TOKEN REQUEST_ID EXPIRES_MS" one session
+ *       as SUBJECT (in flight at most 256 logins at a time); then waits
+ *       for each to be cut and prints how late after its grant's
+ *       expires_at (wall clock) the FATAL arrived: p50/p99/max, and how
+ *       many distinct expires_at the grants had.  Exit status 1 when a
+ *       login fails, a session is cut before its expires_at, or not
+ *       within 10 s after it.
  *
  * Exit status 1 when a login fails, a session is cut that should not be,
  * or a revoke does not cut its session within 5 s; timing never fails it. */
@@ -27,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,12 +455,58 @@ static int tls_login(SSL_CTX *ctx, const char *user, const char *tok)
 	}
 }
 
+/* Opens sessions cs[0..n) to resp-db@read, at most 256 logins in flight,
+ * each as user/tok or users[i]/toks[i]; epoll data is the index.  0, or 1
+ * when a login fails or stalls. */
+static int open_all(int ep, struct hconn *cs, int n, const char *user,
+		    const char *tok, char (*users)[32], char (*toks)[96])
+{
+	struct epoll_event ev[256];
+	int next = 0, inflight = 0, ready = 0;
+
+	while (ready < n) {
+		while (next < n && inflight < 256) {
+			struct hconn *c = &cs[next];
+			struct epoll_event e = {.events = EPOLLIN,
+						.data.u32 = (uint32_t)next};
+
+			c->token = toks ? toks[next] : tok;
+			c->fd = hconnect();
+			epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
+			startup(c, users ? users[next] : user, "resp-db@read");
+			next++;
+			inflight++;
+		}
+		int k = epoll_wait(ep, ev, 256, 10000);
+
+		if (k == 0) {
+			fprintf(stderr, "logins stalled at %d of %d\n", ready, n);
+			return 1;
+		}
+		for (int i = 0; i < k; i++) {
+			struct hconn *c = &cs[ev[i].data.u32];
+			int was = c->state;
+
+			if (h_feed(c) < 0) {
+				fprintf(stderr, "session %u refused or cut (%d ready)\n",
+					ev[i].data.u32, ready);
+				return 1;
+			}
+			if (was == C_LOGIN && c->state == C_READY) {
+				ready++;
+				inflight--;
+			}
+		}
+	}
+	return 0;
+}
+
 static int hold(int http_port, int pid, int n, const char *cutfile)
 {
 	const char *tok = getenv("JG_BENCH_TOKEN"), *admin = getenv("JG_BENCH_ADMIN");
 	struct hconn *cs = calloc((size_t)n, sizeof(*cs));
 	struct epoll_event ev[256];
-	int ep = epoll_create1(0), ready = 0, next = 0, inflight = 0, bad = 0;
+	int ep = epoll_create1(0), ready = 0, bad = 0;
 	long rss0, rss1;
 	double t0;
 	FILE *cf;
@@ -495,38 +550,8 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 				return 1;
 			}
 	}
-	while (ready < n) {
-		while (next < n && inflight < 256) {
-			struct hconn *c = &cs[next++];
-			struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-
-			c->token = tok;
-			c->fd = hconnect();
-			epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
-			startup(c, "bench", "resp-db@read");
-			inflight++;
-		}
-		int k = epoll_wait(ep, ev, 256, 10000);
-
-		if (k == 0) {
-			fprintf(stderr, "logins stalled at %d of %d\n", ready, n);
-			return 1;
-		}
-		for (int i = 0; i < k; i++) {
-			struct hconn *c = ev[i].data.ptr;
-			int was = c->state;
-
-			if (h_feed(c) < 0) {
-				fprintf(stderr, "session %ld refused or cut (%d ready)\n",
-					(long)(c - cs), ready);
-				return 1;
-			}
-			if (was == C_LOGIN && c->state == C_READY) {
-				ready++;
-				inflight--;
-			}
-		}
-	}
+	if (ready < n && open_all(ep, cs, n, "bench", tok, NULL, NULL) != 0)
+		return 1;
 	usleep(500000);
 	rss1 = rss_kib(pid);
 	printf("sessions held: %d%s (logins took %.0f ms)\n", n,
@@ -593,7 +618,7 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 		if (k <= 0)
 			break;
 		for (int i = 0; i < k; i++)
-			if (h_feed(ev[i].data.ptr) < 0)
+			if (h_feed(&cs[ev[i].data.u32]) < 0)
 				bad++;
 	}
 	if (bad) {
@@ -601,6 +626,93 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 		return 1;
 	}
 	printf("all %d held sessions still open\n", n);
+	return 0;
+}
+
+static double wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmpll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int expire(const char *cutfile)
+{
+	enum { MAXN = 20000 };
+	static char subj[MAXN][32], tok[MAXN][96];
+	static long long at[MAXN], sorted[MAXN];
+	static double late[MAXN];
+	struct hconn *cs = calloc(MAXN, sizeof(*cs));
+	struct epoll_event ev[256];
+	int ep = epoll_create1(0), n = 0;
+	int cut = 0, distinct = 0, biggest = 0;
+	long long last;
+	char id[64];
+	FILE *cf = fopen(cutfile, "r");
+
+	if (!cf || !cs || ep < 0)
+		die(cutfile);
+	while (n < MAXN && fscanf(cf, "%31s %95s %63s %lld", subj[n], tok[n],
+				  id, &at[n]) == 4)
+		n++;
+	fclose(cf);
+	memcpy(sorted, at, sizeof(*at) * (size_t)n);
+	qsort(sorted, (size_t)n, sizeof(*sorted), cmpll);
+	for (int i = 0, run = 0; i < n; i++) {
+		bool same = i > 0 && sorted[i] == sorted[i - 1];
+
+		distinct += !same;
+		run = same ? run + 1 : 1;
+		if (run > biggest)
+			biggest = run;
+	}
+	if (open_all(ep, cs, n, NULL, NULL, subj, tok) != 0)
+		return 1;
+	last = sorted[n - 1];
+	printf("%d sessions open, %.0f ms before the first expires_at; %d "
+	       "distinct expires_at over %lld ms, up to %d sessions on the "
+	       "same instant\n", n, sorted[0] - wall_ms(), distinct,
+	       last - sorted[0], biggest);
+	fflush(stdout);
+	if (wall_ms() >= sorted[0]) {
+		fprintf(stderr, "the first grant expired before all sessions "
+			"were open: use a longer DURATION\n");
+		return 1;
+	}
+	while (cut < n) {
+		int k = epoll_wait(ep, ev, 256, (int)(last + 10000 - wall_ms()));
+		double t = wall_ms();
+
+		if (k <= 0) {
+			fprintf(stderr, "%d of %d sessions not cut within 10 s "
+				"of expiry\n", n - cut, n);
+			return 1;
+		}
+		for (int i = 0; i < k; i++) {
+			uint32_t j = ev[i].data.u32;
+
+			if (h_feed(&cs[j]) == 0)
+				continue; /* not the FATAL yet */
+			epoll_ctl(ep, EPOLL_CTL_DEL, cs[j].fd, NULL);
+			close(cs[j].fd);
+			late[cut++] = t - (double)at[j];
+			if (t < (double)at[j]) {
+				fprintf(stderr, "session of %s cut %.1f ms before "
+					"its grant expired\n", subj[j],
+					(double)at[j] - t);
+				return 1;
+			}
+		}
+	}
+	pct("FATAL after expires_at", late, cut);
 	return 0;
 }
 
@@ -614,7 +726,11 @@ int main(int argc, char **argv)
 		gw_port = atoi(argv[2]);
 		return hold(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6]);
 	}
+	if (argc == 4 && strcmp(argv[1], "expire") == 0) {
+		gw_port = atoi(argv[2]);
+		return expire(argv[3]);
+	}
 	fprintf(stderr, "usage: gw_hold respond PORT | hold GWPORT HTTPPORT "
-			"DAEMON_PID N CUTFILE\n");
+			"DAEMON_PID N CUTFILE | expire GWPORT CUTFILE\n");
 	return 2;
 }
