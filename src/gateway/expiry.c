@@ -22,6 +22,7 @@
 
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/vec.h"
 
 struct expiry_slot {
 	int64_t at_ms;
@@ -168,13 +169,12 @@ int expiry_set(struct expiry *x, struct session *s, int64_t at_ms)
 
 	if (s->expiry_pos == 0) {
 		if (x->n == x->cap) {
-			size_t cap = x->cap ? x->cap * 2 : 64;
-			struct expiry_slot *v = realloc(x->v, cap * sizeof(*v));
+			struct expiry_slot *v = vec_grow(x->v, &x->cap,
+							 sizeof(*v), 64);
 
 			if (!v)
 				return JG_ERR_NOMEM;
 			x->v = v;
-			x->cap = cap;
 		}
 		i = x->n++;
 		x->v[i] = (struct expiry_slot){at_ms, s};
