@@ -157,86 +157,135 @@ static const char *str_at(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* The words of each notice.  {name} is a value of the event (escaped by
+ * put); a `group` is left out whole when a value in it is missing. */
+static const struct {
+	const char *action, *words;
+} WORDS[] = {
+	{"request.created", "{subject} asks for {role} on {resource}` for {dur}` (request "
+	 "{id})`: {reason}`` [{ticket}]`. You may approve or deny it."},
+	{"request.approved", "{subject} asks for {role} on {resource}` for {dur}` (request "
+	 "{id})`: {reason}`` [{ticket}]`. The previous stage approved it; it waits for yours."},
+	{"request.reminded", "Reminder: request {id} by {subject} for {role} on {resource} "
+	 "still waits for a decision ({approvals} of {approvals_required} approvals)."},
+	{"request.escalated", "Escalated to you: request {id} by {subject} for {role} on "
+	 "{resource} has had no decision in time. You may approve or deny it."},
+	{"request.activated", "Your request {id} for {role} on {resource} was approved by "
+	 "{actor}: active until {expires_at}."},
+	{"request.denied", "Your request {id} for {role} on {resource} was denied by "
+	 "{actor}`: {comment}`."},
+	{"request.expiring", "Your access to {role} on {resource} (request {id}) ends at "
+	 "{expires_at}. Ask for an extension now if you need more time."},
+	{"request.expired", "Your access to {role} on {resource} (request {id}) has expired."},
+	{"request.revoked", "Your access to {role} on {resource} (request {id}) was revoked "
+	 "by {actor}`: {reason}`."},
+	{"request.timed_out", "Your request {id} for {role} on {resource} timed out: nobody "
+	 "decided in time."},
+	{"request.break_glass", "`{alarm}`BREAK-GLASS: {subject} took {role} on {resource}` "
+	 "for {dur}` (request {id}) without approval`: {reason}`. It needs a review after "
+	 "the fact."},
+};
+
+struct words_ctx {
+	const json_t *event, *detail;
+	bool slack;
+	char num[3][32]; /* id, dur, a number of the detail */
+};
+
+/* The value of {name} (name[0..len)), NULL when the event has none. */
+static const char *value_of(struct words_ctx *w, const char *name, size_t len)
+{
+	char key[32];
+	const json_t *v;
+
+	if (len == 0 || len >= sizeof(key))
+		return NULL;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	if (strcmp(key, "id") == 0) {
+		snprintf(w->num[0], sizeof(w->num[0]), "%lld", (long long)json_integer_value(
+				 json_object_get(w->event, "request_id")));
+		return w->num[0];
+	}
+	if (strcmp(key, "dur") == 0) {
+		v = json_object_get(w->detail, "duration_s");
+		if (!json_is_integer(v))
+			return NULL;
+		duration_format(json_integer_value(v), w->num[1], sizeof(w->num[1]));
+		return w->num[1];
+	}
+	if (strcmp(key, "alarm") == 0)
+		return w->slack ? ":rotating_light: " : NULL;
+	v = json_object_get(w->event, key);
+	if (v == NULL)
+		v = json_object_get(w->detail, key);
+	if (json_is_integer(v)) {
+		snprintf(w->num[2], sizeof(w->num[2]), "%lld", (long long)json_integer_value(v));
+		return w->num[2];
+	}
+	return json_string_value(v);
+}
+
+/* Writes words[0..len) (no groups inside) to f, or with f NULL only says
+ * whether every value is there. */
+static bool render(struct words_ctx *w, const char *words, size_t len, FILE *f)
+{
+	bool all = true;
+
+	for (size_t i = 0; i < len; i++) {
+		const char *close;
+		const char *val;
+
+		if (words[i] != '{' || (close = memchr(words + i, '}', len - i)) == NULL) {
+			if (f)
+				fputc(words[i], f);
+			continue;
+		}
+		val = value_of(w, words + i + 1, (size_t)(close - words) - i - 1);
+		all = all && val != NULL;
+		if (f)
+			put(f, val, w->slack);
+		i = (size_t)(close - words);
+	}
+	return all;
+}
+
 char *notify_people_text(const json_t *event, const char *audience,
 			 const char *web_url, bool slack)
 {
-	const char *action = str_at(event, "action"), *actor = str_at(event, "actor");
-	const char *subject = str_at(event, "subject"), *resource = str_at(event, "resource");
-	const char *role = str_at(event, "role");
-	const json_t *d = json_object_get(event, "detail");
+	const char *action = str_at(event, "action"), *words = NULL;
+	struct words_ctx w = {.event = event, .detail = json_object_get(event, "detail"),
+			      .slack = slack};
 	long long id = (long long)json_integer_value(json_object_get(event, "request_id"));
-	char dur[32] = "", *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
+	(void)audience; /* the action says it all today; kept for the wording */
 	if (action == NULL || (f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
-	if (json_is_integer(json_object_get(d, "duration_s")))
-		duration_format(json_integer_value(json_object_get(d, "duration_s")), dur,
-				sizeof(dur));
-#define P(s) put(f, (s), slack)
-	if (strcmp(action, "request.created") == 0 || strcmp(action, "request.approved") == 0) {
-		P(subject), fputs(" asks for ", f), P(role), fputs(" on ", f), P(resource);
-		if (dur[0])
-			fprintf(f, " for %s", dur);
+	for (size_t i = 0; i < sizeof(WORDS) / sizeof(WORDS[0]); i++)
+		if (strcmp(WORDS[i].action, action) == 0)
+			words = WORDS[i].words;
+	if (words == NULL) {
+		put(f, action, slack);
 		fprintf(f, " (request %lld)", id);
-		if (str_at(d, "reason"))
-			fputs(": ", f), P(str_at(d, "reason"));
-		if (str_at(d, "ticket"))
-			fputs(" [", f), P(str_at(d, "ticket")), fputs("]", f);
-		fputs(strcmp(action, "request.approved") == 0
-			      ? ". The previous stage approved it; it waits for yours."
-			      : ". You may approve or deny it.", f);
-	} else if (strcmp(action, "request.reminded") == 0) {
-		fprintf(f, "Reminder: request %lld by ", id), P(subject);
-		fputs(" for ", f), P(role), fputs(" on ", f), P(resource);
-		fprintf(f, " still waits for a decision (%lld of %lld approvals).",
-			(long long)json_integer_value(json_object_get(d, "approvals")),
-			(long long)json_integer_value(json_object_get(d, "approvals_required")));
-	} else if (strcmp(action, "request.escalated") == 0) {
-		fprintf(f, "Escalated to you: request %lld by ", id), P(subject);
-		fputs(" for ", f), P(role), fputs(" on ", f), P(resource);
-		fputs(" has had no decision in time. You may approve or deny it.", f);
-	} else if (strcmp(action, "request.activated") == 0) {
-		fprintf(f, "Your request %lld for ", id), P(role), fputs(" on ", f), P(resource);
-		fputs(" was approved by ", f), P(actor);
-		fputs(": active until ", f), P(str_at(d, "expires_at")), fputs(".", f);
-	} else if (strcmp(action, "request.denied") == 0) {
-		fprintf(f, "Your request %lld for ", id), P(role), fputs(" on ", f), P(resource);
-		fputs(" was denied by ", f), P(actor);
-		if (str_at(d, "comment"))
-			fputs(": ", f), P(str_at(d, "comment"));
-		fputs(".", f);
-	} else if (strcmp(action, "request.expiring") == 0) {
-		fputs("Your access to ", f), P(role), fputs(" on ", f), P(resource);
-		fprintf(f, " (request %lld) ends at ", id), P(str_at(d, "expires_at"));
-		fputs(". Ask for an extension now if you need more time.", f);
-	} else if (strcmp(action, "request.expired") == 0) {
-		fputs("Your access to ", f), P(role), fputs(" on ", f), P(resource);
-		fprintf(f, " (request %lld) has expired.", id);
-	} else if (strcmp(action, "request.revoked") == 0) {
-		fputs("Your access to ", f), P(role), fputs(" on ", f), P(resource);
-		fprintf(f, " (request %lld) was revoked by ", id), P(actor);
-		if (str_at(d, "reason"))
-			fputs(": ", f), P(str_at(d, "reason"));
-		fputs(".", f);
-	} else if (strcmp(action, "request.timed_out") == 0) {
-		fprintf(f, "Your request %lld for ", id), P(role), fputs(" on ", f), P(resource);
-		fputs(" timed out: nobody decided in time.", f);
-	} else if (strcmp(action, "request.break_glass") == 0) {
-		fputs(slack ? ":rotating_light: BREAK-GLASS: " : "BREAK-GLASS: ", f);
-		P(subject), fputs(" took ", f), P(role), fputs(" on ", f), P(resource);
-		if (dur[0])
-			fprintf(f, " for %s", dur);
-		fprintf(f, " (request %lld) without approval", id);
-		if (str_at(d, "reason"))
-			fputs(": ", f), P(str_at(d, "reason"));
-		fputs(". It needs a review after the fact.", f);
-	} else {
-		P(action), fprintf(f, " (request %lld)", id);
 	}
-#undef P
-	(void)audience; /* the action says it all today; kept for the wording */
+	while (words != NULL && *words) {
+		const char *tick = strchr(words, '`'), *end;
+
+		if (tick == NULL) {
+			render(&w, words, strlen(words), f);
+			break;
+		}
+		render(&w, words, (size_t)(tick - words), f);
+		end = strchr(tick + 1, '`');
+		if (end == NULL)
+			break; /* an unclosed group: a bug of WORDS, cut there */
+		if (render(&w, tick + 1, (size_t)(end - tick - 1), NULL))
+			render(&w, tick + 1, (size_t)(end - tick - 1), f);
+		words = end + 1;
+	}
 	if (web_url != NULL && id > 0) {
 		if (slack)
 			fputs(" <", f), put(f, web_url, true),

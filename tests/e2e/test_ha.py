@@ -20,7 +20,7 @@ from pgcluster import PgCluster  # noqa: E402
 GW_ENV = {"ORDERS_READ_PASSWORD": "read-pw", "ORDERS_WRITE_PASSWORD": "write-pw"}
 
 
-def node_config(pgport, gwport, node_id, stale_after="3s"):
+def node_config(pgport, gwport, node_id, stale_after="3s", extra_policies=""):
     return ("listen: {LISTEN}\nstorage: {STORAGE}\npending_ttl: 1h\n"
             "admins: [group:security]\nauditors: [group:audit]\n"
             "checkers: [user:svc]\n" + identities_yaml() + f"""
@@ -49,7 +49,7 @@ policies:
     max_duration: 1h
     approvals: 2
     approvers: [group:sre, user:carol]
-""")
+""" + extra_policies)
 
 
 class Blackhole:
@@ -130,9 +130,9 @@ class HaTest(unittest.TestCase):
             n.stop(signal.SIGKILL if n.proc and n.proc.poll() is None and
                    getattr(n, "kill_on_stop", False) else signal.SIGTERM)
 
-    def start_node(self, name, storage=None, stale_after="3s"):
+    def start_node(self, name, storage=None, stale_after="3s", extra_policies=""):
         gw = free_port()
-        text = node_config(self.pg.port, gw, name, stale_after).replace(
+        text = node_config(self.pg.port, gw, name, stale_after, extra_policies).replace(
             "{STORAGE}", storage or self.pg.store_url(self.db))
         n = Server(text, env=GW_ENV)
         n.name, n.gwport = name, gw
@@ -240,6 +240,56 @@ class HaTest(unittest.TestCase):
         # the expiry recorded the grant's own end, not the takeover time
         st, req = other.http("GET", "/v1/requests/%d" % rid, "alice")
         self.assertEqual(req["ended_at"], req["expires_at"])
+        self.verify_chain(other)
+
+    def test_reminders_fire_once_across_nodes_and_a_kill(self):
+        """Reminders and escalation are deadlines like expiry: fired by the
+        lease holder only, once each, and taken over by the survivor of a
+        kill -9 without a repeat (docs/slack.md)."""
+        slow = """\
+  - name: sre-write-reminded
+    requesters: [group:sre]
+    resources: [orders-db]
+    roles: [write]
+    max_duration: 1h
+    approvals: 1
+    approvers: [user:carol]
+    remind_after: 1s
+    escalate_after: 2s
+    escalate_to: [user:dave]
+"""
+        a = self.start_node("jg-a", stale_after="2s", extra_policies=slow)
+        b = self.start_node("jg-b", stale_after="2s", extra_policies=slow)
+        wait_for(lambda: self.lease_holder() in ("jg-a", "jg-b"), what="a lease holder")
+        holder = a if self.lease_holder() == "jg-a" else b
+        other = b if holder is a else a
+        st, r = other.request("bob", "orders-db", "write", reason="x")
+        self.assertEqual(st, 201, r)
+        rid = r["id"]
+
+        def reminders():
+            rows = self.sql("SELECT event FROM audit WHERE action = 'request.reminded'"
+                            " AND request_id = %d ORDER BY seq" % rid)
+            return [json.loads(x)["detail"]["reminder"] for x in rows.split("\n") if x]
+
+        wait_for(lambda: len(reminders()) >= 3, timeout=60, what="three reminders")
+        holder.proc.kill()  # kill -9: no hand-over of the lease
+        holder.proc.wait()
+        before = len(reminders())
+        wait_for(lambda: len(reminders()) >= before + 2, timeout=60,
+                 what="reminders by the survivor")
+        self.assertEqual(self.lease_holder(), other.name)
+        st, r = other.act("carol", rid, "approve")
+        self.assertEqual(r["state"], "active", r)
+        got = reminders()
+        # once each: strictly increasing counts (missed ones while nobody
+        # held the lease are one reminder with the later count)
+        self.assertEqual(got, sorted(set(got)), got)
+        self.assertEqual(self.sql("SELECT count(*) FROM audit WHERE action ="
+                                  " 'request.escalated' AND request_id = %d" % rid), "1")
+        # the request's mark is the last count
+        self.assertEqual(self.sql("SELECT reminders FROM requests WHERE id = %d" % rid),
+                         str(got[-1]))
         self.verify_chain(other)
 
     def test_kill9_under_load_loses_nothing_acknowledged(self):

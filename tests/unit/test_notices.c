@@ -381,6 +381,35 @@ static void test_texts_per_event(void **state)
 	}
 }
 
+/* Optional parts are left out whole when the event lacks them; a
+ * break-glass alarm only in Slack. */
+static void test_text_optional_parts(void **state)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:{s:n, s:n}}", "action",
+			       "request.created", "actor", "alice", "request_id", (json_int_t)5,
+			       "subject", "alice", "resource", "db", "role", "read", "detail",
+			       "reason", "ticket");
+	char *t;
+
+	(void)state;
+	t = notify_people_text(ev, "approver", NULL, true);
+	assert_string_equal(t, "alice asks for read on db (request 5). You may approve or deny it.");
+	free(t);
+	json_object_set_new(ev, "action", json_string("request.break_glass"));
+	json_object_set_new(json_object_get(ev, "detail"), "reason", json_string("fire"));
+	json_object_set_new(json_object_get(ev, "detail"), "duration_s", json_integer(600));
+	t = notify_people_text(ev, "everyone", NULL, true);
+	assert_string_equal(t, ":rotating_light: BREAK-GLASS: alice took read on db for 10m "
+			       "(request 5) without approval: fire. It needs a review after the fact.");
+	free(t);
+	t = notify_people_text(ev, "everyone", "https://j.example", false);
+	assert_string_equal(t, "BREAK-GLASS: alice took read on db for 10m (request 5) without "
+			       "approval: fire. It needs a review after the fact. "
+			       "https://j.example/ui/requests/5");
+	free(t);
+	json_decref(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_email_of_subject),
 		cmocka_unit_test(test_text_escaped),
 		cmocka_unit_test(test_texts_per_event),
+		cmocka_unit_test(test_text_optional_parts),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
