@@ -23,7 +23,8 @@ static const char CONFIG[] =
 	"     roles: [read], max_duration: 4h, approvals: 0}\n"
 	"  - {name: prod-write, requesters: [group:engineering], resources: [\"*\"], roles: [write, admin],\n"
 	"     max_duration: 1h, approvals: 2, approvers: [group:sre, user:carol], require_reason: true,\n"
-	"     ticket_pattern: \"^OPS-[0-9]+$\", break_glass: {max_duration: 30m}}\n";
+	"     ticket_pattern: \"^OPS-[0-9]+$\", break_glass: {max_duration: 30m},\n"
+	"     remind_after: 15m, escalate_after: 1h, escalate_to: [user:dave]}\n";
 
 static struct config *cfg;
 

@@ -251,6 +251,9 @@ static void assert_same_request(const struct request *a, const struct request *b
 	assert_true(str_eq(a->reviewed_by, b->reviewed_by));
 	assert_int_equal(a->extends, b->extends);
 	assert_true(str_eq(a->end_comment, b->end_comment));
+	assert_int_equal(a->reminders, b->reminders);
+	assert_int_equal(a->escalated, b->escalated);
+	assert_int_equal(a->expiry_warned, b->expiry_warned);
 }
 
 /* Appends an event through the real chain writer inside a transaction. */
@@ -664,6 +667,53 @@ static void test_reopen_keeps_data(void **state)
 	request_clear(&got);
 }
 
+/* The notices sent (core/notices.h) survive a write and a read, and a
+ * store of the schema before them is migrated: its requests read as
+ * "nothing sent yet". */
+static void test_notice_marks(void **state)
+{
+	char err[256];
+	struct request r = mkreq("alice", REQ_PENDING), got;
+	int64_t id;
+
+	(void)state;
+	r.reminders = 3;
+	r.escalated = true;
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_request_get(st, r.id, &got), JG_OK);
+	assert_same_request(&r, &got);
+	request_clear(&got);
+	r.state = REQ_ACTIVE;
+	r.reminders = 4;
+	r.expiry_warned = true;
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_update(st, &r), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_request_get(st, r.id, &got), JG_OK);
+	assert_same_request(&r, &got);
+	request_clear(&got);
+	id = r.id;
+	request_clear(&r);
+	/* back to the schema before the marks, then opened again */
+	store_close(st);
+	st = NULL;
+	assert_true(raw_sql(backend == B_PG
+		? "ALTER TABLE requests DROP COLUMN reminders, DROP COLUMN escalated,"
+		  " DROP COLUMN expiry_warned; DELETE FROM schema_version WHERE version = 2"
+		: "ALTER TABLE requests DROP COLUMN reminders;"
+		  "ALTER TABLE requests DROP COLUMN escalated;"
+		  "ALTER TABLE requests DROP COLUMN expiry_warned; PRAGMA user_version = 3"));
+	assert_int_equal(store_open(url, NULL, &st, err, sizeof(err)), JG_OK);
+	assert_int_equal(store_request_get(st, id, &got), JG_OK);
+	assert_string_equal(got.requester, "alice");
+	assert_int_equal(got.reminders, 0);
+	assert_false(got.escalated);
+	assert_false(got.expiry_warned);
+	request_clear(&got);
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	char err[256];
@@ -806,6 +856,7 @@ int main(void)
 		COMMON(test_outbox),
 		COMMON(test_kv_and_counts),
 		COMMON(test_reopen_keeps_data),
+		COMMON(test_notice_marks),
 		COMMON(test_newer_schema_refused),
 		COMMON(test_backend_name),
 	};
