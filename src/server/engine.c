@@ -811,6 +811,29 @@ static bool finish_batch(struct engine *e, struct batch *b,
 	return ok;
 }
 
+/* Tells the store which requests the batch will read and how many it
+ * creates: on PostgreSQL they come with the audit head in one round trip
+ * instead of one each. */
+static int prefetch(struct engine *e, const struct engine_cmd *cmds,
+		    const struct deadline *due, size_t ndue)
+{
+	int64_t ids[2 * BATCH_MAX]; /* one per command and per deadline */
+	size_t n = 0, creates = 0;
+
+	for (const struct engine_cmd *c = cmds; c; c = c->next) {
+		if (c->op == ENG_CREATE) {
+			creates++;
+			if (c->create.extends != 0)
+				ids[n++] = c->create.extends;
+		} else if (c->op != ENG_AUDIT && c->op != ENG_KV_PUT) {
+			ids[n++] = c->id;
+		}
+	}
+	for (size_t i = 0; i < ndue; i++)
+		ids[n++] = due[i].request_id;
+	return store_tx_prefetch(e->store, ids, n, creates);
+}
+
 /* One transaction: catch up with other nodes (and with resync, reload
  * every live request), fire due deadlines if this node holds the lease,
  * run the commands, commit.  Without the lease and without commands no
@@ -834,10 +857,16 @@ static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 		return true;
 	ref = cfgholder_get(e->cfg);
 	b.cfg = cfgref_config(ref);
+	/* due deadlines are taken first so that their requests are read in
+	 * the batch's first round trip (put back if the batch fails) */
+	if (fire && b.now_ms >= e->retry_at_ms)
+		while (ndue < BATCH_MAX && deadlines_pop_due(&e->dl, b.now_ms, &due[ndue]))
+			ndue++;
 	/* the head is re-read in every batch: on a shared store another node
 	 * may have appended since (and on PostgreSQL this takes the chain's
 	 * lock until the commit); cut off, nothing is tried */
 	if (atomic_load(&e->cut_off) || store_begin(e->store) != JG_OK ||
+	    prefetch(e, cmds, due, ndue) != JG_OK ||
 	    audit_writer_load(e->audit, e->store) != JG_OK) {
 		store_rollback(e->store);
 		b.failed = true;
@@ -853,9 +882,8 @@ static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 		else
 			b.failed = true;
 	}
-	if (!b.failed && fire && b.now_ms >= e->retry_at_ms)
-		while (ndue < BATCH_MAX && deadlines_pop_due(&e->dl, b.now_ms, &due[ndue]))
-			exec_deadline(e, &b, due[ndue++].request_id);
+	for (size_t i = 0; i < ndue && !b.failed; i++)
+		exec_deadline(e, &b, due[i].request_id);
 	for (struct engine_cmd *c = cmds; c && !b.failed; c = c->next)
 		exec_cmd(e, &b, c);
 	ok = finish_batch(e, &b, cmds, due, ndue, started);

@@ -206,6 +206,16 @@ int pgconn_pipe_send(PGconn *c, const char *sql, int n, const char *const *vals)
 	return PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0) == 1 ? JG_OK : JG_ERR_IO;
 }
 
+int pgconn_pipe_prepare(PGconn *c, const char *name, const char *sql, int n)
+{
+	return PQsendPrepare(c, name, sql, n, NULL) == 1 ? JG_OK : JG_ERR_IO;
+}
+
+int pgconn_pipe_send_prepared(PGconn *c, const char *name, int n, const char *const *vals)
+{
+	return PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0) == 1 ? JG_OK : JG_ERR_IO;
+}
+
 /* Waits until a result can be taken without blocking. */
 static int ready_result(PGconn *c, int64_t deadline_ms)
 {

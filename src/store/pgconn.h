@@ -45,6 +45,11 @@ int pgconn_flush(PGconn *c, int64_t deadline_ms) JG_WUR;
  * connection is unusable.  pgconn_pipe_sync_wait reads up to and including
  * the result of the sync point. */
 int pgconn_pipe_send(PGconn *c, const char *sql, int n, const char *const *vals) JG_WUR;
+/* The same for a statement prepared on c (name), and the preparation
+ * itself (one result in the pipeline, like a statement). */
+int pgconn_pipe_prepare(PGconn *c, const char *name, const char *sql, int n) JG_WUR;
+int pgconn_pipe_send_prepared(PGconn *c, const char *name, int n,
+			      const char *const *vals) JG_WUR;
 int pgconn_pipe_next(PGconn *c, int64_t deadline_ms, PGresult **out) JG_WUR;
 int pgconn_pipe_sync_wait(PGconn *c, int64_t deadline_ms) JG_WUR;
 

@@ -176,6 +176,11 @@ int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65])
 	return s->ops->tx_audit_head(s, seq, hash);
 }
 
+int store_tx_prefetch(struct store *s, const int64_t *ids, size_t n, size_t ncreates)
+{
+	return s->ops->tx_prefetch ? s->ops->tx_prefetch(s, ids, n, ncreates) : JG_OK;
+}
+
 int store_tx_requests_live(struct store *s, store_request_cb cb, void *ctx)
 {
 	return s->ops->tx_requests_live(s, cb, ctx);

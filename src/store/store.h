@@ -87,6 +87,14 @@ int store_tx_audit_append(struct store *s, const struct audit_row *row) JG_WUR;
 int store_tx_outbox_add(struct store *s, int64_t seq, const char *target,
 			const char *payload) JG_WUR;
 int store_tx_kv_put(struct store *s, const char *key, const char *value) JG_WUR;
+/* A hint, right after store_begin: the batch will read the requests
+ * ids[0..n) (store_tx_request_get) and insert ncreates new ones.  A backend
+ * that pays a round trip per statement (PostgreSQL) fetches them all, and
+ * draws that many ids, together with the audit head; later reads of those
+ * ids within the transaction see this transaction's own updates.  Never
+ * required for correctness; SQLite ignores it. */
+int store_tx_prefetch(struct store *s, const int64_t *ids, size_t n,
+		      size_t ncreates) JG_WUR;
 /* The last audit event's seq and hash (seq 0 and 64 '0's when empty). */
 int store_tx_audit_head(struct store *s, int64_t *seq, char hash[65]) JG_WUR;
 /* Every pending and active request, for rebuilding memory at start. */

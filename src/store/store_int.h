@@ -30,6 +30,8 @@ struct store_ops {
 			     const char *payload);
 	int (*tx_kv_put)(struct store *s, const char *key, const char *value);
 	int (*tx_audit_head)(struct store *s, int64_t *seq, char hash[65]);
+	/* NULL: the hint is ignored */
+	int (*tx_prefetch)(struct store *s, const int64_t *ids, size_t n, size_t ncreates);
 	int (*tx_requests_live)(struct store *s, store_request_cb cb, void *ctx);
 	int (*tx_changed_requests)(struct store *s, int64_t after_seq,
 				   int64_t *upto_seq, store_request_cb cb, void *ctx);

@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "store/store_int.h"
 #include "util/err.h"
@@ -13,25 +14,117 @@
 
 struct pg_watch; /* store_pg_watch.c */
 
+/* The writer's prepared statements (store_pg_tx.c). */
+#define STORE_PG_NSTMT 10
+
+/* One statement sent in the writer's pipeline whose result is not read
+ * yet, and what to do with it (store_pg_tx.c). */
+enum pg_pend {
+	PEND_DISCARD, /* success is all */
+	PEND_ONE_ROW, /* must change exactly one row */
+	PEND_HEAD,    /* the audit head: seq, hash */
+	PEND_PREFETCH,/* requests read ahead for the transaction */
+	PEND_IDS,     /* a block of request ids */
+};
+
 struct pgs {
 	struct store base; /* first: the ops table */
 	char *url;
 	char *password;
 	int timeout_ms;
-	PGconn *w;      /* writer (engine thread) */
-	int64_t tx_seq; /* last audit seq appended in the open transaction */
+	PGconn *readers[STORE_READERS];
+	struct store_pool pool;
+	struct pg_watch *watch; /* NULL until store_watch_start */
+
+	/* the writer (engine thread), store_pg_tx.c */
+	PGconn *w;
 	bool no_notify; /* the server has no pg_notify (other nodes poll) */
+	int64_t tx_seq; /* last audit seq appended in the open transaction */
 	/* the writer's transaction runs in pipeline mode: statements whose
 	 * result is only success go out without a round trip each and are
 	 * checked at the next statement that needs an answer, or at COMMIT */
 	bool piping;
-	size_t pending;      /* statements sent, results not read yet */
-	bool *expect_one;    /* per pending statement: must change one row */
-	size_t expect_cap;
-	PGconn *readers[STORE_READERS];
-	struct store_pool pool;
-	struct pg_watch *watch; /* NULL until store_watch_start */
+	enum pg_pend *pend; /* per statement sent, result not read yet */
+	size_t pending, pend_cap;
+	bool prepared[STORE_PG_NSTMT]; /* on the current writer connection */
+	/* the audit head, read (and locked) in the transaction's first
+	 * round trip */
+	bool head_sent, head_read;
+	int64_t head_seq;
+	char head_hash[65];
+	/* requests read ahead for this transaction, sorted by id, kept up
+	 * to date by its own updates */
+	struct request *cache;
+	size_t ncache, cache_cap;
+	/* request ids drawn from the sequence, not used yet */
+	int64_t *ids;
+	size_t ids_next, nids, ids_cap;
 };
+
+/* Text parameters for one statement. */
+#define PGP_MAX 32
+struct pgp {
+	const char *v[PGP_MAX];
+	char num[PGP_MAX][24];
+	int n;
+};
+
+static inline void pgp_text(struct pgp *p, const char *s)
+{
+	p->v[p->n++] = s;
+}
+
+static inline void pgp_int(struct pgp *p, int64_t x)
+{
+	snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)x);
+	p->v[p->n] = p->num[p->n];
+	p->n++;
+}
+
+/* 0 is "not set" for the time columns, stored as NULL. */
+static inline void pgp_time(struct pgp *p, int64_t x)
+{
+	if (x)
+		pgp_int(p, x);
+	else
+		pgp_text(p, NULL);
+}
+
+static inline void pgp_bool(struct pgp *p, bool b)
+{
+	pgp_text(p, b ? "t" : "f");
+}
+
+/* Opens *c when it is closed (logs why it could not). */
+int store_pg_reconnect(struct pgs *s, PGconn **c) JG_WUR;
+/* Runs one statement on *c outside any pipeline; closes the connection
+ * when it broke (JG_ERR_STORE either way). */
+int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p,
+		 PGresult **out) JG_WUR;
+/* Row i of a STORE_REQ_COLS result. */
+int store_pg_row_request(const PGresult *res, int i, struct request *r) JG_WUR;
+/* Calls cb for every row of res; returns the callback's non-zero answer. */
+int store_pg_each_request(const PGresult *res, store_request_cb cb, void *ctx,
+			  int64_t *last_id) JG_WUR;
+
+/* The writer's operations (store_pg_tx.c), for the ops table. */
+int store_pg_begin(struct store *s);
+int store_pg_commit(struct store *s);
+void store_pg_rollback(struct store *s);
+int store_pg_tx_request_insert(struct store *s, struct request *r);
+int store_pg_tx_request_update(struct store *s, const struct request *r);
+int store_pg_tx_request_get(struct store *s, int64_t id, struct request *out);
+int store_pg_tx_audit_append(struct store *s, const struct audit_row *row);
+int store_pg_tx_outbox_add(struct store *s, int64_t seq, const char *target,
+			   const char *payload);
+int store_pg_tx_kv_put(struct store *s, const char *key, const char *value);
+int store_pg_tx_audit_head(struct store *s, int64_t *seq, char hash[65]);
+int store_pg_tx_prefetch(struct store *s, const int64_t *ids, size_t n, size_t ncreates);
+int store_pg_tx_requests_live(struct store *s, store_request_cb cb, void *ctx);
+int store_pg_tx_changed_requests(struct store *s, int64_t after_seq, int64_t *upto_seq,
+				 store_request_cb cb, void *ctx);
+/* Frees the writer's state (not the connection). */
+void store_pg_tx_free(struct pgs *s);
 
 int store_pg_watch_start(struct store *s, const char *node_id, int64_t stale_after_ms,
 			 const struct store_watch_hooks *h) JG_WUR;

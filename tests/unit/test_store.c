@@ -364,6 +364,66 @@ static void test_transaction_visibility(void **state)
 	request_clear(&got);
 }
 
+/* A batch that says what it will read (the hint PostgreSQL answers in the
+ * first round trip): reads of those ids see the batch's own updates, an
+ * id that is not there is still not found, a request read but not
+ * prefetched comes as usual, and creates get distinct ids. */
+static void test_prefetch(void **state)
+{
+	int64_t a = insert("alice", REQ_PENDING), b = insert("bob", REQ_ACTIVE);
+	int64_t ids[] = {a, 777777, a};
+	struct request got, r1 = mkreq("carol", REQ_PENDING), r2 = mkreq("dave", REQ_PENDING);
+	int64_t seq;
+	char hash[65];
+
+	(void)state;
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_prefetch(st, ids, 3, 2), JG_OK);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 0);
+	assert_int_equal(store_tx_request_get(st, a, &got), JG_OK);
+	assert_string_equal(got.requester, "alice");
+	assert_int_equal(got.state, REQ_PENDING);
+	got.state = REQ_DENIED;
+	got.ended_by = strdup("erin");
+	assert_int_equal(store_tx_request_update(st, &got), JG_OK);
+	request_clear(&got);
+	assert_int_equal(store_tx_request_get(st, a, &got), JG_OK);
+	assert_int_equal(got.state, REQ_DENIED);
+	assert_string_equal(got.ended_by, "erin");
+	request_clear(&got);
+	assert_int_equal(store_tx_request_get(st, 777777, &got), JG_ERR_NOTFOUND);
+	assert_int_equal(store_tx_request_get(st, b, &got), JG_OK);
+	assert_string_equal(got.requester, "bob");
+	request_clear(&got);
+	assert_int_equal(store_tx_request_insert(st, &r1), JG_OK);
+	assert_int_equal(store_tx_request_insert(st, &r2), JG_OK);
+	assert_true(r1.id > b && r2.id > b && r1.id != r2.id);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_request_get(st, a, &got), JG_OK);
+	assert_int_equal(got.state, REQ_DENIED);
+	request_clear(&got);
+	assert_int_equal(store_request_get(st, r2.id, &got), JG_OK);
+	assert_string_equal(got.requester, "dave");
+	request_clear(&got);
+
+	/* a rolled-back batch leaves nothing behind, read-ahead included */
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_prefetch(st, &b, 1, 0), JG_OK);
+	assert_int_equal(store_tx_request_get(st, b, &got), JG_OK);
+	got.state = REQ_REVOKED;
+	assert_int_equal(store_tx_request_update(st, &got), JG_OK);
+	request_clear(&got);
+	store_rollback(st);
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_get(st, b, &got), JG_OK);
+	assert_int_equal(got.state, REQ_ACTIVE);
+	request_clear(&got);
+	assert_int_equal(store_commit(st), JG_OK);
+	request_clear(&r1);
+	request_clear(&r2);
+}
+
 struct collect {
 	int64_t ids[2048];
 	size_t n;
@@ -849,6 +909,7 @@ int main(void)
 		COMMON(test_request_roundtrip),
 		COMMON(test_update_missing_fails),
 		COMMON(test_transaction_visibility),
+		COMMON(test_prefetch),
 		COMMON(test_requests_scan),
 		COMMON(test_live_and_changed),
 		COMMON(test_audit_chain),

@@ -1,0 +1,760 @@
+/* The writer of the PostgreSQL store: the engine thread's transactions.
+ *
+ * A batch costs two round trips whatever its size.  The first carries
+ * BEGIN, the lock and read of the audit head, the requests the batch will
+ * act on (store_tx_prefetch) and, when the batch creates requests, a block
+ * of ids drawn from the sequence; the second every write, the NOTIFY,
+ * COMMIT and the sync point (libpq pipeline mode).  Statements are
+ * prepared once per connection, in the same pipeline as their first use.
+ *
+ * The head lock comes first in the transaction, so what the batch reads
+ * after it (a new snapshot per statement, READ COMMITTED) includes every
+ * batch that held the lock before: writers of all nodes take turns and
+ * the chain stays one line (the audit trigger also refuses an event that
+ * does not follow the head).
+ *
+ * Any failure inside the pipeline ends the transaction with the
+ * connection: the server rolls back, the next batch reconnects (and
+ * prepares again). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pgconn.h"
+#include "store/store_pg.h"
+#include "util/log.h"
+
+#define ID_BLOCK 64 /* ids drawn at a time from requests_id_seq */
+
+enum stmt {
+	S_INSERT,
+	S_UPDATE,
+	S_GET,
+	S_AUDIT,
+	S_OUTBOX,
+	S_KV,
+	S_NOTIFY,
+	S_HEAD,
+	S_PREFETCH,
+	S_IDS,
+};
+
+static const struct {
+	const char *name, *sql;
+} stmts[STORE_PG_NSTMT] = {
+	[S_INSERT] = {"jg_insert",
+		      "INSERT INTO requests (state, requester, resource, role, duration_s,"
+		      " reason, ticket, policy, approvals_required, approvals, created_at,"
+		      " pending_until, activated_at, expires_at, ended_at, ended_by,"
+		      " break_glass, review_required, reviewed_by, extends, end_comment, id,"
+		      " reminders, escalated, expiry_warned)"
+		      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
+		      "$18,$19,$20,$21,$22,$23,$24,$25)"},
+	[S_UPDATE] = {"jg_update",
+		      "UPDATE requests SET state=$1, requester=$2, resource=$3, role=$4,"
+		      " duration_s=$5, reason=$6, ticket=$7, policy=$8,"
+		      " approvals_required=$9, approvals=$10, created_at=$11,"
+		      " pending_until=$12, activated_at=$13, expires_at=$14, ended_at=$15,"
+		      " ended_by=$16, break_glass=$17, review_required=$18,"
+		      " reviewed_by=$19, extends=$20, end_comment=$21, reminders=$23,"
+		      " escalated=$24, expiry_warned=$25 WHERE id=$22"},
+	[S_GET] = {"jg_get", "SELECT " STORE_REQ_COLS " FROM requests WHERE id=$1"},
+	[S_AUDIT] = {"jg_audit",
+		     "INSERT INTO audit (seq, time, action, actor, request_id,"
+		     " subject, resource, role, event, hash)"
+		     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"},
+	[S_OUTBOX] = {"jg_outbox",
+		      "INSERT INTO outbox (seq, target, payload) VALUES ($1,$2,$3)"},
+	[S_KV] = {"jg_kv", "INSERT INTO kv (key, value) VALUES ($1, $2)"
+			   " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"},
+	[S_NOTIFY] = {"jg_notify", "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)"},
+	[S_HEAD] = {"jg_head", "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"},
+	[S_PREFETCH] = {"jg_prefetch", "SELECT " STORE_REQ_COLS " FROM requests"
+				       " WHERE id = ANY($1::bigint[]) ORDER BY id"},
+	[S_IDS] = {"jg_ids", "SELECT nextval('requests_id_seq')"
+			     " FROM generate_series(1, $1::integer)"},
+};
+
+_Static_assert(S_IDS + 1 == STORE_PG_NSTMT, "one name and text per statement");
+
+/* ---- requests read ahead ---- */
+
+static void cache_clear(struct pgs *s)
+{
+	for (size_t i = 0; i < s->ncache; i++)
+		request_clear(&s->cache[i]);
+	s->ncache = 0;
+}
+
+static struct request *cache_find(struct pgs *s, int64_t id)
+{
+	size_t lo = 0, hi = s->ncache;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->cache[mid].id == id)
+			return &s->cache[mid];
+		if (s->cache[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The prefetch's rows, ordered by id. */
+static int cache_fill(struct pgs *s, const PGresult *r)
+{
+	size_t n = (size_t)PQntuples(r);
+
+	cache_clear(s);
+	if (n > s->cache_cap) {
+		struct request *v = realloc(s->cache, n * sizeof(*v));
+
+		if (v == NULL)
+			return JG_ERR_NOMEM;
+		s->cache = v;
+		s->cache_cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = store_pg_row_request(r, (int)i, &s->cache[i]);
+
+		if (rc != JG_OK)
+			return rc;
+		s->ncache = i + 1;
+	}
+	return JG_OK;
+}
+
+/* ---- the id pool ---- */
+
+static int ids_fill(struct pgs *s, const PGresult *r)
+{
+	size_t n = (size_t)PQntuples(r), left = s->nids - s->ids_next;
+
+	if (left)
+		memmove(s->ids, s->ids + s->ids_next, left * sizeof(*s->ids));
+	s->ids_next = 0;
+	s->nids = left;
+	if (left + n > s->ids_cap) {
+		int64_t *v = realloc(s->ids, (left + n) * sizeof(*v));
+
+		if (v == NULL)
+			return JG_ERR_NOMEM;
+		s->ids = v;
+		s->ids_cap = left + n;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->ids[s->nids++] = pgconn_int(r, (int)i, 0);
+	return JG_OK;
+}
+
+static size_t ids_left(const struct pgs *s)
+{
+	return s->nids - s->ids_next;
+}
+
+/* ---- the pipeline ---- */
+
+static void pipe_drop(struct pgs *s)
+{
+	PQfinish(s->w);
+	s->w = NULL;
+	s->piping = false;
+	s->pending = 0;
+	cache_clear(s);
+}
+
+static int pend_push(struct pgs *s, enum pg_pend k)
+{
+	if (s->pending == s->pend_cap) {
+		size_t cap = s->pend_cap ? s->pend_cap * 2 : 64;
+		enum pg_pend *v = realloc(s->pend, cap * sizeof(*v));
+
+		if (v == NULL)
+			return JG_ERR_NOMEM;
+		s->pend = v;
+		s->pend_cap = cap;
+	}
+	s->pend[s->pending++] = k;
+	return JG_OK;
+}
+
+/* What a statement's result means for the transaction. */
+static int take_result(struct pgs *s, enum pg_pend k, const PGresult *r)
+{
+	const char *h;
+
+	switch (k) {
+	case PEND_DISCARD:
+		return JG_OK;
+	case PEND_ONE_ROW:
+		if (strcmp(PQcmdTuples((PGresult *)r), "1") == 0)
+			return JG_OK;
+		log_error(NULL, "store: an update changed no row");
+		return JG_ERR_STORE;
+	case PEND_HEAD:
+		if (PQntuples(r) != 1 || (h = pgconn_text(r, 0, 1)) == NULL || strlen(h) != 64) {
+			log_error(NULL, "store: the audit head row is missing or damaged");
+			return JG_ERR_STORE;
+		}
+		s->head_seq = pgconn_int(r, 0, 0);
+		memcpy(s->head_hash, h, 65);
+		s->head_read = true;
+		return JG_OK;
+	case PEND_PREFETCH:
+		return cache_fill(s, r);
+	case PEND_IDS:
+		return ids_fill(s, r);
+	}
+	return JG_ERR_INTERNAL;
+}
+
+/* Reads the results of every statement sent without waiting. */
+static int pipe_drain(struct pgs *s, int64_t deadline)
+{
+	int rc = JG_OK;
+
+	for (size_t i = 0; rc == JG_OK && i < s->pending; i++) {
+		PGresult *r = NULL;
+
+		rc = pgconn_pipe_next(s->w, deadline, &r);
+		if (rc == JG_OK)
+			rc = take_result(s, s->pend[i], r);
+		PQclear(r);
+	}
+	s->pending = 0;
+	return rc;
+}
+
+/* Queues the preparation of st on a connection that does not have it. */
+static int prepare(struct pgs *s, enum stmt st)
+{
+	if (s->prepared[st])
+		return JG_OK;
+	if (pgconn_pipe_prepare(s->w, stmts[st].name, stmts[st].sql, 0) != JG_OK)
+		return JG_ERR_IO;
+	s->prepared[st] = true;
+	return pend_push(s, PEND_DISCARD);
+}
+
+static int send_stmt(struct pgs *s, enum stmt st, const struct pgp *p, enum pg_pend k)
+{
+	int rc = prepare(s, st);
+
+	if (rc == JG_OK && pgconn_pipe_send_prepared(s->w, stmts[st].name, p ? p->n : 0,
+						     p ? p->v : NULL) != JG_OK)
+		rc = JG_ERR_IO;
+	return rc == JG_OK ? pend_push(s, k) : rc;
+}
+
+/* Sends what is queued and reads every result: one round trip. */
+static int pipe_roundtrip(struct pgs *s)
+{
+	int64_t deadline = pgconn_mono_ms() + s->timeout_ms;
+	int rc = PQsendFlushRequest(s->w) == 1 ? JG_OK : JG_ERR_IO;
+
+	if (rc == JG_OK)
+		rc = pgconn_flush(s->w, deadline);
+	if (rc == JG_OK)
+		rc = pipe_drain(s, deadline);
+	return rc;
+}
+
+/* Sends sql (unprepared: BEGIN, COMMIT, the rare reads) or the prepared
+ * st behind the pending statements, then (with sync, as a sync point;
+ * else with a flush request) reads every pending result and its own.  No
+ * cleanup on failure: the caller drops the pipeline. */
+static int pipe_exchange(struct pgs *s, const char *sql, enum stmt st, const struct pgp *p,
+			 bool sync, int64_t deadline, PGresult **out)
+{
+	int rc = sql ? pgconn_pipe_send(s->w, sql, p ? p->n : 0, p ? p->v : NULL)
+		     : prepare(s, st);
+
+	if (rc == JG_OK && sql == NULL)
+		rc = pgconn_pipe_send_prepared(s->w, stmts[st].name, p ? p->n : 0,
+					       p ? p->v : NULL);
+	if (rc == JG_OK && (sync ? PQpipelineSync(s->w) : PQsendFlushRequest(s->w)) != 1)
+		rc = JG_ERR_IO;
+	if (rc == JG_OK)
+		rc = pgconn_flush(s->w, deadline);
+	if (rc == JG_OK)
+		rc = pipe_drain(s, deadline);
+	if (rc == JG_OK)
+		rc = pgconn_pipe_next(s->w, deadline, out);
+	return rc;
+}
+
+/* A writer statement that needs its answer: sql, or the prepared st. */
+static int ask(struct pgs *s, const char *sql, enum stmt st, const struct pgp *p,
+	       PGresult **out)
+{
+	*out = NULL;
+	if (!s->piping)
+		return store_pg_run(s, &s->w, sql ? sql : stmts[st].sql, p, out);
+	if (pipe_exchange(s, sql, st, p, false, pgconn_mono_ms() + s->timeout_ms, out) !=
+	    JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+/* A writer statement whose result needs no decision now: in the
+ * pipeline it goes out at once and is checked later (k); outside it runs
+ * as usual. */
+static int defer(struct pgs *s, enum stmt st, const struct pgp *p, enum pg_pend k)
+{
+	PGresult *r = NULL;
+	int rc;
+
+	if (!s->piping) {
+		rc = store_pg_run(s, &s->w, stmts[st].sql, p, &r);
+		if (rc == JG_OK)
+			rc = take_result(s, k, r);
+		PQclear(r);
+		return rc;
+	}
+	if (send_stmt(s, st, p, k) != JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+/* ---- transactions ---- */
+
+int store_pg_begin(struct store *base)
+{
+	struct pgs *s = (struct pgs *)base;
+
+	s->tx_seq = 0;
+	s->head_sent = s->head_read = false;
+	cache_clear(s);
+	if (s->watch && !store_pg_watch_reachable(s->watch))
+		return JG_ERR_STORE;
+	if (store_pg_reconnect(s, &s->w) != JG_OK)
+		return JG_ERR_STORE;
+	if (PQenterPipelineMode(s->w) != 1)
+		return store_pg_run(s, &s->w, "BEGIN", NULL, NULL);
+	s->piping = true;
+	s->pending = 0;
+	if (pgconn_pipe_send(s->w, "BEGIN", 0, NULL) != JG_OK ||
+	    pend_push(s, PEND_DISCARD) != JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+/* COMMIT in the pipeline: every pending result, then COMMIT's own, then
+ * the sync point; one round trip for whatever was still in flight. */
+static int pipe_commit(struct pgs *s)
+{
+	int64_t deadline = pgconn_mono_ms() + s->timeout_ms;
+	PGresult *r = NULL;
+	int rc = pipe_exchange(s, "COMMIT", 0, NULL, true, deadline, &r);
+
+	/* COMMIT of a failed transaction "succeeds" as ROLLBACK */
+	if (rc == JG_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = JG_ERR_STORE;
+	PQclear(r);
+	if (rc == JG_OK)
+		rc = pgconn_pipe_sync_wait(s->w, deadline);
+	if (rc == JG_OK && PQexitPipelineMode(s->w) != 1)
+		rc = JG_ERR_IO;
+	if (rc != JG_OK) {
+		pipe_drop(s);
+		return JG_ERR_STORE;
+	}
+	s->piping = false;
+	cache_clear(s);
+	return JG_OK;
+}
+
+int store_pg_commit(struct store *base)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pgp p = {0};
+	PGresult *r;
+	int rc;
+
+	if (s->w == NULL)
+		return JG_ERR_STORE;
+	/* every node's watch hears of the new events once they are durable
+	 * (a notification is delivered at commit), in the same round trip */
+	if (s->no_notify)
+		s->tx_seq = 0;
+	if (s->tx_seq > 0)
+		pgp_int(&p, s->tx_seq);
+	if (s->piping) {
+		if (s->tx_seq > 0 && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)
+			return JG_ERR_STORE;
+		return pipe_commit(s);
+	}
+	if (s->tx_seq > 0 && (rc = defer(s, S_NOTIFY, &p, PEND_DISCARD)) != JG_OK)
+		return rc;
+	rc = store_pg_run(s, &s->w, "COMMIT", NULL, &r);
+	if (rc == JG_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = JG_ERR_STORE;
+	PQclear(r);
+	return rc;
+}
+
+void store_pg_rollback(struct store *base)
+{
+	struct pgs *s = (struct pgs *)base;
+
+	cache_clear(s);
+	if (s->piping) {
+		pipe_drop(s); /* the server rolls back with the connection */
+		return;
+	}
+	if (s->w && PQtransactionStatus(s->w) != PQTRANS_IDLE &&
+	    store_pg_run(s, &s->w, "ROLLBACK", NULL, NULL) != JG_OK && s->w) {
+		PQfinish(s->w);
+		s->w = NULL;
+	}
+}
+
+/* ---- the first round trip ---- */
+
+static int send_head(struct pgs *s)
+{
+	if (s->head_sent)
+		return JG_OK;
+	s->head_sent = true;
+	return send_stmt(s, S_HEAD, NULL, PEND_HEAD);
+}
+
+/* ids as a PostgreSQL array literal. */
+static char *id_array(const int64_t *ids, size_t n)
+{
+	char *buf = malloc(n * 21 + 3), *p = buf;
+
+	if (buf == NULL)
+		return NULL;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, i ? ",%lld" : "%lld", (long long)ids[i]);
+	*p++ = '}';
+	*p = '\0';
+	return buf;
+}
+
+int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_t ncreates)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pgp p = {0};
+	char *arr = NULL;
+	int rc;
+
+	if (!s->piping)
+		return JG_OK; /* only a hint */
+	/* the lock first: what is read after it is what the last holder
+	 * committed */
+	rc = send_head(s);
+	if (rc == JG_OK && n > 0) {
+		arr = id_array(ids, n);
+		pgp_text(&p, arr);
+		rc = arr ? send_stmt(s, S_PREFETCH, &p, PEND_PREFETCH) : JG_ERR_NOMEM;
+		free(arr);
+	}
+	if (rc == JG_OK && ncreates > ids_left(s)) {
+		memset(&p, 0, sizeof(p));
+		pgp_int(&p, (int64_t)(ncreates - ids_left(s) < ID_BLOCK ? ID_BLOCK
+						 : ncreates - ids_left(s)));
+		rc = send_stmt(s, S_IDS, &p, PEND_IDS);
+	}
+	if (rc != JG_OK) {
+		pipe_drop(s);
+		return rc == JG_ERR_NOMEM ? rc : JG_ERR_STORE;
+	}
+	return JG_OK;
+}
+
+/* In a transaction this locks the head row until commit: appenders on
+ * every node take their turn here, so the chain stays one line.  In the
+ * pipeline the lock goes out with the prefetch and costs no round trip of
+ * its own. */
+int store_pg_tx_audit_head(struct store *base, int64_t *seq, char hash[65])
+{
+	struct pgs *s = (struct pgs *)base;
+	PGresult *res = NULL;
+	int rc = JG_OK;
+
+	*seq = 0;
+	memset(hash, '0', 64);
+	hash[64] = '\0';
+	if (!s->piping) {
+		if (store_pg_reconnect(s, &s->w) != JG_OK)
+			return JG_ERR_STORE;
+		rc = store_pg_run(s, &s->w, stmts[S_HEAD].sql, NULL, &res);
+		if (rc == JG_OK)
+			rc = take_result(s, PEND_HEAD, res);
+		PQclear(res);
+	} else {
+		if (send_head(s) != JG_OK || (!s->head_read && pipe_roundtrip(s) != JG_OK)) {
+			pipe_drop(s);
+			return JG_ERR_STORE;
+		}
+		if (!s->head_read)
+			rc = JG_ERR_STORE;
+	}
+	if (rc != JG_OK)
+		return rc;
+	*seq = s->head_seq;
+	memcpy(hash, s->head_hash, 65);
+	return JG_OK;
+}
+
+/* ---- requests ---- */
+
+static int add_request_params(struct pgp *p, const struct request *r, char **appr)
+{
+	*appr = store_approvals_json(r);
+	if (*appr == NULL)
+		return JG_ERR_NOMEM;
+	pgp_text(p, req_state_name(r->state));
+	pgp_text(p, r->requester);
+	pgp_text(p, r->resource);
+	pgp_text(p, r->role);
+	pgp_int(p, r->duration_s);
+	pgp_text(p, r->reason);
+	pgp_text(p, r->ticket);
+	pgp_text(p, r->policy);
+	pgp_int(p, r->approvals_required);
+	pgp_text(p, *appr);
+	pgp_int(p, r->created_at);
+	pgp_time(p, r->pending_until);
+	pgp_time(p, r->activated_at);
+	pgp_time(p, r->expires_at);
+	pgp_time(p, r->ended_at);
+	pgp_text(p, r->ended_by);
+	pgp_bool(p, r->break_glass);
+	pgp_bool(p, r->review_required);
+	pgp_text(p, r->reviewed_by);
+	pgp_time(p, r->extends);
+	pgp_text(p, r->end_comment);
+	return JG_OK;
+}
+
+/* $23..$25, after the id ($22): the notices sent (core/notices.h). */
+static void add_notice_params(struct pgp *p, const struct request *r)
+{
+	pgp_int(p, r->reminders);
+	pgp_bool(p, r->escalated);
+	pgp_bool(p, r->expiry_warned);
+}
+
+/* The next id of the pool (a round trip for a new block when it is
+ * empty: only when the batch's prefetch did not say how many). */
+static int next_id(struct pgs *s, int64_t *id)
+{
+	struct pgp p = {0};
+	PGresult *res;
+	int rc;
+
+	if (ids_left(s) == 0) {
+		pgp_int(&p, ID_BLOCK);
+		rc = ask(s, NULL, S_IDS, &p, &res);
+		if (rc == JG_OK)
+			rc = ids_fill(s, res);
+		PQclear(res);
+		if (rc != JG_OK)
+			return rc;
+		if (ids_left(s) == 0)
+			return JG_ERR_STORE;
+	}
+	*id = s->ids[s->ids_next++];
+	return JG_OK;
+}
+
+int store_pg_tx_request_insert(struct store *base, struct request *r)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pgp p = {0};
+	char *appr;
+	bool copied = r->id != 0;
+	int64_t id = r->id;
+	int rc = add_request_params(&p, r, &appr);
+
+	if (rc == JG_OK && !copied)
+		rc = next_id(s, &id);
+	if (rc == JG_OK) {
+		pgp_int(&p, id);
+		add_notice_params(&p, r);
+		rc = defer(s, S_INSERT, &p, PEND_DISCARD);
+	}
+	if (rc == JG_OK)
+		r->id = id;
+	/* a copied id: the sequence goes on after the largest, and ids
+	 * drawn before may be taken */
+	if (rc == JG_OK && copied) {
+		PGresult *res;
+
+		s->ids_next = s->nids = 0;
+		rc = ask(s, "SELECT setval('requests_id_seq', (SELECT max(id) FROM requests))",
+			 0, NULL, &res);
+		PQclear(res);
+	}
+	free(appr);
+	return rc;
+}
+
+int store_pg_tx_request_update(struct store *base, const struct request *r)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct request *hit = cache_find(s, r->id);
+	struct pgp p = {0};
+	char *appr;
+	int rc = add_request_params(&p, r, &appr);
+
+	if (rc == JG_OK) {
+		pgp_int(&p, r->id);
+		add_notice_params(&p, r);
+		rc = defer(s, S_UPDATE, &p, PEND_ONE_ROW);
+	}
+	free(appr);
+	/* later reads in this transaction see the update */
+	if (rc == JG_OK && hit) {
+		request_clear(hit);
+		rc = request_copy(hit, r);
+		if (rc != JG_OK)
+			hit->id = 0; /* cleared: never found again (ids are > 0) */
+	}
+	return rc;
+}
+
+int store_pg_tx_request_get(struct store *base, int64_t id, struct request *out)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct request *hit = cache_find(s, id);
+	struct pgp p = {0};
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (hit)
+		return request_copy(out, hit);
+	pgp_int(&p, id);
+	rc = ask(s, NULL, S_GET, &p, &res);
+	if (rc == JG_OK)
+		rc = PQntuples(res) == 1 ? store_pg_row_request(res, 0, out) : JG_ERR_NOTFOUND;
+	PQclear(res);
+	return rc;
+}
+
+int store_pg_tx_requests_live(struct store *base, store_request_cb cb, void *ctx)
+{
+	struct pgs *s = (struct pgs *)base;
+	PGresult *res;
+	int64_t last = 0;
+	int rc = ask(s, "SELECT " STORE_REQ_COLS " FROM requests WHERE"
+		     " state IN ('pending','active') ORDER BY id", 0, NULL, &res);
+
+	if (rc == JG_OK)
+		rc = store_pg_each_request(res, cb, ctx, &last);
+	PQclear(res);
+	return rc;
+}
+
+/* With *upto_seq 0 the head and the rows come in one statement (one
+ * round trip per catch-up): the head as the last column of every row,
+ * and one row of NULLs with it when nothing changed. */
+int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
+				 int64_t *upto_seq, store_request_cb cb, void *ctx)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pgp p = {0};
+	PGresult *res;
+	int rc;
+
+	pgp_int(&p, after_seq);
+	if (*upto_seq == 0) {
+		/* a plain read of the head: no lock, so a catch-up never
+		 * waits for another node's batch */
+		if (!s->piping && store_pg_reconnect(s, &s->w) != JG_OK)
+			return JG_ERR_STORE;
+		rc = ask(s, "SELECT r.*, h.seq FROM (SELECT seq FROM audit_head WHERE id = 1) h"
+			 " LEFT JOIN LATERAL (SELECT " STORE_REQ_COLS " FROM requests"
+			 " WHERE id IN (SELECT request_id FROM audit WHERE seq > $1"
+			 " AND seq <= h.seq AND request_id IS NOT NULL)) r ON true"
+			 " ORDER BY r.id", 0, &p, &res);
+		if (rc == JG_OK && PQntuples(res) < 1)
+			rc = JG_ERR_STORE;
+		for (int i = 0; rc == JG_OK && i < PQntuples(res); i++) {
+			struct request r;
+
+			*upto_seq = pgconn_int(res, i, STORE_REQ_NCOLS);
+			if (PQgetisnull(res, i, 0))
+				continue;
+			rc = store_pg_row_request(res, i, &r);
+			if (rc == JG_OK)
+				rc = cb(ctx, &r);
+			request_clear(&r);
+		}
+		PQclear(res);
+		return rc;
+	}
+	pgp_int(&p, *upto_seq);
+	rc = ask(s, "SELECT " STORE_REQ_COLS " FROM requests WHERE id IN"
+		 " (SELECT request_id FROM audit WHERE seq > $1 AND seq <= $2"
+		 " AND request_id IS NOT NULL) ORDER BY id", 0, &p, &res);
+	if (rc == JG_OK) {
+		int64_t last = 0;
+
+		rc = store_pg_each_request(res, cb, ctx, &last);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* ---- audit, outbox, kv ---- */
+
+int store_pg_tx_audit_append(struct store *base, const struct audit_row *row)
+{
+	struct pgs *s = (struct pgs *)base;
+	struct pgp p = {0};
+
+	pgp_int(&p, row->seq);
+	pgp_text(&p, row->time);
+	pgp_text(&p, row->action);
+	pgp_text(&p, row->actor);
+	pgp_time(&p, row->request_id);
+	pgp_text(&p, row->subject);
+	pgp_text(&p, row->resource);
+	pgp_text(&p, row->role);
+	pgp_text(&p, row->event);
+	pgp_text(&p, row->hash);
+	s->tx_seq = row->seq;
+	return defer(s, S_AUDIT, &p, PEND_DISCARD);
+}
+
+int store_pg_tx_outbox_add(struct store *base, int64_t seq, const char *target,
+			   const char *payload)
+{
+	struct pgp p = {0};
+
+	pgp_int(&p, seq);
+	pgp_text(&p, target);
+	pgp_text(&p, payload);
+	return defer((struct pgs *)base, S_OUTBOX, &p, PEND_DISCARD);
+}
+
+int store_pg_tx_kv_put(struct store *base, const char *key, const char *value)
+{
+	struct pgp p = {0};
+
+	pgp_text(&p, key);
+	pgp_text(&p, value);
+	return defer((struct pgs *)base, S_KV, &p, PEND_DISCARD);
+}
+
+void store_pg_tx_free(struct pgs *s)
+{
+	cache_clear(s);
+	free(s->cache);
+	free(s->pend);
+	free(s->ids);
+}
