@@ -1,7 +1,9 @@
 /* The watch of the PostgreSQL store: one thread, one connection of its own
  * with LISTEN on STORE_PG_CHANNEL, polled (PQsocket + poll) together with
  * a pipe that stops it.  Every beat it renews or seeks the lease row
- * ("deadlines") with the database's clock; every answer from the server
+ * ("deadlines") with the database's clock and reads the head of the audit
+ * chain, which catches up what a lost notification did not tell (a
+ * notification is only the fast path); every answer from the server
  * counts as contact.  Without contact for stale_after the node is cut off
  * (hooks->reachable false); no wait here ever runs past that moment, so
  * the report is at most one poll slice late.
@@ -23,6 +25,7 @@
 #include "util/log.h"
 
 #define SLICE_MS 50 /* longest poll: how late a stop or a staleness is seen */
+#define CUT_CALL_MS 2000 /* a call's bound once cut off (a stop waits that long) */
 
 struct pg_watch {
 	struct pgs *s;
@@ -39,7 +42,8 @@ struct pg_watch {
 	int64_t ok_at;        /* monotonic ms of the last answer */
 	int64_t next_beat, next_connect;
 	bool said_down;       /* the connection failure was logged */
-	bool polling;         /* the server has no LISTEN: catch up every beat */
+	bool polling;         /* the server has no LISTEN (the beat's poll only) */
+	int64_t polled_seq;   /* the head the last beat saw */
 };
 
 bool store_pg_watch_reachable(const struct pg_watch *w)
@@ -90,6 +94,12 @@ static void check_stale(struct pg_watch *w)
 static int call_budget(const struct pg_watch *w)
 {
 	int64_t left = w->ok_at + w->stale_ms - pgconn_mono_ms();
+
+	/* cut off already: no moment is left to protect, and a reconnect
+	 * (TCP, TLS, SCRAM) must be able to finish on a loaded machine
+	 * (one slice was too short: the node stayed cut off) */
+	if (!atomic_load(&w->reachable))
+		return w->s->timeout_ms < CUT_CALL_MS ? w->s->timeout_ms : CUT_CALL_MS;
 
 	if (left > w->s->timeout_ms)
 		left = w->s->timeout_ms;
@@ -143,8 +153,9 @@ static void connect_now(struct pg_watch *w)
 	case JG_ERR_STORE:
 		/* a PostgreSQL-compatible engine without LISTEN/NOTIFY */
 		if (!w->polling)
-			log_warn(NULL, "store watch: the database refuses LISTEN; catching up"
-				       " every %lld ms instead", (long long)w->beat_ms);
+			log_warn(NULL, "store watch: the database refuses LISTEN; transitions of"
+				       " other nodes arrive by the %lld ms poll only",
+				 (long long)w->beat_ms);
 		w->polling = true;
 		break;
 	default:
@@ -161,28 +172,40 @@ static void connect_now(struct pg_watch *w)
 	w->next_beat = 0;
 }
 
-/* Renews or takes the lease; an answer is contact either way. */
+/* Renews or takes the lease, and reads the head of the chain in the same
+ * statement: a head past what the last beat saw is reported as a change,
+ * so a notification that never arrived (lost on the way, a dropped
+ * LISTEN connection, an engine without LISTEN) delays a transition by at
+ * most one beat.  An answer is contact either way. */
 static void beat(struct pg_watch *w)
 {
 	const char *vals[] = {w->node_id, w->ttl_ms};
 	PGresult *r = NULL;
+	int64_t head;
 	int rc;
 
 	rc = pgconn_exec(w->c,
-			 "INSERT INTO lease (name, node_id, heartbeat)"
+			 "WITH l AS (INSERT INTO lease (name, node_id, heartbeat)"
 			 " VALUES ('deadlines', $1, now())"
 			 " ON CONFLICT (name) DO UPDATE SET node_id = EXCLUDED.node_id,"
 			 " heartbeat = now()"
 			 " WHERE lease.node_id = EXCLUDED.node_id"
 			 " OR lease.heartbeat < now() - $2::bigint * interval '1 millisecond'"
-			 " RETURNING node_id",
+			 " RETURNING node_id)"
+			 " SELECT (SELECT node_id FROM l), (SELECT seq FROM audit_head WHERE id = 1)",
 			 2, vals, call_budget(w), &r, NULL);
-	if (rc == JG_OK) {
+	if (rc == JG_OK && PQntuples(r) == 1) {
 		contact(w);
-		set_lease(w, PQntuples(r) == 1);
+		set_lease(w, !PQgetisnull(r, 0, 0));
 		w->next_beat = pgconn_mono_ms() + w->beat_ms;
-		if (w->polling && w->h.changed)
-			w->h.changed(w->h.ctx, 0);
+		head = pgconn_int(r, 0, 1);
+		if (head > w->polled_seq) {
+			w->polled_seq = head;
+			if (w->h.changed)
+				w->h.changed(w->h.ctx, head);
+		}
+	} else if (rc == JG_OK) {
+		rc = JG_ERR_STORE;
 	}
 	PQclear(r);
 	if (rc == JG_ERR_STORE) {

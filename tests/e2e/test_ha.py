@@ -52,6 +52,15 @@ policies:
 """ + extra_policies)
 
 
+def listen_local():
+    """A listening socket on a free loopback port, and the port."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    return lsock, lsock.getsockname()[1]
+
+
 class Blackhole:
     """A TCP proxy to the database that can stop forwarding: connections
     stay open, bytes stop moving, new connections hang (what a cut network
@@ -59,11 +68,7 @@ class Blackhole:
 
     def __init__(self, target_port):
         self.target = ("127.0.0.1", target_port)
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(64)
-        self.port = self.lsock.getsockname()[1]
+        self.lsock, self.port = listen_local()
         self.blocked = threading.Event()
         self.closing = False
         self.pairs = []
@@ -109,6 +114,78 @@ class Blackhole:
         for c, u in self.pairs:
             c.close()
             u.close()
+
+
+class NotifyDropper:
+    """A TCP proxy to the database that forwards everything except the
+    server's NotificationResponse messages ('A'): a node behind it never
+    hears a NOTIFY (a lost notification, as after a network hiccup or on
+    an engine without LISTEN), but its connections otherwise work.  Counts
+    what it dropped.  The node must connect with sslmode=disable (the
+    proxy reads the protocol)."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.lsock, self.port = listen_local()
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.socks = []
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+                u = socket.create_connection(self.target)
+            except OSError:
+                return
+            self.socks += [c, u]
+            threading.Thread(target=self.pump, args=(c, u, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(u, c, True), daemon=True).start()
+
+    def pump(self, src, dst, drop_notify):
+        buf = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if drop_notify:
+                    data, buf = self.without_notifications(buf + data)
+                if data:
+                    dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def without_notifications(self, buf):
+        """The whole messages of buf (type, int32 length) but 'A', and
+        the start of an incomplete one."""
+        out = b""
+        while len(buf) >= 5:
+            n = int.from_bytes(buf[1:5], "big") + 1
+            if len(buf) < n:
+                break
+            if buf[:1] == b"A":
+                with self.lock:
+                    self.dropped += 1
+            else:
+                out += buf[:n]
+            buf = buf[n:]
+        return out, buf
+
+    def count(self):
+        with self.lock:
+            return self.dropped
+
+    def close(self):
+        self.lsock.close()
+        for s in self.socks:
+            s.close()
 
 
 class HaTest(unittest.TestCase):
@@ -172,6 +249,19 @@ class HaTest(unittest.TestCase):
              (node.gwport, who, db), "-c", sql],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
+    def session_on(self, writer, holder):
+        """A read grant requested on writer, and a psql session (a long
+        sleep) through holder's gateway once holder admits it; returns
+        the request id and the psql process."""
+        st, r = writer.request("alice", "orders-db", "read")
+        self.assertEqual(st, 201, r)
+        rid = r["id"]
+        wait_for(lambda: holder.check("alice", "orders-db", "read")[1]["allowed"],
+                 what="grant on " + holder.name)
+        p = self.psql(holder, "alice", "orders-db@read", "select pg_sleep(60)")
+        wait_for(lambda: self.session_started(holder, rid), what="session on " + holder.name)
+        return rid, p
+
     def session_started(self, node, rid):
         return [e for e in node.audit_events(action="session.started")
                 if e.get("request_id") == rid]
@@ -206,11 +296,7 @@ class HaTest(unittest.TestCase):
 
     def test_revoke_on_a_cuts_session_on_b(self):
         a, b = self.start_node("jg-a"), self.start_node("jg-b")
-        st, r = a.request("alice", "orders-db", "read")
-        rid = r["id"]
-        wait_for(lambda: b.check("alice", "orders-db", "read")[1]["allowed"], what="grant on b")
-        p = self.psql(b, "alice", "orders-db@read", "select pg_sleep(60)")
-        wait_for(lambda: self.session_started(b, rid), what="session on b")
+        rid, p = self.session_on(a, b)
         st, r = a.act("alice", rid, "revoke", {"reason": "done"})
         self.assertEqual(st, 200, r)
         out, err = p.communicate(timeout=30)
@@ -369,12 +455,7 @@ class HaTest(unittest.TestCase):
             a = self.start_node("jg-a", storage=self.pg.store_url(self.db).replace(
                 ":%d/" % self.pg.port, ":%d/" % proxy.port), stale_after="2s")
             b = self.start_node("jg-b", stale_after="2s")
-            st, r = b.request("alice", "orders-db", "read")
-            rid = r["id"]
-            wait_for(lambda: a.check("alice", "orders-db", "read")[1]["allowed"],
-                     what="grant on a")
-            p = self.psql(a, "alice", "orders-db@read", "select pg_sleep(60)")
-            wait_for(lambda: self.session_started(b, rid), what="session on a")
+            rid, p = self.session_on(b, a)
             t0 = time.monotonic()
             proxy.blocked.set()
             # a: stale_after after its last answer from the database (one
@@ -402,6 +483,38 @@ class HaTest(unittest.TestCase):
             self.assertEqual(self.sql("SELECT count(*) FROM requests WHERE requester = 'erik'"),
                              "0")
             self.verify_chain(a)
+        finally:
+            for n in self.nodes:
+                n.stop()
+            self.nodes = []
+            proxy.close()
+
+    def test_lost_notifications_revoke_still_reaches_the_node(self):
+        """No NOTIFY reaches node b (a proxy drops them): b learns of a
+        revoke on a by the catch-up by seq of its watch's beat (design
+        section 12), and cuts the session through its gateway."""
+        proxy = NotifyDropper(self.pg.port)
+        try:
+            url = self.pg.store_url(self.db, sslmode="disable", gssencmode="disable").replace(
+                ":%d/" % self.pg.port, ":%d/" % proxy.port)
+            a, b = self.start_node("jg-a"), self.start_node("jg-b", storage=url)
+            rid, p = self.session_on(a, b)
+            before = proxy.count()
+            st, r = a.act("alice", rid, "revoke", {"reason": "done"})
+            self.assertEqual(st, 200, r)
+            revoked = int(self.sql("SELECT max(seq) FROM audit WHERE action = 'request.revoked'"))
+            out, err = p.communicate(timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("FATAL:  jitgate: your grant %d for orders-db as read was revoked"
+                          % rid, err)
+            # the revoke's notification was sent and never reached b
+            wait_for(lambda: proxy.count() > before, what="a dropped notification")
+            # b wrote nothing between the revoke and the cut (a write of its
+            # own would have caught up too): only the session's end follows
+            after = self.sql("SELECT action FROM audit WHERE seq > %d ORDER BY seq" % revoked)
+            self.assertEqual(set(after.split()) - {"session.ended"}, set(), after)
+            self.assertFalse(b.check("alice", "orders-db", "read")[1]["allowed"])
+            self.verify_chain(b)
         finally:
             for n in self.nodes:
                 n.stop()
