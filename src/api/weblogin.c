@@ -498,6 +498,7 @@ void weblogin_start(struct conn *c)
 	struct weblogin_job *j;
 	bool known;
 
+	c->html_page = true; /* the sign-in button is a link: errors are a page */
 	if (!configured(c))
 		return;
 	if (MHD_lookup_connection_value_n(c->mhd, MHD_GET_ARGUMENT_KIND, "next", 4, &next,

@@ -37,7 +37,8 @@ void weblogin_free(struct weblogin *wl);
 void weblogin_start(struct conn *c);
 /* GET /auth/callback?code=&state= (or error=) */
 void weblogin_callback(struct conn *c, const char *url);
-/* The HTML page of a failed /auth/callback (c->html_page): c->status and
+/* The HTML page of a failed /auth/login or /auth/callback (c->html_page,
+ * where a browser lands rather than a script): c->status and
  * the message of c->resp's error, escaped, with a link to sign in again
  * (back to the sign-in's next path when known).  NULL when out of memory. */
 struct MHD_Response *weblogin_error_response(struct conn *c);

@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 
 from browser import Browser, IdpSession, cookie_attrs
-from harness import JITGATE, Server, base_config, run, token, wait_for
+from harness import JITGATE, Server, base_config, free_port, run, token, wait_for
 from idp import STATIC_USERS, Idp, ensure_node_modules
 
 
@@ -316,6 +316,22 @@ class FailurePageTest(WithIdp):
         # the link works: it starts a new sign-in for the same path
         st, hdrs, _ = b.raw("GET", "/auth/login?next=/ui/requests/42%3Ftab%3Da%2520b")
         self.assertEqual(st, 302)
+
+    def test_login_errors_are_pages_too(self):
+        # the single sign-on button is a link: /auth/login is a landing
+        b = Browser(self.srv.url)
+        st, hdrs, data = b.raw("GET", "/auth/login?next=%2F%2Fevil.example%2F%3Cscript%3E")
+        text = self.assert_page(st, hdrs, data, 400)
+        self.assertIn("next: must be a path on this site", text)
+        self.assertNotIn(b"evil.example", data)
+        # an IdP that cannot be reached before its endpoints are known
+        port = free_port()
+        srv = Server(oidc_config("http://127.0.0.1:%d" % port))
+        self.addCleanup(srv.stop)
+        st, hdrs, data = Browser(srv.url).raw("GET", "/auth/login?next=/ui/access")
+        text = self.assert_page(st, hdrs, data, 503)
+        self.assertIn("Sign-in unavailable", text)
+        self.assertIn(b'href="/auth/login?next=/ui/access"', data)
 
     def test_idp_down(self):
         b = Browser(self.srv.url)
