@@ -82,16 +82,19 @@ void cfgref_put(struct cfgref *r)
 	}
 }
 
-int cfgholder_swap(struct cfgholder *h, struct config *cfg)
+int cfgholder_stage(struct cfgholder *h, struct config *cfg, struct cfgref **staged)
 {
-	struct cfgref *r = ref_new(h, cfg), *old;
+	*staged = ref_new(h, cfg);
+	return *staged ? JG_OK : JG_ERR_NOMEM;
+}
 
-	if (r == NULL)
-		return JG_ERR_NOMEM;
+void cfgholder_publish(struct cfgholder *h, struct cfgref *staged)
+{
+	struct cfgref *old;
+
 	pthread_mutex_lock(&h->lock);
 	old = h->cur;
-	h->cur = r;
+	h->cur = staged;
 	pthread_mutex_unlock(&h->lock);
 	cfgref_put(old);
-	return JG_OK;
 }

@@ -16,8 +16,13 @@ void cfgholder_free(struct cfgholder *h);
 struct cfgref *cfgholder_get(struct cfgholder *h);
 const struct config *cfgref_config(const struct cfgref *r);
 void cfgref_put(struct cfgref *r);
-/* Makes cfg (owned from now on) current; the old one is freed when its
- * last reference goes. */
-int cfgholder_swap(struct cfgholder *h, struct config *cfg) JG_WUR;
+/* A reload in two steps, so that the swap can wait for something that
+ * can fail (the engine's commit of config.loaded): stage does the
+ * allocation (cfg owned by *staged from now on; on failure it stays the
+ * caller's), publish makes it current and cannot fail; the old config is
+ * freed when its last reference goes.  A staged config that is not
+ * published is dropped with cfgref_put. */
+int cfgholder_stage(struct cfgholder *h, struct config *cfg, struct cfgref **staged) JG_WUR;
+void cfgholder_publish(struct cfgholder *h, struct cfgref *staged);
 
 #endif

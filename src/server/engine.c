@@ -37,6 +37,7 @@ struct batch {
 	uint64_t counts[ACT_COUNT];
 	bool failed; /* a store write failed: the whole batch is rolled back */
 	bool wrote_pending; /* the batch carries the engine's pending_event */
+	struct cfgref *config; /* ENG_CONFIG: published once the batch commits */
 };
 
 struct engine {
@@ -663,6 +664,14 @@ static void exec_cmd(struct engine *e, struct batch *b, struct engine_cmd *c)
 	case ENG_KV_PUT:
 		rc = store_tx_kv_put(e->store, c->key, c->value);
 		break;
+	case ENG_CONFIG:
+		rc = append_event(e, b, c->event, NULL, NULL);
+		c->event = NULL;
+		if (rc == JG_OK) {
+			b->config = c->config;
+			c->config = NULL;
+		}
+		break;
 	default:
 		rc = exec_transition(e, b, c);
 		break;
@@ -769,10 +778,19 @@ static bool finish_batch(struct engine *e, struct batch *b,
 		/* what this node just wrote is in memory, after all before it */
 		e->applied_seq = audit_writer_seq(e->audit);
 		apply_effects(e, b);
+		/* a reload takes effect now that its config.loaded is durable */
+		if (b->config) {
+			cfgholder_publish(e->cfg, b->config);
+			b->config = NULL;
+		}
 		for (int a = 0; a < ACT_COUNT; a++)
 			if (b->counts[a])
 				atomic_fetch_add(&e->m->transitions[a], b->counts[a]);
 		metrics_observe(&e->m->audit_append_latency, time_mono_ns() - started_ns);
+	}
+	if (b->config) { /* not durable: the running config stays */
+		cfgref_put(b->config);
+		b->config = NULL;
 	}
 	fx_free(b);
 
@@ -901,6 +919,9 @@ static struct engine_cmd *take_cmds(struct engine *e)
 		last = c;
 		c = c->next;
 		n++;
+		/* what comes after a reload is decided under the new config */
+		if (last->op == ENG_CONFIG)
+			break;
 	}
 	if (last)
 		last->next = NULL;
@@ -1265,17 +1286,28 @@ out:
 	return rc;
 }
 
-int engine_config_loaded(struct engine *e, const char *path, const char *digest)
+int engine_config_reload(struct engine *e, struct config *cfg, const char *path,
+			 const char *digest, char *why, size_t whylen)
 {
-	struct cfgref *ref = cfgholder_get(e->cfg);
-	struct engine_cmd c = {.op = ENG_AUDIT};
+	struct engine_cmd c = {.op = ENG_CONFIG};
 	int rc;
 
-	c.event = config_event(path, digest, cfgref_config(ref));
-	cfgref_put(ref);
-	if (c.event == NULL)
+	snprintf(why, whylen, "out of memory");
+	c.event = config_event(path, digest, cfg);
+	if (c.event == NULL) {
+		config_free(cfg);
 		return JG_ERR_NOMEM;
+	}
+	if (cfgholder_stage(e->cfg, cfg, &c.config) != JG_OK) {
+		json_decref(c.event);
+		config_free(cfg);
+		return JG_ERR_NOMEM;
+	}
 	rc = engine_run(e, &c);
+	if (rc != JG_OK)
+		snprintf(why, whylen, "%s", c.res.message[0] ? c.res.message : jg_strerror(rc));
+	if (c.config) /* not published (the batch failed, or never ran) */
+		cfgref_put(c.config);
 	return rc;
 }
 

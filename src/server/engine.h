@@ -31,6 +31,9 @@ enum engine_op {
 	ENG_REVIEW,
 	ENG_AUDIT,  /* append one audit event given in cmd.event */
 	ENG_KV_PUT, /* store key/value (e.g. the last good JWKS) */
+	ENG_CONFIG, /* a reload: append cmd.event (config.loaded), then make
+		       cmd.config the live config after the commit; ends its
+		       batch, so what follows runs under the new config */
 };
 
 struct engine_cmd {
@@ -42,6 +45,8 @@ struct engine_cmd {
 	json_t *event;       /* ENG_AUDIT: action, actor and optional request_id,
 				subject, resource, role, detail; stolen */
 	const char *key, *value; /* ENG_KV_PUT */
+	struct cfgref *config;   /* ENG_CONFIG: staged (cfgholder_stage);
+				    taken when published */
 	const char *via;     /* NULL, or the door ("slack"): audited as detail.via */
 
 	/* results */
@@ -112,9 +117,13 @@ void engine_audit_async(struct engine *e, json_t *event);
 #define ENGINE_FLOW_HIGH 2048
 #define ENGINE_FLOW_LOW 1024
 bool engine_audit_flow(struct engine *e, json_t *event);
-/* Appends config.loaded after a reload (waits for durability). */
-int engine_config_loaded(struct engine *e, const char *path,
-			 const char *digest) JG_WUR;
+/* A reload: appends config.loaded of cfg (owned from now on) and makes
+ * cfg the live config only once that event is durable (effects after
+ * commit): whoever sees the new config can find its config.loaded in the
+ * audit log.  When the event cannot be written the running config stays,
+ * cfg is freed, and why says what failed.  Waits for the outcome. */
+int engine_config_reload(struct engine *e, struct config *cfg, const char *path,
+			 const char *digest, char *why, size_t whylen) JG_WUR;
 /* The seq of the newest durable audit event (any thread). */
 int64_t engine_audit_head(struct engine *e);
 /* Several nodes on one store (design section 12), called by the store's

@@ -746,9 +746,11 @@ static void reload(struct daemon *d)
 		log_warn(NULL, "listen, storage, oidc and gateway listener changes take effect "
 			       "at the next restart; policies, identities and resources apply now");
 	cfgref_put(old);
-	if (cfgholder_swap(d->cfg, cfg) != JG_OK) {
-		config_free(cfg);
-		log_error(NULL, "reload failed: out of memory");
+	/* the new config takes effect only once its config.loaded is durable:
+	 * whoever sees it can find the event in the audit log */
+	if (engine_config_reload(d->engine, cfg, d->path, digest, err, sizeof(err)) != JG_OK) {
+		log_error(NULL, "reload not applied, the running config stays: config.loaded "
+				"could not be written (%s)", err);
 		goto out;
 	}
 	if (d->gw) {
@@ -766,8 +768,6 @@ static void reload(struct daemon *d)
 	/* an operator who sends SIGHUP after rotating IdP keys wants them now */
 	if (d->oidc && oidc_refresh_now(d->oidc) != JG_OK)
 		log_warn(NULL, "oidc: key set refresh on reload failed; keeping the current keys");
-	if (engine_config_loaded(d->engine, d->path, digest) != JG_OK)
-		log_error(NULL, "config.loaded could not be audited");
 	log_info(NULL, "config reloaded from %s (sha256 %s)", d->path, digest);
 out:
 	if (sdnotify_send("READY=1") != JG_OK)

@@ -147,6 +147,19 @@ policies:
 """
 
 
+# A policy the default config lacks (mallory, in contractors, may request
+# orders-db read), for tests that reload into it.
+CONTRACTORS_READ = """\
+policies:
+  - name: contractors-read
+    requesters: [group:contractors]
+    resources: [orders-db]
+    roles: [read]
+    max_duration: 10m
+    approvals: 0
+"""
+
+
 def base_config(pending_ttl="1h", resources=DEFAULT_RESOURCES,
                 policies=DEFAULT_POLICIES, extra="", users=USERS, checkers="user:svc"):
     """The config text most tests use; LISTEN and STORAGE are filled in by

@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, base_config, free_port, run, wait_for
+from harness import CONTRACTORS_READ, Server, base_config, free_port, run, wait_for
 
 
 class Receiver:
@@ -127,6 +127,45 @@ class StoreDownTest(unittest.TestCase):
                  == "expired", timeout=15, what="expiry recorded")
         _, r = s.http("GET", "/v1/requests/%d" % g["id"], "alice")
         self.assertEqual(r["ended_at"], r["expires_at"])
+
+
+    def test_reload_takes_effect_only_once_config_loaded_is_durable(self):
+        # engine: effects after commit.  A reload whose config.loaded
+        # cannot be written leaves the running config; once it can be, the
+        # new config answers only after its event is in the audit log.
+        s = self.srv
+
+        def mallory_may_request():
+            st, cat = s.http("GET", "/v1/catalog", "mallory")
+            self.assertEqual(st, 200, cat)
+            return any(e["resource"] == "orders-db" for e in cat["entries"])
+
+        self.assertFalse(mallory_may_request())
+        s.write_config(base_config(policies=CONTRACTORS_READ))
+        with open(s.config_path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        lock = self.lock_store()
+        try:
+            s.sighup()
+            # either the new config answers (its event cannot be durable:
+            # the store is locked) or the reload gives up after SQLite's
+            # busy timeout
+            wait_for(lambda: mallory_may_request() or "reload not applied" in s.logs(),
+                     timeout=60, what="the reload to be decided")
+            self.assertFalse(mallory_may_request(),
+                             "the new config took effect before its config.loaded "
+                             "was durable")
+            self.assertIn("the running config stays", s.logs())
+        finally:
+            lock.rollback()
+            lock.close()
+        self.assertEqual([e["detail"]["sha256"] for e in s.audit_events(action="config.loaded")
+                          if e["detail"]["sha256"] == digest], [])
+        s.sighup()
+        wait_for(mallory_may_request, what="the reloaded policy")
+        # read at once: by the time the new config answers, its event is in
+        self.assertEqual([e["detail"]["sha256"] for e in s.audit_events(action="config.loaded")
+                          if e["detail"]["sha256"] == digest], [digest])
 
 
 class NotifyTest(unittest.TestCase):
