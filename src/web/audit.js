@@ -7,7 +7,8 @@ import { absTime } from './fmt.js';
 const ACTIONS = ['request.created', 'request.approved', 'request.denied', 'request.canceled',
   'request.activated', 'request.expired', 'request.revoked', 'request.timed_out',
   'request.break_glass', 'request.reviewed', 'check.denied', 'session.started',
-  'session.ended', 'session.query', 'auth.failed', 'config.loaded'];
+  'session.ended', 'session.query', 'auth.failed', 'config.loaded',
+  'request.reminded', 'request.escalated', 'request.expiring'];
 const WINDOW = 2000;
 
 function detailText(d) {

@@ -64,6 +64,8 @@ const ACTION_WORDS = {
   'request.revoked': 'revoked', 'request.timed_out': 'timed out', 'request.break_glass': 'broke glass',
   'request.reviewed': 'reviewed', 'session.started': 'connected through the gateway',
   'session.ended': 'disconnected', 'session.query': 'ran a statement', 'check.denied': 'was denied a check',
+  'request.reminded': 'reminded the approvers', 'request.escalated': 'escalated the request',
+  'request.expiring': 'warned that the grant ends soon',
 };
 
 function detailText(ev) {
