@@ -166,6 +166,8 @@ export async function seedScene() {
 export function pagesOf(ids) {
   return [
     { name: 'signin', who: null, path: '/', ready: 'Sign in to jitgate' },
+    // the server's own page where a failed sign-in at the IdP lands
+    { name: 'signin-failed', who: null, path: '/auth/callback?error=access_denied', ready: 'Sign-in failed' },
     { name: 'request', who: 'alice', path: '/ui/request', ready: 'Request access' },
     { name: 'request-page', who: 'alice', path: `/ui/requests/${ids.pending}`, ready: 'write on prod-payments' },
     { name: 'request-active', who: 'alice', path: `/ui/requests/${ids.active}`, ready: 'read on orders-db' },
