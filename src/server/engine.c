@@ -377,9 +377,14 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 		const struct notify_cfg *n = &b->cfg->notify[i];
 		json_t *t;
 		char *target;
+		bool wants;
 		int rc;
 
-		if (!notify_wants(n, a))
+		wants = notify_wants(n, a);
+		/* a channel target's message of a request is updated by every
+		 * later event of the request (the notifier drops the row when
+		 * there is no message), posted by the first one it wants */
+		if (!wants && !(n->channel != NULL && a <= ACT_REQUEST_REVIEWED))
 			continue;
 		/* a Slack channel target names no secret: the notifier reads
 		 * the bot token from the environment when it posts */
@@ -391,9 +396,10 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 			json_object_del(t, "interactive");
 		if (t != NULL && n->channel != NULL)
 			/* the token's variable name, never the token */
-			json_object_update_new(t, json_pack("{s:s, s:s}", "api_url",
+			json_object_update_new(t, json_pack("{s:s, s:s, s:b, s:s?}", "api_url",
 				b->cfg->slack.api_url, "token_env",
-				b->cfg->slack.bot_token_env));
+				b->cfg->slack.bot_token_env, "post", wants,
+				"public_url", b->cfg->web.public_url));
 		target = t ? json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(t);
 		if (target == NULL)

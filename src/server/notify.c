@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "server/notify_people.h"
+#include "server/slackpost.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -95,55 +96,16 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
-/* Keeps the first 4 KiB of an answer (Slack says {"ok": false} in a 200). */
-struct answer {
-	char buf[4096];
-	size_t len;
-};
-
-static size_t keep(char *p, size_t s, size_t n, void *u)
+void notify_curl_post(CURL *curl, const char *url, const char *body,
+		      struct curl_slist *hdrs)
 {
-	struct answer *a = u;
-	size_t take = s * n;
-
-	if (take > sizeof(a->buf) - 1 - a->len)
-		take = sizeof(a->buf) - 1 - a->len;
-	memcpy(a->buf + a->len, p, take);
-	a->len += take;
-	a->buf[a->len] = '\0';
-	return s * n;
-}
-
-/* chat.postMessage for a channel target: the text, and for an interactive
- * target's request.created the Approve / Deny buttons (value: the request
- * id, action_id as /v1/slack/interactions expects). */
-static char *slack_message(const json_t *target, const json_t *event)
-{
-	const char *action = json_string_value(json_object_get(event, "action"));
-	json_int_t id = json_integer_value(json_object_get(event, "request_id"));
-	char *text = notify_slack_text(event), *body = NULL, idbuf[24];
-	json_t *blocks, *msg;
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	blocks = json_pack("[{s:s, s:{s:s, s:s}}]", "type", "section", "text",
-			   "type", "mrkdwn", "text", text ? text : "jitgate event");
-	if (blocks != NULL && json_is_true(json_object_get(target, "interactive")) &&
-	    action != NULL && strcmp(action, "request.created") == 0 && id > 0)
-		json_array_append_new(blocks, json_pack(
-			"{s:s, s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, {s:s, s:s, s:s, s:s, s:{s:s, s:s}}]}",
-			"type", "actions", "elements",
-			"type", "button", "action_id", "jitgate_approve", "value", idbuf,
-			"style", "primary", "text", "type", "plain_text", "text", "Approve",
-			"type", "button", "action_id", "jitgate_deny", "value", idbuf,
-			"style", "danger", "text", "type", "plain_text", "text", "Deny"));
-	msg = json_pack("{s:O, s:s, s:o*}", "channel",
-			json_object_get(target, "channel"), "text",
-			text ? text : "jitgate event", "blocks", blocks);
-	free(text);
-	if (msg != NULL)
-		body = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
-	return body;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)POST_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
 /* Posts one row; 0 on a 2xx answer.  err gets a reason without the URL
@@ -155,31 +117,18 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 	const char *kind = json_string_value(json_object_get(target, "kind"));
 	const char *url = json_string_value(json_object_get(target, "url"));
 	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
-	const char *token_env = json_string_value(json_object_get(target, "token_env"));
-	const char *api = json_string_value(json_object_get(target, "api_url"));
 	struct curl_slist *hdrs = NULL;
-	struct answer ans = {.len = 0};
-	char *body = NULL, sig[96], post_url[600];
+	char *body = NULL, sig[96];
 	CURL *curl = NULL;
 	long status = 0;
 	CURLcode cc;
 	int rc = JG_ERR_IO;
 
-	if (url == NULL && api != NULL && token_env != NULL &&
-	    json_is_string(json_object_get(target, "channel"))) {
-		/* design section 13: chat.postMessage with the bot token */
-		snprintf(post_url, sizeof(post_url), "%s/chat.postMessage", api);
-		url = post_url;
-	} else {
-		token_env = NULL;
-	}
 	if (target == NULL || event == NULL || kind == NULL || url == NULL) {
 		snprintf(err, errlen, "malformed outbox row");
 		goto out;
 	}
-	if (token_env != NULL) {
-		body = slack_message(target, event);
-	} else if (strcmp(kind, "slack") == 0) {
+	if (strcmp(kind, "slack") == 0) {
 		char *text = notify_slack_text(event);
 		json_t *msg = json_pack("{s:s}", "text", text ? text : "jitgate event");
 
@@ -194,24 +143,7 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, token_env ? "Content-Type: application/json; charset=utf-8"
-						 : "Content-Type: application/json");
-	if (token_env != NULL) {
-		const char *tok = getenv(token_env);
-		char *h = NULL;
-
-		if (tok == NULL || *tok == '\0') {
-			snprintf(err, errlen, "bot token variable %s is not set", token_env);
-			goto out;
-		}
-		if (asprintf(&h, "Authorization: Bearer %s", tok) < 0) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		hdrs = curl_slist_append(hdrs, h);
-		explicit_bzero(h, strlen(h));
-		free(h);
-	}
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	if (secret_env) {
 		const char *key = getenv(secret_env);
 
@@ -227,19 +159,8 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 			hdrs = curl_slist_append(hdrs, h);
 		}
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)POST_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (token_env != NULL) {
-		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
-		curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ans);
-	} else {
-		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	}
+	notify_curl_post(curl, url, body, hdrs);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
 	cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
 		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
@@ -249,16 +170,6 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 	if (status < 200 || status > 299) {
 		snprintf(err, errlen, "HTTP %ld", status);
 		goto out;
-	}
-	if (token_env != NULL) {
-		json_t *a = json_loads(ans.buf, 0, NULL);
-		bool ok = json_is_true(json_object_get(a, "ok"));
-
-		json_decref(a);
-		if (!ok) {
-			snprintf(err, errlen, "Slack answered ok: false");
-			goto out;
-		}
 	}
 	rc = JG_OK;
 out:
@@ -271,19 +182,29 @@ out:
 	return rc;
 }
 
-/* A person row goes to notify_people; the rest as before. */
-static int deliver_row(struct notifier *n, const struct outbox_row *row, char *err,
-		       size_t errlen)
+/* A person row goes to notify_people, a Slack channel target's to
+ * server/slackpost.c (chat.postMessage with the bot token, the message
+ * then updated in place), the rest to deliver(). */
+static int deliver_row(struct notifier *n, const struct outbox_row *row,
+		       int64_t *wait_until_ms, char *err, size_t errlen)
 {
 	json_t *target = json_loads(row->target, 0, NULL), *event;
+	bool person = notify_people_row(target);
 	int rc;
 
-	if (!notify_people_row(target)) {
+	*wait_until_ms = 0;
+	if (!person && !json_is_string(json_object_get(target, "channel"))) {
 		json_decref(target);
 		return deliver(row, err, errlen);
 	}
 	event = json_loads(row->payload, 0, NULL);
-	rc = event ? people_deliver(n->people, target, event, err, errlen) : JG_ERR_NOTFOUND;
+	if (person)
+		rc = event ? people_deliver(n->people, target, event, err, errlen)
+			   : JG_ERR_NOTFOUND;
+	else
+		rc = event ? slackpost_deliver(n->st, row->id, target, event, time_now_ms(),
+					       wait_until_ms, err, errlen)
+			   : JG_ERR_INVALID;
 	if (event == NULL)
 		snprintf(err, errlen, "malformed outbox row");
 	json_decref(event);
@@ -366,14 +287,21 @@ static void *notifier_main(void *arg)
 			struct outbox_row row = {.id = l.v[i].id, .target = l.v[i].target,
 						 .payload = l.v[i].payload,
 						 .attempts = l.v[i].attempts};
-			char err[256];
+			char err[256] = "out of memory";
+			int64_t wait_until = 0;
+			int rc = row.target && row.payload
+				 ? deliver_row(n, &row, &wait_until, err, sizeof(err))
+				 : JG_ERR_NOMEM;
+			bool ok = rc >= 0;
 
-			int drc = row.target && row.payload ? deliver_row(n, &row, err, sizeof(err))
-							    : JG_ERR_NOMEM;
-			bool ok = drc == JG_OK;
-
-			if (drc == JG_ERR_NOTFOUND) {
+			if (rc == JG_ERR_NOTFOUND) {
 				undeliverable(n, &row, err);
+			} else if (rc == SLACKPOST_WAIT) {
+				if (store_outbox_wait(n->st, row.id, wait_until, err) != JG_OK)
+					log_warn(NULL, "outbox row %lld not rescheduled",
+						 (long long)row.id);
+			} else if (rc == SLACKPOST_MARKED) {
+				note_delivery(n, ok); /* marked done with what it stored */
 			} else if (ok) {
 				note_delivery(n, ok);
 				if (store_outbox_done(n->st, row.id) != JG_OK)
@@ -388,8 +316,7 @@ static void *notifier_main(void *arg)
 				if (backoff > BACKOFF_MAX_S)
 					backoff = BACKOFF_MAX_S;
 				log_warn(NULL, "notification %lld failed (attempt %d): %s; retry in %llds",
-					 (long long)row.id, row.attempts + 1,
-					 row.target ? err : "out of memory", (long long)backoff);
+					 (long long)row.id, row.attempts + 1, err, (long long)backoff);
 				if (store_outbox_retry(n->st, row.id, time_now_ms() + backoff * 1000,
 						       err) != JG_OK)
 					log_warn(NULL, "outbox row %lld not rescheduled",

@@ -6,6 +6,7 @@
 #ifndef JG_SERVER_NOTIFY_H
 #define JG_SERVER_NOTIFY_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +31,10 @@ void notifier_stop(struct notifier *n);
 
 /* The Slack message text for an audit event (caller frees). */
 char *notify_slack_text(const json_t *event);
+/* Sets curl up to POST body to url with hdrs: a bounded wait (5 s), no
+ * redirect followed, http and https only. */
+void notify_curl_post(CURL *curl, const char *url, const char *body,
+		      struct curl_slist *hdrs);
 /* "sha256=<hex HMAC-SHA256(key, body)>" into out (>= 72 bytes). */
 void notify_signature(const char *key, const char *body, char *out, size_t outlen);
 

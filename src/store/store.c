@@ -231,6 +231,30 @@ int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
 	return s->ops->outbox_retry(s, id, next_at_ms, last_error);
 }
 
+int store_outbox_wait(struct store *s, int64_t id, int64_t next_at_ms, const char *why)
+{
+	return s->ops->outbox_wait(s, id, next_at_ms, why);
+}
+
+int store_slackmsg_get(struct store *s, int64_t request_id, const char *channel,
+		       struct store_slackmsg *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->slackmsg_get(s, request_id, channel, out);
+}
+
+int store_slackmsg_claim(struct store *s, int64_t request_id, const char *channel,
+			 int64_t post_row)
+{
+	return s->ops->slackmsg_claim(s, request_id, channel, post_row);
+}
+
+int store_slackmsg_posted(struct store *s, int64_t request_id, const char *channel,
+			  int64_t post_row, const char *channel_id, const char *ts)
+{
+	return s->ops->slackmsg_posted(s, request_id, channel, post_row, channel_id, ts);
+}
+
 int store_count_by_state(struct store *s, int64_t *counts, size_t n)
 {
 	return s->ops->count_by_state(s, counts, n);

@@ -129,6 +129,35 @@ int store_outbox_due(struct store *s, int64_t now_ms, int limit,
 int store_outbox_done(struct store *s, int64_t id) JG_WUR;
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_at_ms,
 		       const char *last_error) JG_WUR;
+/* Reschedules a row that waits for something else (not a failed attempt:
+ * attempts is unchanged). */
+int store_outbox_wait(struct store *s, int64_t id, int64_t next_at_ms,
+		      const char *why) JG_WUR;
+
+/* The Slack channel message of a request (design section 13): claimed by
+ * the outbox row that posts it, then its channel id and ts as Slack
+ * answered chat.postMessage, which later rows update in place.  Written by
+ * the notifier outside the engine's transactions. */
+#define STORE_SLACK_ID_MAX 64
+struct store_slackmsg {
+	int64_t post_row;                       /* the outbox row that posts it */
+	int64_t post_next_at_ms;                /* that row's next attempt */
+	bool post_done;                         /* that row is done (or gone) */
+	bool posted;                            /* channel_id and ts are set */
+	char channel_id[STORE_SLACK_ID_MAX + 1];
+	char ts[STORE_SLACK_ID_MAX + 1];
+};
+/* JG_ERR_NOTFOUND when the request has no message in channel. */
+int store_slackmsg_get(struct store *s, int64_t request_id, const char *channel,
+		       struct store_slackmsg *out) JG_WUR;
+/* Claims the message for outbox row post_row unless one is claimed
+ * already (then nothing changes; read it back with store_slackmsg_get). */
+int store_slackmsg_claim(struct store *s, int64_t request_id, const char *channel,
+			 int64_t post_row) JG_WUR;
+/* Records the posted message's channel id and ts and marks the outbox row
+ * post_row done, in one transaction. */
+int store_slackmsg_posted(struct store *s, int64_t request_id, const char *channel,
+			  int64_t post_row, const char *channel_id, const char *ts) JG_WUR;
 /* Counts requests by state into counts[state] (n entries). */
 int store_count_by_state(struct store *s, int64_t *counts, size_t n) JG_WUR;
 /* True when the store answers (readiness).  On PostgreSQL with a watch

@@ -47,6 +47,14 @@ struct store_ops {
 	int (*outbox_done)(struct store *s, int64_t id);
 	int (*outbox_retry)(struct store *s, int64_t id, int64_t next_at_ms,
 			    const char *last_error);
+	int (*outbox_wait)(struct store *s, int64_t id, int64_t next_at_ms,
+			   const char *why);
+	int (*slackmsg_get)(struct store *s, int64_t request_id, const char *channel,
+			    struct store_slackmsg *out);
+	int (*slackmsg_claim)(struct store *s, int64_t request_id, const char *channel,
+			      int64_t post_row);
+	int (*slackmsg_posted)(struct store *s, int64_t request_id, const char *channel,
+			       int64_t post_row, const char *channel_id, const char *ts);
 	int (*count_by_state)(struct store *s, int64_t *counts, size_t n);
 	bool (*ping)(struct store *s);
 	/* NULL for a backend that only one process uses */

@@ -333,6 +333,82 @@ static int pg_outbox_retry(struct store *base, int64_t id, int64_t next_at_ms,
 			  " last_error = $3 WHERE id = $1", &p);
 }
 
+static int pg_outbox_wait(struct store *base, int64_t id, int64_t next_at_ms,
+			  const char *why)
+{
+	struct pgp p = {0};
+
+	pgp_int(&p, id);
+	pgp_int(&p, next_at_ms);
+	pgp_text(&p, why);
+	return reader_run((struct pgs *)base,
+			  "UPDATE outbox SET next_at = $2, last_error = $3 WHERE id = $1", &p);
+}
+
+/* ---- Slack channel messages (the notifier's, on a reader connection) ---- */
+
+static int pg_slackmsg_get(struct store *base, int64_t request_id, const char *channel,
+			   struct store_slackmsg *out)
+{
+	struct pgs *s = (struct pgs *)base;
+	PGconn **c = reader_acquire(s);
+	struct pgp p = {0};
+	PGresult *res;
+	int rc;
+
+	pgp_int(&p, request_id);
+	pgp_text(&p, channel);
+	rc = store_pg_run(s, c, "SELECT m.post_row, m.channel_id, m.ts, o.next_at,"
+		 " coalesce(o.done, true)"
+		 " FROM slack_messages m LEFT JOIN outbox o ON o.id = m.post_row"
+		 " WHERE m.request_id = $1 AND m.channel = $2", &p, &res);
+	if (rc == JG_OK && PQntuples(res) == 1) {
+		const char *cid = pgconn_text(res, 0, 1), *ts = pgconn_text(res, 0, 2);
+
+		out->post_row = pgconn_int(res, 0, 0);
+		out->post_next_at_ms = pgconn_int(res, 0, 3);
+		out->post_done = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+		out->posted = cid != NULL && ts != NULL;
+		snprintf(out->channel_id, sizeof(out->channel_id), "%s", cid ? cid : "");
+		snprintf(out->ts, sizeof(out->ts), "%s", ts ? ts : "");
+	} else if (rc == JG_OK) {
+		rc = JG_ERR_NOTFOUND;
+	}
+	PQclear(res);
+	reader_release(s, c);
+	return rc;
+}
+
+static int pg_slackmsg_claim(struct store *base, int64_t request_id, const char *channel,
+			     int64_t post_row)
+{
+	struct pgp p = {0};
+
+	pgp_int(&p, request_id);
+	pgp_text(&p, channel);
+	pgp_int(&p, post_row);
+	return reader_run((struct pgs *)base,
+			  "INSERT INTO slack_messages (request_id, channel, post_row)"
+			  " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", &p);
+}
+
+static int pg_slackmsg_posted(struct store *base, int64_t request_id, const char *channel,
+			      int64_t post_row, const char *channel_id, const char *ts)
+{
+	struct pgp p = {0};
+
+	pgp_int(&p, request_id);
+	pgp_text(&p, channel);
+	pgp_int(&p, post_row);
+	pgp_text(&p, channel_id);
+	pgp_text(&p, ts);
+	/* one statement: the ts and the row's done flag commit together */
+	return reader_run((struct pgs *)base,
+			  "WITH m AS (UPDATE slack_messages SET channel_id = $4, ts = $5"
+			  " WHERE request_id = $1 AND channel = $2 AND post_row = $3)"
+			  " UPDATE outbox SET done = true WHERE id = $3", &p);
+}
+
 static int pg_kv_get(struct store *base, const char *key, char **value)
 {
 	struct pgs *s = (struct pgs *)base;
@@ -409,6 +485,10 @@ const struct store_ops store_pg_ops = {
 	.outbox_due = pg_outbox_due,
 	.outbox_done = pg_outbox_done,
 	.outbox_retry = pg_outbox_retry,
+	.outbox_wait = pg_outbox_wait,
+	.slackmsg_get = pg_slackmsg_get,
+	.slackmsg_claim = pg_slackmsg_claim,
+	.slackmsg_posted = pg_slackmsg_posted,
 	.count_by_state = pg_count_by_state,
 	.ping = pg_ping,
 	.watch_start = store_pg_watch_start,

@@ -73,6 +73,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE requests ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0,"
 	" ADD COLUMN escalated BOOLEAN NOT NULL DEFAULT false,"
 	" ADD COLUMN expiry_warned BOOLEAN NOT NULL DEFAULT false;",
+	/* 3: each request's Slack channel message, updated in place */
+	"CREATE TABLE slack_messages ("
+	" request_id BIGINT NOT NULL, channel TEXT NOT NULL,"
+	" post_row BIGINT NOT NULL, channel_id TEXT, ts TEXT,"
+	" PRIMARY KEY (request_id, channel));",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

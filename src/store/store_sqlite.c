@@ -85,6 +85,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE requests ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE requests ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE requests ADD COLUMN expiry_warned INTEGER NOT NULL DEFAULT 0;",
+	/* 5: each request's Slack channel message, updated in place */
+	"CREATE TABLE slack_messages ("
+	" request_id INTEGER NOT NULL, channel TEXT NOT NULL,"
+	" post_row INTEGER NOT NULL, channel_id TEXT, ts TEXT,"
+	" PRIMARY KEY (request_id, channel));",
 };
 
 #define REQ_COLS STORE_REQ_COLS
@@ -852,6 +857,116 @@ static int sq_outbox_retry(struct store *base, int64_t id, int64_t next_at_ms,
 			     id, next_at_ms, last_error);
 }
 
+static int sq_outbox_wait(struct store *base, int64_t id, int64_t next_at_ms,
+			  const char *why)
+{
+	struct sq *s = (struct sq *)base;
+
+	return outbox_update(s, "UPDATE outbox SET next_at = ?2, last_error = ?3"
+			     " WHERE id = ?1", id, next_at_ms, why);
+}
+
+/* ---- Slack channel messages (the notifier's, on a reader connection) ---- */
+
+/* Runs sql on db with ?1 = request_id, ?2 = channel, ?3 = n3, ?4 and ?5
+ * the texts, as far as sql numbers its parameters (an unused lower index
+ * may be bound). */
+static int slack_step(sqlite3 *db, const char *sql, int64_t request_id,
+		      const char *channel, int64_t n3, const char *t4, const char *t5)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(db, "slack message");
+	sqlite3_bind_int64(st, 1, request_id);
+	bind_text(st, 2, channel);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		sqlite3_bind_int64(st, 3, n3);
+	if (sqlite3_bind_parameter_count(st) >= 5) {
+		bind_text(st, 4, t4);
+		bind_text(st, 5, t5);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(db, "slack message");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_slackmsg_get(struct store *base, int64_t request_id, const char *channel,
+			   struct store_slackmsg *out)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc = JG_ERR_NOTFOUND, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT m.post_row, m.channel_id, m.ts, o.next_at,"
+			       " coalesce(o.done, 1)"
+			       " FROM slack_messages m LEFT JOIN outbox o ON o.id = m.post_row"
+			       " WHERE m.request_id = ?1 AND m.channel = ?2", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = db_err(db, "slack message");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, request_id);
+	bind_text(st, 2, channel);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const char *cid = (const char *)sqlite3_column_text(st, 1);
+		const char *ts = (const char *)sqlite3_column_text(st, 2);
+
+		out->post_row = sqlite3_column_int64(st, 0);
+		out->post_next_at_ms = sqlite3_column_int64(st, 3);
+		out->post_done = sqlite3_column_int(st, 4) != 0;
+		out->posted = cid != NULL && ts != NULL;
+		snprintf(out->channel_id, sizeof(out->channel_id), "%s", cid ? cid : "");
+		snprintf(out->ts, sizeof(out->ts), "%s", ts ? ts : "");
+		rc = JG_OK;
+	} else if (step != SQLITE_DONE) {
+		rc = db_err(db, "slack message");
+	}
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+static int sq_slackmsg_claim(struct store *base, int64_t request_id, const char *channel,
+			     int64_t post_row)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3 *db = reader_acquire(s);
+	int rc = slack_step(db, "INSERT INTO slack_messages (request_id, channel, post_row)"
+			    " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+			    request_id, channel, post_row, NULL, NULL);
+
+	reader_release(s, db);
+	return rc;
+}
+
+static int sq_slackmsg_posted(struct store *base, int64_t request_id, const char *channel,
+			      int64_t post_row, const char *channel_id, const char *ts)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3 *db = reader_acquire(s);
+	int rc = exec(db, "BEGIN IMMEDIATE");
+
+	if (rc == JG_OK)
+		rc = slack_step(db, "UPDATE slack_messages SET channel_id = ?4, ts = ?5"
+				" WHERE request_id = ?1 AND channel = ?2 AND post_row = ?3",
+				request_id, channel, post_row, channel_id, ts);
+	if (rc == JG_OK)
+		rc = slack_step(db, "UPDATE outbox SET done = 1 WHERE id = ?3",
+				request_id, channel, post_row, NULL, NULL);
+	if (rc == JG_OK)
+		rc = exec(db, "COMMIT");
+	if (rc != JG_OK && !sqlite3_get_autocommit(db))
+		(void)exec(db, "ROLLBACK");
+	reader_release(s, db);
+	return rc;
+}
+
 static int sq_tx_kv_put(struct store *base, const char *key, const char *value)
 {
 	struct sq *s = (struct sq *)base;
@@ -957,6 +1072,10 @@ const struct store_ops store_sqlite_ops = {
 	.outbox_due = sq_outbox_due,
 	.outbox_done = sq_outbox_done,
 	.outbox_retry = sq_outbox_retry,
+	.outbox_wait = sq_outbox_wait,
+	.slackmsg_get = sq_slackmsg_get,
+	.slackmsg_claim = sq_slackmsg_claim,
+	.slackmsg_posted = sq_slackmsg_posted,
 	.count_by_state = sq_count_by_state,
 	.ping = sq_ping,
 };

@@ -7,15 +7,14 @@ are refused 401 and audited as auth.failed; hostile bodies (non-UTF-8,
 oversized, malformed) change nothing."""
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import unittest
 
+from fakeslack import FakeSlack, buttons
 from harness import Server, base_config, free_port, run, wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -198,35 +197,6 @@ class Slack(unittest.TestCase):
         self.assertEqual(st, 405)
 
 
-class FakeSlack:
-    """A local Slack Web API: records chat.* calls, answers {"ok": true}."""
-
-    def __init__(self, port):
-        calls = self.calls = []
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                calls.append((self.path, self.headers.get("Authorization"),
-                              json.loads(body)))
-                out = json.dumps({"ok": True, "ts": "1700000000.%06d" % len(calls)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 class SlackPost(unittest.TestCase):
     def test_post_with_buttons_survives_an_outage(self):
         port = free_port()
@@ -248,10 +218,9 @@ class SlackPost(unittest.TestCase):
             self.assertEqual(path, "/api/chat.postMessage")
             self.assertEqual(auth, "Bearer xoxb-test-token")
             self.assertEqual(msg["channel"], "#access")
-            self.assertIn("request.created by alice", msg["text"])
-            buttons = msg["blocks"][1]["elements"]
-            self.assertEqual([(b["action_id"], b["value"]) for b in buttons],
-                             [("jitgate_approve", str(r["id"])), ("jitgate_deny", str(r["id"]))])
+            self.assertIn("jitgate request %d: alice" % r["id"], msg["text"])
+            self.assertEqual(buttons(msg), [("jitgate_approve", str(r["id"])),
+                                            ("jitgate_deny", str(r["id"]))])
             self.assertNotIn("xoxb-test-token", srv.logs())
             self.assertEqual(len(fake.calls), 1)
         finally:

@@ -127,7 +127,8 @@ class PgStoreTest(unittest.TestCase):
         finally:
             srv.stop()
         # 2: the notices sent per request (reminders, escalated, expiry_warned)
-        self.assertEqual(self.pg.sql("SELECT max(version) FROM schema_version", db=db).strip(), "2")
+        # 3: each request's Slack channel message (slack_messages)
+        self.assertEqual(self.pg.sql("SELECT max(version) FROM schema_version", db=db).strip(), "3")
 
     def test_audit_table_is_append_only(self):
         db = self.pg.new_store_db()

@@ -686,6 +686,69 @@ static void test_outbox(void **state)
 	assert_int_equal(c.n, 1); /* the limit */
 }
 
+static int max_attempts(void *ctx, const struct outbox_row *row)
+{
+	int *max = ctx;
+
+	if (row->attempts > *max)
+		*max = row->attempts;
+	return 0;
+}
+
+/* A request's Slack message: claimed by the first row, the ts stored with
+ * that row's done flag, a second claim changing nothing; waiting rows are
+ * rescheduled without counting an attempt. */
+static void test_slack_messages(void **state)
+{
+	struct store_slackmsg m;
+	struct collect c = {0};
+
+	(void)state;
+	assert_int_equal(store_begin(st), JG_OK);
+	for (int i = 1; i <= 2; i++)
+		assert_int_equal(store_tx_outbox_add(st, i, "{\"kind\":\"webhook\"}", "{}"),
+				 JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_outbox_due(st, T0, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 2);
+
+	assert_int_equal(store_slackmsg_get(st, 7, "#access", &m), JG_ERR_NOTFOUND);
+	assert_int_equal(store_slackmsg_claim(st, 7, "#access", c.ids[0]), JG_OK);
+	assert_int_equal(store_slackmsg_claim(st, 7, "#access", c.ids[1]), JG_OK);
+	assert_int_equal(store_slackmsg_get(st, 7, "#access", &m), JG_OK);
+	assert_int_equal(m.post_row, c.ids[0]);
+	assert_false(m.posted);
+	assert_false(m.post_done);
+	assert_int_equal(store_slackmsg_get(st, 7, "#other", &m), JG_ERR_NOTFOUND);
+	assert_int_equal(store_slackmsg_get(st, 8, "#access", &m), JG_ERR_NOTFOUND);
+
+	/* the waiting row moves, its attempts do not */
+	assert_int_equal(store_outbox_wait(st, c.ids[1], T0 + 5000, "waiting"), JG_OK);
+	c.n = 0;
+	assert_int_equal(store_outbox_due(st, T0, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 1);
+	c.n = 0;
+	assert_int_equal(store_outbox_due(st, T0 + 5000, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 2);
+	{
+		int max = -1;
+
+		assert_int_equal(store_outbox_due(st, T0 + 5000, 10, max_attempts, &max), JG_OK);
+		assert_int_equal(max, 0);
+	}
+
+	assert_int_equal(store_slackmsg_posted(st, 7, "#access", c.ids[0], "C0ACCESS",
+					       "1700000000.000100"), JG_OK);
+	assert_int_equal(store_slackmsg_get(st, 7, "#access", &m), JG_OK);
+	assert_true(m.posted);
+	assert_true(m.post_done);
+	assert_string_equal(m.channel_id, "C0ACCESS");
+	assert_string_equal(m.ts, "1700000000.000100");
+	c.n = 0;
+	assert_int_equal(store_outbox_due(st, T0 + 5000, 10, collect_outbox, &c), JG_OK);
+	assert_int_equal(c.n, 1); /* the post row is done */
+}
+
 static void test_kv_and_counts(void **state)
 {
 	int64_t counts[REQ_STATE_COUNT];
@@ -915,6 +978,7 @@ int main(void)
 		COMMON(test_audit_chain),
 		COMMON(test_audit_raw_tampering_refused),
 		COMMON(test_outbox),
+		COMMON(test_slack_messages),
 		COMMON(test_kv_and_counts),
 		COMMON(test_reopen_keeps_data),
 		COMMON(test_notice_marks),

@@ -1,0 +1,247 @@
+"""The life of a request's Slack channel message (design section 13), with
+the real daemon and a local fake of the Slack Web API (fakeslack.py):
+posted once with chat.postMessage, its channel id and ts stored, then
+updated in place with chat.update on every later transition (approved by
+whom and until when, denied with the comment, cancelled, expired, revoked
+with the reason), the buttons gone once the request is no longer pending.
+Slack down (HTTP 500, refused connections) and a daemon restart in between
+lose nothing: the post and every update arrive, the post first, and the
+message ends in the final state.  User text is escaped for mrkdwn."""
+import hashlib
+import hmac
+import json
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from fakeslack import FakeSlack, all_text, buttons
+from harness import Server, base_config, free_port, run, wait_for
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-message-test-token"
+
+POLICIES = """\
+policies:
+  - name: prod-write
+    requesters: [group:engineering]
+    resources: ["*"]
+    roles: [write, read]
+    max_duration: 1h
+    approvals: 1
+    approvers: [group:sre]
+    break_glass: {max_duration: 30m}
+  - name: two-keys
+    requesters: [group:engineering]
+    resources: ["*"]
+    roles: [admin]
+    max_duration: 1h
+    approvals: 2
+    approvers: [group:sre, user:carol]
+"""
+
+
+def config(port, events="[request.created]", extra=""):
+    return base_config(policies=POLICIES, extra="""\
+slack:
+  signing_secret_env: JG_SLACK_SECRET
+  bot_token_env: JG_SLACK_TOKEN
+  api_url: http://127.0.0.1:%d/api
+  users: {U0BOB: bob, U0CAROL: carol, U0ALICE: alice, U0MAL: mallory}
+notify:
+  - {kind: slack, channel: "#access", interactive: true, events: %s}
+""" % (port, events) + extra)
+
+
+def signed_click(srv, user, action, rid, response_url):
+    p = {"type": "block_actions", "user": {"id": user}, "api_app_id": "A0",
+         "trigger_id": "1.2.3", "response_url": response_url,
+         "actions": [{"action_id": action, "block_id": "jitgate_decide",
+                      "type": "button", "value": str(rid), "action_ts": "1"}]}
+    body = urllib.parse.urlencode({"payload": json.dumps(p)}).encode()
+    ts = str(int(time.time()))
+    mac = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body,
+                   hashlib.sha256).hexdigest()
+    req = urllib.request.Request(srv.url + "/v1/slack/interactions", data=body,
+                                 method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    req.add_header("X-Slack-Request-Timestamp", ts)
+    req.add_header("X-Slack-Signature", "v0=" + mac)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, json.loads(r.read().decode())
+
+
+class Base(unittest.TestCase):
+    EVENTS = "[request.created]"
+    EXTRA = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.slack_port = free_port()
+        cls.fake = FakeSlack(cls.slack_port)
+        cls.srv = Server(config(cls.slack_port, cls.EVENTS, cls.EXTRA),
+                         env={"JG_SLACK_SECRET": SECRET, "JG_SLACK_TOKEN": TOKEN})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.fake.stop()
+
+    def pending(self, who="alice", role="write", **kw):
+        st, r = self.srv.request(who, "orders-db", role, kw.pop("duration", "30m"), **kw)
+        self.assertEqual((st, r["state"]), (201, "pending"), r)
+        return r["id"]
+
+    def posted(self, rid):
+        return wait_for(lambda: self.fake.message(rid), timeout=60,
+                        what="the message of request %d" % rid)
+
+    def shows(self, rid, *parts, timeout=60):
+        """Waits until the message of rid contains every part; returns it."""
+        def ok():
+            m = self.fake.message(rid)
+            return m if m and all(p in all_text(m) for p in parts) else None
+        try:
+            return wait_for(ok, timeout=timeout, what="%r in the message" % (parts,))
+        except AssertionError:
+            m = self.fake.message(rid)
+            raise AssertionError("message of %d is %s" % (
+                rid, all_text(m) if m else None)) from None
+
+
+class MessageLife(Base):
+    def test_post_has_fields_buttons_and_is_not_logged(self):
+        rid = self.pending(reason="rotate the keys", ticket="OPS-7")
+        m = self.posted(rid)
+        posts = self.fake.posts(rid)
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["channel"], "#access")
+        text = all_text(m)
+        for part in ["*Request %d*" % rid, "alice", "`orders-db`", "`write`",
+                     "30m", "rotate the keys", "OPS-7", "0 of 1",
+                     "Waiting for approval"]:
+            self.assertIn(part, text)
+        self.assertEqual(buttons(m), [("jitgate_approve", str(rid)),
+                                      ("jitgate_deny", str(rid))])
+        with self.fake.lock:
+            auths = {a for _, a, _ in self.fake.calls}
+        self.assertEqual(auths, {"Bearer " + TOKEN})
+        self.assertNotIn(TOKEN, self.srv.logs())
+
+    def test_approve_by_click_updates_in_place(self):
+        rid = self.pending()
+        self.posted(rid)
+        st, body = signed_click(self.srv, "U0BOB", "jitgate_approve", rid,
+                                "https://hooks.slack.com/actions/T0/1/a")
+        self.assertEqual(st, 200, body)
+        st, r = self.srv.http("GET", "/v1/requests/%d" % rid, "alice")
+        self.assertEqual(r["state"], "active")
+        m = self.shows(rid, "*Approved* by bob", "active until", r["expires_at"])
+        self.assertEqual(buttons(m), [])
+        ups = self.fake.updates(rid)
+        self.assertTrue(ups)
+        ts = [t for t, msg in self.fake.messages.items() if msg is m][0]
+        self.assertTrue(all(u["channel"] == FakeSlack.CHANNEL_ID and u["ts"] == ts
+                            for u in ups), ups)
+        self.assertEqual(len(self.fake.posts(rid)), 1)
+
+    def test_approvals_so_far_then_deny_with_comment(self):
+        rid = self.pending(role="admin")
+        self.shows(rid, "0 of 2")
+        self.assertEqual(self.srv.act("bob", rid, "approve")[0], 200)
+        m = self.shows(rid, "1 of 2", "bob")
+        self.assertEqual(len(buttons(m)), 2)  # still pending: still decidable
+        st, _ = self.srv.act("carol", rid, "deny", {"comment": "not during the freeze"})
+        self.assertEqual(st, 200)
+        m = self.shows(rid, "*Denied* by carol", "not during the freeze")
+        self.assertEqual(buttons(m), [])
+
+    def test_cancel(self):
+        rid = self.pending()
+        self.posted(rid)
+        self.assertEqual(self.srv.act("alice", rid, "cancel")[0], 200)
+        self.assertEqual(buttons(self.shows(rid, "*Cancelled* by alice")), [])
+
+    def test_expire(self):
+        rid = self.pending(duration="2s")
+        self.posted(rid)
+        self.assertEqual(self.srv.act("bob", rid, "approve")[0], 200)
+        self.shows(rid, "*Expired* at")
+
+    def test_revoke_with_reason(self):
+        rid = self.pending()
+        self.posted(rid)
+        self.assertEqual(self.srv.act("bob", rid, "approve")[0], 200)
+        self.shows(rid, "*Approved* by bob")
+        st, _ = self.srv.act("bob", rid, "revoke", {"reason": "incident over"})
+        self.assertEqual(st, 200)
+        self.shows(rid, "*Revoked* by bob", "incident over")
+        self.assertEqual(len(self.fake.posts(rid)), 1)
+
+    def test_break_glass_marked(self):
+        st, r = self.srv.request("alice", "orders-db", "write", "10m", break_glass=True,
+                                 reason="pager at 3am")
+        self.assertEqual((st, r["state"]), (201, "active"), r)
+        m = self.shows(r["id"], "BREAK-GLASS", "Break-glass: active", "Awaiting review")
+        self.assertEqual(buttons(m), [])
+        self.assertEqual(len(self.fake.posts(r["id"])), 1)
+
+    def test_hostile_text_is_escaped(self):
+        evil = "<!channel> <https://evil.example/x|click here> & <@U0BOSS> *b*"
+        rid = self.pending(reason=evil, ticket="<!here>&T-1")
+        m = self.shows(rid, "&lt;!channel&gt;", "&lt;!here&gt;&amp;T-1")
+        raw = json.dumps(m)
+        for bad in ["<!channel>", "<!here>", "<https://evil", "<@U0BOSS>"]:
+            self.assertNotIn(bad, raw)
+        # and in the update too
+        self.assertEqual(self.srv.act("bob", rid, "deny", {"comment": evil})[0], 200)
+        m = self.shows(rid, "*Denied* by bob")
+        self.assertNotIn("<!channel>", json.dumps(m))
+
+    def test_long_reason_is_bounded(self):
+        rid = self.pending(reason="&" * 1000)  # 5 000 bytes once escaped
+        m = self.posted(rid)
+        for b in m["blocks"]:
+            if "text" in b:
+                self.assertLessEqual(len(b["text"]["text"]), 3000)
+        self.assertIn("\u2026", all_text(m))
+
+
+class SlackDown(Base):
+    """Slack answers 500, then refuses connections across a daemon restart;
+    afterwards every message arrives and ends in its final state."""
+
+    def test_outage_and_restart_lose_nothing(self):
+        self.fake.mode = "500"
+        a = self.pending()
+        b = self.pending(role="admin")
+        wait_for(lambda: len(self.fake.refused) >= 2, timeout=30, what="failed posts")
+        self.assertEqual(self.srv.act("bob", a, "approve")[0], 200)
+        self.assertEqual(self.srv.act("bob", b, "approve")[0], 200)
+        # connections refused, and the daemon restarted meanwhile
+        self.fake.stop()
+        self.assertEqual(self.srv.act("bob", a, "revoke", {"reason": "done early"})[0], 200)
+        self.srv.restart()
+        self.assertEqual(self.srv.act("carol", b, "deny", {"comment": "no"})[0], 200)
+        c = self.pending()
+        self.fake.mode = "ok"
+        self.fake.start()
+        self.shows(a, "*Revoked* by bob", "done early", timeout=120)
+        self.shows(b, "*Denied* by carol", "1 of 2", timeout=120)
+        self.shows(c, "Waiting for approval", timeout=120)
+        for rid in (a, b, c):
+            seq = self.fake.methods(rid)
+            # posted once, first: no update before the post's ts was known
+            self.assertEqual(seq[0], "chat.postMessage", seq)
+            self.assertEqual(seq.count("chat.postMessage"), 1, seq)
+        with self.fake.lock:
+            stray = [b for p, _, b in self.fake.calls if p.endswith("chat.update")
+                     and b["ts"] not in self.fake.messages]
+        self.assertEqual(stray, [])
+        self.assertEqual(buttons(self.fake.message(a)), [])
+        self.assertEqual(len(buttons(self.fake.message(c))), 2)
+
+
+if __name__ == "__main__":
+    run(MessageLife, SlackDown)
