@@ -30,6 +30,7 @@ struct api_deps {
 	struct authsvc *auth; /* credentials, failure limiter, auth.failed */
 	struct oidc *idp;   /* the same verifier, for browser sign-in; NULL without OIDC */
 	struct eventhub *events; /* live request changes for /v1/events; NULL: none */
+	struct notifier *notifier; /* answers Slack clicks (response_url); NULL: none */
 	atomic_bool ready;  /* /readyz */
 	/* Adds the state of the parts the API does not own (OIDC keys,
 	 * outbox delivery) to a readiness document; with detail also what

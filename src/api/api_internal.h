@@ -48,6 +48,8 @@ struct conn {
 	json_t *args; /* the parsed body: cmd borrows strings from it */
 	/* what to answer when the engine is done; NULL = render cmd */
 	void (*after)(struct conn *c);
+	/* a Slack click's response_url we may answer to, or NULL */
+	char *slack_respond;
 };
 
 /* Sets the answer (resp stolen). */

@@ -578,6 +578,7 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	free(c->body);
 	free(c->set_cookie);
 	free(c->location);
+	free(c->slack_respond);
 	weblogin_job_free(c->job);
 	eventhub_unsubscribe(c->stream);
 	OPENSSL_cleanse(c->csrf, sizeof(c->csrf));

@@ -5,8 +5,10 @@
  * (api/slackin.c); a forged or replayed request is refused 401 and
  * audited as auth.failed.  The connection is suspended while the engine
  * works, like every other transition: no HTTP worker waits on the store.
- * A refused click is answered to the clicker only (an ephemeral message
- * in the HTTP answer, which is what the clicker's client receives). */
+ * A refused click is answered to the clicker only: an ephemeral message
+ * in the HTTP answer and, when the payload's response_url is Slack's (or
+ * the configured api_url's origin), posted there by the notifier thread,
+ * which is how Slack shows it. */
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -16,7 +18,9 @@
 #include "api/api_internal.h"
 #include "api/slackin.h"
 #include "config/cfgslack.h"
+#include "server/notify.h"
 #include "store/store.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 static void ephemeral(struct conn *c, const char *fmt, ...) JG_PRINTF(2, 3);
@@ -29,6 +33,11 @@ static void ephemeral(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* Slack shows the answer to a block_actions click reliably only
+	 * through response_url: the notifier thread posts it there */
+	if (c->slack_respond != NULL && !notifier_respond(c->deps->notifier,
+							  c->slack_respond, text))
+		log_warn(NULL, "Slack click answer not queued");
 	/* Slack wants 200 for every click it delivered; the text says why */
 	conn_reply(c, 200, json_pack("{s:s, s:b, s:s}", "response_type", "ephemeral",
 				     "replace_original", 0, "text", text));
@@ -128,6 +137,13 @@ void handle_slack_interaction(struct conn *c)
 	}
 	if (rc != JG_OK) {
 		conn_error(c, 400, "bad_request", "%s", why);
+		return;
+	}
+	/* only to Slack (or the configured API's origin): a forged payload
+	 * must not make us POST anywhere else */
+	if (slackin_response_url_ok(click.response_url, s->api_url) &&
+	    (c->slack_respond = strdup(click.response_url)) == NULL) {
+		conn_fail(c, JG_ERR_NOMEM, "out of memory");
 		return;
 	}
 	subject = config_slack_subject(c->cfg, click.user_id);

@@ -163,11 +163,44 @@ int slackin_parse(const char *body, size_t len, struct slackin_click *out,
 	}
 	out->request_id = strtoll(val, NULL, 10);
 	snprintf(out->user_id, sizeof(out->user_id), "%s", uid);
-	if (rurl != NULL && strlen(rurl) <= SLACKIN_URL_MAX &&
-	    strncmp(rurl, "https://", 8) == 0)
+	/* kept as given; whether we may POST to it is slackin_response_url_ok */
+	if (rurl != NULL && strlen(rurl) <= SLACKIN_URL_MAX)
 		snprintf(out->response_url, sizeof(out->response_url), "%s", rurl);
 	rc = JG_OK;
 out:
 	json_decref(j);
 	return rc;
+}
+
+/* The length of url's scheme://authority, or 0 when it has none. */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	if (p == NULL || p == url)
+		return 0;
+	p += 3;
+	p += strcspn(p, "/?#");
+	return (size_t)(p - url);
+}
+
+bool slackin_response_url_ok(const char *url, const char *api_url)
+{
+	static const char slack[] = "https://hooks.slack.com/";
+	size_t n = url ? strlen(url) : 0, o;
+
+	if (n == 0 || n > SLACKIN_URL_MAX)
+		return false;
+	/* printable ASCII only: no space, control, or byte a parser might
+	 * read another way */
+	for (size_t i = 0; i < n; i++)
+		if (url[i] <= 0x20 || url[i] >= 0x7f || url[i] == '\\')
+			return false;
+	if (strncmp(url, slack, sizeof(slack) - 1) == 0)
+		return true;
+	/* the configured API's own origin (a test's fake Slack), exactly,
+	 * followed by a path */
+	o = api_url ? origin_len(api_url) : 0;
+	return o > 0 && strncmp(url, api_url, o) == 0 && url[o] == '/' &&
+	       memchr(api_url, '@', o) == NULL;
 }

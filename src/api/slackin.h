@@ -6,6 +6,7 @@
 #ifndef JG_API_SLACKIN_H
 #define JG_API_SLACKIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,12 @@ struct slackin_click {
  * well-formed jitgate button click. */
 int slackin_parse(const char *body, size_t len, struct slackin_click *out,
 		  char *why, size_t whylen) JG_WUR;
+
+/* May a refusal be POSTed to this response_url (server-side request
+ * forgery guard)?  Only https://hooks.slack.com/..., or a URL on exactly
+ * the origin (scheme://host:port) of the configured slack.api_url (the
+ * test suite's fake Slack), in printable ASCII, at most SLACKIN_URL_MAX
+ * bytes. */
+bool slackin_response_url_ok(const char *url, const char *api_url);
 
 #endif

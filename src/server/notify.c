@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/slackin.h"
 #include "server/notify_people.h"
+#include "server/slackblocks.h"
 #include "server/slackpost.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -19,10 +21,21 @@
 #define BACKOFF_MAX_S 3600
 #define POST_TIMEOUT_MS 5000
 
+/* Answers to Slack clicks (response_url), in memory: worth nothing after
+ * the URL's 30 minutes, so not worth an outbox row either. */
+#define RESPOND_MAX 64
+
+struct respond {
+	char url[SLACKIN_URL_MAX + 1];
+	char text[NOTIFY_RESPOND_TEXT_MAX + 1];
+};
+
 struct notifier {
 	struct store *st;
 	struct metrics *m;
 	struct people_sender *people; /* notifier thread only */
+	struct respond *q; /* RESPOND_MAX, a ring guarded by lock */
+	size_t qhead, qlen;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -30,6 +43,82 @@ struct notifier {
 	/* delivery health (notifier_health); guarded by lock */
 	struct notifier_health health;
 };
+
+bool notifier_respond(struct notifier *n, const char *url, const char *text)
+{
+	struct respond *r;
+
+	if (n == NULL || strlen(url) > SLACKIN_URL_MAX)
+		return false;
+	pthread_mutex_lock(&n->lock);
+	if (n->qlen == RESPOND_MAX) {
+		pthread_mutex_unlock(&n->lock);
+		log_warn(NULL, "Slack click answer dropped: %d are waiting", RESPOND_MAX);
+		return false;
+	}
+	r = &n->q[(n->qhead + n->qlen++) % RESPOND_MAX];
+	snprintf(r->url, sizeof(r->url), "%s", url);
+	snprintf(r->text, sizeof(r->text), "%s", text);
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	return true;
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+/* POSTs one click answer (ephemeral: only the clicker sees it); one try. */
+static void respond_one(const struct respond *r)
+{
+	char *text = slackblocks_escape(r->text, NOTIFY_RESPOND_TEXT_MAX * 5);
+	json_t *msg = text ? json_pack("{s:s, s:b, s:s}", "response_type", "ephemeral",
+				       "replace_original", 0, "text", text) : NULL;
+	char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	CURL *curl = curl_easy_init();
+	long status = 0;
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+
+	if (body != NULL && curl != NULL && hdrs != NULL) {
+		notify_curl_post(curl, r->url, body, hdrs);
+		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+		cc = curl_easy_perform(curl);
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	}
+	/* the URL is a capability: not logged */
+	if (cc != CURLE_OK || status < 200 || status > 299)
+		log_warn(NULL, "Slack click answer not delivered: %s",
+			 cc != CURLE_OK ? curl_easy_strerror(cc) : "HTTP error");
+	if (curl)
+		curl_easy_cleanup(curl);
+	curl_slist_free_all(hdrs);
+	free(body);
+	json_decref(msg);
+	free(text);
+}
+
+/* Sends the queued click answers (called without the lock). */
+static void respond_all(struct notifier *n)
+{
+	for (;;) {
+		struct respond r;
+
+		pthread_mutex_lock(&n->lock);
+		if (n->qlen == 0) {
+			pthread_mutex_unlock(&n->lock);
+			return;
+		}
+		r = n->q[n->qhead];
+		n->qhead = (n->qhead + 1) % RESPOND_MAX;
+		n->qlen--;
+		pthread_mutex_unlock(&n->lock);
+		respond_one(&r);
+	}
+}
 
 void notifier_health(struct notifier *n, struct notifier_health *out)
 {
@@ -87,13 +176,6 @@ void notify_signature(const char *key, const char *body, char *out, size_t outle
 	hex_encode(mac, maclen, hex);
 	if (snprintf(out, outlen, "sha256=%s", hex) >= (int)outlen)
 		out[0] = '\0'; /* a cut signature must not be sent as if whole */
-}
-
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return s * n;
 }
 
 void notify_curl_post(CURL *curl, const char *url, const char *body,
@@ -271,6 +353,7 @@ static void *notifier_main(void *arg)
 		int64_t until;
 
 		pthread_mutex_unlock(&n->lock);
+		respond_all(n);
 		/* rows are read on a reader connection and delivered without
 		 * holding anything the engine needs */
 		if (store_outbox_due(n->st, time_now_ms(), 32, collect, &l) < 0) {
@@ -331,7 +414,7 @@ static void *notifier_main(void *arg)
 		until = time_now_ms() + POLL_MS;
 		ts.tv_sec = (time_t)(until / 1000);
 		ts.tv_nsec = (long)(until % 1000) * 1000000L;
-		if (!n->stop)
+		if (!n->stop && n->qlen == 0)
 			pthread_cond_timedwait(&n->cond, &n->lock, &ts);
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -351,11 +434,18 @@ int notifier_start(struct store *st, struct metrics *m, struct notifier **out)
 	}
 	n->st = st;
 	n->m = m;
+	n->q = calloc(RESPOND_MAX, sizeof(*n->q));
+	if (n->q == NULL) {
+		people_sender_free(n->people);
+		free(n);
+		return JG_ERR_NOMEM;
+	}
 	n->health.readable = true;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
 		people_sender_free(n->people);
+		free(n->q);
 		free(n);
 		return JG_ERR_INTERNAL;
 	}
@@ -375,5 +465,6 @@ void notifier_stop(struct notifier *n)
 	pthread_mutex_destroy(&n->lock);
 	pthread_cond_destroy(&n->cond);
 	people_sender_free(n->people);
+	free(n->q);
 	free(n);
 }

@@ -29,6 +29,14 @@ struct notifier_health {
 void notifier_health(struct notifier *n, struct notifier_health *out);
 void notifier_stop(struct notifier *n);
 
+/* Answers a Slack click privately: POSTs {"response_type": "ephemeral",
+ * "replace_original": false, "text": TEXT (escaped for mrkdwn)} to url
+ * from the notifier thread, once.  Never blocks the caller: false when
+ * the queue is full (the answer is dropped and logged).  url must have
+ * passed slackin_response_url_ok. */
+#define NOTIFY_RESPOND_TEXT_MAX 400
+bool notifier_respond(struct notifier *n, const char *url, const char *text);
+
 /* The Slack message text for an audit event (caller frees). */
 char *notify_slack_text(const json_t *event);
 /* Sets curl up to POST body to url with hdrs: a bounded wait (5 s), no

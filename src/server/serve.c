@@ -522,11 +522,15 @@ static void auth_part_stop(struct daemon *d)
 
 static int notifier_part_start(struct daemon *d)
 {
-	return notifier_start(d->store, &d->metrics, &d->notifier);
+	int rc = notifier_start(d->store, &d->metrics, &d->notifier);
+
+	d->deps.notifier = d->notifier;
+	return rc;
 }
 
 static void notifier_part_stop(struct daemon *d)
 {
+	d->deps.notifier = NULL;
 	notifier_stop(d->notifier);
 	d->notifier = NULL;
 }

@@ -6,10 +6,15 @@ whom and until when, denied with the comment, cancelled, expired, revoked
 with the reason), the buttons gone once the request is no longer pending.
 Slack down (HTTP 500, refused connections) and a daemon restart in between
 lose nothing: the post and every update arrive, the post first, and the
-message ends in the final state.  User text is escaped for mrkdwn."""
+message ends in the final state.  User text is escaped for mrkdwn.  A
+refused click is answered privately through response_url, which must be a
+Slack URL (or the configured api_url's origin): any other is not
+fetched."""
 import hashlib
 import hmac
+import http.server
 import json
+import threading
 import time
 import unittest
 import urllib.error
@@ -70,6 +75,33 @@ def signed_click(srv, user, action, rid, response_url):
     req.add_header("X-Slack-Signature", "v0=" + mac)
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.status, json.loads(r.read().decode())
+
+
+class Recorder:
+    """Any HTTP server a forged response_url might point at."""
+
+    def __init__(self):
+        hits = self.hits = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST
+
+            def log_message(self, *a):
+                pass
+
+        self.port = free_port()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class Base(unittest.TestCase):
@@ -208,6 +240,48 @@ class MessageLife(Base):
         self.assertIn("\u2026", all_text(m))
 
 
+class RefusedClick(Base):
+    def test_refusal_answered_through_response_url(self):
+        rid = self.pending()
+        self.posted(rid)
+        url = "http://127.0.0.1:%d/actions/T0/1/own" % self.slack_port
+        before = len(self.fake.responses())
+        st, body = signed_click(self.srv, "U0ALICE", "jitgate_approve", rid, url)
+        self.assertEqual((st, body["response_type"]), (200, "ephemeral"))
+        got = wait_for(lambda: self.fake.responses()[before:], timeout=30,
+                       what="response_url post")
+        path, msg = got[0]
+        self.assertEqual(path, "/actions/T0/1/own")
+        self.assertEqual(msg["response_type"], "ephemeral")
+        self.assertFalse(msg["replace_original"])
+        self.assertIn("jitgate refused: alice is not an approver", msg["text"])
+
+    def test_forged_response_url_not_fetched(self):
+        rid = self.pending()
+        self.posted(rid)
+        rec = Recorder()
+        try:
+            for url in ["http://127.0.0.1:%d/actions/x" % rec.port,
+                        "https://hooks.slack.com.evil.example/actions/x",
+                        "http://127.0.0.1:%d@127.0.0.1:%d/actions/x" % (self.slack_port, rec.port),
+                        "file:///etc/passwd"]:
+                st, body = signed_click(self.srv, "U0MAL", "jitgate_approve", rid, url)
+                self.assertEqual(st, 200, body)
+                self.assertIn("not an approver", body["text"])
+            # a good one after them: the notifier answers in order, so once
+            # it has arrived the forged ones would have been fetched already
+            before = len(self.fake.responses())
+            signed_click(self.srv, "U0MAL", "jitgate_approve", rid,
+                         "http://127.0.0.1:%d/actions/T0/2/ok" % self.slack_port)
+            wait_for(lambda: len(self.fake.responses()) > before, timeout=30,
+                     what="the allowed response_url post")
+            self.assertEqual(rec.hits, [])
+            self.assertEqual([p for p, _ in self.fake.responses()][before:],
+                             ["/actions/T0/2/ok"])
+        finally:
+            rec.stop()
+
+
 class SlackDown(Base):
     """Slack answers 500, then refuses connections across a daemon restart;
     afterwards every message arrives and ends in its final state."""
@@ -244,4 +318,4 @@ class SlackDown(Base):
 
 
 if __name__ == "__main__":
-    run(MessageLife, SlackDown)
+    run(MessageLife, RefusedClick, SlackDown)

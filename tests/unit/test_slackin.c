@@ -141,12 +141,57 @@ static void test_parse_refuses(void **state)
 	}
 }
 
+/* Where a refused click's answer may be POSTed (SSRF guard). */
+static void test_response_url(void **state)
+{
+	static const char api[] = "http://127.0.0.1:8443/api";
+	static const char *const ok[] = {
+		"https://hooks.slack.com/actions/T0/1/xyz",
+		"http://127.0.0.1:8443/actions/T0/1/xyz",
+		"http://127.0.0.1:8443/",
+	};
+	static const char *const bad[] = {
+		"", "hooks.slack.com/actions/x", "http://hooks.slack.com/actions/x",
+		"https://hooks.slack.com.evil.example/actions/x",
+		"https://hooks.slack.com@evil.example/actions/x",
+		"https://evil.example/https://hooks.slack.com/",
+		"https://hooks.slack.com:444/actions/x",
+		"http://127.0.0.1:8443@evil.example/x", "http://127.0.0.1:84430/x",
+		"http://127.0.0.1/x", "https://127.0.0.1:8443/x", "http://127.0.0.1:8443",
+		"https://hooks.slack.com/actions/x y", "https://hooks.slack.com/a\\b",
+		"https://hooks.slack.com/\xc3\xa9", "https://hooks.slack.com/a\r\nHost: x",
+		"file:///etc/passwd", "gopher://127.0.0.1:8443/",
+	};
+	char longurl[SLACKIN_URL_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_true(slackin_response_url_ok(ok[i], api));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (slackin_response_url_ok(bad[i], api))
+			fail_msg("accepted %s", bad[i]);
+	}
+	assert_false(slackin_response_url_ok(NULL, api));
+	/* without an API URL only Slack's own */
+	assert_true(slackin_response_url_ok(ok[0], NULL));
+	assert_false(slackin_response_url_ok(ok[1], NULL));
+	/* an api_url with userinfo does not lend its origin */
+	assert_false(slackin_response_url_ok("http://u@h:1/x", "http://u@h:1/api"));
+	memset(longurl, 'a', sizeof(longurl) - 1);
+	longurl[sizeof(longurl) - 1] = '\0';
+	memcpy(longurl, "https://hooks.slack.com/", 24);
+	assert_false(slackin_response_url_ok(longurl, api));
+	longurl[SLACKIN_URL_MAX] = '\0';
+	assert_true(slackin_response_url_ok(longurl, api));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slack_example),
 		cmocka_unit_test(test_parse_click),
 		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_response_url),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
