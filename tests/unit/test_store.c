@@ -819,15 +819,18 @@ static void test_notice_marks(void **state)
 	request_clear(&got);
 	id = r.id;
 	request_clear(&r);
-	/* back to the schema before the marks, then opened again */
+	/* back to the schema before the marks (and the Slack messages that
+	 * came after them), then opened again */
 	store_close(st);
 	st = NULL;
 	assert_true(raw_sql(backend == B_PG
 		? "ALTER TABLE requests DROP COLUMN reminders, DROP COLUMN escalated,"
-		  " DROP COLUMN expiry_warned; DELETE FROM schema_version WHERE version = 2"
+		  " DROP COLUMN expiry_warned; DROP TABLE slack_messages;"
+		  " DELETE FROM schema_version WHERE version >= 2"
 		: "ALTER TABLE requests DROP COLUMN reminders;"
 		  "ALTER TABLE requests DROP COLUMN escalated;"
-		  "ALTER TABLE requests DROP COLUMN expiry_warned; PRAGMA user_version = 3"));
+		  "ALTER TABLE requests DROP COLUMN expiry_warned;"
+		  "DROP TABLE slack_messages; PRAGMA user_version = 3"));
 	assert_int_equal(store_open(url, NULL, &st, err, sizeof(err)), JG_OK);
 	assert_int_equal(store_request_get(st, id, &got), JG_OK);
 	assert_string_equal(got.requester, "alice");
