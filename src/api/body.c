@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/jsonfast.h"
+
 static const char *type_name(enum field_type t)
 {
 	switch (t) {
@@ -40,7 +42,8 @@ int body_parse(const char *buf, size_t len, const struct field_spec *spec,
 	}
 	if (len == 0) {
 		o = json_object();
-	} else {
+	} else if ((o = jsonfast_parse(buf, len)) == NULL) {
+		/* not a plain body: the general parser, with its messages */
 		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
 			       &jerr);
 		if (o == NULL) {
