@@ -42,6 +42,7 @@ struct conn {
 	/* the answer to send once the engine is done */
 	int status;
 	json_t *resp;
+	char *resp_text; /* or the answer already as JSON text (owned) */
 	int64_t retry_after_s; /* > 0: sent as Retry-After */
 	/* engine work */
 	struct engine_cmd cmd;
@@ -54,6 +55,11 @@ struct conn {
 
 /* Sets the answer (resp stolen). */
 void conn_reply(struct conn *c, int status, json_t *resp);
+/* Sets the answer as JSON text already formatted (text stolen; NULL is
+ * out of memory and answers 500): for hot paths whose answer holds no
+ * outside input, where building a json_t only to dump it costs more than
+ * the work itself. */
+void conn_reply_text(struct conn *c, int status, char *text);
 /* Sets an error answer in the design's shape. */
 void conn_error(struct conn *c, int status, const char *code, const char *fmt,
 		...) JG_PRINTF(4, 5);

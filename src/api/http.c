@@ -36,8 +36,20 @@ struct api {
 void conn_reply(struct conn *c, int status, json_t *resp)
 {
 	json_decref(c->resp);
+	free(c->resp_text);
+	c->resp_text = NULL;
 	c->status = status;
 	c->resp = resp;
+}
+
+void conn_reply_text(struct conn *c, int status, char *text)
+{
+	if (text == NULL) {
+		conn_fail(c, JG_ERR_NOMEM, NULL);
+		return;
+	}
+	conn_reply(c, status, NULL);
+	c->resp_text = text;
 }
 
 void conn_error(struct conn *c, int status, const char *code, const char *fmt, ...)
@@ -432,20 +444,22 @@ static enum MHD_Result send_answer(struct conn *c, const char *url)
 	char *text;
 	int status = c->status;
 
-	if (c->resp == NULL && strcmp(url, "/v1/audit/export") == 0 && c->authed) {
+	if (c->resp == NULL && c->resp_text == NULL && strcmp(url, "/v1/audit/export") == 0 &&
+	    c->authed) {
 		r = audit_export_response(c);
 		status = 200;
-	} else if (c->resp == NULL && c->stream != NULL) {
+	} else if (c->resp == NULL && c->resp_text == NULL && c->stream != NULL) {
 		r = events_response(c);
 		status = 200;
 	} else if (c->html_page && c->resp != NULL && c->status >= 400) {
 		r = weblogin_error_response(c);
 	} else {
-		if (c->resp == NULL) {
+		if (c->resp == NULL && c->resp_text == NULL) {
 			c->status = 500;
 			c->resp = render_error("internal", "no answer");
 		}
-		text = json_dumps(c->resp, JSON_COMPACT);
+		text = c->resp_text ? c->resp_text : json_dumps(c->resp, JSON_COMPACT);
+		c->resp_text = NULL; /* the response owns it now */
 		if (text == NULL)
 			return MHD_NO;
 		status = c->status;
@@ -575,6 +589,7 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	json_decref(c->cmd.event);
 	json_decref(c->args);
 	json_decref(c->resp);
+	free(c->resp_text);
 	free(c->body);
 	free(c->set_cookie);
 	free(c->location);

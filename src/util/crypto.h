@@ -2,6 +2,7 @@
 #ifndef JG_UTIL_CRYPTO_H
 #define JG_UTIL_CRYPTO_H
 
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,9 @@
 #define SHA256_LEN 32
 #define SHA256_HEX_LEN 64
 
+/* SHA-256, fetched from the default provider once per process (NULL only
+ * when that failed); shared so that hot paths do not fetch it per call. */
+const EVP_MD *crypto_sha256_md(void);
 void crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* Lowercase hex of SHA-256(data) into out (65 bytes with NUL). */
 void crypto_sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1]);
