@@ -1,22 +1,23 @@
 #include "identity/jwt.h"
 
 #include <math.h>
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/rsa.h>
-#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "identity/b64url.h"
+#include "util/crypto.h"
+#include "util/jsonfast.h"
 #include "util/text.h"
 
 #define JWT_HEADER_MAX 4096 /* decoded bytes of the protected header */
 #define NUMERICDATE_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+#define ECDSA_DER_MAX (2 + 2 * (3 + 32)) /* P-256: SEQUENCE of two INTEGERs */
 
 /* Header members that bring their own key or point at one: keys only ever
  * come from the configured JWKS. */
@@ -43,40 +44,39 @@ static void info_from(char *dst, size_t cap, json_t *obj, const char *name)
 		text_copy_printable(dst, cap, json_string_value(v));
 }
 
-/* ES256 signatures are raw r||s; OpenSSL verifies DER. */
-static int ecdsa_raw_to_der(const uint8_t *sig, size_t siglen, uint8_t **der,
-			    int *derlen)
+/* One DER INTEGER (minimal: leading zero bytes dropped, one 0x00 added
+ * when the top bit is set) of the big-endian n bytes at v; returns the
+ * bytes written to out (at most n + 3). */
+static size_t der_integer(const uint8_t *v, size_t n, uint8_t *out)
 {
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, (int)siglen / 2, NULL);
-	BIGNUM *s = BN_bin2bn(sig + siglen / 2, (int)siglen / 2, NULL);
-	int rc = JG_ERR_CRYPTO;
+	size_t o = 0;
 
-	*der = NULL;
-	if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s))
-		goto out;
-	r = s = NULL; /* owned by es now */
-	*derlen = i2d_ECDSA_SIG(es, der);
-	if (*derlen <= 0) {
-		*der = NULL;
-		goto out;
+	while (n > 1 && v[0] == 0) {
+		v++;
+		n--;
 	}
-	rc = JG_OK;
-out:
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
-	return rc;
+	out[o++] = 0x02;
+	out[o++] = (uint8_t)(n + (v[0] & 0x80 ? 1 : 0));
+	if (v[0] & 0x80)
+		out[o++] = 0x00;
+	memcpy(out + o, v, n);
+	return o + n;
 }
 
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-/* Fetched once: looking the digest up by name on every verification costs
- * a provider query each time. */
-static void sha256_fetch(void)
+/* ES256 signatures are raw r||s (64 bytes); OpenSSL verifies the DER
+ * ECDSA-Sig-Value.  Written here directly (a SEQUENCE of two INTEGERs,
+ * at most 72 bytes, so every length is short-form) instead of through
+ * ECDSA_SIG and two BIGNUMs, which cost four allocations per token. */
+static size_t ecdsa_raw_to_der(const uint8_t *sig, size_t siglen,
+			       uint8_t der[ECDSA_DER_MAX])
 {
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	size_t half = siglen / 2, o = 2;
+
+	o += der_integer(sig, half, der + o);
+	o += der_integer(sig + half, half, der + o);
+	der[0] = 0x30;
+	der[1] = (uint8_t)(o - 2);
+	return o;
 }
 
 int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
@@ -85,21 +85,20 @@ int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 {
 	EVP_MD_CTX *mctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
-	uint8_t *der = NULL;
-	int derlen = 0, rc = JG_ERR_CRYPTO;
+	uint8_t der[ECDSA_DER_MAX];
+	int rc = JG_ERR_CRYPTO;
 	const EVP_MD *md = NULL;
 
 	if (!key || !(key->algs & (unsigned)alg) || siglen != key->sig_len)
 		return JG_ERR_CRYPTO;
 	if (alg == JWS_ES256) {
-		if (ecdsa_raw_to_der(sig, siglen, &der, &derlen) != JG_OK)
+		if (siglen != 64)
 			return JG_ERR_CRYPTO;
+		siglen = ecdsa_raw_to_der(sig, siglen, der);
 		sig = der;
-		siglen = (size_t)derlen;
 	}
 	if (alg != JWS_EDDSA) {
-		pthread_once(&sha256_once, sha256_fetch);
-		md = sha256_md;
+		md = crypto_sha256_md(); /* fetched once, not per token */
 		if (!md)
 			goto out;
 	}
@@ -130,7 +129,6 @@ int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 		rc = JG_OK;
 out:
 	EVP_MD_CTX_free(mctx);
-	OPENSSL_free(der);
 	return rc;
 }
 
@@ -200,15 +198,21 @@ static int check_claims(json_t *claims, const struct jwt_rules *rules,
 	if (now_s >= exp + rules->leeway_s)
 		return refuse(res, JG_ERR_AUTH, "token expired (exp %lld, now %lld)",
 			      (long long)exp, (long long)now_s);
+	/* refused while now_s + leeway < nbf or iat > now_s + leeway */
+	res->valid_from_s = INT64_MIN;
 	r = numeric_date(claims, "nbf", &nbf);
 	if (r < 0)
 		return refuse(res, JG_ERR_AUTH, "nbf is not a valid NumericDate");
+	if (r > 0)
+		res->valid_from_s = nbf - rules->leeway_s;
 	if (r > 0 && now_s + rules->leeway_s < nbf)
 		return refuse(res, JG_ERR_AUTH, "token not valid yet (nbf %lld, now %lld)",
 			      (long long)nbf, (long long)now_s);
 	r = numeric_date(claims, "iat", &iat);
 	if (r < 0)
 		return refuse(res, JG_ERR_AUTH, "iat is not a valid NumericDate");
+	if (r > 0 && iat - rules->leeway_s > res->valid_from_s)
+		res->valid_from_s = iat - rules->leeway_s;
 	if (r > 0 && iat > now_s + rules->leeway_s)
 		return refuse(res, JG_ERR_AUTH, "token issued in the future (iat %lld, now %lld)",
 			      (long long)iat, (long long)now_s);
@@ -308,7 +312,7 @@ int jwt_verify(const char *token, size_t len, const struct jwks *keys,
 		rc = refuse(res, JG_ERR_AUTH, "header is not strict base64url");
 		goto out;
 	}
-	res->header = json_loadb((const char *)hbuf, hlen, JSON_REJECT_DUPLICATES, &jerr);
+	res->header = jsonfast_load((const char *)hbuf, hlen, &jerr);
 	if (!json_is_object(res->header)) {
 		rc = refuse(res, JG_ERR_AUTH,
 			    "header is not a JSON object without duplicate keys");
@@ -325,7 +329,7 @@ int jwt_verify(const char *token, size_t len, const struct jwks *keys,
 		rc = refuse(res, JG_ERR_AUTH, "payload is not strict base64url");
 		goto out;
 	}
-	res->claims = json_loadb((const char *)pbuf, plen, JSON_REJECT_DUPLICATES, &jerr);
+	res->claims = jsonfast_load((const char *)pbuf, plen, &jerr);
 	if (!json_is_object(res->claims)) {
 		json_decref(res->claims);
 		res->claims = NULL;

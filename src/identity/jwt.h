@@ -37,6 +37,10 @@ struct jwt_result {
 	json_t *header;  /* owned */
 	json_t *claims;  /* owned; NULL with signature_only and a non-JSON payload */
 	int64_t exp_s;   /* 0 with signature_only */
+	/* the earliest now_s at which nbf and iat pass (INT64_MIN when the
+	 * token has neither): with exp_s + leeway, the whole window in which
+	 * the time rules accept this token, for a cache of verified tokens */
+	int64_t valid_from_s;
 	char reason[JWT_REASON_MAX]; /* why it was refused; "" on success */
 	struct jwt_info info;
 };

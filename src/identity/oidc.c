@@ -20,7 +20,11 @@
 struct cache_slot {
 	bool used;
 	uint8_t hash[SHA256_LEN]; /* of the token: the token itself is not kept */
-	int64_t valid_until_s;
+	/* served only while valid_from_s <= now < valid_until_s: the window in
+	 * which the full check's time rules (nbf, iat, exp, leeway) accept
+	 * it, so a cache hit never accepts what verifying again would refuse
+	 * (also when the clock steps back) */
+	int64_t valid_from_s, valid_until_s;
 	struct oidc_identity id;
 };
 
@@ -487,6 +491,14 @@ static size_t slot_of(const uint8_t hash[SHA256_LEN])
 	       OIDC_CACHE_SLOTS;
 }
 
+size_t oidc_cache_slot(const char *token)
+{
+	uint8_t hash[SHA256_LEN];
+
+	crypto_sha256(token, strnlen(token, JWT_TOKEN_MAX + 1), hash);
+	return slot_of(hash);
+}
+
 static bool cache_get(struct oidc *o, const uint8_t hash[SHA256_LEN], int64_t now_s,
 		      struct oidc_identity *out)
 {
@@ -496,14 +508,15 @@ static bool cache_get(struct oidc *o, const uint8_t hash[SHA256_LEN], int64_t no
 	pthread_mutex_lock(&o->mu);
 	s = &o->cache[slot_of(hash)];
 	if (s->used && crypto_ct_equal(s->hash, hash, SHA256_LEN) &&
-	    now_s < s->valid_until_s)
+	    now_s >= s->valid_from_s && now_s < s->valid_until_s)
 		hit = identity_copy(&s->id, out) == JG_OK;
 	pthread_mutex_unlock(&o->mu);
 	return hit;
 }
 
 static void cache_put(struct oidc *o, const uint8_t hash[SHA256_LEN],
-		      uint64_t generation, const struct oidc_identity *id)
+		      uint64_t generation, int64_t valid_from_s,
+		      const struct oidc_identity *id)
 {
 	struct cache_slot *s;
 
@@ -515,6 +528,7 @@ static void cache_put(struct oidc *o, const uint8_t hash[SHA256_LEN],
 			identity_free_fields(&s->id);
 		s->used = identity_copy(id, &s->id) == JG_OK;
 		memcpy(s->hash, hash, SHA256_LEN);
+		s->valid_from_s = valid_from_s;
 		s->valid_until_s = id->exp_s + o->leeway_s;
 	}
 	pthread_mutex_unlock(&o->mu);
@@ -590,7 +604,7 @@ int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
 		fill_failure(fail, &res, reason);
 		goto out;
 	}
-	cache_put(o, hash, gen, out);
+	cache_put(o, hash, gen, res.valid_from_s, out);
 out:
 	jwt_result_clear(&res);
 	return rc;

@@ -72,6 +72,11 @@ int oidc_new(const struct oidc_cfg *cfg, const struct oidc_store_hooks *hooks,
 int oidc_authenticate(struct oidc *o, const char *token, int64_t now_s,
 		      struct oidc_identity *out, struct oidc_failure *fail) JG_WUR;
 
+/* The verified-token cache slot token would occupy (for tests that make
+ * two tokens share one: a slot is only served to the token whose whole
+ * SHA-256 it holds, compared in constant time). */
+size_t oidc_cache_slot(const char *token);
+
 /* Verifies the ID token of a browser sign-in (design section 10): signed
  * by the issuer's keys, aud holding client_id, nonce equal to the one the
  * sign-in sent; subject and groups mapped as for API tokens.  May fetch

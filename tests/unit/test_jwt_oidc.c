@@ -263,6 +263,90 @@ static void test_rotation_refetch_and_rate_limit(void **state)
 	free(tok_x);
 }
 
+/* The verified-token cache never accepts what verifying again would
+ * refuse: not a token that differs in one byte of its signature (another
+ * hash), not one that shares the cached token's slot (the whole hash is
+ * compared, in constant time), not outside the nbf/iat/exp window even
+ * when the clock steps back, and not a token signed by another key. */
+static void test_cache_never_widens(void **state)
+{
+	struct oidc_cfg c = cfg();
+	struct oidc *o = NULL;
+	struct oidc_identity id;
+	struct oidc_failure f;
+	int64_t t = now_s();
+	char *tok = token(key_a, "A", NULL), *forged, *late, *other;
+	EVP_PKEY *key_c;
+	char iat[64];
+	size_t len = strlen(tok), tries = 0;
+
+	(void)state;
+	set_keys(key_a, "A", NULL, NULL);
+	assert_int_equal(oidc_new(&c, &hooks, &o), 0);
+	assert_int_equal(oidc_authenticate(o, tok, t, &id, &f), 0);
+	oidc_identity_clear(&id);
+	assert_int_equal(oidc_authenticate(o, tok, t, &id, &f), 0); /* cached */
+	oidc_identity_clear(&id);
+
+	/* one signature character changed: refused */
+	forged = strdup(tok);
+	forged[len - 2] = forged[len - 2] == 'A' ? 'B' : 'A';
+	assert_int_not_equal(oidc_authenticate(o, forged, t, &id, &f), 0);
+	assert_non_null(strstr(f.reason, "signature"));
+
+	/* a forgery in the very slot the good token is cached in: found by
+	 * changing signature characters until the slots meet */
+	do {
+		static const char b64[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+		memcpy(forged, tok, len);
+		forged[len - 3 - (tries / 64) % 40] = b64[tries % 64];
+		forged[len - 45] = b64[(tries / 2560) % 64];
+		tries++;
+	} while ((strcmp(forged, tok) == 0 || oidc_cache_slot(forged) != oidc_cache_slot(tok)) &&
+		 tries < 1000000);
+	assert_int_equal(oidc_cache_slot(forged), oidc_cache_slot(tok));
+	assert_int_not_equal(oidc_authenticate(o, forged, t, &id, &f), 0);
+	assert_non_null(strstr(f.reason, "signature"));
+	/* and the good token is still served */
+	assert_int_equal(oidc_authenticate(o, tok, t, &id, &f), 0);
+	oidc_identity_clear(&id);
+
+	/* the same claims under kid A, signed by another P-256 key */
+	key_c = tk_keygen("EC", 0);
+	other = token(key_c, "A", NULL);
+	assert_int_not_equal(oidc_authenticate(o, other, t, &id, &f), 0);
+	assert_non_null(strstr(f.reason, "signature"));
+
+	/* issued 300 s ahead: verified and cached once the clock is there,
+	 * refused from the cache when the clock steps back past iat - leeway
+	 * (leeway 60) */
+	snprintf(iat, sizeof(iat), "\"iat\":%lld", (long long)t + 300);
+	late = token(key_a, "A", iat);
+	assert_int_not_equal(oidc_authenticate(o, late, t, &id, &f), 0);
+	assert_non_null(strstr(f.reason, "future"));
+	assert_int_equal(oidc_authenticate(o, late, t + 300, &id, &f), 0);
+	oidc_identity_clear(&id);
+	assert_int_equal(oidc_authenticate(o, late, t + 240, &id, &f), 0); /* within leeway */
+	oidc_identity_clear(&id);
+	assert_int_not_equal(oidc_authenticate(o, late, t + 239, &id, &f), 0);
+	assert_non_null(strstr(f.reason, "future"));
+
+	/* expiry: exp is token time + 600 (t + 600, or a second or two
+	 * later), leeway 60: served from the cache before, refused after */
+	assert_int_equal(oidc_authenticate(o, tok, t + 659, &id, &f), 0);
+	oidc_identity_clear(&id);
+	assert_int_not_equal(oidc_authenticate(o, tok, t + 663, &id, &f), 0);
+	assert_non_null(strstr(f.reason, "expired"));
+	oidc_free(o);
+	free(tok);
+	free(forged);
+	free(late);
+	free(other);
+	EVP_PKEY_free(key_c);
+}
+
 static void test_idp_down_uses_saved_keys(void **state)
 {
 	struct oidc_cfg c = cfg();
@@ -373,6 +457,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_authenticate_and_save),
 		cmocka_unit_test(test_rotation_refetch_and_rate_limit),
+		cmocka_unit_test(test_cache_never_widens),
 		cmocka_unit_test(test_idp_down_uses_saved_keys),
 		cmocka_unit_test(test_idp_down_without_saved_keys),
 		cmocka_unit_test(test_failure_fields_and_mapping),
