@@ -1,14 +1,21 @@
 /* Verifications per second of jwt_verify for RS256, PS256, ES256 and EdDSA
- * (full path: base64url, JSON, header rules, signature, claims), and of
+ * (full path: base64url, JSON, header rules, signature, claims), of the
+ * bare primitive `openssl speed` times (raw-ALG), and of
  * oidc_authenticate's cached path.  Built by bench/jwt.sh against
- * build/libjitgate_lib.a.  Prints "ALG N/s" lines. */
+ * build/libjitgate_lib.a.  Prints "ALG N/s" lines.
+ *
+ * Rates are per second of this thread's user CPU time, which is what
+ * `openssl speed` divides by too (unless -elapsed): on a machine shared
+ * with other work, wall time would charge us for the time others ran. */
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "identity/b64url.h"
@@ -16,7 +23,6 @@
 #include "identity/jwt.h"
 #include "identity/oidc.h"
 #include "util/log.h"
-#include "util/timeutil.h"
 
 /* nothing listens there: oidc_new falls back to the stored key set */
 #define ISS "http://127.0.0.1:1"
@@ -145,34 +151,117 @@ static char *sign_token(EVP_PKEY *k, const char *alg, const char *kid)
 	return tok;
 }
 
-static double rate(const char *tok, struct jwks *keys, double seconds)
+/* What `openssl speed` times for the same key: one prepared context, a
+ * short message (36 bytes for RSA, 20 for ECDSA and EdDSA), the bare
+ * primitive.  Run in this process next to jwt_verify as a second baseline
+ * that the machine's load hits the same way. */
+struct raw {
+	EVP_PKEY_CTX *pctx;
+	EVP_MD_CTX *mctx; /* EdDSA */
+	unsigned char sig[512], msg[36];
+	size_t siglen, msglen;
+};
+
+static void raw_setup(struct raw *w, EVP_PKEY *k)
+{
+	memset(w, 0, sizeof(*w));
+	memset(w->msg, 0x5a, sizeof(w->msg));
+	w->siglen = sizeof(w->sig);
+	if (EVP_PKEY_is_a(k, "ED25519")) {
+		EVP_MD_CTX *s = EVP_MD_CTX_new();
+
+		w->msglen = 20;
+		w->mctx = EVP_MD_CTX_new();
+		if (EVP_DigestSignInit_ex(s, NULL, NULL, NULL, NULL, k, NULL) != 1 ||
+		    EVP_DigestSign(s, w->sig, &w->siglen, w->msg, w->msglen) != 1 ||
+		    EVP_DigestVerifyInit_ex(w->mctx, NULL, NULL, NULL, NULL, k, NULL) != 1)
+			abort();
+		EVP_MD_CTX_free(s);
+		return;
+	}
+	{
+		EVP_PKEY_CTX *s = EVP_PKEY_CTX_new(k, NULL);
+
+		w->msglen = EVP_PKEY_is_a(k, "RSA") ? 36 : 20;
+		w->pctx = EVP_PKEY_CTX_new(k, NULL);
+		if (EVP_PKEY_sign_init(s) != 1 ||
+		    EVP_PKEY_sign(s, w->sig, &w->siglen, w->msg, w->msglen) != 1 ||
+		    EVP_PKEY_verify_init(w->pctx) != 1)
+			abort();
+		EVP_PKEY_CTX_free(s);
+	}
+}
+
+__attribute__((noinline)) static void raw_verify(struct raw *w)
+{
+	int ok = w->mctx ? EVP_DigestVerify(w->mctx, w->sig, w->siglen, w->msg, w->msglen)
+			 : EVP_PKEY_verify(w->pctx, w->sig, w->siglen, w->msg, w->msglen);
+
+	if (ok != 1) {
+		fprintf(stderr, "raw verify failed\n");
+		exit(1);
+	}
+}
+
+static void raw_clear(struct raw *w)
+{
+	EVP_PKEY_CTX_free(w->pctx);
+	EVP_MD_CTX_free(w->mctx);
+}
+
+__attribute__((noinline)) static void verify_once(const char *tok, struct jwks *keys, int64_t t)
 {
 	static const char *const aud[] = {"jitgate"};
 	struct jwt_rules r = {.algs = JWS_ALG_ALL, .issuer = ISS,
 			      .audiences = aud, .naudiences = 1, .leeway_s = 60};
-	int64_t start = time_mono_ns(), end = start + (int64_t)(seconds * 1e9), now;
+	struct jwt_result res;
+
+	if (jwt_verify(tok, strlen(tok), keys, &r, t, &res) != 0) {
+		fprintf(stderr, "verify failed: %s\n", res.reason);
+		exit(1);
+	}
+	jwt_result_clear(&res);
+}
+
+/* User CPU seconds of this thread. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+}
+
+/* Verifications per second of tok (or of the raw primitive when w is set)
+ * over about `seconds`. */
+static double rate(const char *tok, struct jwks *keys, struct raw *w, double seconds)
+{
+	double start = cpu_s(), now;
 	long n = 0;
 	int64_t t = (int64_t)time(NULL);
 
 	do {
 		for (int i = 0; i < 64; i++) {
-			struct jwt_result res;
-
-			if (jwt_verify(tok, strlen(tok), keys, &r, t, &res) != 0) {
-				fprintf(stderr, "verify failed: %s\n", res.reason);
-				exit(1);
-			}
-			jwt_result_clear(&res);
+			if (w)
+				raw_verify(w);
+			else
+				verify_once(tok, keys, t);
 		}
 		n += 64;
-		now = time_mono_ns();
-	} while (now < end);
-	return (double)n / ((double)(now - start) / 1e9);
+		now = cpu_s();
+	} while (now - start < seconds);
+	return (double)n / (now - start);
 }
 
+/* jwt_bench SECONDS [ALG...]     rates of jwt_verify and of the raw
+ *                                primitive ("raw-ALG"), alternating, then
+ *                                the cached path (when no ALG is named)
+ * jwt_bench --count N NAME       exactly N verifications of NAME (an ALG,
+ *                                "raw-ALG"), no timing: for callgrind */
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 3.0;
+	bool count_mode = argc > 3 && strcmp(argv[1], "--count") == 0;
+	double secs = !count_mode && argc > 1 ? atof(argv[1]) : 3.0;
 	EVP_PKEY *rsa = keygen("RSA"), *ec = keygen("EC"), *ed = keygen("ED25519");
 	char *j1 = jwk_of(rsa, "r"), *j2 = jwk_of(ec, "e"), *j3 = jwk_of(ed, "d");
 	char doc[8192];
@@ -187,12 +276,43 @@ int main(int argc, char **argv)
 	if (jwks_parse(doc, strlen(doc), false, NULL, NULL, &keys) != 0 || jwks_count(keys) != 3)
 		abort();
 	for (size_t i = 0; i < 4; i++) {
-		char *tok = sign_token(cases[i].k, cases[i].alg, cases[i].kid);
+		const char *name = count_mode ? argv[3] : NULL;
+		bool raw_only = false, wanted = !count_mode && argc <= 2;
+		char *tok;
+		struct raw w;
 
-		printf("%s %.0f/s\n", cases[i].alg, rate(tok, keys, secs));
+		if (name && strncmp(name, "raw-", 4) == 0) {
+			raw_only = true;
+			name += 4;
+		}
+		for (int j = 2; !count_mode && j < argc; j++)
+			wanted = wanted || strcmp(argv[j], cases[i].alg) == 0;
+		if (name ? strcmp(name, cases[i].alg) != 0 : !wanted)
+			continue;
+		tok = sign_token(cases[i].k, cases[i].alg, cases[i].kid);
+		raw_setup(&w, cases[i].k);
+		if (count_mode) {
+			long n = atol(argv[2]);
+			int64_t t = (int64_t)time(NULL);
+
+			for (long k = 0; k < n; k++) {
+				if (raw_only)
+					raw_verify(&w);
+				else
+					verify_once(tok, keys, t);
+			}
+			printf("%s%s %ld verifications\n", raw_only ? "raw-" : "",
+			       cases[i].alg, n);
+		} else {
+			printf("%s %.0f/s\n", cases[i].alg, rate(tok, keys, NULL, secs));
+			printf("raw-%s %.0f/s\n", cases[i].alg, rate(NULL, NULL, &w, secs));
+		}
 		fflush(stdout);
+		raw_clear(&w);
 		free(tok);
 	}
+	if (count_mode || argc > 2)
+		return 0;
 	{
 		/* the cached path of oidc_authenticate: same token again */
 		char *aud[] = {"jitgate"};
@@ -201,15 +321,14 @@ int main(int argc, char **argv)
 		struct oidc_store_hooks hooks = {NULL, load_jwks, save_jwks};
 		struct oidc *o = NULL;
 		char *tok = sign_token(rsa, "RS256", "r");
-		int64_t start, end, now;
+		double start, now;
 		long n = 0;
 
 		stored_jwks = doc;
 		log_set_level(LOG_LVL_ERROR);
 		if (oidc_new(&cfg, &hooks, &o) != 0)
 			abort();
-		start = time_mono_ns();
-		end = start + (int64_t)(secs * 1e9);
+		start = cpu_s();
 		do {
 			for (int i = 0; i < 256; i++) {
 				struct oidc_identity id;
@@ -222,9 +341,9 @@ int main(int argc, char **argv)
 				oidc_identity_clear(&id);
 			}
 			n += 256;
-			now = time_mono_ns();
-		} while (now < end);
-		printf("cached %.0f/s\n", (double)n / ((double)(now - start) / 1e9));
+			now = cpu_s();
+		} while (now - start < secs);
+		printf("cached %.0f/s\n", (double)n / (now - start));
 		free(tok);
 		oidc_free(o);
 	}
