@@ -87,9 +87,15 @@ curl -fsS -o /dev/null "http://127.0.0.1:$NGX_PORT/" || bench_die "nginx did not
 # Nanoseconds of CPU run by PID and its children (nginx's workers), all
 # threads: the first field of every /proc/P/task/T/schedstat.
 cpu_ns() {
-	local pids=$1 p t total=0 v
-	for p in $(awk -v root="$1" '$4 == root { print $1 }' /proc/[0-9]*/stat 2>/dev/null); do
-		pids="$pids $p"
+	local root=$1 pids=$1 p t total=0 v
+	local f line rest
+	# children by the ppid field of /proc/*/stat (after the ")" of comm);
+	# processes that end meanwhile are skipped
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$f" || continue
+		rest=${line##*) }
+		set -- $rest
+		[ "$2" = "$root" ] && pids="$pids ${f//[^0-9]/}"
 	done
 	for p in $pids; do
 		for t in /proc/"$p"/task/*/schedstat; do
