@@ -50,12 +50,14 @@ bench_token() {
 }
 
 # bench_start_jitgate CONFIG PORT: starts the daemon, waits for /readyz.
+# JG_WRAP: a command to run it under (e.g. valgrind --tool=callgrind ...).
 bench_start_jitgate() {
 	local cfg=$1 port=$2 i
-	"$BENCH_BUILD/jitgate" serve -c "$cfg" >"$BENCH_DIR/jitgate.log" 2>&1 &
+	# shellcheck disable=SC2086 # JG_WRAP is a command line
+	${JG_WRAP:-} "$BENCH_BUILD/jitgate" serve -c "$cfg" >"$BENCH_DIR/jitgate.log" 2>&1 &
 	BENCH_PIDS+=($!)
 	JITGATE_PID=$!
-	for i in $(seq 1 200); do
+	for i in $(seq 1 $([ -n "${JG_WRAP:-}" ] && echo 2400 || echo 200)); do
 		if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then
 			return 0
 		fi

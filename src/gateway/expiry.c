@@ -24,6 +24,8 @@
 #include "util/timeutil.h"
 #include "util/vec.h"
 
+#define EXPIRY_BATCH 256 /* sessions cut together, FATALs first */
+
 struct expiry_slot {
 	int64_t at_ms;
 	struct session *s;
@@ -116,13 +118,18 @@ static void fired(evutil_socket_t fd, short what, void *arg)
 		log_warn("gateway", "timerfd read: %s", strerror(errno));
 	x->armed_ms = 0;
 	now = time_now_ms();
-	/* every session due now, each taken off before it is told: it may
-	 * move onto another grant (and come back in) or close */
+	/* every session due now, taken off in batches before they are told
+	 * (a batch sends all its FATALs before the bookkeeping of any): a
+	 * session may move onto another grant (and come back in) or close */
 	while (x->n > 0 && x->v[0].at_ms <= now) {
-		struct session *s = x->v[0].s;
+		struct session *due[EXPIRY_BATCH];
+		size_t k = 0;
 
-		expiry_remove(x, s);
-		session_expired(s);
+		while (k < EXPIRY_BATCH && x->n > 0 && x->v[0].at_ms <= now) {
+			due[k] = x->v[0].s;
+			expiry_remove(x, due[k++]);
+		}
+		session_expired(due, k);
 	}
 	arm(x);
 }

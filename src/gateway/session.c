@@ -320,16 +320,26 @@ static void session_flush_now(struct bufferevent *bev, bool tls)
 /* Sends the client a FATAL and closes both sides.  Only valid where the
  * client stream sits on a message boundary (everything before relay, or
  * relay with the s2c framer at a boundary). */
-void session_fatal(struct session *s, const char *sqlstate,
-			  const char *msg, const char *why)
+/* Queues the FATAL (once) and writes it at once to a plain socket. */
+static void fatal_send(struct session *s, const char *sqlstate,
+		       const char *msg)
 {
-	if (s->state == SS_CLOSED)
+	if (s->fatal_sent)
 		return;
+	s->fatal_sent = true;
 	if (s->cbev &&
 	    pgproto_put_error(bufferevent_get_output(s->cbev), false, "FATAL",
 			      sqlstate, msg) != 0)
 		log_warn(s->tag, "cannot queue FATAL");
 	session_flush_now(s->cbev, s->c_tls);
+}
+
+void session_fatal(struct session *s, const char *sqlstate,
+			  const char *msg, const char *why)
+{
+	if (s->state == SS_CLOSED)
+		return;
+	fatal_send(s, sqlstate, msg);
 	/* A statement still running upstream would go on after the cut (the
 	 * backend reads no Terminate while it executes): cancel it. */
 	if (s->state >= SS_RELAY && s->c2s.ncounted > s->s2c.ncounted)
@@ -417,17 +427,22 @@ static void timeout_fired(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void session_cut(struct session *s, const char *why, const char *msg)
+/* A FATAL now would not land inside a server message. */
+static bool cut_at_boundary(const struct session *s)
+{
+	return s->state != SS_RELAY || pgproto_framer_at_boundary(&s->s2c);
+}
+
+/* The cut that cut_begin prepared: the FATAL (unless sent already) and the
+ * close, or, mid server message, the rest of that message first. */
+static void session_cut(struct session *s)
 {
 	struct timeval tv = {SESSION_CUT_GRACE_MS / 1000,
 			     (SESSION_CUT_GRACE_MS % 1000) * 1000};
 
-	snprintf(s->cut_sqlstate, sizeof(s->cut_sqlstate), "57P01");
-	snprintf(s->cut_why, sizeof(s->cut_why), "%s", why);
-	snprintf(s->cut_msg, sizeof(s->cut_msg), "%s", msg);
 	log_info(s->tag, "cutting session of %s on %s as %s: %s", s->subject,
-		 s->resource, s->role, why);
-	if (s->state != SS_RELAY || pgproto_framer_at_boundary(&s->s2c)) {
+		 s->resource, s->role, s->cut_why);
+	if (cut_at_boundary(s)) {
 		cut_now(s);
 		return;
 	}
@@ -497,44 +512,69 @@ static bool regrant(struct session *s, int64_t ended_id)
 	return arm_deadline(s) == 0;
 }
 
-static void end_of_grant(struct session *s, const char *why)
+/* The grant of s ended: false when s goes on (another grant covers it,
+ * or it is being cut already).  Else the cut is prepared and, when it can
+ * go at once (a plain client at a message boundary), the FATAL is on the
+ * client's socket before this returns. */
+static bool cut_begin(struct session *s, const char *why)
 {
-	char msg[320];
-
-	if (s->state == SS_CUTTING || regrant(s, s->grant.request_id))
-		return;
-	format_cut(s, why, msg, sizeof(msg));
-	session_cut(s, why, msg);
+	if (s->state == SS_CUTTING || s->state == SS_CLOSED ||
+	    regrant(s, s->grant.request_id))
+		return false;
+	snprintf(s->cut_sqlstate, sizeof(s->cut_sqlstate), "57P01");
+	snprintf(s->cut_why, sizeof(s->cut_why), "%s", why);
+	format_cut(s, why, s->cut_msg, sizeof(s->cut_msg));
+	if (!s->c_tls && cut_at_boundary(s))
+		fatal_send(s, s->cut_sqlstate, s->cut_msg);
+	return true;
 }
 
-void session_expired(struct session *s)
+/* Ends the grant of each of ss[0..n), in two passes: every FATAL that can
+ * go at once is on its socket before any session's bookkeeping (the
+ * session.ended event, log lines, closing both connections), so that the
+ * last of many sessions cut together does not wait for the bookkeeping
+ * of all the others. */
+static void end_of_grants(struct session **ss, size_t n, const char *why)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!cut_begin(ss[i], why))
+			ss[i] = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (ss[i])
+			session_cut(ss[i]);
+}
+
+void session_expired(struct session **ss, size_t n)
 {
 	/* the engine's expiry may not have reached the index yet: a grant
 	 * past its expires_at no longer counts, whatever find_grant says */
-	end_of_grant(s, "expired");
+	end_of_grants(ss, n, "expired");
 }
 
 void session_grant_ended(struct gw_ctx *gw, int64_t request_id,
 			 const char *why)
 {
 	struct registry_link *links[256];
+	struct session *ss[256];
 	size_t n;
 
 	/* cutting unlinks, so take batches until none is left; sessions that
 	 * moved to another grant are relinked under another key */
 	do {
+		size_t m = 0;
+
 		n = registry_find(gw->by_request, request_id, links, 256);
 		for (size_t i = 0; i < n && i < 256; i++) {
 			struct session *s = (struct session *)(void *)
 				((char *)links[i] -
 				 offsetof(struct session, by_request));
 
-			if (s->state == SS_CUTTING) {
+			if (s->state == SS_CUTTING)
 				registry_remove(&s->by_request);
-				continue;
-			}
-			end_of_grant(s, why);
+			else
+				ss[m++] = s;
 		}
+		end_of_grants(ss, m, why);
 	} while (n > 256);
 }
 

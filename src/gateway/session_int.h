@@ -48,6 +48,7 @@ struct session {
 	bool audit_failed;        /* an event could not be made: fail closed */
 	bool preauth;             /* counted in gw->preauth_by_addr */
 	bool ssl_seen, gssenc_seen; /* one of each per connection */
+	bool fatal_sent;          /* the FATAL is queued: one per session */
 	struct connlimit_addr addr;
 	char peer[INET6_ADDRSTRLEN + 8];
 
@@ -128,9 +129,9 @@ void upstream_connected(struct session *s);
 void upstream_fail(struct session *s, const char *what);
 int upstream_login_msgs(struct session *s);
 void upstream_start_tls(struct session *s);
-/* The grant's expires_at has come (expiry.c): cut the session unless
- * another grant covers it. */
-void session_expired(struct session *s);
+/* The grants' expires_at has come for ss[0..n) (expiry.c): each is cut
+ * unless another grant covers it.  ss is overwritten. */
+void session_expired(struct session **ss, size_t n);
 /* expiry.c: the sessions' grant deadlines, one timerfd for all */
 int expiry_new(struct event_base *base, struct expiry **out) JG_WUR;
 void expiry_free(struct expiry *x);
