@@ -1,0 +1,306 @@
+"""The operator documentation stays true to the code: every config key the
+loader accepts is documented in docs/configuration.md, in the section of
+its mapping (and every key a table there names is one the loader accepts);
+every audit action of src/core/actions.c is in docs/audit.md and in the
+notify `events` list; every metric of src/server/metrics.c and every
+endpoint path of src/api/ is in docs/api.md (or docs/slack.md); every
+command of `jitgate --help` is in docs/cli.md; the README's document index
+lists every file of docs/, and the commands the docs tell operators to run
+on the shipped examples succeed.
+
+The sources are parsed, not listed here: a key, action, metric or endpoint
+added without its documentation fails this test, naming what is missing."""
+import glob
+import os
+import re
+import subprocess
+import unittest
+
+from harness import JITGATE, SOURCE_DIR
+
+
+def read(rel):
+    with open(os.path.join(SOURCE_DIR, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+def strip_c_comments(text):
+    return re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
+
+
+# Loader section name (the third argument of cfgval_fields) -> the heading
+# of docs/configuration.md that documents its keys.  A new mapping in the
+# loader needs a line here and its keys under that heading.
+SECTION_HEADING = {
+    "config": "Top level",
+    "identity": "identities",
+    "oidc": "oidc",
+    "gateway": "gateway",
+    "gateway.tls": "gateway",
+    "limits": "limits",
+    "web": "web",
+    "resource": "resources",
+    "upstream": "resources",
+    "tls": "resources",
+    "role": "resources",
+    "upstream of a role": "resources",
+    "role of a generic resource": "resources",
+    "policy": "policies",
+    "break_glass": "policies",
+    "stage": "policies",
+    "auto_approve": "policies",
+    "auto_approve.when": "policies",
+    "shift": "policies",
+    "selftest": "selftest",
+    "notify": "notify",
+    "notify_people": "notify_people",
+    "webhooks": "notify_people",
+    "slack": "slack",
+}
+
+
+def loader_sections():
+    """{section: [keys]} from every cfgval_fields(c, m, "SECTION", ARRAY, v)
+    call in src/config/*.c, ARRAY being a `static const char *const
+    ARRAY[] = {...}` of the same function."""
+    out = {}
+    files = sorted(glob.glob(os.path.join(SOURCE_DIR, "src/config/*.c")))
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            src = strip_c_comments(f.read())
+        arrays = []  # (offset, name, keys)
+        for m in re.finditer(
+                r"static\s+const\s+char\s*\*\s*const\s+(\w+)\s*\[\w*\]\s*=\s*\{(.*?)\}\s*;",
+                src, re.S):
+            arrays.append((m.start(), m.group(1), re.findall(r'"([^"]*)"', m.group(2))))
+        for m in re.finditer(r'cfgval_fields\s*\(\s*\w+\s*,\s*[^,]+,\s*"([^"]+)"\s*,\s*(\w+)',
+                             src):
+            section, name = m.group(1), m.group(2)
+            # the nearest preceding array of that name (each function has its own `keys`)
+            found = [a for a in arrays if a[1] == name and a[0] < m.start()]
+            if not found:
+                raise AssertionError("%s: cfgval_fields(\"%s\", %s): array not found"
+                                     % (path, section, name))
+            out.setdefault(section, [])
+            for k in found[-1][2]:
+                if k not in out[section]:
+                    out[section].append(k)
+    return out
+
+
+def doc_section(doc, heading):
+    """The text under `## HEADING` or `### HEADING` up to the next heading of
+    level 2 or 3 (level-4 subsections are part of it)."""
+    m = re.search(r"^#{2,3} " + re.escape(heading) + r"\s*$", doc, re.M)
+    if not m:
+        return None
+    rest = doc[m.end():]
+    n = re.search(r"^#{2,3} ", rest, re.M)
+    return rest[:n.start()] if n else rest
+
+
+def key_documented(text, key):
+    """`key` in backquotes, or KEY: as a mapping key of a YAML example."""
+    if "`" + key + "`" in text:
+        return True
+    return re.search(r"(^|[\s{,])" + re.escape(key) + r":", text, re.M) is not None
+
+
+def key_table_rows(text):
+    """First-column `names` of the tables whose first header cell is `key`."""
+    rows = []
+    in_key_table = False
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            in_key_table = False
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == "key":
+            in_key_table = True
+            continue
+        if in_key_table and cells and not set(cells[0]) <= set("-: "):
+            m = re.fullmatch(r"`([A-Za-z_][A-Za-z0-9_]*)`", cells[0])
+            if m:
+                rows.append(m.group(1))
+    return rows
+
+
+def audit_actions():
+    src = strip_c_comments(read("src/core/actions.c"))
+    acts = re.findall(r'\[ACT_\w+\]\s*=\s*"([a-z_.]+)"', src)
+    assert len(acts) >= 16, acts
+    return acts
+
+
+class ConfigKeys(unittest.TestCase):
+    def setUp(self):
+        self.doc = read("docs/configuration.md")
+        self.sections = loader_sections()
+
+    def test_parser_finds_the_schema(self):
+        # guards the test itself: a refactor of the loader that hides the
+        # key arrays from this parser must not turn the checks below vacuous
+        self.assertIn("listen", self.sections.get("config", []))
+        self.assertIn("http_connections", self.sections.get("limits", []))
+        self.assertIn("ticket_pattern", self.sections.get("policy", []))
+        self.assertGreaterEqual(sum(len(v) for v in self.sections.values()), 80)
+
+    def test_every_loader_section_is_mapped_to_a_heading(self):
+        unknown = sorted(set(self.sections) - set(SECTION_HEADING))
+        self.assertEqual(unknown, [],
+                         "new config mapping(s) in src/config/: document them in "
+                         "docs/configuration.md and map them in SECTION_HEADING of "
+                         "tests/e2e/test_docs.py")
+
+    def test_every_key_is_documented_in_its_section(self):
+        missing = []
+        for section, keys in sorted(self.sections.items()):
+            heading = SECTION_HEADING.get(section)
+            text = doc_section(self.doc, heading) if heading else None
+            if text is None:
+                missing.append("%s: no heading '%s' in docs/configuration.md"
+                               % (section, heading))
+                continue
+            for k in keys:
+                if not key_documented(text, k):
+                    missing.append("%s.%s (under '%s')" % (section, k, heading))
+        self.assertEqual(missing, [],
+                         "config keys the loader accepts but docs/configuration.md "
+                         "does not document")
+
+    def test_every_documented_key_is_accepted(self):
+        by_heading = {}
+        for section, keys in self.sections.items():
+            by_heading.setdefault(SECTION_HEADING.get(section), set()).update(keys)
+        stale = []
+        for heading, keys in sorted(by_heading.items(), key=lambda kv: str(kv[0])):
+            text = doc_section(self.doc, heading) if heading else None
+            if text is None:
+                continue
+            for row in key_table_rows(text):
+                if row not in keys:
+                    stale.append("%s: `%s`" % (heading, row))
+        self.assertEqual(stale, [],
+                         "keys in docs/configuration.md tables that the loader refuses")
+
+    def test_every_notify_event_is_listed(self):
+        text = doc_section(self.doc, "notify")
+        self.assertIsNotNone(text)
+        missing = [a for a in audit_actions() if a not in text]
+        self.assertEqual(missing, [], "audit actions missing from notify `events`")
+
+
+class AuditActions(unittest.TestCase):
+    def test_every_action_is_in_audit_md(self):
+        doc = read("docs/audit.md")
+        missing = [a for a in audit_actions() if "`" + a + "`" not in doc]
+        self.assertEqual(missing, [], "audit actions of src/core/actions.c missing "
+                         "from docs/audit.md")
+
+    def test_audit_md_names_no_action_the_code_lacks(self):
+        doc = read("docs/audit.md")
+        known = set(audit_actions())
+        named = set(re.findall(
+            r"`((?:request|check|session|auth|config)\.[a-z_]+)`", doc))
+        self.assertEqual(sorted(named - known), [],
+                         "docs/audit.md names actions src/core/actions.c lacks")
+
+
+class MetricsAndEndpoints(unittest.TestCase):
+    def test_every_metric_is_documented(self):
+        src = strip_c_comments(read("src/server/metrics.c"))
+        names = set(re.findall(r"# TYPE (jitgate_[a-z_]+)", src))
+        names |= set(re.findall(r'"(jitgate_[a-z_]+_(?:seconds|total))"', src))
+        self.assertIn("jitgate_checks_total", names)
+        doc = read("docs/api.md")
+        metrics = doc_section(doc, "Metrics") or ""
+        missing = sorted(n for n in names if n not in metrics)
+        self.assertEqual(missing, [], "metrics missing from docs/api.md 'Metrics'")
+
+    def test_every_endpoint_is_documented(self):
+        paths = set()
+        for path in glob.glob(os.path.join(SOURCE_DIR, "src/api/*.c")):
+            with open(path, encoding="utf-8") as f:
+                src = strip_c_comments(f.read())
+            for p in re.findall(r'"(/(?:v1|auth)/[a-z_/]+|/healthz|/readyz|/metrics)"', src):
+                paths.add(p.rstrip("/"))
+        paths.discard("/auth")
+        self.assertIn("/v1/check", paths)
+        doc = read("docs/api.md") + read("docs/slack.md")
+        missing = sorted(p for p in paths if not re.search(
+            re.escape(p) + r"(?![a-z_/])", doc))
+        self.assertEqual(missing, [], "endpoints missing from docs/api.md")
+
+
+class Cli(unittest.TestCase):
+    def test_every_command_of_help_is_in_cli_md(self):
+        p = subprocess.run([JITGATE, "--help"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cmds = set()
+        for line in p.stdout.splitlines()[1:]:
+            m = re.match(r"  ([a-z][a-z|-]*)", line)
+            if m:
+                cmds.update(m.group(1).split("|"))
+        self.assertIn("request", cmds)
+        doc = read("docs/cli.md")
+        headings = " ".join(re.findall(r"^### (.*)$", doc, re.M))
+        missing = sorted(c for c in cmds if not re.search(
+            r"(^|[\s,`])" + re.escape(c) + r"($|[\s,`])", headings))
+        self.assertEqual(missing, [], "commands of `jitgate --help` without a "
+                         "### heading in docs/cli.md")
+
+    def test_shipped_examples_check_and_test_as_the_docs_say(self):
+        for cfg in ("demo.yaml", "jitgate.yaml", "approval-flow.yaml"):
+            p = subprocess.run([JITGATE, "check-config", "-c",
+                                os.path.join(SOURCE_DIR, "examples", cfg)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, cfg + ": " + p.stderr)
+            self.assertIn(": ok (", p.stdout)
+        for cfg, tests in (("demo.yaml", "demo.tests.yaml"),
+                           ("approval-flow.yaml", "approval-flow.tests.yaml")):
+            p = subprocess.run([JITGATE, "policy", "test", "-c",
+                                os.path.join(SOURCE_DIR, "examples", cfg),
+                                os.path.join(SOURCE_DIR, "examples", tests)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, tests + ": " + p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"\n[1-9][0-9]* passed, 0 failed\n?$")
+
+
+class Readme(unittest.TestCase):
+    def test_index_lists_every_doc(self):
+        readme = read("README.md")
+        index = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
+        listed = set(re.findall(r"\]\((docs/[^)#]+\.md)\)", index))
+        on_disk = {os.path.relpath(p, SOURCE_DIR)
+                   for p in glob.glob(os.path.join(SOURCE_DIR, "docs/*.md"))}
+        self.assertEqual(sorted(on_disk - listed), [],
+                         "docs/ files missing from the README's index")
+        self.assertEqual(sorted(listed - on_disk), [],
+                         "README index links to docs that do not exist")
+
+    def test_links_between_docs_resolve(self):
+        broken = []
+        for path in [os.path.join(SOURCE_DIR, "README.md")] + sorted(
+                glob.glob(os.path.join(SOURCE_DIR, "docs/*.md"))):
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for target in re.findall(r"\]\(([^)\s]+)\)", text):
+                if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                    continue
+                rel = target.split("#", 1)[0]
+                full = os.path.normpath(os.path.join(os.path.dirname(path), rel))
+                if not os.path.exists(full):
+                    broken.append("%s -> %s" % (os.path.relpath(path, SOURCE_DIR),
+                                                target))
+        self.assertEqual(broken, [], "links to files that do not exist")
+
+    def test_setup_commands_exist(self):
+        readme = read("README.md")
+        for script in ("scripts/demo.sh", "scripts/test.sh"):
+            self.assertIn(script, readme)
+            self.assertTrue(os.access(os.path.join(SOURCE_DIR, script), os.X_OK), script)
+
+
+if __name__ == "__main__":
+    unittest.main()
