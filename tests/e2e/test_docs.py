@@ -4,9 +4,11 @@ its mapping (and every key a table there names is one the loader accepts);
 every audit action of src/core/actions.c is in docs/audit.md and in the
 notify `events` list; every metric of src/server/metrics.c and every
 endpoint path of src/api/ is in docs/api.md (or docs/slack.md); every
-command of `jitgate --help` is in docs/cli.md; the README's document index
-lists every file of docs/, and the commands the docs tell operators to run
-on the shipped examples succeed.
+command of `jitgate --help` is in docs/cli.md, whose exit-code table
+matches CLI_EXIT_*; every `section.key`, link and source path the docs
+name exists; the README's document index lists every file of docs/, and
+the commands the docs tell operators to run on the shipped examples
+succeed.
 
 The sources are parsed, not listed here: a key, action, metric or endpoint
 added without its documentation fails this test, naming what is missing."""
@@ -190,6 +192,32 @@ class ConfigKeys(unittest.TestCase):
         self.assertEqual(missing, [], "audit actions missing from notify `events`")
 
 
+    def test_dotted_key_references_name_real_keys(self):
+        # `limits.login_timeout`, `web.public_url`, ... anywhere in the docs
+        prefix = {"oidc": "oidc", "web": "web", "gateway": "gateway",
+                  "limits": "limits", "slack": "slack", "selftest": "selftest",
+                  "notify_people": "notify_people", "upstream": "upstream",
+                  "break_glass": "break_glass", "auto_approve": "auto_approve"}
+        wrong = []
+        for path in all_docs():
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for m in re.finditer(r"`(%s)\.([a-z_]+)([.:][a-z]*)?" % "|".join(prefix), text):
+                # not a key: a file (notify_people.c), a store key
+                # (oidc.jwks:ISSUER), a deeper path
+                if m.group(3) or m.group(2) in ("c", "h", "md", "py"):
+                    continue
+                if m.group(2) not in self.sections.get(prefix[m.group(1)], []):
+                    wrong.append("%s: %s.%s" % (os.path.relpath(path, SOURCE_DIR),
+                                                m.group(1), m.group(2)))
+        self.assertEqual(wrong, [], "docs name config keys the loader does not have")
+
+
+def all_docs():
+    return [os.path.join(SOURCE_DIR, "README.md")] + sorted(
+        glob.glob(os.path.join(SOURCE_DIR, "docs/*.md")))
+
+
 class AuditActions(unittest.TestCase):
     def test_every_action_is_in_audit_md(self):
         doc = read("docs/audit.md")
@@ -250,6 +278,34 @@ class Cli(unittest.TestCase):
         self.assertEqual(missing, [], "commands of `jitgate --help` without a "
                          "### heading in docs/cli.md")
 
+    def test_exit_codes_match_cli_md(self):
+        hdr = strip_c_comments(read("src/cli/cli_api.h"))
+        codes = {name: int(v) for name, v in
+                 re.findall(r"CLI_EXIT_([A-Z]+)\s*=\s*([0-9]+)", hdr)}
+        self.assertIn("USAGE", codes)
+        doc = read("docs/cli.md")
+        table = doc.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+        rows = {int(c): text for c, text in
+                re.findall(r"^\| ([0-9]+) \| (.*) \|$", table, re.M)}
+        self.assertEqual(sorted(rows), sorted(codes.values()),
+                         "docs/cli.md's exit code table and CLI_EXIT_* differ")
+        # each HTTP status the client maps to a code is named in that row
+        src = strip_c_comments(read("src/cli/cli_api.c"))
+        body = src.split("cli_api_exit_for_status", 1)[1].split("\n}", 1)[0]
+        wrong = []
+        pending = []
+        for tok in re.findall(r"case ([0-9]+):|return CLI_EXIT_([A-Z]+)", body):
+            if tok[0]:
+                pending.append(tok[0])
+            elif pending:
+                code = codes[tok[1]]
+                wrong += ["HTTP %s -> %d" % (st, code) for st in pending
+                          if "HTTP " + st not in rows.get(code, "")
+                          and " " + st not in rows.get(code, "")]
+                pending = []
+        self.assertGreaterEqual(body.count("case "), 5)
+        self.assertEqual(wrong, [], "HTTP statuses the exit code table does not name")
+
     def test_shipped_examples_check_and_test_as_the_docs_say(self):
         for cfg in ("demo.yaml", "jitgate.yaml", "approval-flow.yaml"):
             p = subprocess.run([JITGATE, "check-config", "-c",
@@ -281,8 +337,7 @@ class Readme(unittest.TestCase):
 
     def test_links_between_docs_resolve(self):
         broken = []
-        for path in [os.path.join(SOURCE_DIR, "README.md")] + sorted(
-                glob.glob(os.path.join(SOURCE_DIR, "docs/*.md"))):
+        for path in all_docs():
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             for target in re.findall(r"\]\(([^)\s]+)\)", text):
@@ -294,6 +349,24 @@ class Readme(unittest.TestCase):
                     broken.append("%s -> %s" % (os.path.relpath(path, SOURCE_DIR),
                                                 target))
         self.assertEqual(broken, [], "links to files that do not exist")
+
+    def test_source_paths_named_in_docs_exist(self):
+        # src/..., tests/..., bench/..., scripts/..., examples/... in the
+        # docs; placeholders in capitals (fuzz_NAME.c) and installed
+        # node_modules are not files of the repository
+        missing = []
+        for path in all_docs():
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for m in re.findall(r"(?<![\w/.-])((?:src|tests|bench|scripts|examples|packaging|\.ci)"
+                                r"/[A-Za-z0-9_./-]+)", text):
+                m = m.rstrip(".,)")
+                if re.search(r"[A-Z]{3,}|node_modules", m):
+                    continue
+                full = os.path.join(SOURCE_DIR, m)
+                if not os.path.exists(full) and not glob.glob(full + "*"):
+                    missing.append("%s: %s" % (os.path.relpath(path, SOURCE_DIR), m))
+        self.assertEqual(missing, [], "paths named in the docs that do not exist")
 
     def test_setup_commands_exist(self):
         readme = read("README.md")
