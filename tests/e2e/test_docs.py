@@ -278,6 +278,38 @@ class Cli(unittest.TestCase):
         self.assertEqual(missing, [], "commands of `jitgate --help` without a "
                          "### heading in docs/cli.md")
 
+    def test_every_option_of_every_command_is_documented(self):
+        def usage(*words):
+            p = subprocess.run([JITGATE, *words, "--help"], capture_output=True,
+                               text=True, timeout=60)
+            return p.stdout + p.stderr
+
+        main = usage()
+        cmds = set()
+        for line in main.splitlines()[1:]:
+            m = re.match(r"  ([a-z][a-z|-]*)", line)
+            if m:
+                cmds.update(m.group(1).split("|"))
+        cmds -= {"serve", "check-config", "version"}
+        todo = []
+        for c in sorted(cmds):
+            text = usage(c)
+            todo.append(((c,), text))
+            subs = set(re.findall(r"jitgate %s ([a-z]+)" % re.escape(c), text))
+            for alt in re.findall(r"jitgate %s ([a-z]+(?:\|[a-z]+)+)" % re.escape(c), text):
+                subs.update(alt.split("|"))
+            for sub in sorted(subs):
+                todo.append(((c, sub), usage(c, sub)))
+        self.assertGreaterEqual(len(todo), 20)
+        doc = read("docs/cli.md") + read("docs/policy-testing.md")
+        missing = []
+        for words, text in todo:
+            for opt in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))):
+                if opt != "--help" and not re.search(re.escape(opt) + r"(?![a-z-])", doc):
+                    missing.append("jitgate %s %s" % (" ".join(words), opt))
+        self.assertEqual(missing, [], "options in --help that docs/cli.md and "
+                         "docs/policy-testing.md do not mention")
+
     def test_exit_codes_match_cli_md(self):
         hdr = strip_c_comments(read("src/cli/cli_api.h"))
         codes = {name: int(v) for name, v in
