@@ -400,6 +400,15 @@ class Readme(unittest.TestCase):
                     missing.append("%s: %s" % (os.path.relpath(path, SOURCE_DIR), m))
         self.assertEqual(missing, [], "paths named in the docs that do not exist")
 
+    def test_layout_names_every_source_directory(self):
+        readme = read("README.md")
+        layout = readme.split("## Layout", 1)[1]
+        dirs = sorted(os.path.relpath(d, SOURCE_DIR) for d in
+                      glob.glob(os.path.join(SOURCE_DIR, "src", "*", "")))
+        self.assertIn("src/core", dirs)
+        missing = [d for d in dirs if not re.search(r"^" + re.escape(d) + r"\s", layout, re.M)]
+        self.assertEqual(missing, [], "src/ directories missing from the README's Layout")
+
     def test_setup_commands_exist(self):
         readme = read("README.md")
         for script in ("scripts/demo.sh", "scripts/test.sh"):
