@@ -48,5 +48,10 @@ struct api_deps {
  * takes over (also on failure).  deps must outlive the api. */
 int api_start(struct api_deps *deps, int listen_fd, struct api **out) JG_WUR;
 void api_stop(struct api *a);
+/* A reload made cfg current: applies what the API copied at start and can
+ * change while it runs (limits.header_timeout).  limits.http_connections
+ * and limits.http_connections_per_ip are libmicrohttpd's, fixed until a
+ * restart (the reload warns when they differ). */
+void api_reloaded(struct api *a, const struct config *cfg);
 
 #endif

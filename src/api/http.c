@@ -680,6 +680,11 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 	return JG_OK;
 }
 
+void api_reloaded(struct api *a, const struct config *cfg)
+{
+	httpguard_set_timeout(a->guard, cfg->limits.header_timeout_s * 1000);
+}
+
 void api_stop(struct api *a)
 {
 	MHD_socket ls;

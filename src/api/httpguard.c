@@ -129,6 +129,13 @@ void httpguard_free(struct httpguard *g)
 	free(g);
 }
 
+void httpguard_set_timeout(struct httpguard *g, int64_t header_timeout_ms)
+{
+	pthread_mutex_lock(&g->mu);
+	g->timeout_ns = header_timeout_ms * 1000000LL;
+	pthread_mutex_unlock(&g->mu);
+}
+
 void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		      enum MHD_ConnectionNotificationCode code)
 {

@@ -33,6 +33,10 @@ int httpguard_new(int64_t header_timeout_ms, size_t max_conns,
 		  struct httpguard **out) JG_WUR;
 /* Call after MHD_stop_daemon (no connection is left then). */
 void httpguard_free(struct httpguard *g);
+/* A reload changed limits.header_timeout: heads awaited from now on (new
+ * connections, the next request of a kept-alive one) get the new
+ * deadline; a head already awaited keeps the one it was given. */
+void httpguard_set_timeout(struct httpguard *g, int64_t header_timeout_ms);
 
 void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		      enum MHD_ConnectionNotificationCode code);

@@ -43,7 +43,8 @@ struct daemon {
 	const char *path;
 	char digest[SHA256_HEX_LEN + 1];
 	struct cfgholder *cfg;
-	const struct config *c; /* the config of the start (the holder's) */
+	struct cfgref *start;   /* the config of the start, kept for the daemon's life */
+	const struct config *c; /* its config: what the parts wired at start run with */
 	int lock_fd;
 	int http_fd, gw_fd;     /* bound, until handed to the API / gateway */
 	struct store *store;
@@ -723,21 +724,54 @@ static bool differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
-/* Parts that are wired once at start. */
-static bool needs_restart(const struct config *a, const struct config *b)
+/* What a reload cannot change in a running daemon (wired once at start):
+ * each key whose value differs from the start's is named in one warning;
+ * the running values stay until a restart. */
+static void warn_restart_only(const struct config *run, const struct config *next)
 {
-	return differ(a->storage, b->storage) || differ(a->listen, b->listen) ||
-	       a->oidc.enabled != b->oidc.enabled || differ(a->oidc.issuer, b->oidc.issuer) ||
-	       differ(a->web.oidc_client_id, b->web.oidc_client_id) ||
-	       a->gateway.enabled != b->gateway.enabled ||
-	       differ(a->gateway.postgres_listen, b->gateway.postgres_listen);
+	const struct {
+		const char *key;
+		bool changed;
+	} keys[] = {
+		{"listen", differ(run->listen, next->listen)},
+		{"storage", differ(run->storage, next->storage)},
+		{"storage_password_env",
+		 differ(run->storage_password_env, next->storage_password_env)},
+		{"node_id", differ(run->node_id, next->node_id)},
+		{"stale_after", run->stale_after_s != next->stale_after_s},
+		{"oidc", run->oidc.enabled != next->oidc.enabled ||
+				 differ(run->oidc.issuer, next->oidc.issuer)},
+		{"web.oidc_client_id", differ(run->web.oidc_client_id, next->web.oidc_client_id)},
+		{"gateway", run->gateway.enabled != next->gateway.enabled},
+		{"gateway.postgres_listen",
+		 differ(run->gateway.postgres_listen, next->gateway.postgres_listen)},
+		{"gateway.tls", differ(run->gateway.tls_cert, next->gateway.tls_cert) ||
+					differ(run->gateway.tls_key, next->gateway.tls_key)},
+		{"limits.http_connections",
+		 run->limits.http_connections != next->limits.http_connections},
+		{"limits.http_connections_per_ip",
+		 run->limits.http_connections_per_ip != next->limits.http_connections_per_ip},
+	};
+	char list[512];
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!keys[i].changed || n >= sizeof(list))
+			continue;
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+				      keys[i].key);
+	}
+	if (list[0])
+		log_warn(NULL, "reload: %s changed, which take%s effect only at the next restart "
+			       "(the running values stay); the rest of the new config applies now",
+			 list, strchr(list, ',') ? "" : "s");
 }
 
 static void reload(struct daemon *d)
 {
 	struct config *cfg = NULL;
 	char err[512], digest[SHA256_HEX_LEN + 1];
-	struct cfgref *old;
 
 	if (sdnotify_send("RELOADING=1") != JG_OK)
 		log_warn(NULL, "sd_notify RELOADING failed");
@@ -745,11 +779,7 @@ static void reload(struct daemon *d)
 		log_error(NULL, "reload refused, the running config stays: %s", err);
 		goto out;
 	}
-	old = cfgholder_get(d->cfg);
-	if (needs_restart(cfgref_config(old), cfg))
-		log_warn(NULL, "listen, storage, oidc and gateway listener changes take effect "
-			       "at the next restart; policies, identities and resources apply now");
-	cfgref_put(old);
+	warn_restart_only(d->c, cfg);
 	/* the new config takes effect only once its config.loaded is durable:
 	 * whoever sees it can find the event in the audit log */
 	if (engine_config_reload(d->engine, cfg, d->path, digest, err, sizeof(err)) != JG_OK) {
@@ -768,6 +798,12 @@ static void reload(struct daemon *d)
 				free(s);
 			}
 		}
+	}
+	if (d->api) {
+		struct cfgref *now = cfgholder_get(d->cfg);
+
+		api_reloaded(d->api, cfgref_config(now));
+		cfgref_put(now);
 	}
 	/* an operator who sends SIGHUP after rotating IdP keys wants them now */
 	if (d->oidc && oidc_refresh_now(d->oidc) != JG_OK)
@@ -862,7 +898,9 @@ int serve_main(int argc, char **argv)
 		config_free(cfg);
 		goto out;
 	}
-	d.c = cfg; /* stays alive: the holder's own reference */
+	/* a reference of its own: a reload replaces the holder's */
+	d.start = cfgholder_get(d.cfg);
+	d.c = cfgref_config(d.start);
 	running = start_parts(&d);
 	if (running < NPARTS)
 		goto out;
@@ -888,6 +926,8 @@ int serve_main(int argc, char **argv)
 	rc = 0;
 out:
 	stop_parts(&d, running);
+	if (d.start)
+		cfgref_put(d.start);
 	cfgholder_free(d.cfg);
 	pthread_mutex_destroy(&d.gw_lock);
 	return rc;

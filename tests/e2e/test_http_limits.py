@@ -9,6 +9,8 @@ against the real daemon:
   is cut after limits.header_timeout (an inactivity timeout would never
   fire), and near the limit after one second whatever header_timeout says,
   and the service answers again;
+- a reload applies header_timeout at once and names the connection
+  limits as needing a restart (they keep their running values);
 - out of file descriptors (EMFILE): accepting pauses instead of spinning,
   and resumes when descriptors are free.
 """
@@ -146,6 +148,64 @@ class HttpLimitsTest(unittest.TestCase):
         s.close()
 
 
+class HttpLimitsReloadTest(unittest.TestCase):
+    """What a reload does to limits: header_timeout applies to heads
+    awaited from then on; the connection limits are libmicrohttpd's, fixed
+    at start, so the reload names them and they keep their running
+    values."""
+
+    def setUp(self):
+        self.slow = LIMITS.replace("header_timeout: 1s", "header_timeout: 1h")
+        self.srv = Server(base_config(extra=self.slow))
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def reload(self, limits, n):
+        self.srv.write_config(base_config(extra=limits))
+        self.srv.sighup()
+        wait_for(lambda: self.srv.logs().count("config reloaded") >= n,
+                 what="reload %d" % n)
+
+    def test_reload_applies_header_timeout_names_connection_limits(self):
+        self.reload(self.slow.replace("http_connections_per_ip: 10",
+                                      "http_connections_per_ip: 3"), 1)
+        self.assertIn("reload: limits.http_connections_per_ip changed, which takes effect "
+                      "only at the next restart (the running values stay)",
+                      self.srv.logs())
+        # the running per-address limit (10) still holds: 5 connections
+        # from one address, all open at once, are each served
+        socks = []
+        try:
+            for _ in range(5):
+                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=30)
+                socks.append(s)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = b""
+                while b"ok\n" not in data:
+                    chunk = s.recv(4096)
+                    self.assertNotEqual(chunk, b"", "closed: the new limit applied")
+                    data += chunk
+                self.assertIn(b"200", data.split(b"\r\n")[0])
+        finally:
+            for s in socks:
+                s.close()
+        # header_timeout applies at once: a head begun after the reload is
+        # cut after 1 s (an hour before it)
+        self.reload(LIMITS.replace("http_connections_per_ip: 10",
+                                   "http_connections_per_ip: 3"), 2)
+        # still not what runs: named again
+        self.assertEqual(self.srv.logs().count(
+            "limits.http_connections_per_ip changed, which takes effect only at the next "
+            "restart"), 2, self.srv.logs())
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=30)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+            self.assertEqual(s.recv(4096), b"")
+        finally:
+            s.close()
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -197,7 +257,7 @@ class EmfileTest(unittest.TestCase):
 if __name__ == "__main__":
     import unittest as _u
     suite = _u.TestSuite()
-    for cls in (HttpLimitsTest, EmfileTest):
+    for cls in (HttpLimitsTest, HttpLimitsReloadTest, EmfileTest):
         suite.addTests(_u.defaultTestLoader.loadTestsFromTestCase(cls))
     res = _u.TextTestRunner(verbosity=2).run(suite)
     for case, why in res.skipped:
