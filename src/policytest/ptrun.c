@@ -59,6 +59,23 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* reminders, escalated, reminded: the keys the case's expect names. */
+static void notices_json(json_t *o, const struct pt_expect *e, int reminders,
+			 int escalated, const char *const *names, size_t n)
+{
+	json_t *list;
+
+	if (e->reminders >= 0)
+		json_object_set_new(o, "reminders", json_integer(reminders));
+	if (e->escalated >= 0)
+		json_object_set_new(o, "escalated", json_boolean(escalated));
+	if (!e->has_reminded || (list = json_array()) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_string(names[i]));
+	json_object_set_new(o, "reminded", list);
+}
+
 static json_t *expect_json(const struct pt_expect *e)
 {
 	json_t *o = json_pack("{s:s}", "outcome", pt_outcome_name(e->outcome));
@@ -73,10 +90,12 @@ static json_t *expect_json(const struct pt_expect *e)
 		json_object_set_new(o, "status", json_integer(e->status));
 	if (e->field)
 		json_object_set_new(o, "field", json_string(e->field));
+	notices_json(o, e, e->reminders, e->escalated,
+		     (const char *const *)e->reminded, e->nreminded);
 	return o;
 }
 
-static json_t *got_json(const struct pt_got *g)
+static json_t *got_json(const struct pt_got *g, const struct pt_expect *e)
 {
 	json_t *o = json_pack("{s:s, s:o}", "outcome", pt_outcome_name(g->outcome),
 			      "policy", str_or_null(g->policy));
@@ -90,6 +109,8 @@ static json_t *got_json(const struct pt_got *g)
 		json_object_set_new(o, "field", str_or_null(g->field));
 		json_object_set_new(o, "message", json_string(g->message));
 	}
+	if (g->outcome == PT_PENDING)
+		notices_json(o, e, g->reminders, g->escalated, g->reminded, g->nreminded);
 	return o;
 }
 
@@ -105,7 +126,7 @@ json_t *ptrun_json(const struct pt_run *run)
 			"file", r->file->path, "line", r->c->line, "kind",
 			r->c->kind == PT_REQUEST ? "request" : "approve", "passed",
 			r->passed, "expected", expect_json(&r->c->expect), "got",
-			got_json(&r->got)));
+			got_json(&r->got, &r->c->expect)));
 	}
 	for (size_t i = 0; unreached && i < run->cfg->npolicies; i++)
 		if (!run->reached[i])

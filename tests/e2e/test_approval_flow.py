@@ -6,6 +6,7 @@ and the daemon runs the same core: two stages through the API, an on-call
 requester granted at once, each decision audited with detail.rule and
 detail.stage."""
 import datetime
+import json
 import os
 import shutil
 import unittest
@@ -72,6 +73,38 @@ class PolicyTests(unittest.TestCase):
         rc, out, err = jg("policy", "test", "-c", self.cfg, t)
         self.assertEqual(rc, 2, out + err)
         self.assertIn(":26: at: not an RFC 3339 UTC time", err)
+
+    def test_reminders_and_escalation_under_policy_test(self):
+        # a wrong count, a wrong escalation and a wrong audience each fail
+        text = open(FLOW_TESTS).read()
+        for old, new, words in [
+                ("reminders: 3, escalated: false", "reminders: 2, escalated: false",
+                 "expected pending, 2 reminders, not escalated, reminded [lena, liam], got "
+                 "pending via admin-two-stage (2 approvals), 3 reminders, not escalated, "
+                 "reminded [lena, liam]"),
+                ("reminders: 4, escalated: true", "reminders: 4, escalated: false",
+                 "4 reminders, escalated, reminded [lena, liam, cora]"),
+                ("reminded: [liam]}", "reminded: [liam, lena]}",
+                 "a lead's own request reminds only the other lead: expected pending, "
+                 "1 reminder, reminded [liam, lena]")]:
+            t = self.f.write("t.yaml", text.replace(old, new))
+            rc, out, err = jg("policy", "test", "-c", self.cfg, t)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn(words, out)
+            self.assertEqual(out.splitlines()[-1], "17 passed, 1 failed")
+        rc, out, err = jg("policy", "test", "-c", FLOW, FLOW_TESTS, "--json")
+        self.assertEqual(rc, 0, out + err)
+        got = {c["name"]: c["got"] for c in json.loads(out)["cases"]}
+        self.assertEqual(got["after an hour the cto is told and reminded too"]["reminded"],
+                         ["lena", "liam", "cora"])
+        self.assertIs(got["after an hour the cto is told and reminded too"]["escalated"], True)
+        # only a pending request is reminded: a test-file error, exit 2
+        t = self.f.write("t4.yaml", text.replace(
+            "expect: {outcome: pending, reminders: 0, escalated: false}",
+            "expect: {outcome: granted, reminders: 0}"))
+        rc, out, err = jg("policy", "test", "-c", self.cfg, t)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("reminders: only a pending request is reminded or escalated", err)
 
     def test_schedule_errors_name_the_schedule_line(self):
         for body, want in [
