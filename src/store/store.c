@@ -1,8 +1,10 @@
 /* The store's public functions: choose a backend by URL scheme, then
  * dispatch every call through its operations table. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -395,19 +397,32 @@ void store_pool_destroy(struct store_pool *p)
 	pthread_cond_destroy(&p->cond);
 }
 
-int store_pool_acquire(struct store_pool *p)
+int store_pool_acquire(struct store_pool *p, int timeout_ms)
 {
+	struct timespec until;
 	int slot = -1;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&p->lock);
 	while (slot < 0) {
 		for (int i = 0; i < STORE_READERS && slot < 0; i++)
 			if (!p->busy[i])
 				slot = i;
-		if (slot < 0)
+		if (slot >= 0)
+			break;
+		if (timeout_ms <= 0)
 			pthread_cond_wait(&p->cond, &p->lock);
+		else if (pthread_cond_timedwait(&p->cond, &p->lock, &until) == ETIMEDOUT)
+			break;
 	}
-	p->busy[slot] = true;
+	if (slot >= 0)
+		p->busy[slot] = true;
 	pthread_mutex_unlock(&p->lock);
 	return slot;
 }

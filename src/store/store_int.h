@@ -79,8 +79,9 @@ struct store_pool {
 
 void store_pool_init(struct store_pool *p);
 void store_pool_destroy(struct store_pool *p);
-/* The index of a free slot, now marked busy (waits while all are busy). */
-int store_pool_acquire(struct store_pool *p);
+/* The index of a free slot, now marked busy: waits while all are busy,
+ * at most timeout_ms (0: no bound); -1 when none came free in time. */
+int store_pool_acquire(struct store_pool *p, int timeout_ms);
 void store_pool_release(struct store_pool *p, int slot);
 
 extern const struct store_ops store_sqlite_ops;

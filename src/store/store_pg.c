@@ -20,10 +20,17 @@
 #include "util/log.h"
 
 #define SCAN_PAGE 500
+#define READ_BOUND_MS 2000 /* the longest a reader (an HTTP thread) waits */
 
 #define REQ_COLS STORE_REQ_COLS
 
 /* ---- connections ---- */
+
+/* The bound of one call on connection c. */
+static int call_ms(const struct pgs *s, PGconn *const *c)
+{
+	return c == &s->w ? s->timeout_ms : s->read_ms;
+}
 
 int store_pg_reconnect(struct pgs *s, PGconn **c)
 {
@@ -35,7 +42,7 @@ int store_pg_reconnect(struct pgs *s, PGconn **c)
 	/* statements are prepared per connection */
 	if (c == &s->w)
 		memset(s->prepared, 0, sizeof(s->prepared));
-	rc = pgconn_open(s->url, s->password, s->timeout_ms, c, err, sizeof(err));
+	rc = pgconn_open(s->url, s->password, call_ms(s, c), c, err, sizeof(err));
 	if (rc != JG_OK)
 		log_error(NULL, "store: %s", err);
 	return rc == JG_OK ? JG_OK : JG_ERR_STORE;
@@ -52,7 +59,7 @@ int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p
 	/* cut off for stale_after: fail at once instead of waiting again */
 	if (*c == NULL || (s->watch && !store_pg_watch_reachable(s->watch)))
 		return JG_ERR_STORE;
-	rc = pgconn_exec(*c, sql, p ? p->n : 0, p ? p->v : NULL, s->timeout_ms, out, NULL);
+	rc = pgconn_exec(*c, sql, p ? p->n : 0, p ? p->v : NULL, call_ms(s, c), out, NULL);
 	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
 		log_error(NULL, "store: the database connection %s; it will be reopened",
 			  rc == JG_ERR_TIMEOUT ? "timed out" : "failed");
@@ -63,18 +70,37 @@ int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p
 	return rc;
 }
 
+/* A reader connection, or &s->none (on which store_pg_run fails at once)
+ * when the database is not answering or no slot came free in read_ms:
+ * an HTTP thread answers 503 instead of waiting. */
 static PGconn **reader_acquire(struct pgs *s)
 {
-	PGconn **c = &s->readers[store_pool_acquire(&s->pool)];
+	char sql[64];
+	PGconn **c;
+	int slot;
 
-	/* on failure store_pg_run() fails on the NULL connection */
-	(void)!store_pg_reconnect(s, c);
+	if (s->watch && !store_pg_watch_answering(s->watch))
+		return &s->none;
+	slot = store_pool_acquire(&s->pool, s->read_ms);
+	if (slot < 0)
+		return &s->none;
+	c = &s->readers[slot];
+	if (*c != NULL || store_pg_reconnect(s, c) != JG_OK)
+		return c;
+	/* the server gives up too: no statement left running for a reader
+	 * that stopped waiting */
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", s->read_ms);
+	if (store_pg_run(s, c, sql, NULL, NULL) != JG_OK && *c != NULL) {
+		PQfinish(*c);
+		*c = NULL;
+	}
 	return c;
 }
 
 static void reader_release(struct pgs *s, PGconn **c)
 {
-	store_pool_release(&s->pool, (int)(c - s->readers));
+	if (c != &s->none)
+		store_pool_release(&s->pool, (int)(c - s->readers));
 }
 
 /* ---- open / close ---- */
@@ -110,6 +136,7 @@ static int pg_open(const char *url, const struct store_options *opts,
 		return JG_ERR_NOMEM;
 	store_pool_init(&s->pool);
 	s->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+	s->read_ms = s->timeout_ms < READ_BOUND_MS ? s->timeout_ms : READ_BOUND_MS;
 	s->url = strdup(url);
 	if (s->url == NULL || (opts && opts->password &&
 			       (s->password = strdup(opts->password)) == NULL)) {

@@ -34,6 +34,12 @@ struct pgs {
 	int timeout_ms;
 	PGconn *readers[STORE_READERS];
 	struct store_pool pool;
+	/* readers run on HTTP threads: every wait of theirs (a free slot,
+	 * connect, statement) is bounded by read_ms, and while the database
+	 * does not answer the watch they fail at once on `none` (always
+	 * NULL) instead of waiting */
+	int read_ms;
+	PGconn *none;
 	struct pg_watch *watch; /* NULL until store_watch_start */
 
 	/* the writer (engine thread), store_pg_tx.c */
@@ -133,6 +139,9 @@ void store_pg_watch_stop(struct store *s);
  * stale_after, and this node holds the lease. */
 bool store_pg_watch_reachable(const struct pg_watch *w);
 bool store_pg_watch_lease(const struct pg_watch *w);
+/* The database answered the watch within its last two beats (false once
+ * it is silent for longer, well before it counts as cut off). */
+bool store_pg_watch_answering(const struct pg_watch *w);
 
 /* Brings the schema on c to the version this jitgate knows, one
  * transaction per version, recorded in table schema_version.  Several

@@ -40,6 +40,7 @@ struct pg_watch {
 	atomic_bool lease;
 	PGconn *c;
 	int64_t ok_at;        /* monotonic ms of the last answer */
+	_Atomic int64_t answered_at; /* the same, for any thread */
 	int64_t next_beat, next_connect;
 	bool said_down;       /* the connection failure was logged */
 	bool polling;         /* the server has no LISTEN (the beat's poll only) */
@@ -66,9 +67,16 @@ static void set_lease(struct pg_watch *w, bool held)
 		w->h.lease(w->h.ctx, held);
 }
 
+bool store_pg_watch_answering(const struct pg_watch *w)
+{
+	return atomic_load(&w->reachable) &&
+	       pgconn_mono_ms() - atomic_load(&w->answered_at) <= 2 * w->beat_ms + SLICE_MS;
+}
+
 static void contact(struct pg_watch *w)
 {
 	w->ok_at = pgconn_mono_ms();
+	atomic_store(&w->answered_at, w->ok_at);
 	if (!atomic_exchange(&w->reachable, true)) {
 		log_info(NULL, "store: the database answers again");
 		if (w->h.reachable)
@@ -284,6 +292,7 @@ int store_pg_watch_start(struct store *base, const char *node_id, int64_t stale_
 						  : stale_after_ms / 6;
 	snprintf(w->ttl_ms, sizeof(w->ttl_ms), "%lld", (long long)(stale_after_ms / 2));
 	w->ok_at = pgconn_mono_ms(); /* the store was just opened */
+	atomic_init(&w->answered_at, w->ok_at);
 	atomic_init(&w->reachable, true);
 	atomic_init(&w->lease, false);
 	atomic_init(&w->stop, false);

@@ -403,7 +403,7 @@ static void sq_close(struct store *base)
 
 static sqlite3 *reader_acquire(struct sq *s)
 {
-	int i = store_pool_acquire(&s->pool), g = atomic_load(&s->gen);
+	int i = store_pool_acquire(&s->pool, 0), g = atomic_load(&s->gen);
 	sqlite3 *db;
 
 	/* the slot is ours until released: safe to swap its connection */

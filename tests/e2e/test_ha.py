@@ -521,6 +521,55 @@ class HaTest(unittest.TestCase):
             self.nodes = []
             proxy.close()
 
+    def test_reads_answer_503_at_once_while_the_database_is_silent(self):
+        """HTTP threads never wait on a silent database: once it has not
+        answered the watch for two beats, listings, the audit log and
+        one request answer 503 at once (metrics leave the store's counts
+        out), checks are answered from memory meanwhile, and a burst of
+        reads far beyond the two HTTP threads is answered, not queued
+        behind waits of seconds each (stale_after 30 s: the node is not
+        cut off during this test)."""
+        proxy = Blackhole(self.pg.port)
+        try:
+            a = self.start_node("jg-a", stale_after="30s", storage=self.pg.store_url(
+                self.db).replace(":%d/" % self.pg.port, ":%d/" % proxy.port))
+            st, r = a.request("alice", "orders-db", "read")
+            self.assertEqual(st, 201, r)
+            rid = r["id"]
+            self.assertEqual(a.http("GET", "/v1/requests", "erin")[0], 200)
+            proxy.blocked.set()
+            wait_for(lambda: a.http("GET", "/v1/requests", "erin")[0] == 503, timeout=60,
+                     what="listing refused")
+            paths = ["/v1/requests", "/v1/audit", "/v1/requests/%d" % rid, "/metrics"] * 8
+            results = [None] * len(paths)
+
+            def get(i):
+                results[i] = a.http("GET", paths[i], "erin")
+            threads = [threading.Thread(target=get, args=(i,)) for i in range(len(paths))]
+            for t in threads:
+                t.start()
+            self.assertTrue(a.check("alice", "orders-db", "read")[1]["allowed"])
+            for t in threads:
+                t.join()
+            for path, (st, body) in zip(paths, results):
+                if path == "/metrics":
+                    self.assertEqual(st, 200, body)
+                    self.assertNotIn('jitgate_requests{state="active"} 1', body)
+                else:
+                    self.assertEqual(st, 503, (path, body))
+            self.assertEqual(a.http("GET", "/readyz")[0], 200)
+            self.assertTrue(a.check("alice", "orders-db", "read")[1]["allowed"])
+            proxy.blocked.clear()
+            wait_for(lambda: a.http("GET", "/v1/requests", "erin")[0] == 200, timeout=60,
+                     what="listing again")
+            st, body = a.http("GET", "/metrics", "erin")
+            self.assertIn('jitgate_requests{state="active"} 1', body)
+        finally:
+            for n in self.nodes:
+                n.stop()
+            self.nodes = []
+            proxy.close()
+
     def test_forged_notifications_change_nothing(self):
         a, b = self.start_node("jg-a"), self.start_node("jg-b")
         for payload in ("garbage", "-1", "99999999999999", "", "1" * 200):
