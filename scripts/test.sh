@@ -48,11 +48,11 @@ echo "=== gcc -fanalyzer (build-analyzer)"
 JG_BUILD_TARGET=jitgate scripts/build.sh build-analyzer -DJG_ANALYZER=ON || fail=1
 
 scripts/build.sh build-tsan -DJG_TSAN=ON || exit 1
-# test_ha is left out here: its partition test waits on wall-clock windows
-# (stale_after 2 s, recovery within 30 s) that TSan's slowdown overruns;
-# it runs in build/ and build-asan/.
+# test_ha included: its partition case used to overrun here; the cause
+# found (also under ASan): a cut-off node's reconnect had one 50 ms slice
+# to finish TCP, TLS and SCRAM; it has 2 s now
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:second_deadlock_stack=1} \
-  run_ctest build-tsan -L 'unit|e2e' -E 'e2e/test_ha$'
+  run_ctest build-tsan -L 'unit|e2e'
 
 scripts/build.sh build-asan -DJG_SANITIZE=ON || exit 1
 run_ctest build-asan
