@@ -64,10 +64,10 @@ int cli_cmd_store(int argc, char **argv)
 			res.reason);
 		goto out;
 	}
-	printf("copied %lld requests, %lld audit events, %lld outbox rows;"
-	       " the chain verifies: head %lld %s\n",
+	printf("copied %lld requests, %lld audit events, %lld outbox rows,"
+	       " %lld Slack messages; the chain verifies: head %lld %s\n",
 	       (long long)res.requests, (long long)res.events, (long long)res.outbox,
-	       (long long)res.head_seq, res.head);
+	       (long long)res.slack_messages, (long long)res.head_seq, res.head);
 	rc = CLI_EXIT_OK;
 out:
 	store_close(src);

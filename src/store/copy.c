@@ -1,6 +1,7 @@
 /* `jitgate store copy`: every request (with its id), the audit log (each
- * event verbatim, in seq order, verified on the way) and the undelivered
- * outbox from one store into an empty one, in one transaction. */
+ * event verbatim, in seq order, verified on the way), the undelivered
+ * outbox and the posted Slack messages from one store into an empty one,
+ * in one transaction. */
 #include "store/copy.h"
 
 #include <jansson.h>
@@ -68,6 +69,19 @@ static int copy_event(void *ctx, int64_t seq, const char *text)
 	json_decref(ev);
 	if (rc == JG_OK)
 		c->out->events++;
+	return rc;
+}
+
+/* A posted Slack message, so that later events still update it; a post
+ * still on its way is not copied (its outbox row is, and claims anew). */
+static int copy_slackmsg(void *ctx, int64_t request_id, const char *channel,
+			 const char *channel_id, const char *ts)
+{
+	struct copy *c = ctx;
+	int rc = store_tx_slackmsg_put(c->dst, request_id, channel, channel_id, ts);
+
+	if (rc == JG_OK)
+		c->out->slack_messages++;
 	return rc;
 }
 
@@ -154,6 +168,8 @@ int store_copy(struct store *src, struct store *dst, struct store_copy_result *o
 	}
 	if (rc == JG_OK)
 		rc = store_outbox_due(src, INT64_MAX, INT32_MAX, copy_outbox, &c);
+	if (rc == JG_OK)
+		rc = store_slackmsg_scan(src, copy_slackmsg, &c);
 	if (rc == JG_OK)
 		rc = store_commit(dst);
 	if (rc != JG_OK) {

@@ -257,6 +257,17 @@ int store_slackmsg_posted(struct store *s, int64_t request_id, const char *chann
 	return s->ops->slackmsg_posted(s, request_id, channel, post_row, channel_id, ts);
 }
 
+int store_slackmsg_scan(struct store *s, store_slackmsg_cb cb, void *ctx)
+{
+	return s->ops->slackmsg_scan(s, cb, ctx);
+}
+
+int store_tx_slackmsg_put(struct store *s, int64_t request_id, const char *channel,
+			  const char *channel_id, const char *ts)
+{
+	return s->ops->tx_slackmsg_put(s, request_id, channel, channel_id, ts);
+}
+
 int store_count_by_state(struct store *s, int64_t *counts, size_t n)
 {
 	return s->ops->count_by_state(s, counts, n);

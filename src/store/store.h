@@ -158,6 +158,14 @@ int store_slackmsg_claim(struct store *s, int64_t request_id, const char *channe
  * post_row done, in one transaction. */
 int store_slackmsg_posted(struct store *s, int64_t request_id, const char *channel,
 			  int64_t post_row, const char *channel_id, const char *ts) JG_WUR;
+/* Every posted message, for `jitgate store copy` (order unspecified). */
+typedef int (*store_slackmsg_cb)(void *ctx, int64_t request_id, const char *channel,
+				 const char *channel_id, const char *ts);
+int store_slackmsg_scan(struct store *s, store_slackmsg_cb cb, void *ctx) JG_WUR;
+/* Inside a transaction: a posted message as copied from another store
+ * (no outbox row of its own: post_row 0). */
+int store_tx_slackmsg_put(struct store *s, int64_t request_id, const char *channel,
+			  const char *channel_id, const char *ts) JG_WUR;
 /* Counts requests by state into counts[state] (n entries). */
 int store_count_by_state(struct store *s, int64_t *counts, size_t n) JG_WUR;
 /* True when the store answers (readiness).  On PostgreSQL with a watch

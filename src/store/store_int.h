@@ -55,6 +55,9 @@ struct store_ops {
 			      int64_t post_row);
 	int (*slackmsg_posted)(struct store *s, int64_t request_id, const char *channel,
 			       int64_t post_row, const char *channel_id, const char *ts);
+	int (*slackmsg_scan)(struct store *s, store_slackmsg_cb cb, void *ctx);
+	int (*tx_slackmsg_put)(struct store *s, int64_t request_id, const char *channel,
+			       const char *channel_id, const char *ts);
 	int (*count_by_state)(struct store *s, int64_t *counts, size_t n);
 	bool (*ping)(struct store *s);
 	/* NULL for a backend that only one process uses */

@@ -436,6 +436,23 @@ static int pg_slackmsg_posted(struct store *base, int64_t request_id, const char
 			  " UPDATE outbox SET done = true WHERE id = $3", &p);
 }
 
+static int pg_slackmsg_scan(struct store *base, store_slackmsg_cb cb, void *ctx)
+{
+	struct pgs *s = (struct pgs *)base;
+	PGconn **c = reader_acquire(s);
+	PGresult *res;
+	int rc = store_pg_run(s, c, "SELECT request_id, channel, channel_id, ts"
+			      " FROM slack_messages WHERE channel_id IS NOT NULL"
+			      " AND ts IS NOT NULL", NULL, &res);
+
+	for (int i = 0; rc == JG_OK && i < PQntuples(res); i++)
+		rc = cb(ctx, pgconn_int(res, i, 0), PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+	PQclear(res);
+	reader_release(s, c);
+	return rc;
+}
+
 static int pg_kv_get(struct store *base, const char *key, char **value)
 {
 	struct pgs *s = (struct pgs *)base;
@@ -516,6 +533,8 @@ const struct store_ops store_pg_ops = {
 	.slackmsg_get = pg_slackmsg_get,
 	.slackmsg_claim = pg_slackmsg_claim,
 	.slackmsg_posted = pg_slackmsg_posted,
+	.slackmsg_scan = pg_slackmsg_scan,
+	.tx_slackmsg_put = store_pg_tx_slackmsg_put,
 	.count_by_state = pg_count_by_state,
 	.ping = pg_ping,
 	.watch_start = store_pg_watch_start,

@@ -15,7 +15,7 @@
 struct pg_watch; /* store_pg_watch.c */
 
 /* The writer's prepared statements (store_pg_tx.c). */
-#define STORE_PG_NSTMT 10
+#define STORE_PG_NSTMT 11
 
 /* One statement sent in the writer's pipeline whose result is not read
  * yet, and what to do with it (store_pg_tx.c). */
@@ -124,6 +124,8 @@ int store_pg_tx_audit_append(struct store *s, const struct audit_row *row);
 int store_pg_tx_outbox_add(struct store *s, int64_t seq, const char *target,
 			   const char *payload);
 int store_pg_tx_kv_put(struct store *s, const char *key, const char *value);
+int store_pg_tx_slackmsg_put(struct store *s, int64_t request_id, const char *channel,
+			     const char *channel_id, const char *ts);
 int store_pg_tx_audit_head(struct store *s, int64_t *seq, char hash[65]);
 int store_pg_tx_prefetch(struct store *s, const int64_t *ids, size_t n, size_t ncreates);
 int store_pg_tx_requests_live(struct store *s, store_request_cb cb, void *ctx);

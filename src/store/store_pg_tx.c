@@ -36,6 +36,7 @@ enum stmt {
 	S_HEAD,
 	S_PREFETCH,
 	S_IDS,
+	S_SLACKMSG,
 };
 
 static const struct {
@@ -72,9 +73,12 @@ static const struct {
 				       " WHERE id = ANY($1::bigint[]) ORDER BY id"},
 	[S_IDS] = {"jg_ids", "SELECT nextval('requests_id_seq')"
 			     " FROM generate_series(1, $1::integer)"},
+	[S_SLACKMSG] = {"jg_slackmsg",
+			"INSERT INTO slack_messages (request_id, channel, post_row,"
+			" channel_id, ts) VALUES ($1, $2, 0, $3, $4)"},
 };
 
-_Static_assert(S_IDS + 1 == STORE_PG_NSTMT, "one name and text per statement");
+_Static_assert(S_SLACKMSG + 1 == STORE_PG_NSTMT, "one name and text per statement");
 
 /* ---- requests read ahead ---- */
 
@@ -749,6 +753,18 @@ int store_pg_tx_kv_put(struct store *base, const char *key, const char *value)
 	pgp_text(&p, key);
 	pgp_text(&p, value);
 	return defer((struct pgs *)base, S_KV, &p, PEND_DISCARD);
+}
+
+int store_pg_tx_slackmsg_put(struct store *base, int64_t request_id, const char *channel,
+			     const char *channel_id, const char *ts)
+{
+	struct pgp p = {0};
+
+	pgp_int(&p, request_id);
+	pgp_text(&p, channel);
+	pgp_text(&p, channel_id);
+	pgp_text(&p, ts);
+	return defer((struct pgs *)base, S_SLACKMSG, &p, PEND_DISCARD);
 }
 
 void store_pg_tx_free(struct pgs *s)

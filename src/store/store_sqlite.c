@@ -967,6 +967,45 @@ static int sq_slackmsg_posted(struct store *base, int64_t request_id, const char
 	return rc;
 }
 
+static int sq_slackmsg_scan(struct store *base, store_slackmsg_cb cb, void *ctx)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3 *db = reader_acquire(s);
+	sqlite3_stmt *st = NULL;
+	int rc = JG_OK, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT request_id, channel, channel_id, ts"
+			       " FROM slack_messages WHERE channel_id IS NOT NULL"
+			       " AND ts IS NOT NULL", -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, "slack messages");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = cb(ctx, sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			(const char *)sqlite3_column_text(st, 3));
+		if (rc != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_err(db, "slack messages");
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db);
+	return rc;
+}
+
+static int sq_tx_slackmsg_put(struct store *base, int64_t request_id, const char *channel,
+			      const char *channel_id, const char *ts)
+{
+	struct sq *s = (struct sq *)base;
+
+	return slack_step(s->w, "INSERT INTO slack_messages (request_id, channel, post_row,"
+			  " channel_id, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+			  request_id, channel, 0, channel_id, ts);
+}
+
 static int sq_tx_kv_put(struct store *base, const char *key, const char *value)
 {
 	struct sq *s = (struct sq *)base;
@@ -1076,6 +1115,8 @@ const struct store_ops store_sqlite_ops = {
 	.slackmsg_get = sq_slackmsg_get,
 	.slackmsg_claim = sq_slackmsg_claim,
 	.slackmsg_posted = sq_slackmsg_posted,
+	.slackmsg_scan = sq_slackmsg_scan,
+	.tx_slackmsg_put = sq_tx_slackmsg_put,
 	.count_by_state = sq_count_by_state,
 	.ping = sq_ping,
 };

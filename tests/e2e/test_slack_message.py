@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
+import subprocess
 import threading
 import time
 import unittest
@@ -22,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 from fakeslack import FakeSlack, all_text, buttons
-from harness import Server, base_config, free_port, run, wait_for
+from harness import JITGATE, Server, base_config, free_port, run, store_cluster, wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-message-test-token"
@@ -317,5 +319,44 @@ class SlackDown(Base):
         self.assertEqual(len(buttons(self.fake.message(c))), 2)
 
 
+class StoreCopy(unittest.TestCase):
+    """`jitgate store copy` from SQLite to PostgreSQL takes the posted
+    messages along: after the move the same message is updated in place."""
+
+    def test_message_survives_store_copy(self):
+        from pgcluster import PASSWORDS, STORE_USER
+        port = free_port()
+        fake = FakeSlack(port)
+        env = {"JG_SLACK_SECRET": SECRET, "JG_SLACK_TOKEN": TOKEN,
+               "PGPASSWORD": PASSWORDS[STORE_USER]}
+        srv = Server(config(port), env=env, start=False)
+        srv.storage = "sqlite:" + os.path.join(srv.dir, "before.db")
+        srv.write_config(config(port))
+        try:
+            srv.start()
+            st, r = srv.request("alice", "orders-db", "write", "30m")
+            rid = r["id"]
+            wait_for(lambda: fake.message(rid), timeout=60, what="the post")
+            srv.stop()
+            pg = store_cluster()
+            url = pg.store_url(pg.new_store_db(), password=False)
+            p = subprocess.run([JITGATE, "store", "copy", srv.storage, url],
+                               capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, **env))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("1 Slack messages", p.stdout)
+            srv.storage = url
+            srv.write_config(config(port))
+            srv.start()
+            self.assertEqual(srv.act("bob", rid, "approve")[0], 200)
+            wait_for(lambda: "*Approved* by bob" in all_text(fake.message(rid)),
+                     timeout=60, what="the update after the copy")
+            self.assertEqual(fake.methods(rid)[0], "chat.postMessage")
+            self.assertEqual(fake.methods(rid).count("chat.postMessage"), 1)
+        finally:
+            srv.stop()
+            fake.stop()
+
+
 if __name__ == "__main__":
-    run(MessageLife, RefusedClick, SlackDown)
+    run(MessageLife, RefusedClick, SlackDown, StoreCopy)
