@@ -18,7 +18,7 @@ import re
 import subprocess
 import unittest
 
-from harness import JITGATE, SOURCE_DIR
+from harness import JITGATE, SOURCE_DIR, Server, base_config, run
 
 
 def read(rel):
@@ -260,6 +260,136 @@ class MetricsAndEndpoints(unittest.TestCase):
         self.assertEqual(missing, [], "endpoints missing from docs/api.md")
 
 
+def shape_keys(shape):
+    """`{a, b?, c: {d, e}}` -> {"a": None, "b": None, "c": {"d": None, ...}}
+    with the optional (`?`) names in a second set."""
+    def split(body):
+        parts, depth, cur = [], 0, ""
+        for ch in body:
+            if ch in "{[":
+                depth += 1
+            elif ch in "}]":
+                depth -= 1
+            if ch == "," and depth == 0:
+                parts.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur)
+        return [x.strip() for x in parts if x.strip()]
+
+    keys, optional = {}, set()
+    for part in split(shape.strip()[1:-1]):
+        name, _, value = part.partition(":")
+        name = name.strip()
+        if name.endswith("?"):
+            name = name[:-1]
+            optional.add(name)
+        value = value.strip()
+        keys[name] = shape_keys(value) if value.startswith("{") else None
+    return keys, optional
+
+
+def balanced(text, start):
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i + 1]
+    return None
+
+
+class LiveAnswers(unittest.TestCase):
+    """The answer shapes in docs/api.md's endpoint table are what the
+    daemon sends: every documented member is there (unless marked `?`),
+    and the daemon sends no member the table does not name."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(base_config())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def documented(self, method, path):
+        doc = read("docs/api.md")
+        for line in doc.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 3 and re.match(r"`%s %s[`?]" % (method, re.escape(path)),
+                                            cells[0]):
+                i = cells[2].find("`{")
+                self.assertGreaterEqual(i, 0, line)
+                return shape_keys(balanced(cells[2], i + 1))
+        self.fail("no row for %s %s in docs/api.md's endpoint table" % (method, path))
+
+    def assert_shape(self, method, path, answer, nested=()):
+        (keys, optional) = self.documented(method, path)
+        self.assertIsInstance(answer, dict, answer)
+        self.assertEqual(sorted(set(answer) - set(keys)), [],
+                         "%s %s sends members docs/api.md does not name" % (method, path))
+        self.assertEqual(sorted(set(keys) - optional - set(answer)), [],
+                         "%s %s lacks members docs/api.md promises" % (method, path))
+        for name in nested:
+            sub, sub_opt = keys[name]
+            self.assertEqual(sorted(set(answer[name]) - set(sub)), [], name)
+            self.assertEqual(sorted(set(sub) - sub_opt - set(answer[name])), [], name)
+
+    def test_whoami(self):
+        st, body = self.srv.http("GET", "/v1/whoami", who="alice")
+        self.assertEqual(st, 200, body)
+        self.assert_shape("GET", "/v1/whoami", body)
+
+    def test_check(self):
+        # denied (no grant), then allowed with the grant's members
+        st, body = self.srv.check("erik", "billing-api", "read")
+        self.assertEqual(st, 200, body)
+        self.assertFalse(body["allowed"], body)
+        self.assert_shape("POST", "/v1/check", body)
+        st, req = self.srv.request("erik", "billing-api", "read")
+        self.assertEqual((st, req.get("state")), (201, "active"), req)
+        st, body = self.srv.check("erik", "billing-api", "read")
+        self.assertEqual(st, 200, body)
+        self.assertTrue(body["allowed"], body)
+        self.assert_shape("POST", "/v1/check", body)
+        self.assertEqual(sorted(body), ["allowed", "expires_at", "remaining_s",
+                                        "request_id"])
+
+    def test_listings(self):
+        st, body = self.srv.http("GET", "/v1/requests", who="alice")
+        self.assertEqual(st, 200, body)
+        self.assert_shape("GET", "/v1/requests", body)
+        st, body = self.srv.http("GET", "/v1/audit", who="erin")
+        self.assertEqual(st, 200, body)
+        self.assert_shape("GET", "/v1/audit", body)
+        st, body = self.srv.http("GET", "/v1/catalog", who="alice")
+        self.assertEqual(st, 200, body)
+        self.assert_shape("GET", "/v1/catalog", body)
+
+    def test_request_object(self):
+        doc = doc_section(read("docs/api.md"), "The request object")
+        example = re.search(r"```json\n(.*?)```", doc, re.S).group(1)
+        documented = set(re.findall(r'"([a-z_]+)":', example)) - {"by", "at", "comment"}
+        self.assertIn("end_comment", documented)
+        st, req = self.srv.request("erik", "orders-db", "read")
+        self.assertEqual(st, 201, req)
+        self.assertEqual(sorted(set(req) - documented), [],
+                         "request members docs/api.md's example does not show")
+        self.assertEqual(sorted(documented - set(req)), [],
+                         "members docs/api.md shows that a request lacks")
+
+    def test_audit_verify(self):
+        st, body = self.srv.http("GET", "/v1/audit/verify", who="erin")
+        self.assertEqual(st, 200, body)
+        self.assertTrue(body.get("ok"), body)
+        self.assert_shape("GET", "/v1/audit/verify", body)
+
+    def test_readyz_verbose(self):
+        st, body = self.srv.http("GET", "/readyz?verbose=1")
+        self.assertEqual(st, 200, body)
+        self.assert_shape("GET", "/readyz?verbose=1", body, nested=("outbox", "oidc"))
+
+
 class Cli(unittest.TestCase):
     def test_every_command_of_help_is_in_cli_md(self):
         p = subprocess.run([JITGATE, "--help"], capture_output=True, text=True,
@@ -417,4 +547,4 @@ class Readme(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    run(ConfigKeys, AuditActions, MetricsAndEndpoints, LiveAnswers, Cli, Readme)
