@@ -213,6 +213,14 @@ class ConfigKeys(unittest.TestCase):
         self.assertEqual(wrong, [], "docs name config keys the loader does not have")
 
 
+def md_anchors(path):
+    """The #fragments of a Markdown file's headings, as GitHub makes them."""
+    with open(path, encoding="utf-8") as f:
+        text = re.sub(r"```.*?```", "", f.read(), flags=re.S)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in re.findall(r"^#+ (.*)$", text, re.M)}
+
+
 def all_docs():
     return [os.path.join(SOURCE_DIR, "README.md")] + sorted(
         glob.glob(os.path.join(SOURCE_DIR, "docs/*.md")))
@@ -503,14 +511,16 @@ class Readme(unittest.TestCase):
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             for target in re.findall(r"\]\(([^)\s]+)\)", text):
-                if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                if re.match(r"[a-z]+:", target):
                     continue
-                rel = target.split("#", 1)[0]
-                full = os.path.normpath(os.path.join(os.path.dirname(path), rel))
-                if not os.path.exists(full):
+                rel, _, anchor = target.partition("#")
+                full = os.path.normpath(os.path.join(os.path.dirname(path), rel)) \
+                    if rel else path
+                if not os.path.exists(full) or (
+                        anchor and full.endswith(".md") and anchor not in md_anchors(full)):
                     broken.append("%s -> %s" % (os.path.relpath(path, SOURCE_DIR),
                                                 target))
-        self.assertEqual(broken, [], "links to files that do not exist")
+        self.assertEqual(broken, [], "links to files or #headings that do not exist")
 
     def test_source_paths_named_in_docs_exist(self):
         # src/..., tests/..., bench/..., scripts/..., examples/... in the
