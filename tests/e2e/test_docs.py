@@ -398,6 +398,18 @@ class LiveAnswers(unittest.TestCase):
         self.assert_shape("GET", "/readyz?verbose=1", body, nested=("outbox", "oidc"))
 
 
+class Gateway(unittest.TestCase):
+    def test_every_sqlstate_the_gateway_sends_is_in_gateway_md(self):
+        states = set()
+        for path in glob.glob(os.path.join(SOURCE_DIR, "src/gateway/*.c")):
+            with open(path, encoding="utf-8") as f:
+                states |= set(re.findall(r'"([0-9][0-9A-Z]{4})"', strip_c_comments(f.read())))
+        self.assertIn("28P01", states)
+        doc = read("docs/gateway.md")
+        self.assertEqual(sorted(s for s in states if s not in doc), [],
+                         "SQLSTATEs sent by src/gateway/ missing from docs/gateway.md")
+
+
 class Cli(unittest.TestCase):
     def test_every_command_of_help_is_in_cli_md(self):
         p = subprocess.run([JITGATE, "--help"], capture_output=True, text=True,
@@ -557,4 +569,4 @@ class Readme(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    run(ConfigKeys, AuditActions, MetricsAndEndpoints, LiveAnswers, Cli, Readme)
+    run(ConfigKeys, AuditActions, MetricsAndEndpoints, LiveAnswers, Gateway, Cli, Readme)
