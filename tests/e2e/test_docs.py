@@ -253,6 +253,19 @@ class MetricsAndEndpoints(unittest.TestCase):
         missing = sorted(n for n in names if n not in metrics)
         self.assertEqual(missing, [], "metrics missing from docs/api.md 'Metrics'")
 
+    def test_every_error_code_is_in_the_errors_table(self):
+        pairs = set()
+        for path in glob.glob(os.path.join(SOURCE_DIR, "src/api/*.c")):
+            with open(path, encoding="utf-8") as f:
+                src = strip_c_comments(f.read())
+            pairs |= set(re.findall(r'conn_error\(\w+,\s*([0-9]{3}),\s*"([a-z_]+)"', src))
+            pairs |= set(re.findall(r'\{JG_ERR_\w+,\s*([0-9]{3}),\s*"([a-z_]+)"\}', src))
+        self.assertIn(("409", "conflict"), pairs)
+        table = doc_section(read("docs/api.md"), "Errors") or ""
+        rows = set(re.findall(r"^\| ([0-9]{3}) \| `([a-z_]+)` \|", table, re.M))
+        self.assertEqual(sorted(pairs - rows), [],
+                         "HTTP status and error code pairs missing from docs/api.md 'Errors'")
+
     def test_every_endpoint_is_documented(self):
         paths = set()
         for path in glob.glob(os.path.join(SOURCE_DIR, "src/api/*.c")):
