@@ -724,6 +724,27 @@ static bool differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
+static bool list_differ(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return true;
+	for (size_t i = 0; i < na; i++)
+		if (differ(a[i], b[i]))
+			return true;
+	return false;
+}
+
+/* The token verifier is built at start from the whole section. */
+static bool oidc_differ(const struct oidc_cfg *a, const struct oidc_cfg *b)
+{
+	return a->enabled != b->enabled || differ(a->issuer, b->issuer) ||
+	       list_differ(a->audiences, a->naudiences, b->audiences, b->naudiences) ||
+	       differ(a->groups_claim, b->groups_claim) ||
+	       differ(a->subject_claim, b->subject_claim) || differ(a->jwks_uri, b->jwks_uri) ||
+	       list_differ(a->algorithms, a->nalgorithms, b->algorithms, b->nalgorithms) ||
+	       a->leeway_s != b->leeway_s;
+}
+
 /* What a reload cannot change in a running daemon (wired once at start):
  * each key whose value differs from the start's is named in one warning;
  * the running values stay until a restart. */
@@ -739,8 +760,7 @@ static void warn_restart_only(const struct config *run, const struct config *nex
 		 differ(run->storage_password_env, next->storage_password_env)},
 		{"node_id", differ(run->node_id, next->node_id)},
 		{"stale_after", run->stale_after_s != next->stale_after_s},
-		{"oidc", run->oidc.enabled != next->oidc.enabled ||
-				 differ(run->oidc.issuer, next->oidc.issuer)},
+		{"oidc", oidc_differ(&run->oidc, &next->oidc)},
 		{"web.oidc_client_id", differ(run->web.oidc_client_id, next->web.oidc_client_id)},
 		{"gateway", run->gateway.enabled != next->gateway.enabled},
 		{"gateway.postgres_listen",
