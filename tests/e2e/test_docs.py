@@ -473,6 +473,18 @@ class Cli(unittest.TestCase):
         self.assertEqual(missing, [], "options in --help that docs/cli.md and "
                          "docs/policy-testing.md do not mention")
 
+    def test_every_environment_variable_read_is_documented(self):
+        names = set()
+        for path in glob.glob(os.path.join(SOURCE_DIR, "src", "**", "*.c"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                names |= set(re.findall(r'getenv\("([A-Z_][A-Z0-9_]*)"\)',
+                                        strip_c_comments(f.read())))
+        self.assertIn("JITGATE_TOKEN", names)
+        names.discard("HOME")  # ~ of XDG_CONFIG_HOME's default
+        docs = "".join(open(p, encoding="utf-8").read() for p in all_docs())
+        self.assertEqual(sorted(n for n in names if "`" + n not in docs), [],
+                         "environment variables jitgate reads that no doc names")
+
     def test_exit_codes_match_cli_md(self):
         hdr = strip_c_comments(read("src/cli/cli_api.h"))
         codes = {name: int(v) for name, v in
