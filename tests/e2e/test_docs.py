@@ -185,6 +185,20 @@ class ConfigKeys(unittest.TestCase):
         self.assertEqual(stale, [],
                          "keys in docs/configuration.md tables that the loader refuses")
 
+    def test_restart_only_keys_are_named_in_reload(self):
+        # the keys serve.c's reload warns about are the ones docs say need
+        # a restart
+        src = strip_c_comments(read("src/server/serve.c"))
+        m = re.search(r"static void warn_restart_only\(.*?\n\}", src, re.S)
+        self.assertIsNotNone(m, "warn_restart_only not found in src/server/serve.c")
+        keys = re.findall(r'\{\s*"([a-z_.]+)"\s*,', m.group(0))
+        self.assertIn("listen", keys)
+        text = doc_section(self.doc, "Reload")
+        self.assertIsNotNone(text)
+        self.assertEqual([k for k in keys if "`" + k + "`" not in text], [],
+                         "keys the reload warns need a restart, missing from "
+                         "docs/configuration.md 'Reload'")
+
     def test_every_notify_event_is_listed(self):
         text = doc_section(self.doc, "notify")
         self.assertIsNotNone(text)
