@@ -600,6 +600,26 @@ class Readme(unittest.TestCase):
         missing = [d for d in dirs if not re.search(r"^" + re.escape(d) + r"\s", layout, re.M)]
         self.assertEqual(missing, [], "src/ directories missing from the README's Layout")
 
+    def test_test_files_named_in_docs_exist(self):
+        # test_gateway.py, test_request.c, unit/test_store ... named without
+        # their directory
+        missing = []
+        for path in all_docs():
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for name in set(re.findall(r"\b(test_[a-z0-9_]+\.(?:c|py|h))\b", text)):
+                if not any(os.path.exists(os.path.join(SOURCE_DIR, "tests", d, name))
+                           for d in ("unit", "e2e", "fuzz")):
+                    missing.append("%s: %s" % (os.path.relpath(path, SOURCE_DIR), name))
+            for tier, name in set(re.findall(r"\b(unit|e2e)/(test_[a-z0-9_]+)\b", text)):
+                if not any(os.path.exists(os.path.join(SOURCE_DIR, "tests", tier, name + ext))
+                           for ext in (".c", ".py", ".h")):
+                    missing.append("%s: %s/%s" % (os.path.relpath(path, SOURCE_DIR), tier, name))
+            for name in set(re.findall(r"\b(fuzz_[a-z0-9_]+)\b", text)):
+                if not os.path.exists(os.path.join(SOURCE_DIR, "tests", "fuzz", name + ".c")):
+                    missing.append("%s: %s" % (os.path.relpath(path, SOURCE_DIR), name))
+        self.assertEqual(sorted(missing), [], "test files named in the docs that do not exist")
+
     def test_setup_commands_exist(self):
         readme = read("README.md")
         for script in ("scripts/demo.sh", "scripts/test.sh"):
