@@ -16,7 +16,8 @@
 #        EXPIRE_N (1000), CLIENTS ("1 16 64"), MODES ("disable require"),
 #        SKIP_THROUGHPUT=1, SKIP_CUTS=1, PROFILE=1 (syscalls and callgrind
 #        instructions per transaction first; PROFILE_T transactions, 2000),
-#        PROFILE=only (just those, nothing else)
+#        PROFILE=only (just those, nothing else), PROFILE_SSLMODE=require
+#        (the profiled clients over TLS)
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${JG_BUILD_DIR:-$SRC/build}}
@@ -149,7 +150,7 @@ EOC
 	profile() {
 		local n=${PROFILE_T:-2000} pbpid tot loop c1 c2
 		export PGPASSWORD
-		export PGSSLMODE=disable
+		export PGSSLMODE=${PROFILE_SSLMODE:-disable}
 		pbpid=$(pgrep -P "$PBPID" || echo "$PBPID")
 		for who in jitgate pgbouncer; do
 			if [ $who = jitgate ]; then
