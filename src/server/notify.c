@@ -190,42 +190,21 @@ void notify_curl_post(CURL *curl, const char *url, const char *body,
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
-/* Posts one row; 0 on a 2xx answer.  err gets a reason without the URL
- * (Slack webhook URLs are secrets). */
-static int deliver(const struct outbox_row *row, char *err, size_t errlen)
+int notify_webhook_post(const char *url, const char *body, const char *secret_env,
+			char *err, size_t errlen)
 {
-	json_t *target = json_loads(row->target, 0, NULL);
-	json_t *event = json_loads(row->payload, 0, NULL);
-	const char *kind = json_string_value(json_object_get(target, "kind"));
-	const char *url = json_string_value(json_object_get(target, "url"));
-	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
-	struct curl_slist *hdrs = NULL;
-	char *body = NULL, sig[96];
-	CURL *curl = NULL;
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	CURL *curl = curl_easy_init();
+	char sig[96], h[128];
 	long status = 0;
 	CURLcode cc;
 	int rc = JG_ERR_IO;
 
-	if (target == NULL || event == NULL || kind == NULL || url == NULL) {
-		snprintf(err, errlen, "malformed outbox row");
-		goto out;
-	}
-	if (strcmp(kind, "slack") == 0) {
-		char *text = notify_slack_text(event);
-		json_t *msg = json_pack("{s:s}", "text", text ? text : "jitgate event");
-
-		free(text);
-		body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-		json_decref(msg);
-	} else {
-		body = strdup(row->payload);
-	}
-	curl = curl_easy_init();
-	if (body == NULL || curl == NULL) {
+	if (curl == NULL || hdrs == NULL) {
 		snprintf(err, errlen, "out of memory");
+		rc = JG_ERR_NOMEM;
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	if (secret_env) {
 		const char *key = getenv(secret_env);
 
@@ -234,12 +213,8 @@ static int deliver(const struct outbox_row *row, char *err, size_t errlen)
 			goto out;
 		}
 		notify_signature(key, body, sig, sizeof(sig));
-		{
-			char h[128];
-
-			snprintf(h, sizeof(h), "X-Jitgate-Signature: %s", sig);
-			hdrs = curl_slist_append(hdrs, h);
-		}
+		snprintf(h, sizeof(h), "X-Jitgate-Signature: %s", sig);
+		hdrs = curl_slist_append(hdrs, h);
 	}
 	notify_curl_post(curl, url, body, hdrs);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
@@ -258,6 +233,41 @@ out:
 	curl_slist_free_all(hdrs);
 	if (curl)
 		curl_easy_cleanup(curl);
+	return rc;
+}
+
+/* Posts one row; 0 on a 2xx answer.  err gets a reason without the URL
+ * (Slack webhook URLs are secrets). */
+static int deliver(const struct outbox_row *row, char *err, size_t errlen)
+{
+	json_t *target = json_loads(row->target, 0, NULL);
+	json_t *event = json_loads(row->payload, 0, NULL);
+	const char *kind = json_string_value(json_object_get(target, "kind"));
+	const char *url = json_string_value(json_object_get(target, "url"));
+	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
+	char *body = NULL;
+	int rc = JG_ERR_IO;
+
+	if (target == NULL || event == NULL || kind == NULL || url == NULL) {
+		snprintf(err, errlen, "malformed outbox row");
+		goto out;
+	}
+	if (strcmp(kind, "slack") == 0) {
+		char *text = notify_slack_text(event);
+		json_t *msg = json_pack("{s:s}", "text", text ? text : "jitgate event");
+
+		free(text);
+		body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+		json_decref(msg);
+	} else {
+		body = strdup(row->payload);
+	}
+	if (body == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = notify_webhook_post(url, body, secret_env, err, errlen);
+out:
 	free(body);
 	json_decref(target);
 	json_decref(event);

@@ -43,6 +43,11 @@ char *notify_slack_text(const json_t *event);
  * redirect followed, http and https only. */
 void notify_curl_post(CURL *curl, const char *url, const char *body,
 		      struct curl_slist *hdrs);
+/* POSTs body (JSON) to url, signed X-Jitgate-Signature with the key in
+ * secret_env when not NULL.  0 on a 2xx answer; err gets a reason without
+ * the URL (webhook URLs may hold a secret path). */
+int notify_webhook_post(const char *url, const char *body, const char *secret_env,
+			char *err, size_t errlen) JG_WUR;
 /* "sha256=<hex HMAC-SHA256(key, body)>" into out (>= 72 bytes). */
 void notify_signature(const char *key, const char *body, char *out, size_t outlen);
 

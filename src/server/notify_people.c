@@ -7,12 +7,12 @@
 
 #include "core/audience.h"
 #include "server/notify.h"
+#include "server/slackpost.h"
 #include "util/duration.h"
 #include "util/log.h"
 #include "util/text.h"
 #include "util/timeutil.h"
 
-#define POST_TIMEOUT_MS 5000
 #define FIELD_MAX 300          /* bytes of one outside text in a message */
 #define CACHE_MAX 512          /* Slack user ids found by email */
 #define CACHE_FOUND_MS (3600 * 1000LL)
@@ -331,122 +331,18 @@ bool notify_people_row(const json_t *target)
 	return kind != NULL && strcmp(kind, "person") == 0;
 }
 
-struct answer {
-	char buf[8192];
-	size_t len;
-};
-
-static size_t keep(char *p, size_t s, size_t n, void *u)
-{
-	struct answer *a = u;
-	size_t take = s * n;
-
-	if (take > sizeof(a->buf) - 1 - a->len)
-		take = sizeof(a->buf) - 1 - a->len;
-	memcpy(a->buf + a->len, p, take);
-	a->len += take;
-	a->buf[a->len] = '\0';
-	return s * n;
-}
-
-/* POSTs body to url; bearer_env names the token variable (NULL: none),
- * sig the X-Jitgate-Signature (NULL: none).  The answer (first 8 KiB)
- * into ans; JG_OK on a 2xx. */
-static int post(const char *url, const char *ctype, const char *body,
-		const char *bearer_env, const char *sig, struct answer *ans,
-		char *err, size_t errlen)
-{
-	struct curl_slist *hdrs = NULL;
-	CURL *curl = curl_easy_init();
-	char h[160];
-	long status = 0;
-	CURLcode cc;
-	int rc = JG_ERR_IO;
-
-	if (curl == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return JG_ERR_NOMEM;
-	}
-	snprintf(h, sizeof(h), "Content-Type: %s", ctype);
-	hdrs = curl_slist_append(hdrs, h);
-	if (bearer_env != NULL) {
-		const char *tok = getenv(bearer_env);
-		char *auth = NULL;
-
-		if (tok == NULL || *tok == '\0') {
-			snprintf(err, errlen, "bot token variable %s is not set", bearer_env);
-			goto out;
-		}
-		if (asprintf(&auth, "Authorization: Bearer %s", tok) < 0) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		hdrs = curl_slist_append(hdrs, auth);
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-	}
-	if (sig != NULL) {
-		snprintf(h, sizeof(h), "X-Jitgate-Signature: %s", sig);
-		hdrs = curl_slist_append(hdrs, h);
-	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)POST_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, ans);
-	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		snprintf(err, errlen, "HTTP %ld", status);
-		goto out;
-	}
-	rc = JG_OK;
-out:
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(curl);
-	return rc;
-}
-
-/* Slack's answer: JG_OK for ok: true; JG_ERR_NOTFOUND for an error that
- * says this person cannot be reached; JG_ERR_IO otherwise.  *out_json
- * (may be NULL) gets the parsed answer. */
-static int slack_answer(const struct answer *ans, json_t **out_json, char *err,
-			size_t errlen)
+/* Slack's answer to a call (slackpost_request): JG_OK; JG_ERR_NOTFOUND
+ * for an error code that says this person cannot be reached; else the
+ * call's own error (retried). */
+static int classify(int rc, const char *code)
 {
 	static const char *const gone[] = {"users_not_found", "user_not_found",
 					   "channel_not_found", "user_disabled",
 					   "cannot_dm_bot", "user_is_restricted", NULL};
-	json_t *a = json_loads(ans->buf, 0, NULL);
-	const char *e = json_string_value(json_object_get(a, "error"));
-	int rc = JG_ERR_IO;
 
-	if (json_is_true(json_object_get(a, "ok"))) {
-		rc = JG_OK;
-	} else {
-		char shown[64];
-
-		/* Slack's error codes are short ASCII words; show no more */
-		snprintf(shown, sizeof(shown), "%s", e ? e : "?");
-		for (char *p = shown; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
-				*p = '?';
-		snprintf(err, errlen, "Slack answered ok: false (%s)", shown);
-		for (int i = 0; e != NULL && gone[i]; i++)
-			if (strcmp(e, gone[i]) == 0)
-				rc = JG_ERR_NOTFOUND;
-	}
-	if (out_json)
-		*out_json = a;
-	else
-		json_decref(a);
+	for (int i = 0; rc == JG_ERR_UNAVAILABLE && gone[i]; i++)
+		if (strcmp(code, gone[i]) == 0)
+			return JG_ERR_NOTFOUND;
 	return rc;
 }
 
@@ -487,8 +383,7 @@ static int lookup_email(struct people_sender *ps, const json_t *target,
 	const char *tok = json_string_value(json_object_get(target, "token_env"));
 	int64_t now = time_now_ms();
 	struct cache_entry *c = cache_find(ps, email, now);
-	struct answer ans = {.len = 0};
-	char url[600], *esc = NULL, *body = NULL;
+	char *esc = NULL, *body = NULL, code[64];
 	json_t *a = NULL;
 	const char *id;
 	int rc;
@@ -506,7 +401,7 @@ static int lookup_email(struct people_sender *ps, const json_t *target,
 		snprintf(err, errlen, "malformed outbox row");
 		return JG_ERR_NOTFOUND;
 	}
-	snprintf(url, sizeof(url), "%s/users.lookupByEmail", api);
+	/* a read method: form-encoded, as Slack takes it */
 	esc = curl_easy_escape(NULL, email, 0);
 	if (esc == NULL || asprintf(&body, "email=%s", esc) < 0) {
 		curl_free(esc);
@@ -514,13 +409,13 @@ static int lookup_email(struct people_sender *ps, const json_t *target,
 		return JG_ERR_NOMEM;
 	}
 	curl_free(esc);
-	rc = post(url, "application/x-www-form-urlencoded", body, tok, NULL, &ans, err,
-		  errlen);
+	rc = classify(slackpost_request(api, "users.lookupByEmail", tok,
+					"application/x-www-form-urlencoded", body, &a, code,
+					sizeof(code), err, errlen), code);
 	free(body);
-	if (rc == JG_OK)
-		rc = slack_answer(&ans, &a, err, errlen);
 	id = json_string_value(json_object_get(json_object_get(a, "user"), "id"));
-	if (rc == JG_OK && (id == NULL || strlen(id) >= ulen || strlen(id) >= 40)) {
+	if (rc == JG_OK && (id == NULL || strlen(id) >= ulen ||
+			    strlen(id) >= sizeof(c->user))) {
 		snprintf(err, errlen, "users.lookupByEmail answered no user id");
 		rc = JG_ERR_IO;
 	}
@@ -559,8 +454,7 @@ static int deliver_slack(struct people_sender *ps, const json_t *target,
 	const char *aud = json_string_value(json_object_get(target, "audience"));
 	const char *web = json_string_value(json_object_get(target, "web_url"));
 	long long id = (long long)json_integer_value(json_object_get(event, "request_id"));
-	struct answer ans = {.len = 0};
-	char found[40], url[600], *text = NULL, *body = NULL;
+	char found[40], code[64], *text = NULL, *body = NULL;
 	json_t *msg = NULL, *blocks;
 	int rc;
 
@@ -596,11 +490,10 @@ static int deliver_slack(struct people_sender *ps, const json_t *target,
 		snprintf(err, errlen, "out of memory");
 		return JG_ERR_NOMEM;
 	}
-	snprintf(url, sizeof(url), "%s/chat.postMessage", api);
-	rc = post(url, "application/json; charset=utf-8", body, tok, NULL, &ans, err, errlen);
+	rc = classify(slackpost_request(api, "chat.postMessage", tok,
+					"application/json; charset=utf-8", body, NULL, code,
+					sizeof(code), err, errlen), code);
 	free(body);
-	if (rc == JG_OK)
-		rc = slack_answer(&ans, NULL, err, errlen);
 	return rc;
 }
 
@@ -611,9 +504,7 @@ static int deliver_webhook(const json_t *target, const json_t *event, char *err,
 	const char *secret_env = json_string_value(json_object_get(target, "secret_env"));
 	const char *aud = json_string_value(json_object_get(target, "audience"));
 	const char *web = json_string_value(json_object_get(target, "web_url"));
-	struct answer ans = {.len = 0};
-	char sig[96], *text, *body;
-	const char *sigp = NULL;
+	char *text, *body;
 	json_t *msg;
 	int rc;
 
@@ -632,18 +523,7 @@ static int deliver_webhook(const json_t *target, const json_t *event, char *err,
 		snprintf(err, errlen, "out of memory");
 		return JG_ERR_NOMEM;
 	}
-	if (secret_env != NULL) {
-		const char *key = getenv(secret_env);
-
-		if (key == NULL || *key == '\0') {
-			snprintf(err, errlen, "signing key variable %s is not set", secret_env);
-			free(body);
-			return JG_ERR_IO;
-		}
-		notify_signature(key, body, sig, sizeof(sig));
-		sigp = sig;
-	}
-	rc = post(url, "application/json", body, NULL, sigp, &ans, err, errlen);
+	rc = notify_webhook_post(url, body, secret_env, err, errlen);
 	free(body);
 	return rc;
 }

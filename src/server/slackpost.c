@@ -36,10 +36,19 @@ static size_t keep(char *p, size_t s, size_t n, void *u)
 int slackpost_call(const char *api_url, const char *method, const char *token_env,
 		   const char *body, json_t **answer, char *err, size_t errlen)
 {
+	return slackpost_request(api_url, method, token_env,
+				 "application/json; charset=utf-8", body, answer, NULL, 0,
+				 err, errlen);
+}
+
+int slackpost_request(const char *api_url, const char *method, const char *token_env,
+		      const char *ctype, const char *body, json_t **answer, char *code_out,
+		      size_t codelen, char *err, size_t errlen)
+{
 	const char *tok = token_env ? getenv(token_env) : NULL;
 	struct curl_slist *hdrs = NULL;
 	struct answer ans = {.len = 0};
-	char url[600], *auth = NULL;
+	char url[600], ctype_h[96], *auth = NULL;
 	json_t *a = NULL;
 	CURL *curl = NULL;
 	long status = 0;
@@ -48,6 +57,8 @@ int slackpost_call(const char *api_url, const char *method, const char *token_en
 
 	if (answer)
 		*answer = NULL;
+	if (code_out != NULL && codelen > 0)
+		code_out[0] = '\0';
 	if (tok == NULL || *tok == '\0') {
 		snprintf(err, errlen, "bot token variable %s is not set",
 			 token_env ? token_env : "(none)");
@@ -64,7 +75,8 @@ int slackpost_call(const char *api_url, const char *method, const char *token_en
 		rc = JG_ERR_NOMEM;
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json; charset=utf-8");
+	snprintf(ctype_h, sizeof(ctype_h), "Content-Type: %s", ctype);
+	hdrs = curl_slist_append(hdrs, ctype_h);
 	hdrs = curl_slist_append(hdrs, auth);
 	notify_curl_post(curl, url, body, hdrs);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
@@ -89,6 +101,8 @@ int slackpost_call(const char *api_url, const char *method, const char *token_en
 		    strspn(e, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(e))
 			snprintf(code, sizeof(code), "%s", e);
 		snprintf(err, errlen, "Slack answered ok: false%s%s", *code ? ": " : "", code);
+		if (code_out != NULL && codelen > 0)
+			snprintf(code_out, codelen, "%s", code);
 		rc = JG_ERR_UNAVAILABLE;
 		goto out;
 	}

@@ -34,5 +34,12 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
  * decrefs).  err gets Slack's error code or the transport's reason. */
 int slackpost_call(const char *api_url, const char *method, const char *token_env,
 		   const char *body, json_t **answer, char *err, size_t errlen) JG_WUR;
+/* The same with the body's content type (ctype: "application/json;
+ * charset=utf-8", "application/x-www-form-urlencoded") and, when Slack
+ * answers ok: false (JG_ERR_UNAVAILABLE), its error code (an identifier,
+ * "" when none) into code (may be NULL). */
+int slackpost_request(const char *api_url, const char *method, const char *token_env,
+		      const char *ctype, const char *body, json_t **answer, char *code,
+		      size_t codelen, char *err, size_t errlen) JG_WUR;
 
 #endif
