@@ -190,14 +190,29 @@ void notify_curl_post(CURL *curl, const char *url, const char *body,
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
+int notify_curl_perform(CURL *curl, char *err, size_t errlen)
+{
+	CURLcode cc = curl_easy_perform(curl);
+	long status = 0;
+
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		return JG_ERR_IO;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		snprintf(err, errlen, "HTTP %ld", status);
+		return JG_ERR_IO;
+	}
+	return JG_OK;
+}
+
 int notify_webhook_post(const char *url, const char *body, const char *secret_env,
 			char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	CURL *curl = curl_easy_init();
 	char sig[96], h[128];
-	long status = 0;
-	CURLcode cc;
 	int rc = JG_ERR_IO;
 
 	if (curl == NULL || hdrs == NULL) {
@@ -218,16 +233,8 @@ int notify_webhook_post(const char *url, const char *body, const char *secret_en
 	}
 	notify_curl_post(curl, url, body, hdrs);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+	if (notify_curl_perform(curl, err, errlen) != JG_OK)
 		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		snprintf(err, errlen, "HTTP %ld", status);
-		goto out;
-	}
 	rc = JG_OK;
 out:
 	curl_slist_free_all(hdrs);

@@ -43,6 +43,9 @@ char *notify_slack_text(const json_t *event);
  * redirect followed, http and https only. */
 void notify_curl_post(CURL *curl, const char *url, const char *body,
 		      struct curl_slist *hdrs);
+/* Performs curl's request: 0 on a 2xx answer; err gets curl's reason or
+ * "HTTP N". */
+int notify_curl_perform(CURL *curl, char *err, size_t errlen) JG_WUR;
 /* POSTs body (JSON) to url, signed X-Jitgate-Signature with the key in
  * secret_env when not NULL.  0 on a 2xx answer; err gets a reason without
  * the URL (webhook URLs may hold a secret path). */

@@ -443,6 +443,17 @@ static json_t *buttons_block(long long id)
 			 "style", "danger", "text", "type", "plain_text", "text", "Deny");
 }
 
+/* msg (stolen) as compact JSON, or NULL with err set. */
+static char *dump(json_t *msg, char *err, size_t errlen)
+{
+	char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+
+	json_decref(msg);
+	if (body == NULL)
+		snprintf(err, errlen, "out of memory");
+	return body;
+}
+
 static int deliver_slack(struct people_sender *ps, const json_t *target,
 			 const json_t *event, char *err, size_t errlen)
 {
@@ -484,12 +495,8 @@ static int deliver_slack(struct people_sender *ps, const json_t *target,
 		json_array_append_new(blocks, buttons_block(id));
 	msg = json_pack("{s:s, s:s, s:o*}", "channel", user, "text", text, "blocks", blocks);
 	free(text);
-	body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-	json_decref(msg);
-	if (body == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if ((body = dump(msg, err, errlen)) == NULL)
 		return JG_ERR_NOMEM;
-	}
 	rc = classify(slackpost_request(api, "chat.postMessage", tok,
 					"application/json; charset=utf-8", body, NULL, code,
 					sizeof(code), err, errlen), code);
@@ -517,12 +524,8 @@ static int deliver_webhook(const json_t *target, const json_t *event, char *err,
 			json_object_get(target, "to"), "audience", aud, "text", text,
 			"event", event);
 	free(text);
-	body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-	json_decref(msg);
-	if (body == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if ((body = dump(msg, err, errlen)) == NULL)
 		return JG_ERR_NOMEM;
-	}
 	rc = notify_webhook_post(url, body, secret_env, err, errlen);
 	free(body);
 	return rc;

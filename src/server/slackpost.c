@@ -51,8 +51,6 @@ int slackpost_request(const char *api_url, const char *method, const char *token
 	char url[600], ctype_h[96], *auth = NULL;
 	json_t *a = NULL;
 	CURL *curl = NULL;
-	long status = 0;
-	CURLcode cc;
 	int rc = JG_ERR_IO;
 
 	if (answer)
@@ -81,16 +79,8 @@ int slackpost_request(const char *api_url, const char *method, const char *token
 	notify_curl_post(curl, url, body, hdrs);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ans);
-	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+	if (notify_curl_perform(curl, err, errlen) != JG_OK)
 		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		snprintf(err, errlen, "HTTP %ld", status);
-		goto out;
-	}
 	a = json_loads(ans.buf, 0, NULL);
 	if (!json_is_true(json_object_get(a, "ok"))) {
 		const char *e = json_string_value(json_object_get(a, "error"));
