@@ -391,8 +391,11 @@ int jwk_vctx_index(enum jws_alg alg)
 static void free_vctx(struct jwk *key)
 {
 	for (size_t i = 0; i < sizeof(key->vctx) / sizeof(key->vctx[0]); i++) {
-		EVP_PKEY_CTX_free(key->vctx[i]);
-		key->vctx[i] = NULL;
+		for (size_t j = 0; j < JWK_VCTX_POOL; j++) {
+			EVP_PKEY_CTX_free(key->vctx[i][j]);
+			key->vctx[i][j] = NULL;
+			atomic_init(&key->vbusy[i][j], false);
+		}
 	}
 }
 
@@ -422,7 +425,14 @@ static int prepare_verify(struct jwk *key)
 			free_vctx(key);
 			return JG_ERR_NOMEM;
 		}
-		key->vctx[jwk_vctx_index(algs[i])] = c;
+		key->vctx[jwk_vctx_index(algs[i])][0] = c;
+		for (size_t j = 1; j < JWK_VCTX_POOL; j++) {
+			key->vctx[jwk_vctx_index(algs[i])][j] = EVP_PKEY_CTX_dup(c);
+			if (!key->vctx[jwk_vctx_index(algs[i])][j]) {
+				free_vctx(key);
+				return JG_ERR_NOMEM;
+			}
+		}
 	}
 	return JG_OK;
 }

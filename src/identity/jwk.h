@@ -5,6 +5,7 @@
 #define JG_IDENTITY_JWK_H
 
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -15,6 +16,7 @@
 #define JWK_KID_MAX 127            /* characters of a kid */
 #define JWK_RSA_MIN_BITS 2048
 #define JWK_RSA_MAX_BITS 8192      /* bounds the cost of one verification */
+#define JWK_VCTX_POOL 4            /* verify contexts per key and algorithm */
 
 /* The signature algorithms jitgate can verify; a bit mask of them is an
  * allowlist.  HS* and none have no value here on purpose. */
@@ -40,10 +42,15 @@ struct jwk {
 	size_t sig_len;     /* exact signature length in bytes */
 	EVP_PKEY *pkey;
 	/* Verify contexts set up once per key for RS256, PS256 and ES256 (NULL
-	 * where the key may not use that algorithm): a verification duplicates
-	 * one instead of setting up a new context, which cost about as much as
-	 * half an RSA-2048 verification.  Never used directly, only dup'ed. */
-	EVP_PKEY_CTX *vctx[3];
+	 * where the key may not use that algorithm), JWK_VCTX_POOL of each:
+	 * setting one up per token cost about as much as half an RSA-2048
+	 * verification.  A verification claims a free one by setting its
+	 * vbusy flag (EVP_PKEY_verify may be called again and again on a
+	 * context with the same parameters) and releases it after; when all
+	 * are taken it verifies with a duplicate of the first.  The flags are
+	 * the only part of a parsed key that changes (jwt.c). */
+	EVP_PKEY_CTX *vctx[3][JWK_VCTX_POOL];
+	atomic_bool vbusy[3][JWK_VCTX_POOL];
 };
 
 /* Index into jwk.vctx for alg, or -1 for algorithms verified without one

@@ -79,6 +79,32 @@ static size_t ecdsa_raw_to_der(const uint8_t *sig, size_t siglen,
 	return o;
 }
 
+/* Verifies digest with one of the key's prepared contexts for alg index
+ * vi: a free one of the pool (claimed and released through its vbusy
+ * flag), or a duplicate of the first when every one is in use. */
+static int verify_prepared(const struct jwk *key, int vi, const uint8_t *sig,
+			   size_t siglen, const uint8_t *digest, unsigned int dlen)
+{
+	/* the flags are the one mutable part of a parsed key (jwk.h); the
+	 * key itself lives in a heap-allocated set, never in const storage */
+	atomic_bool *busy = (atomic_bool *)key->vbusy[vi];
+	EVP_PKEY_CTX *pctx;
+	int ok;
+
+	for (int j = 0; j < JWK_VCTX_POOL; j++) {
+		if (!key->vctx[vi][j] ||
+		    atomic_exchange_explicit(&busy[j], true, memory_order_acquire))
+			continue;
+		ok = EVP_PKEY_verify(key->vctx[vi][j], sig, siglen, digest, dlen) == 1;
+		atomic_store_explicit(&busy[j], false, memory_order_release);
+		return ok ? JG_OK : JG_ERR_CRYPTO;
+	}
+	pctx = EVP_PKEY_CTX_dup(key->vctx[vi][0]);
+	ok = pctx && EVP_PKEY_verify(pctx, sig, siglen, digest, dlen) == 1;
+	EVP_PKEY_CTX_free(pctx);
+	return ok ? JG_OK : JG_ERR_CRYPTO;
+}
+
 int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 			 const uint8_t *msg, size_t msglen, const uint8_t *sig,
 			 size_t siglen)
@@ -102,16 +128,13 @@ int jwt_verify_signature(const struct jwk *key, enum jws_alg alg,
 		if (!md)
 			goto out;
 	}
-	if (jwk_vctx_index(alg) >= 0 && key->vctx[jwk_vctx_index(alg)]) {
+	if (jwk_vctx_index(alg) >= 0 && key->vctx[jwk_vctx_index(alg)][0]) {
 		uint8_t digest[EVP_MAX_MD_SIZE];
 		unsigned int dlen = 0;
 
 		if (EVP_Digest(msg, msglen, digest, &dlen, md, NULL) != 1)
 			goto out;
-		pctx = EVP_PKEY_CTX_dup(key->vctx[jwk_vctx_index(alg)]);
-		if (pctx && EVP_PKEY_verify(pctx, sig, siglen, digest, dlen) == 1)
-			rc = JG_OK;
-		EVP_PKEY_CTX_free(pctx);
+		rc = verify_prepared(key, jwk_vctx_index(alg), sig, siglen, digest, dlen);
 		goto out;
 	}
 	mctx = EVP_MD_CTX_new();
