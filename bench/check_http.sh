@@ -7,8 +7,9 @@
 #                                   JG_BENCH_SECONDS per wrk run, default 10;
 #                                   JG_BENCH_ROUNDS of nginx+jitgate, default 2)
 #
-# Both servers get two worker threads (nginx worker_processes 2, jitgate's
-# HTTP thread pool is 2) and the same wrk: 2 threads, 64 connections,
+# Both servers get one worker per online CPU, at least 2 (nginx
+# worker_processes, jitgate's HTTP thread pool: src/api/http.c
+# api_threads) and the same wrk: 2 threads, 64 connections,
 # keep-alive, a Lua script that hands out ready-made requests.  Prints
 # req/s, p50 and p99 of both per round, the ratio of the median round and
 # the targets.  Also the CPU time each server spent per request (from the
@@ -50,9 +51,12 @@ case $answer in
 esac
 
 # ---- nginx, static 200 ----
+NGX_WORKERS=$(nproc)
+[ "$NGX_WORKERS" -ge 2 ] || NGX_WORKERS=2
+[ "$NGX_WORKERS" -le 16 ] || NGX_WORKERS=16
 mkdir -p "$BENCH_DIR/nginx"
 cat >"$BENCH_DIR/nginx/nginx.conf" <<EOF
-worker_processes 2;
+worker_processes $NGX_WORKERS;
 daemon off;
 pid $BENCH_DIR/nginx/nginx.pid;
 error_log $BENCH_DIR/nginx/error.log warn;

@@ -22,7 +22,8 @@
 #include "util/netaddr.h"
 #include "util/timeutil.h"
 
-#define API_THREADS 2
+#define API_THREADS_MIN 2  /* one may be busy with a long answer (audit export) */
+#define API_THREADS_MAX 16
 #define API_IDLE_TIMEOUT_S 60
 
 struct api {
@@ -621,6 +622,21 @@ static void check_nofile(const struct limits_cfg *l)
 			 (long long)l->http_connections, (unsigned long long)rl.rlim_cur);
 }
 
+/* libmicrohttpd's internal thread pool, each thread with its own epoll
+ * set: one per online CPU, within [API_THREADS_MIN, API_THREADS_MAX].  No
+ * request holds a thread while it waits (engine work and sign-ins
+ * suspend the connection), so threads beyond the cores would only add
+ * context switches; thread-per-connection would add a thread per
+ * keep-alive client. */
+static unsigned api_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < API_THREADS_MIN)
+		return API_THREADS_MIN;
+	return n > API_THREADS_MAX ? API_THREADS_MAX : (unsigned)n;
+}
+
 int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 {
 	struct cfgref *ref;
@@ -654,7 +670,7 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_TURBO | MHD_USE_ITC,
 		0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
+		MHD_OPTION_THREAD_POOL_SIZE, api_threads(),
 		/* limits: (design section 9); past them a new connection is
 		 * closed at accept, before anything is read from it */
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim.http_connections,
