@@ -24,6 +24,7 @@
 #include "audit/chain.h"
 #include "audit/writer.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #define T0 1772323200000LL
 
@@ -951,6 +952,31 @@ static void test_redact_truncates(void **state)
 	assert_null(strstr(buf, "s3"));
 }
 
+/* The reader pool: with a bound, a caller that finds every slot busy
+ * gives up (-1) instead of waiting for ever; a released slot is taken. */
+static void test_pool_bounded_acquire(void **state)
+{
+	struct store_pool p;
+	int slots[STORE_READERS];
+
+	(void)state;
+	store_pool_init(&p);
+	for (int i = 0; i < STORE_READERS; i++) {
+		slots[i] = store_pool_acquire(&p, 50);
+		assert_true(slots[i] >= 0 && slots[i] < STORE_READERS);
+		for (int k = 0; k < i; k++)
+			assert_int_not_equal(slots[k], slots[i]);
+	}
+	assert_int_equal(store_pool_acquire(&p, 20), -1);
+	store_pool_release(&p, slots[2]);
+	assert_int_equal(store_pool_acquire(&p, 20), slots[2]);
+	for (int i = 0; i < STORE_READERS; i++)
+		store_pool_release(&p, slots[i]);
+	/* no bound: a free slot at once */
+	assert_true(store_pool_acquire(&p, 0) >= 0);
+	store_pool_destroy(&p);
+}
+
 static void test_unknown_scheme(void **state)
 {
 	struct store *s = (struct store *)1;
@@ -996,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_redact_truncates),
 		cmocka_unit_test(test_unknown_scheme),
+		cmocka_unit_test(test_pool_bounded_acquire),
 	};
 	struct CMUnitTest pg[sizeof(common) / sizeof(common[0]) +
 			     sizeof(pg_only) / sizeof(pg_only[0])];
