@@ -371,8 +371,12 @@ static bool notify_wants(const struct notify_cfg *n, enum audit_action a)
 }
 
 static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
-		      int64_t seq, const char *text)
+		      int64_t seq, const char *text, const struct request *r)
 {
+	const struct policy_cfg *pol = r ? config_policy(b->cfg, r->policy) : NULL;
+	/* a policy that must be approved in the web UI gets no chat buttons */
+	bool web_only = pol != NULL && pol->approve_in_web;
+
 	for (size_t i = 0; i < b->cfg->nnotify; i++) {
 		const struct notify_cfg *n = &b->cfg->notify[i];
 		json_t *t;
@@ -391,8 +395,8 @@ static int add_outbox(struct engine *e, struct batch *b, enum audit_action a,
 		t = json_pack("{s:s, s:s?, s:s?, s:s?, s:b}", "kind",
 			      n->kind == NOTIFY_SLACK ? "slack" : "webhook", "url",
 			      n->url, "secret_env", n->secret_env, "channel",
-			      n->channel, "interactive", n->interactive);
-		if (t != NULL && !n->interactive)
+			      n->channel, "interactive", n->interactive && !web_only);
+		if (t != NULL && (!n->interactive || web_only))
 			json_object_del(t, "interactive");
 		if (t != NULL && n->channel != NULL)
 			/* the token's variable name, never the token */
@@ -423,7 +427,7 @@ static int append_event(struct engine *e, struct batch *b, json_t *ev,
 
 	rc = audit_writer_append(e->audit, e->store, ev, b->now_ms, &ap);
 	if (rc == JG_OK)
-		rc = add_outbox(e, b, ap.action, ap.seq, ap.text);
+		rc = add_outbox(e, b, ap.action, ap.seq, ap.text, r);
 	if (rc == JG_OK && r != NULL)
 		rc = notify_people_outbox(e->store, b->cfg, ap.action, ap.seq, ap.text,
 					  r, actor, b->now_ms);

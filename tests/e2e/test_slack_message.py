@@ -39,6 +39,14 @@ policies:
     approvals: 1
     approvers: [group:sre]
     break_glass: {max_duration: 30m}
+  - name: web-only
+    requesters: [group:engineering]
+    resources: [billing-api]
+    roles: [admin]
+    max_duration: 1h
+    approvals: 1
+    approvers: [group:sre]
+    approve_in: web
   - name: two-keys
     requesters: [group:engineering]
     resources: ["*"]
@@ -220,6 +228,12 @@ class MessageLife(Base):
         m = self.shows(r["id"], "BREAK-GLASS", "Break-glass: active", "Awaiting review")
         self.assertEqual(buttons(m), [])
         self.assertEqual(len(self.fake.posts(r["id"])), 1)
+
+    def test_approve_in_web_has_no_buttons(self):
+        st, r = self.srv.request("alice", "billing-api", "admin", "30m")
+        self.assertEqual((st, r["state"]), (201, "pending"), r)
+        m = self.shows(r["id"], "Waiting for approval", "0 of 1")
+        self.assertEqual(buttons(m), [])
 
     def test_hostile_text_is_escaped(self):
         evil = "<!channel> <https://evil.example/x|click here> & <@U0BOSS> *b*"
