@@ -6,7 +6,9 @@ Slack DMs (chat.postMessage with channel = their Slack user id, found by
 slack.users or users.lookupByEmail, cached) through the durable outbox,
 each exactly once; Slack down then back, with a restart in between, delivers
 late but delivers; hostile text is escaped; an unknown person's DM fails
-visibly (log, metric) without holding up anyone else's.  The same notices
+visibly (log, metric) without holding up anyone else's, while a hostile
+answer to a lookup (an id too long to be one, not JSON) is retried, not
+taken for a verdict.  The same notices
 go to a signed webhook for setups without Slack.
 
 "Exactly once" is checked against a marker: notices are delivered in the
@@ -70,7 +72,7 @@ notify_people:
   slack: true
   email_domain: corp.example
   expiring_before: 4s
-  everyone: [user:frank]
+  everyone: [user:frank, user:weird, user:odd]
 """
 
 
@@ -94,6 +96,11 @@ class FakeSlack:
                     fake.lookups.append(email)
                     out = ({"ok": True, "user": {"id": EMAILS[email]}} if email in EMAILS
                            else {"ok": False, "error": "users_not_found"})
+                    # hostile answers: an id too long to be one, not JSON at all
+                    if email == "weird@corp.example":
+                        out = {"ok": True, "user": {"id": "U" * 200}}
+                    elif email == "odd@corp.example":
+                        out = "<html>\x00\xff not json"
                 elif self.path == "/api/chat.postMessage":
                     msg = json.loads(body)
                     known = msg["channel"] in IDS or msg["channel"] in EMAILS.values()
@@ -103,7 +110,7 @@ class FakeSlack:
                            else {"ok": False, "error": "channel_not_found"})
                 else:
                     out = {"ok": False, "error": "unknown_method"}
-                data = json.dumps(out).encode()
+                data = out.encode("latin-1") if isinstance(out, str) else json.dumps(out).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -236,6 +243,13 @@ class People(unittest.TestCase):
         st, text = self.srv.http("GET", "/metrics")
         self.assertIn("jitgate_notify_undeliverable_total 1\n", text)
         self.assertEqual(self.fake.lookups.count("frank@corp.example"), 1)
+        # hostile answers to a lookup are not a verdict on the person: their
+        # notices are retried (not dropped), and nobody else waits for them
+        wait_for(lambda: self.fake.lookups.count("weird@corp.example") >= 2 and
+                 self.fake.lookups.count("odd@corp.example") >= 2, timeout=60,
+                 what="the retried lookups")
+        self.assertIn("users.lookupByEmail answered no user id", self.srv.logs())
+        self.assertEqual([m for m in self.fake.posts if m["channel"].startswith("UUUU")], [])
 
     def test_expiring_then_expired(self):
         st, r = self.srv.request("alice", "orders-db", "write", "8s")
