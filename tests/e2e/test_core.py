@@ -355,6 +355,53 @@ class CoreTest(unittest.TestCase):
         self.assertEqual(denied[-1]["subject"], "erik")
         self.assertEqual(denied[-1]["actor"], "svc")
 
+    def test_check_answer_and_hostile_bodies(self):
+        """The allowed answer's exact shape (formatted without jansson) and
+        check bodies on both sides of the plain-JSON fast path: equal
+        meaning gives equal answers, and every malformed body is a 400
+        that names the problem and audits nothing."""
+        s = self.srv
+        _, r = s.request("alice", "orders-db", "read", "1h")
+        self.assertEqual(r["state"], "active")
+        st, text = s.http("POST", "/v1/check", "svc",
+                          raw=b'{"subject":"alice","resource":"orders-db","role":"read"}')
+        self.assertEqual(st, 200)
+        self.assertEqual(list(text), ["allowed", "request_id", "expires_at", "remaining_s"])
+        self.assertIs(text["allowed"], True)
+        self.assertEqual(text["request_id"], r["id"])
+        self.assertEqual(text["expires_at"], r["expires_at"])
+        self.assertRegex(text["expires_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertTrue(3500 < text["remaining_s"] <= 3600, text)
+        # the same question spelled with escapes and whitespace (the general
+        # parser) gets the same answer
+        st, same = s.http("POST", "/v1/check", "svc",
+                          raw=b' { "subject" : "alic\\u0065", "resource":"orders-db",'
+                              b' "role":"re\\u0061d" } ')
+        self.assertEqual((st, same), (200, text))
+        before = len(s.audit_events(action="check.denied"))
+        bad = [
+            (b'{"subject":"alice","subject":"erik","resource":"orders-db","role":"read"}',
+             "duplicate"),
+            (b'{"subject":"alice","resource":"orders-db","role":"read"} x', "not valid JSON"),
+            (b'{"subject":"alice","resource":"orders-db","role":"read",}', "not valid JSON"),
+            (b'{"subject":"al\xffice","resource":"orders-db","role":"read"}', "not valid JSON"),
+            (b'{"subject":"al\x00ice","resource":"orders-db","role":"read"}', "not valid JSON"),
+            (b'{"subject":"alice","resource":"orders-db","role":"read"\x00}', "not valid JSON"),
+            (b'{"subject":1,"resource":"orders-db","role":"read"}', "subject: must be a string"),
+            (b'{"subject":["alice"],"resource":"orders-db","role":"read"}',
+             "subject: must be a string"),
+            (b'{"subject":"alice","resource":"orders-db","role":"read","x":"y"}',
+             "x: unknown field"),
+            (b'{"resource":"orders-db","role":"read"}', "subject: required"),
+            (b'["alice","orders-db","read"]', "must be a JSON object"),
+            (b'[' * 5000 + b']' * 5000, "not valid JSON"),
+        ]
+        for body, why in bad:
+            st, e = s.http("POST", "/v1/check", "svc", raw=body)
+            self.assertEqual(st, 400, (body[:80], e))
+            self.assertIn(why, e["error"]["message"], body[:80])
+        self.assertEqual(len(s.audit_events(action="check.denied")), before)
+
     def test_audit_permissions(self):
         s = self.srv
         for who, expect in (("erin", 200), ("dave", 200), ("alice", 403), ("bob", 403)):
