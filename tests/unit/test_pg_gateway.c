@@ -49,6 +49,7 @@ static size_t ngrants;
 static struct tevent events[MAX_EVENTS];
 static size_t nevents;
 static bool audit_busy; /* the audit hook says "writer backed up" */
+static bool preauth_limited; /* the refuse_preauth hook says "limited" */
 
 static int pg_port, gw_port;
 static char pg_dir[256];
@@ -111,6 +112,30 @@ static int h_authenticate(void *ctx, const char *user, const char *password,
 		h_audit(ctx, "auth.failed", NULL, NULL, NULL, 0,
 			json_pack("{s:s, s:s}", "reason", reason, "claimed_subject", user));
 	return rc;
+}
+
+/* Like the daemon's hook: audits the refusal itself (the daemon through
+ * its failure limiter), or says the address is limited. */
+static int h_refuse_preauth(void *ctx, const char *user, const char *resource,
+			    const char *role, const char *client, const char *why,
+			    char *reason, size_t reasonlen)
+{
+	bool limited;
+
+	(void)resource;
+	(void)role;
+	assert_non_null(strchr(client, ':')); /* host:port */
+	pthread_mutex_lock(&mu);
+	limited = preauth_limited;
+	pthread_mutex_unlock(&mu);
+	if (limited) {
+		snprintf(reason, reasonlen, "too many failed authentications from this address");
+		return JG_ERR_LIMIT;
+	}
+	h_audit(ctx, "check.denied", NULL, NULL, NULL, 0,
+		json_pack("{s:s, s:s, s:b}", "reason", why, "claimed_subject", user,
+			  "via_hook", 1));
+	return 0;
 }
 
 static int h_find_grant(void *ctx, const char *subject, const char *resource,
@@ -380,7 +405,7 @@ static int run(const char *fmt, ...)
 static int setup(void **state)
 {
 	static const struct gateway_hooks hooks = {
-		NULL, h_authenticate, h_find_grant, h_audit, NULL};
+		NULL, h_authenticate, h_find_grant, h_audit, h_refuse_preauth};
 	static char listen[64], cert[300], key[300];
 	int rc;
 
@@ -673,7 +698,43 @@ static void test_remote_needs_tls(void **state)
 	assert_string_equal(query1(c, "select 7"), "7");
 	PQfinish(c);
 	gateway_test_force_remote(gw, false);
-	assert_true(find_event("check.denied", "tls_required") >= 0);
+	/* refused before the password: through refuse_preauth, not audit */
+	assert_true(find_event("check.denied", "\"reason\":\"tls_required\",\"via_hook\":true") >= 0);
+}
+
+/* Refusals before the password go to the refuse_preauth hook; when it
+ * says the address is limited the client gets 53300 and the gateway
+ * audits nothing itself.  After authentication refusals are audited as
+ * before. */
+static void test_preauth_refusal_hook(void **state)
+{
+	size_t before;
+	PGconn *c;
+
+	(void)state;
+	clear_grants();
+	c = connect_as("mallory", "x", "orders-db@", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "dbname=RESOURCE@ROLE"));
+	PQfinish(c);
+	assert_true(find_event("check.denied", "\"reason\":\"bad_dbname\",\"via_hook\":true") >= 0);
+	pthread_mutex_lock(&mu);
+	preauth_limited = true;
+	before = nevents;
+	pthread_mutex_unlock(&mu);
+	c = connect_as("mallory", "x", "orders-db@", "sslmode=disable replication=database");
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "too many failed authentications"));
+	PQfinish(c);
+	/* an authenticated refusal is not the hook's */
+	c = connect_as("alice", "tok-alice", "orders-db@write", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	PQfinish(c);
+	pthread_mutex_lock(&mu);
+	preauth_limited = false;
+	assert_int_equal(nevents, before + 1);
+	assert_non_null(strstr(events[before].detail, "no_grant"));
+	pthread_mutex_unlock(&mu);
 }
 
 static void test_psql_binary(void **state)
@@ -1202,6 +1263,7 @@ int main(void)
 		cmocka_unit_test(test_md5_trust_tls_upstreams),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_remote_needs_tls),
+		cmocka_unit_test(test_preauth_refusal_hook),
 		cmocka_unit_test(test_psql_binary),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_revoke_idle),
