@@ -817,10 +817,14 @@ static bool finish_batch(struct engine *e, struct batch *b,
 			snprintf(c->res.message, sizeof(c->res.message),
 				 "the store or audit log is not writable; nothing was changed");
 		}
+		/* the engine owns a command's event once queued: one the
+		 * batch did not consume (it failed before reaching it, e.g.
+		 * at BEGIN on a locked store) is released here */
+		json_decref(c->event);
+		c->event = NULL;
 		if (c->async) {
 			if (c->err != JG_OK)
 				atomic_fetch_add(&e->m->audit_dropped, 1);
-			json_decref(c->event);
 			free(c);
 		} else if (c->on_done) {
 			c->done = true;

@@ -202,6 +202,22 @@ policies:
 """ + limits)
 
 
+# What ASan, LeakSanitizer, UBSan and ThreadSanitizer print when they find
+# something.  A daemon's report goes to its log, not to the test's exit
+# status: every Server.stop() reads the log for them (the sanitizer tiers of
+# scripts/test.sh would otherwise pass a leak or a race at shutdown).
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "WARNING: ThreadSanitizer", ": runtime error: ")
+
+
+def check_sanitizers(text, who):
+    for mark in SANITIZER_REPORTS:
+        i = text.find(mark)
+        if i >= 0:
+            raise AssertionError("%s: sanitizer report:\n%s" %
+                                 (who, text[max(0, i - 200):i + 4000]))
+
+
 class Server:
     """One `jitgate serve` process with its own directory."""
 
@@ -268,6 +284,7 @@ class Server:
             self.log.close()
         rc = self.proc.returncode if self.proc else None
         self.proc = None
+        check_sanitizers(self.logs(), "jitgate serve in " + self.dir)
         return rc
 
     def restart(self):
@@ -318,6 +335,7 @@ class Server:
             env.pop("JITGATE_TOKEN", None)
         p = subprocess.run([JITGATE] + list(args), capture_output=True, text=True,
                            env=env, input=input, timeout=timeout, cwd=self.dir)
+        check_sanitizers(p.stderr, "jitgate " + " ".join(args[:2]))
         return p.returncode, p.stdout, p.stderr
 
     # conveniences
