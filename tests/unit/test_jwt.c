@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <openssl/pem.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "identity/jwt.h"
@@ -348,6 +350,72 @@ static void test_signature_of_another_key(void **state)
 	free(tok);
 }
 
+/* The prepared verify contexts are a pool of JWK_VCTX_POOL per key and
+ * algorithm: more threads than that verify at once (so some fall back to
+ * a duplicate), good and forged tokens interleaved, every answer right,
+ * and a context used for a failed verification verifies the next good
+ * token. */
+struct pool_job {
+	const char *good, *forged;
+	atomic_int wrong;
+};
+
+static void *pool_worker(void *arg)
+{
+	struct pool_job *j = arg;
+	struct jwt_rules r = rules();
+
+	for (int i = 0; i < 150; i++) {
+		const char *tok = i % 3 == 2 ? j->forged : j->good;
+		struct jwt_result res;
+		int rc = jwt_verify(tok, strlen(tok), keys, &r, NOW, &res);
+
+		if ((rc == 0) != (tok == j->good))
+			atomic_fetch_add(&j->wrong, 1);
+		jwt_result_clear(&res);
+	}
+	return NULL;
+}
+
+static void test_verify_context_pool(void **state)
+{
+	static const struct {
+		const char *alg, *kid;
+	} cases[] = {{"RS256", "rsa1"}, {"PS256", "rsa1"}, {"ES256", "ec1"}};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char hdr[128];
+		struct pool_job job = {0};
+		pthread_t t[3 * JWK_VCTX_POOL];
+		char *good, *forged;
+
+		snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"kid\":\"%s\"}",
+			 cases[c].alg, cases[c].kid);
+		good = tk_token_raw(hdr, claims(NULL),
+				    strcmp(cases[c].alg, "ES256") == 0 ? ec : rsa, cases[c].alg);
+		/* other claims under the good token's signature */
+		forged = tk_token_raw(hdr, claims("\"admin\":true"),
+				      strcmp(cases[c].alg, "ES256") == 0 ? ec : rsa, cases[c].alg);
+		forged = realloc(forged, strlen(forged) + strlen(good) + 1);
+		assert_non_null(forged);
+		strcpy(strrchr(forged, '.'), strrchr(good, '.'));
+		job.good = good;
+		job.forged = forged;
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			assert_int_equal(pthread_create(&t[i], NULL, pool_worker, &job), 0);
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			pthread_join(t[i], NULL);
+		if (atomic_load(&job.wrong))
+			print_error("%s: %d wrong answers\n", cases[c].alg, atomic_load(&job.wrong));
+		assert_int_equal(atomic_load(&job.wrong), 0);
+		assert_accepted(good);
+		assert_refused(forged, "signature does not verify");
+		free(good);
+		free(forged);
+	}
+}
+
 static void test_truncated_base64url(void **state)
 {
 	char *tok = tk_token_raw("{\"alg\":\"ES256\",\"kid\":\"ec1\"}", claims(NULL), ec, "ES256");
@@ -517,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_iss),
 		cmocka_unit_test(test_wrong_aud),
 		cmocka_unit_test(test_signature_of_another_key),
+		cmocka_unit_test(test_verify_context_pool),
 		cmocka_unit_test(test_truncated_base64url),
 		cmocka_unit_test(test_noncanonical_base64url),
 		cmocka_unit_test(test_oversized_token),
