@@ -668,15 +668,15 @@ static void exec_cmd(struct engine *e, struct batch *b, struct engine_cmd *c)
 		rc = exec_create(e, b, c);
 		break;
 	case ENG_AUDIT:
-		rc = append_event(e, b, c->event, NULL, NULL);
-		c->event = NULL;
+		/* the command keeps its event until the batch is final: a batch
+		 * may run twice (run_batch) */
+		rc = append_event(e, b, json_incref(c->event), NULL, NULL);
 		break;
 	case ENG_KV_PUT:
 		rc = store_tx_kv_put(e->store, c->key, c->value);
 		break;
 	case ENG_CONFIG:
-		rc = append_event(e, b, c->event, NULL, NULL);
-		c->event = NULL;
+		rc = append_event(e, b, json_incref(c->event), NULL, NULL);
 		if (rc == JG_OK) {
 			b->config = c->config;
 			c->config = NULL;
@@ -759,8 +759,6 @@ static bool finish_batch(struct engine *e, struct batch *b,
 {
 	bool ok = !b->failed, resume;
 
-	if (ok && store_commit(e->store) != JG_OK)
-		ok = false;
 	if (!ok) {
 		store_rollback(e->store);
 		atomic_fetch_add(&e->m->commit_failures, 1);
@@ -809,6 +807,8 @@ static bool finish_batch(struct engine *e, struct batch *b,
 		next = c->next;
 		if (c->flow)
 			e->flow_inflight--;
+		json_decref(c->event); /* written, or never will be */
+		c->event = NULL;
 		/* a refusal may have depended on work of this batch that was
 		 * rolled back: after a failed commit every answer is 503 */
 		if (!ok) {
@@ -866,6 +866,58 @@ static int prefetch(struct engine *e, const struct engine_cmd *cmds,
 	return store_tx_prefetch(e->store, ids, n, creates);
 }
 
+/* Runs the batch up to its commit: catch up, the pending event, due
+ * deadlines, the commands.  Sets b->failed. */
+static void exec_batch(struct engine *e, struct batch *b, struct engine_cmd *cmds,
+		       const struct deadline *due, size_t ndue, bool resync)
+{
+	/* the head is re-read in every batch: on a shared store another node
+	 * may have appended since (and on PostgreSQL this takes the chain's
+	 * lock until the commit, or is verified at it); cut off, nothing is
+	 * tried */
+	if (atomic_load(&e->cut_off) || store_begin(e->store) != JG_OK ||
+	    prefetch(e, cmds, due, ndue) != JG_OK ||
+	    audit_writer_load(e->audit, e->store) != JG_OK) {
+		store_rollback(e->store);
+		b->failed = true;
+	} else if ((audit_writer_seq(e->audit) > e->applied_seq &&
+		    catch_up(e, audit_writer_seq(e->audit)) != JG_OK) ||
+		   (resync && store_tx_requests_live(e->store, apply_remote, e) != JG_OK)) {
+		b->failed = true;
+	}
+	/* first in the chain after a degraded start, as in a normal one */
+	if (!b->failed && e->pending_event) {
+		if (append_event(e, b, json_incref(e->pending_event), NULL, NULL) == JG_OK)
+			b->wrote_pending = true;
+		else
+			b->failed = true;
+	}
+	for (size_t i = 0; i < ndue && !b->failed; i++)
+		exec_deadline(e, b, due[i].request_id);
+	for (struct engine_cmd *c = cmds; c && !b->failed; c = c->next)
+		exec_cmd(e, b, c);
+}
+
+/* Undoes what a batch that was not committed did to itself and its
+ * commands, before it runs again. */
+static void reset_batch(struct batch *b, struct engine_cmd *cmds)
+{
+	fx_free(b);
+	memset(b->counts, 0, sizeof(b->counts));
+	b->failed = false;
+	b->wrote_pending = false;
+	for (struct engine_cmd *c = cmds; c; c = c->next) {
+		request_clear(&c->out);
+		memset(&c->res, 0, sizeof(c->res));
+		c->err = JG_OK;
+		/* a reload's staged config goes back to its command */
+		if (c->op == ENG_CONFIG && c->config == NULL && b->config) {
+			c->config = b->config;
+			b->config = NULL;
+		}
+	}
+}
+
 /* One transaction: catch up with other nodes (and with resync, reload
  * every live request), fire due deadlines if this node holds the lease,
  * run the commands, commit.  Without the lease and without commands no
@@ -894,30 +946,27 @@ static bool run_batch(struct engine *e, struct engine_cmd *cmds, bool resync)
 	if (fire && b.now_ms >= e->retry_at_ms)
 		while (ndue < BATCH_MAX && deadlines_pop_due(&e->dl, b.now_ms, &due[ndue]))
 			ndue++;
-	/* the head is re-read in every batch: on a shared store another node
-	 * may have appended since (and on PostgreSQL this takes the chain's
-	 * lock until the commit); cut off, nothing is tried */
-	if (atomic_load(&e->cut_off) || store_begin(e->store) != JG_OK ||
-	    prefetch(e, cmds, due, ndue) != JG_OK ||
-	    audit_writer_load(e->audit, e->store) != JG_OK) {
+	/* a store that built the batch on a view another node has moved
+	 * since (PostgreSQL's optimistic batch) refuses the commit with
+	 * JG_ERR_CONFLICT: the batch runs once more, from scratch, with the
+	 * head locked and read */
+	for (int attempt = 0;; attempt++) {
+		int rc;
+
+		exec_batch(e, &b, cmds, due, ndue, resync);
+		if (b.failed)
+			break;
+		rc = store_commit(e->store);
+		if (rc == JG_OK)
+			break;
+		b.failed = true;
+		if (rc != JG_ERR_CONFLICT || attempt > 0)
+			break;
+		log_info(NULL, "another node appended to the audit chain meanwhile (a refused"
+			       " append above is that): the batch runs again with the head locked");
 		store_rollback(e->store);
-		b.failed = true;
-	} else if ((audit_writer_seq(e->audit) > e->applied_seq &&
-		    catch_up(e, audit_writer_seq(e->audit)) != JG_OK) ||
-		   (resync && store_tx_requests_live(e->store, apply_remote, e) != JG_OK)) {
-		b.failed = true;
+		reset_batch(&b, cmds);
 	}
-	/* first in the chain after a degraded start, as in a normal one */
-	if (!b.failed && e->pending_event) {
-		if (append_event(e, &b, json_incref(e->pending_event), NULL, NULL) == JG_OK)
-			b.wrote_pending = true;
-		else
-			b.failed = true;
-	}
-	for (size_t i = 0; i < ndue && !b.failed; i++)
-		exec_deadline(e, &b, due[i].request_id);
-	for (struct engine_cmd *c = cmds; c && !b.failed; c = c->next)
-		exec_cmd(e, &b, c);
 	ok = finish_batch(e, &b, cmds, due, ndue, started);
 	cfgref_put(ref);
 	return ok;

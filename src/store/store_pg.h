@@ -15,7 +15,7 @@
 struct pg_watch; /* store_pg_watch.c */
 
 /* The writer's prepared statements (store_pg_tx.c). */
-#define STORE_PG_NSTMT 11
+#define STORE_PG_NSTMT 12
 
 /* One statement sent in the writer's pipeline whose result is not read
  * yet, and what to do with it (store_pg_tx.c). */
@@ -25,6 +25,7 @@ enum pg_pend {
 	PEND_HEAD,    /* the audit head: seq, hash */
 	PEND_PREFETCH,/* requests read ahead for the transaction */
 	PEND_IDS,     /* a block of request ids */
+	PEND_VERIFY,  /* the head is what this batch expects (else: conflict) */
 };
 
 struct pgs {
@@ -58,6 +59,18 @@ struct pgs {
 	bool head_sent, head_read;
 	int64_t head_seq;
 	char head_hash[65];
+	/* hot: the head after this writer's last commit, and the requests
+	 * it read or wrote since, are known to be current unless another
+	 * node wrote since.  A batch whose reads are all in the cache then
+	 * skips the first round trip (optimistic): it appends after the
+	 * cached head (the audit trigger refuses that if the head moved) and
+	 * verifies the head before COMMIT; if either fails, the commit
+	 * answers JG_ERR_CONFLICT and the engine runs the batch again,
+	 * with the head locked and read (the store is cold then). */
+	bool hot, optimistic, conflict;
+	int64_t hot_seq;
+	char hot_hash[65];
+	char tx_hash[65]; /* hash of the last audit row appended */
 	/* requests read ahead for this transaction, sorted by id, kept up
 	 * to date by its own updates */
 	struct request *cache;

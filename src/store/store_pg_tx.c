@@ -1,6 +1,8 @@
 /* The writer of the PostgreSQL store: the engine thread's transactions.
  *
- * A batch costs two round trips whatever its size.  The first carries
+ * A batch costs one round trip when this writer already knows everything
+ * it reads (optimistic: see struct pgs, "hot"), else two, whatever its
+ * size.  In the second case the first carries
  * BEGIN, the lock and read of the audit head, the requests the batch will
  * act on (store_tx_prefetch) and, when the batch creates requests, a block
  * of ids drawn from the sequence; the second every write, the NOTIFY,
@@ -22,6 +24,7 @@
 #include "store/pgconn.h"
 #include "store/store_pg.h"
 #include "util/log.h"
+#include "util/vec.h"
 
 #define ID_BLOCK 64 /* ids drawn at a time from requests_id_seq */
 
@@ -37,6 +40,7 @@ enum stmt {
 	S_PREFETCH,
 	S_IDS,
 	S_SLACKMSG,
+	S_VERIFY,
 };
 
 static const struct {
@@ -76,9 +80,11 @@ static const struct {
 	[S_SLACKMSG] = {"jg_slackmsg",
 			"INSERT INTO slack_messages (request_id, channel, post_row,"
 			" channel_id, ts) VALUES ($1, $2, 0, $3, $4)"},
+	[S_VERIFY] = {"jg_verify", "SELECT 1 FROM audit_head WHERE id = 1 AND seq = $1"
+				   " AND hash = $2 FOR UPDATE"},
 };
 
-_Static_assert(S_SLACKMSG + 1 == STORE_PG_NSTMT, "one name and text per statement");
+_Static_assert(S_VERIFY + 1 == STORE_PG_NSTMT, "one name and text per statement");
 
 /* ---- requests read ahead ---- */
 
@@ -104,6 +110,50 @@ static struct request *cache_find(struct pgs *s, int64_t id)
 			hi = mid;
 	}
 	return NULL;
+}
+
+#define CACHE_MAX 4096 /* requests kept across batches while hot */
+
+/* Forgets what was known: the next batch locks and reads the head. */
+static void go_cold(struct pgs *s)
+{
+	s->hot = false;
+	cache_clear(s);
+}
+
+/* Keeps a copy of r as this transaction sees it, in id order. */
+static int cache_put(struct pgs *s, const struct request *r)
+{
+	struct request *hit = cache_find(s, r->id);
+	size_t at = 0;
+	int rc;
+
+	if (hit) {
+		request_clear(hit);
+		rc = request_copy(hit, r);
+		if (rc != JG_OK)
+			hit->id = 0; /* cleared: never found again (ids are > 0) */
+		return rc;
+	}
+	if (s->ncache >= CACHE_MAX)
+		cache_clear(s);
+	if (s->ncache == s->cache_cap) {
+		struct request *v = vec_grow(s->cache, &s->cache_cap, sizeof(*v), 64);
+
+		if (v == NULL)
+			return JG_ERR_NOMEM;
+		s->cache = v;
+	}
+	while (at < s->ncache && s->cache[at].id < r->id)
+		at++;
+	memmove(s->cache + at + 1, s->cache + at, (s->ncache - at) * sizeof(*s->cache));
+	rc = request_copy(&s->cache[at], r);
+	if (rc != JG_OK) {
+		memmove(s->cache + at, s->cache + at + 1, (s->ncache - at) * sizeof(*s->cache));
+		return rc;
+	}
+	s->ncache++;
+	return JG_OK;
 }
 
 /* The prefetch's rows, ordered by id. */
@@ -166,19 +216,17 @@ static void pipe_drop(struct pgs *s)
 	s->w = NULL;
 	s->piping = false;
 	s->pending = 0;
-	cache_clear(s);
+	go_cold(s);
 }
 
 static int pend_push(struct pgs *s, enum pg_pend k)
 {
 	if (s->pending == s->pend_cap) {
-		size_t cap = s->pend_cap ? s->pend_cap * 2 : 64;
-		enum pg_pend *v = realloc(s->pend, cap * sizeof(*v));
+		enum pg_pend *v = vec_grow(s->pend, &s->pend_cap, sizeof(*v), 64);
 
 		if (v == NULL)
 			return JG_ERR_NOMEM;
 		s->pend = v;
-		s->pend_cap = cap;
 	}
 	s->pend[s->pending++] = k;
 	return JG_OK;
@@ -210,6 +258,11 @@ static int take_result(struct pgs *s, enum pg_pend k, const PGresult *r)
 		return cache_fill(s, r);
 	case PEND_IDS:
 		return ids_fill(s, r);
+	case PEND_VERIFY:
+		/* another node moved the head: the batch is run again */
+		if (PQntuples(r) != 1)
+			s->conflict = true;
+		return JG_OK;
 	}
 	return JG_ERR_INTERNAL;
 }
@@ -334,7 +387,7 @@ int store_pg_begin(struct store *base)
 
 	s->tx_seq = 0;
 	s->head_sent = s->head_read = false;
-	cache_clear(s);
+	s->optimistic = s->conflict = false;
 	if (s->watch && !store_pg_watch_reachable(s->watch))
 		return JG_ERR_STORE;
 	if (store_pg_reconnect(s, &s->w) != JG_OK)
@@ -367,13 +420,38 @@ static int pipe_commit(struct pgs *s)
 		rc = pgconn_pipe_sync_wait(s->w, deadline);
 	if (rc == JG_OK && PQexitPipelineMode(s->w) != 1)
 		rc = JG_ERR_IO;
+	/* refused by the server (a conflict, a constraint): the sync point
+	 * is on its way, the connection stays (rolled back) once it came */
+	if (rc == JG_ERR_STORE && pgconn_pipe_sync_wait(s->w, deadline) == JG_OK &&
+	    PQexitPipelineMode(s->w) == 1 && PQtransactionStatus(s->w) == PQTRANS_IDLE) {
+		s->piping = false;
+		s->pending = 0;
+		go_cold(s);
+		return JG_ERR_STORE;
+	}
 	if (rc != JG_OK) {
 		pipe_drop(s);
 		return JG_ERR_STORE;
 	}
 	s->piping = false;
-	cache_clear(s);
 	return JG_OK;
+}
+
+/* After a commit: the head it left is known, and so is every request the
+ * transaction read or wrote (kept in the cache). */
+static void commit_done(struct pgs *s)
+{
+	if (s->tx_seq > 0) {
+		s->hot_seq = s->tx_seq;
+		memcpy(s->hot_hash, s->tx_hash, sizeof(s->hot_hash));
+	} else if (s->head_read) {
+		s->hot_seq = s->head_seq;
+		memcpy(s->hot_hash, s->head_hash, sizeof(s->hot_hash));
+	} else if (!s->optimistic) {
+		go_cold(s); /* nothing says what the head is */
+		return;
+	}
+	s->hot = true;
 }
 
 int store_pg_commit(struct store *base)
@@ -383,20 +461,29 @@ int store_pg_commit(struct store *base)
 	PGresult *r;
 	int rc;
 
+	bool notify = s->tx_seq > 0 && !s->no_notify;
+
 	if (s->w == NULL)
 		return JG_ERR_STORE;
 	/* every node's watch hears of the new events once they are durable
 	 * (a notification is delivered at commit), in the same round trip */
-	if (s->no_notify)
-		s->tx_seq = 0;
-	if (s->tx_seq > 0)
+	if (notify)
 		pgp_int(&p, s->tx_seq);
 	if (s->piping) {
-		if (s->tx_seq > 0 && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)
-			return JG_ERR_STORE;
-		return pipe_commit(s);
+		if (notify && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)
+			return s->optimistic ? JG_ERR_CONFLICT : JG_ERR_STORE;
+		rc = pipe_commit(s);
+		if (rc == JG_OK && s->conflict) {
+			go_cold(s);
+			return JG_ERR_CONFLICT;
+		}
+		if (rc != JG_OK)
+			return s->optimistic ? JG_ERR_CONFLICT : rc;
+		commit_done(s);
+		return JG_OK;
 	}
-	if (s->tx_seq > 0 && (rc = defer(s, S_NOTIFY, &p, PEND_DISCARD)) != JG_OK)
+	go_cold(s);
+	if (notify && (rc = defer(s, S_NOTIFY, &p, PEND_DISCARD)) != JG_OK)
 		return rc;
 	rc = store_pg_run(s, &s->w, "COMMIT", NULL, &r);
 	if (rc == JG_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -409,7 +496,7 @@ void store_pg_rollback(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
 
-	cache_clear(s);
+	go_cold(s);
 	if (s->piping) {
 		pipe_drop(s); /* the server rolls back with the connection */
 		return;
@@ -455,6 +542,27 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 
 	if (!s->piping)
 		return JG_OK; /* only a hint */
+	/* everything the batch reads is known, and ids are at hand: no round
+	 * trip before the commit (verified then) */
+	if (s->hot && ncreates <= ids_left(s)) {
+		size_t i = 0;
+
+		while (i < n && cache_find(s, ids[i]) != NULL)
+			i++;
+		if (i == n) {
+			/* the lock, on condition that the head is still the
+			 * one this writer left (else: conflict, and the appends
+			 * are refused by the audit trigger) */
+			pgp_int(&p, s->hot_seq);
+			pgp_text(&p, s->hot_hash);
+			s->optimistic = true;
+			if (send_stmt(s, S_VERIFY, &p, PEND_VERIFY) != JG_OK) {
+				pipe_drop(s);
+				return JG_ERR_STORE;
+			}
+			return JG_OK;
+		}
+	}
 	/* the lock first: what is read after it is what the last holder
 	 * committed */
 	rc = send_head(s);
@@ -497,6 +605,10 @@ int store_pg_tx_audit_head(struct store *base, int64_t *seq, char hash[65])
 		if (rc == JG_OK)
 			rc = take_result(s, PEND_HEAD, res);
 		PQclear(res);
+	} else if (s->optimistic) {
+		*seq = s->hot_seq;
+		memcpy(hash, s->hot_hash, 65);
+		return JG_OK;
 	} else {
 		if (send_head(s) != JG_OK || (!s->head_read && pipe_roundtrip(s) != JG_OK)) {
 			pipe_drop(s);
@@ -590,8 +702,10 @@ int store_pg_tx_request_insert(struct store *base, struct request *r)
 		add_notice_params(&p, r);
 		rc = defer(s, S_INSERT, &p, PEND_DISCARD);
 	}
-	if (rc == JG_OK)
+	if (rc == JG_OK) {
 		r->id = id;
+		rc = cache_put(s, r);
+	}
 	/* a copied id: the sequence goes on after the largest, and ids
 	 * drawn before may be taken */
 	if (rc == JG_OK && copied) {
@@ -609,7 +723,6 @@ int store_pg_tx_request_insert(struct store *base, struct request *r)
 int store_pg_tx_request_update(struct store *base, const struct request *r)
 {
 	struct pgs *s = (struct pgs *)base;
-	struct request *hit = cache_find(s, r->id);
 	struct pgp p = {0};
 	char *appr;
 	int rc = add_request_params(&p, r, &appr);
@@ -620,13 +733,9 @@ int store_pg_tx_request_update(struct store *base, const struct request *r)
 		rc = defer(s, S_UPDATE, &p, PEND_ONE_ROW);
 	}
 	free(appr);
-	/* later reads in this transaction see the update */
-	if (rc == JG_OK && hit) {
-		request_clear(hit);
-		rc = request_copy(hit, r);
-		if (rc != JG_OK)
-			hit->id = 0; /* cleared: never found again (ids are > 0) */
-	}
+	/* later reads in this transaction (and batch) see the update */
+	if (rc == JG_OK)
+		rc = cache_put(s, r);
 	return rc;
 }
 
@@ -646,6 +755,8 @@ int store_pg_tx_request_get(struct store *base, int64_t id, struct request *out)
 	if (rc == JG_OK)
 		rc = PQntuples(res) == 1 ? store_pg_row_request(res, 0, out) : JG_ERR_NOTFOUND;
 	PQclear(res);
+	if (rc == JG_OK && s->piping)
+		rc = cache_put(s, out);
 	return rc;
 }
 
@@ -674,6 +785,10 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 	PGresult *res;
 	int rc;
 
+	/* outside a batch: another node wrote (or may have): what this
+	 * writer knew is no longer known to be current */
+	if (!s->piping)
+		go_cold(s);
 	pgp_int(&p, after_seq);
 	if (*upto_seq == 0) {
 		/* a plain read of the head: no lock, so a catch-up never
@@ -732,6 +847,7 @@ int store_pg_tx_audit_append(struct store *base, const struct audit_row *row)
 	pgp_text(&p, row->event);
 	pgp_text(&p, row->hash);
 	s->tx_seq = row->seq;
+	snprintf(s->tx_hash, sizeof(s->tx_hash), "%s", row->hash);
 	return defer(s, S_AUDIT, &p, PEND_DISCARD);
 }
 

@@ -893,6 +893,68 @@ static void test_pg_password(void **state)
 	setenv("PGPASSWORD", "jitgate-pw", 1);
 }
 
+/* One batch of this writer: reads id, appends after the head it loads
+ * (which must be want_seq); returns what its commit answered. */
+static int approve_batch(struct audit_writer *w, int64_t id, int64_t want_seq)
+{
+	struct request got;
+
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_prefetch(st, &id, 1, 0), JG_OK);
+	assert_int_equal(audit_writer_load(w, st), JG_OK);
+	assert_int_equal(audit_writer_seq(w), want_seq);
+	assert_int_equal(store_tx_request_get(st, id, &got), JG_OK);
+	request_clear(&got);
+	assert_int_equal(append(w, "request.approved", id, "alice"), JG_OK);
+	return store_commit(st);
+}
+
+/* Two writers on one database (two nodes).  A batch of a writer that
+ * knows everything it reads goes out without a first round trip, on the
+ * head it left; when another writer appended meanwhile, its commit is a
+ * conflict (JG_ERR_CONFLICT) that wrote nothing, and the same batch run
+ * again (the head now locked and read) commits after the other's events. */
+static void test_pg_optimistic_conflict(void **state)
+{
+	int64_t id = insert("alice", REQ_PENDING), seq;
+	struct audit_writer *w = NULL, *w2 = NULL;
+	struct store *other = NULL;
+	struct audit_appended ap;
+	char err[256];
+	PGresult *res;
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	assert_int_equal(audit_writer_new(&w2), JG_OK);
+	assert_int_equal(store_open(url, NULL, &other, err, sizeof(err)), JG_OK);
+	/* this writer reads id and appends: it now knows both; a batch on
+	 * what it knows then commits at once */
+	assert_int_equal(approve_batch(w, id, 0), JG_OK);
+	assert_int_equal(approve_batch(w, id, 1), JG_OK);
+	/* the other node appends */
+	assert_int_equal(store_begin(other), JG_OK);
+	assert_int_equal(audit_writer_load(w2, other), JG_OK);
+	assert_int_equal(audit_writer_seq(w2), 2);
+	assert_int_equal(audit_writer_append(w2, other,
+					     json_pack("{s:s, s:s}", "action", "request.revoked",
+						       "actor", "bob"), T0, &ap), JG_OK);
+	free(ap.text);
+	assert_int_equal(store_commit(other), JG_OK);
+	/* this writer's next batch builds on seq 2: a conflict, nothing kept;
+	 * run again, it builds on the real head */
+	assert_int_equal(approve_batch(w, id, 2), JG_ERR_CONFLICT);
+	store_rollback(st);
+	assert_int_equal(approve_batch(w, id, 3), JG_OK);
+	assert_int_equal(store_tx_audit_head(st, &seq, err), JG_OK);
+	assert_int_equal(seq, 4);
+	res = pg_admin(dbname, "SELECT string_agg(actor, ',' ORDER BY seq) FROM audit");
+	assert_string_equal(PQgetvalue(res, 0, 0), "alice,alice,bob,alice");
+	PQclear(res);
+	store_close(other);
+	audit_writer_free(w);
+	audit_writer_free(w2);
+}
+
 static void test_pg_unreachable_bounded(void **state)
 {
 	char err[256], u[128];
@@ -1017,6 +1079,7 @@ int main(void)
 	const struct CMUnitTest pg_only[] = {
 		COMMON(test_pg_password),
 		COMMON(test_pg_unreachable_bounded),
+		COMMON(test_pg_optimistic_conflict),
 	};
 	const struct CMUnitTest none[] = {
 		cmocka_unit_test(test_redact),
