@@ -12,9 +12,11 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/principal.h"
@@ -24,12 +26,24 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* A bufferevent that outlives its session to deliver the last bytes. */
+/* A connection that outlives its session to deliver its last bytes.
+ * bev is what the session wrote to; for a TLS side that is a filter
+ * whose ciphertext sits in the socket bufferevent under it (sock), and
+ * freeing the filter frees sock with whatever it has not written yet.
+ * So a closer goes through three steps, all within one deadline:
+ *   1. bev's own output is written (into sock, for a filter);
+ *   2. a TLS side queues close_notify; sock's output reaches the kernel;
+ *   3. shutdown(SHUT_WR) sends FIN after the data, and the input is read
+ *      and dropped until the peer closes: a close() with unread input
+ *      sends RST, and an RST can destroy our last message before the
+ *      peer has read it (a client still sending when it is cut). */
 struct closer {
 	struct closer *next, *prev;
 	struct bufferevent *bev;
+	struct bufferevent *sock; /* NULL until step 2 */
 	struct gw_ctx *gw;
-	struct event *start; /* deferred start (upstream side of a cut) */
+	struct event *timer; /* deferred start, then the deadline */
+	bool started;
 };
 
 static void closer_done(struct closer *c)
@@ -40,62 +54,114 @@ static void closer_done(struct closer *c)
 		c->gw->closers = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	bufferevent_free(c->bev);
-	if (c->start)
-		event_free(c->start);
+	if (c->sock && c->sock != c->bev)
+		bufferevent_setcb(c->sock, NULL, NULL, NULL, NULL);
+	bufferevent_free(c->bev); /* a filter frees sock with it */
+	event_free(c->timer);
 	free(c);
 }
 
+/* keeps reading, so that close() sends FIN, not RST */
 static void closer_read(struct bufferevent *bev, void *arg)
 {
 	(void)arg;
-	/* keep reading so that close() sends FIN, not RST, and the peer
-	 * gets to read our last message */
 	evbuffer_drain(bufferevent_get_input(bev),
 		       evbuffer_get_length(bufferevent_get_input(bev)));
-}
-
-static void closer_write(struct bufferevent *bev, void *arg)
-{
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		closer_done(arg);
 }
 
 static void closer_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	(void)what;
-	closer_done(arg);
+	closer_done(arg); /* EOF, error: the peer is gone or has closed */
 }
 
-/* Starts flushing c: done at once when nothing is left to write.  The
- * watermarks and timeouts are set before the callbacks, because a
- * bufferevent (the TLS filter in particular) may run a callback from
- * inside those calls, and that callback may free c. */
+/* Step 3 once sock's output is in the kernel. */
+static void closer_sock_write(struct bufferevent *sock, void *arg)
+{
+	struct closer *c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(sock)) != 0)
+		return;
+	bufferevent_disable(sock, EV_WRITE);
+	if (shutdown(bufferevent_getfd(sock), SHUT_WR) != 0)
+		closer_done(c); /* not connected any more: nothing to deliver */
+}
+
+/* Step 2: bev has nothing left of its own.  sock's callbacks become
+ * ours; a filter is not told of sock any more, and needs not be. */
+static void closer_to_sock(struct closer *c)
+{
+	struct bufferevent *sock = bufferevent_get_underlying(c->bev);
+	SSL *ssl = sock ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+
+	if (!sock)
+		sock = c->bev;
+	c->sock = sock;
+	if (sock != c->bev) {
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+		/* a filter not reading keeps sock's reading suspended */
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	/* close_notify, written through the filter's BIO into sock: best
+	 * effort (peers need not wait for it, ours allow its absence) */
+	if (ssl && SSL_is_init_finished(ssl) && SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+	bufferevent_set_timeouts(sock, NULL, NULL);
+	bufferevent_setwatermark(sock, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(sock, EV_READ, 0, 0);
+	bufferevent_setcb(sock, closer_read, closer_sock_write, closer_event, c);
+	bufferevent_enable(sock, EV_READ | EV_WRITE);
+	closer_sock_write(sock, c);
+}
+
+/* Step 1 done when bev's output is empty (a filter's write callback). */
+static void closer_write(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		closer_to_sock(arg);
+}
+
+/* Starts flushing c under its deadline.  The watermarks and timeouts are
+ * set before the callbacks, because a bufferevent (the TLS filter in
+ * particular) may run a callback from inside those calls, and that
+ * callback may free c. */
 static void closer_arm(struct closer *c)
 {
-	struct timeval tv = {SESSION_FLUSH_TIMEOUT_MS / 1000, 0};
+	struct timeval deadline = {SESSION_FLUSH_TIMEOUT_MS / 1000,
+				   (SESSION_FLUSH_TIMEOUT_MS % 1000) * 1000};
 	struct bufferevent *bev = c->bev;
 
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+	c->started = true;
+	if (evtimer_add(c->timer, &deadline) != 0) {
 		closer_done(c);
 		return;
 	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		closer_to_sock(c);
+		return;
+	}
+	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
-	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_setcb(bev, closer_read, closer_write, closer_event, c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-static void closer_start(evutil_socket_t fd, short what, void *arg)
+static void closer_timer(evutil_socket_t fd, short what, void *arg)
 {
+	struct closer *c = arg;
+
 	(void)fd;
 	(void)what;
-	closer_arm(arg);
+	if (c->started)
+		closer_done(c); /* the deadline */
+	else
+		closer_arm(c);
 }
 
-/* Hands bev over to be freed once its output is written (bounded).  With
+/* Hands bev over to be freed once its output has reached the peer and
+ * the peer has closed, or SESSION_FLUSH_TIMEOUT_MS has passed.  With
  * defer, writing starts only after SESSION_UPSTREAM_DEFER_MS: when many
  * sessions are cut at once, the upstream backends that a Terminate makes
  * exit would otherwise compete for the CPU with the clients reading their
@@ -108,8 +174,9 @@ void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer)
 
 	if (!bev)
 		return;
-	if ((!defer && evbuffer_get_length(bufferevent_get_output(bev)) == 0) ||
-	    !(c = calloc(1, sizeof(*c)))) {
+	if (!(c = calloc(1, sizeof(*c))) ||
+	    !(c->timer = evtimer_new(bufferevent_get_base(bev), closer_timer, c))) {
+		free(c);
 		bufferevent_free(bev);
 		return;
 	}
@@ -122,11 +189,8 @@ void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer)
 	/* quiet until it starts: no callback may run on the old session */
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
-	if (defer) {
-		c->start = evtimer_new(bufferevent_get_base(bev), closer_start, c);
-		if (c->start && evtimer_add(c->start, &later) == 0)
-			return;
-	}
+	if (defer && evtimer_add(c->timer, &later) == 0)
+		return;
 	closer_arm(c);
 }
 

@@ -229,6 +229,69 @@ class GatewayLimitsTest(ClusterTestCase):
     def test_output_backpressure_tls(self):
         self._output_backpressure(True)
 
+    def _psql_tls(self, db, password, sql="select 'jg-ok'"):
+        return subprocess.Popen(
+            ["psql", "-X", "-At", "-c", sql,
+             f"host=127.0.0.1 port={self.gwport} user=alice "
+             f"dbname={db} sslmode=require connect_timeout=10"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, PGPASSWORD=password))
+
+    def test_tls_client_gets_its_fatal(self):
+        """Over TLS the gateway's last message reaches the client: a
+        refused login gets its FATAL (not "SSL SYSCALL error: EOF"), and so
+        does a session cut by a revoke.  The FATAL is the last TLS record
+        before close_notify and FIN; once encrypted it sits below the TLS
+        filter, and freeing the filter used to drop it with the socket."""
+        self.start("", tls=True)
+        cases = [("orders-db@nosuchrole", token("alice"), 'has no role "nosuchrole"'),
+                 ("orders-db@read", "not-a-token", "password authentication failed"),
+                 ("orders-db@write", token("alice"), "no active grant for orders-db as write")]
+        # at once, so that the closers overlap
+        procs = [(msg, self._psql_tls(db, pw)) for db, pw, msg in cases for _ in range(4)]
+        for msg, p in procs:
+            _, err = p.communicate(timeout=60)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("FATAL:  jitgate: ", err)
+            self.assertIn(msg, err)
+            self.assertNotIn("SSL SYSCALL", err)
+        # the SQLSTATE, read by a raw TLS client
+        c = pgwire.Conn(self.gwport, timeout=30)
+        c.start_tls()
+        with self.assertRaises(pgwire.PgError) as refused:
+            c.login("alice", "orders-db@nosuchrole", token("alice"))
+        self.assertEqual(refused.exception.fields["S"], "FATAL")
+        self.assertEqual(refused.exception.fields["C"], "28000")
+        self.assertIn('has no role "nosuchrole"', refused.exception.fields["M"])
+        self.assertTrue(c.closed())
+        # a cut: psql waiting on a statement, and a raw client with
+        # queries in flight that reads nothing until it is cut
+        sleeper = self._psql_tls("orders-db@read", token("alice"), "select pg_sleep(60)")
+        busy = pgwire.Conn(self.gwport, timeout=30)
+        busy.start_tls()
+        busy.login("alice", "orders-db@read", token("alice"))
+        wait_for(lambda: len([e for e in self.srv.audit_events()
+                              if e["action"] == "session.started"]) == 2,
+                 timeout=30, what="two sessions")
+        rid = [e for e in self.srv.audit_events()
+               if e["action"] == "session.started"][0]["request_id"]
+        wait_for(lambda: self.pg.sql(
+            "select count(*) from pg_stat_activity where "
+            "query = 'select pg_sleep(60)'").strip() == "1",
+            timeout=30, what="pg_sleep upstream")
+        for _ in range(50):  # queued ahead of the cut, answered or not
+            busy.send(pgwire.query("select 1"))
+        st, body = self.srv.act("alice", rid, "revoke", {"reason": "tls cut"})
+        self.assertEqual(st, 200, body)
+        _, err = sleeper.communicate(timeout=60)
+        self.assertIn(f"FATAL:  jitgate: your grant {rid} for orders-db as "
+                      "read was revoked", err)
+        self.assertNotIn("SSL SYSCALL", err)
+        f = busy.read_fatal()
+        self.assertIsNotNone(f, "cut without the FATAL")
+        self.assertEqual(f["C"], "57P01")
+        self.assertIn(f"your grant {rid} for orders-db as read was revoked", f["M"])
+
     def test_upstream_flood_during_login(self):
         """An upstream that sends ParameterStatus without end to a client
         that reads nothing: the login fails once 1 MiB waits for the
