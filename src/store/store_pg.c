@@ -52,12 +52,13 @@ int store_pg_reconnect(struct pgs *s, PGconn **c)
 int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p,
 		 PGresult **out)
 {
+	struct pg_watch *w = atomic_load(&s->watch);
 	int rc;
 
 	if (out)
 		*out = NULL;
 	/* cut off for stale_after: fail at once instead of waiting again */
-	if (*c == NULL || (s->watch && !store_pg_watch_reachable(s->watch)))
+	if (*c == NULL || (w && !store_pg_watch_reachable(w)))
 		return JG_ERR_STORE;
 	rc = pgconn_exec(*c, sql, p ? p->n : 0, p ? p->v : NULL, call_ms(s, c), out, NULL);
 	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
@@ -75,11 +76,12 @@ int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p
  * an HTTP thread answers 503 instead of waiting. */
 static PGconn **reader_acquire(struct pgs *s)
 {
+	struct pg_watch *w = atomic_load(&s->watch);
 	char sql[64];
 	PGconn **c;
 	int slot;
 
-	if (s->watch && !store_pg_watch_answering(s->watch))
+	if (w && !store_pg_watch_answering(w))
 		return &s->none;
 	slot = store_pool_acquire(&s->pool, s->read_ms);
 	if (slot < 0)
@@ -111,7 +113,7 @@ static void pg_close(struct store *base)
 
 	if (s == NULL)
 		return;
-	store_pg_watch_stop(base);
+	store_pg_watch_free(s);
 	for (int i = 0; i < STORE_READERS; i++)
 		PQfinish(s->readers[i]);
 	PQfinish(s->w);
@@ -300,13 +302,15 @@ static int pg_outbox_due(struct store *base, int64_t now_ms, int limit,
 			 store_outbox_cb cb, void *ctx)
 {
 	struct pgs *s = (struct pgs *)base;
+	struct pg_watch *w;
 	PGconn **c;
 	struct pgp p = {0};
 	PGresult *res;
 	int rc;
 
 	/* one node delivers: the one holding the lease */
-	if (s->watch && !store_pg_watch_lease(s->watch))
+	w = atomic_load(&s->watch);
+	if (w && !store_pg_watch_lease(w))
 		return JG_OK;
 	c = reader_acquire(s);
 	pgp_int(&p, now_ms);
@@ -500,8 +504,10 @@ static bool pg_ping(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
 
-	if (s->watch)
-		return store_pg_watch_reachable(s->watch);
+	struct pg_watch *w = atomic_load(&s->watch);
+
+	if (w)
+		return store_pg_watch_reachable(w);
 	return reader_run(s, "SELECT 1", NULL) == JG_OK;
 }
 

@@ -3,6 +3,7 @@
 #define JG_STORE_STORE_PG_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,7 +42,9 @@ struct pgs {
 	 * NULL) instead of waiting */
 	int read_ms;
 	PGconn *none;
-	struct pg_watch *watch; /* NULL until store_watch_start */
+	/* NULL until store_watch_start; then kept until the store closes
+	 * (read by the engine and HTTP threads while it stops) */
+	_Atomic(struct pg_watch *) watch;
 
 	/* the writer (engine thread), store_pg_tx.c */
 	PGconn *w;
@@ -150,6 +153,8 @@ void store_pg_tx_free(struct pgs *s);
 int store_pg_watch_start(struct store *s, const char *node_id, int64_t stale_after_ms,
 			 const struct store_watch_hooks *h) JG_WUR;
 void store_pg_watch_stop(struct store *s);
+/* Stops (if need be) and frees the watch: store close only. */
+void store_pg_watch_free(struct pgs *s);
 /* Thread-safe views of the watch: the database answered within
  * stale_after, and this node holds the lease. */
 bool store_pg_watch_reachable(const struct pg_watch *w);

@@ -384,11 +384,13 @@ static int defer(struct pgs *s, enum stmt st, const struct pgp *p, enum pg_pend 
 int store_pg_begin(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
+	struct pg_watch *w;
 
 	s->tx_seq = 0;
 	s->head_sent = s->head_read = false;
 	s->optimistic = s->conflict = false;
-	if (s->watch && !store_pg_watch_reachable(s->watch))
+	w = atomic_load(&s->watch);
+	if (w && !store_pg_watch_reachable(w))
 		return JG_ERR_STORE;
 	if (store_pg_reconnect(s, &s->w) != JG_OK)
 		return JG_ERR_STORE;

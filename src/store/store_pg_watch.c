@@ -44,6 +44,7 @@ struct pg_watch {
 	int64_t next_beat, next_connect;
 	bool said_down;       /* the connection failure was logged */
 	bool polling;         /* the server has no LISTEN (the beat's poll only) */
+	bool stopped;         /* store_pg_watch_stop ran (its caller's thread) */
 	int64_t polled_seq;   /* the head the last beat saw */
 };
 
@@ -277,7 +278,7 @@ int store_pg_watch_start(struct store *base, const char *node_id, int64_t stale_
 	struct pgs *s = (struct pgs *)base;
 	struct pg_watch *w;
 
-	if (s->watch)
+	if (atomic_load(&s->watch))
 		return JG_ERR_INVALID;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL || (w->node_id = strdup(node_id)) == NULL) {
@@ -308,17 +309,20 @@ int store_pg_watch_start(struct store *base, const char *node_id, int64_t stale_
 		free(w);
 		return JG_ERR_INTERNAL;
 	}
-	s->watch = w;
+	atomic_store(&s->watch, w);
 	return JG_OK;
 }
 
+/* Stops the thread; the watch itself stays (other threads may still
+ * look at it) until store_pg_watch_free, when the store closes. */
 void store_pg_watch_stop(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
-	struct pg_watch *w = s->watch;
+	struct pg_watch *w = atomic_load(&s->watch);
 
-	if (w == NULL)
+	if (w == NULL || w->stopped)
 		return;
+	w->stopped = true;
 	atomic_store(&w->stop, true);
 	if (write(w->wake[1], "x", 1) < 0 && errno != EAGAIN)
 		log_warn(NULL, "store watch: cannot wake the thread");
@@ -331,10 +335,21 @@ void store_pg_watch_stop(struct store *base)
 				" AND node_id = $1", 1, vals, SLICE_MS * 4, NULL, NULL) != JG_OK)
 			log_warn(NULL, "store watch: could not hand the lease back");
 	}
+	atomic_store(&w->lease, false);
 	PQfinish(w->c);
+	w->c = NULL;
 	close(w->wake[0]);
 	close(w->wake[1]);
-	s->watch = NULL;
+}
+
+void store_pg_watch_free(struct pgs *s)
+{
+	struct pg_watch *w = atomic_load(&s->watch);
+
+	if (w == NULL)
+		return;
+	store_pg_watch_stop(&s->base);
+	atomic_store(&s->watch, NULL);
 	free(w->node_id);
 	free(w);
 }
