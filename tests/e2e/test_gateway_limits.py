@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -288,6 +289,43 @@ class GatewayLimitsTest(ClusterTestCase):
                       "read was revoked", err)
         self.assertNotIn("SSL SYSCALL", err)
         f = busy.read_fatal()
+        self.assertIsNotNone(f, "cut without the FATAL")
+        self.assertEqual(f["C"], "57P01")
+        self.assertIn(f"your grant {rid} for orders-db as read was revoked", f["M"])
+
+    def test_cut_fatal_reaches_a_client_still_sending(self):
+        """A client cut while it is still sending, with a backlog of output
+        to read first, still gets its FATAL: the gateway does not close()
+        with unread input (an RST, which drops what the kernel has not
+        sent yet) but sends FIN after the FATAL and reads on until the
+        client closes."""
+        self.start("")
+        c = pgwire.Conn(self.gwport, timeout=30)
+        c.login("alice", "orders-db@read", token("alice"))
+        c.send(pgwire.query("select repeat('x', 1000) || g /* jg-cut-big */ "
+                            "from generate_series(1, 2000000) g"))
+        wait_for(lambda: self.pg.sql(
+            "select count(*) from pg_stat_activity where wait_event = "
+            "'ClientWrite' and query like '%jg-cut-big%'").strip() == "1",
+            timeout=60, what="upstream blocked on ClientWrite")
+        rid = [e for e in self.srv.audit_events()
+               if e["action"] == "session.started"][0]["request_id"]
+        stop = threading.Event()
+        def sender():  # until the connection is gone or the test is done
+            q = pgwire.query("select 1") * 512
+            try:
+                while not stop.is_set():
+                    c.sock.sendall(q)
+            except OSError:
+                pass
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        st, body = self.srv.act("alice", rid, "revoke", {"reason": "cut while sending"})
+        self.assertEqual(st, 200, body)
+        f = c.read_fatal()
+        stop.set()
+        c.sock.close()
+        t.join(timeout=30)
         self.assertIsNotNone(f, "cut without the FATAL")
         self.assertEqual(f["C"], "57P01")
         self.assertIn(f"your grant {rid} for orders-db as read was revoked", f["M"])
