@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "api/httpaccept.h"
 #include "api/httpguard.h"
 #include "api/render.h"
 #include "api/webui.h"
@@ -32,6 +33,7 @@ struct api {
 	struct websessions *sessions;
 	struct weblogin *login;
 	struct httpguard *guard;
+	struct httpaccept *acceptor;
 };
 
 void conn_reply(struct conn *c, int status, json_t *resp)
@@ -665,11 +667,13 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 		return JG_ERR_NOMEM;
 	}
 	/* the socket is bound by the daemon (netaddr_listen: no address
-	 * reuse), so MHD never binds and never sets SO_REUSEPORT itself */
+	 * reuse) and accepted by httpaccept (libmicrohttpd's own accept
+	 * spins at EMFILE, see httpaccept.h), which hands connections over:
+	 * MHD never binds, never sets SO_REUSEPORT, never accepts */
 	a->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_TURBO | MHD_USE_ITC,
-		0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+			MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET,
+		0, NULL, NULL, on_request, a,
 		MHD_OPTION_THREAD_POOL_SIZE, api_threads(),
 		/* limits: (design section 9); past them a new connection is
 		 * closed at accept, before anything is read from it */
@@ -683,9 +687,13 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 		 * 16 KiB token fits, and MHD clears this on every request */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
-	if (a->d == NULL) {
-		/* MHD closes a listen socket it was given when it fails */
+	if (a->d == NULL ||
+	    httpaccept_start(listen_fd, a->d, &a->acceptor) != JG_OK) {
 		log_error(NULL, "cannot start the HTTP server: %s", strerror(errno));
+		if (a->d == NULL)
+			close(listen_fd);
+		else
+			MHD_stop_daemon(a->d);
 		weblogin_free(a->login);
 		httpguard_free(a->guard);
 		websessions_free(a->sessions);
@@ -703,16 +711,12 @@ void api_reloaded(struct api *a, const struct config *cfg)
 
 void api_stop(struct api *a)
 {
-	MHD_socket ls;
-
 	if (a == NULL)
 		return;
 	/* no new connections; then let the engine answer every suspended
 	 * one (it still runs: it stops after the API), so MHD never frees a
 	 * connection whose command the engine still holds */
-	ls = MHD_quiesce_daemon(a->d);
-	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
+	httpaccept_stop(a->acceptor);
 	for (int i = 0; i < 30000 && atomic_load(&a->deps->inflight) > 0; i++)
 		usleep(1000);
 	/* the login worker answers its suspended sign-ins and every event

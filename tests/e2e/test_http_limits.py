@@ -14,6 +14,7 @@ against the real daemon:
 - out of file descriptors (EMFILE): accepting pauses instead of spinning,
   and resumes when descriptors are free.
 """
+import json
 import os
 import resource
 import socket
@@ -247,6 +248,24 @@ class EmfileTest(unittest.TestCase):
             wall = time.monotonic() - t0
             self.assertLess(used, wall / 2, "daemon burned %.2fs CPU in %.2fs" % (used, wall))
             self.assertLess(len(self.srv.logs().splitlines()), 200)
+            # the connections it had no descriptor for were told why
+            # (503 + Retry-After, from the reserve descriptor), not left
+            # hanging in the backlog
+            told = []
+            for s in socks:
+                s.setblocking(False)
+                try:
+                    told.append(s.recv(4096))
+                except (BlockingIOError, ConnectionResetError):
+                    pass
+            told = [t for t in told if t]
+            self.assertTrue(told, "no waiting connection was answered")
+            for t in told:
+                self.assertTrue(t.startswith(b"HTTP/1.1 503 "), t[:80])
+                self.assertIn(b"Retry-After: 1\r\n", t)
+                self.assertEqual(json.loads(t.split(b"\r\n\r\n", 1)[1])["error"]["code"],
+                                 "unavailable")
+            self.assertIn("accept: Too many open files", self.srv.logs())
         finally:
             for s in socks:
                 s.close()
