@@ -71,6 +71,10 @@ struct pgs {
 	 * answers JG_ERR_CONFLICT and the engine runs the batch again,
 	 * with the head locked and read (the store is cold then). */
 	bool hot, optimistic, conflict;
+	/* after a conflict, this many commits go the locked way first:
+	 * another node is writing, and a refused batch costs more than the
+	 * round trip it would save */
+	int cool_down;
 	int64_t hot_seq;
 	char hot_hash[65];
 	char tx_hash[65]; /* hash of the last audit row appended */

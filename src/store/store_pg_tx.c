@@ -113,6 +113,7 @@ static struct request *cache_find(struct pgs *s, int64_t id)
 }
 
 #define CACHE_MAX 4096 /* requests kept across batches while hot */
+#define COOL_DOWN 64   /* locked commits after a conflict */
 
 /* Forgets what was known: the next batch locks and reads the head. */
 static void go_cold(struct pgs *s)
@@ -475,12 +476,15 @@ int store_pg_commit(struct store *base)
 		if (notify && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)
 			return s->optimistic ? JG_ERR_CONFLICT : JG_ERR_STORE;
 		rc = pipe_commit(s);
-		if (rc == JG_OK && s->conflict) {
+		if (s->optimistic && (rc != JG_OK || s->conflict)) {
 			go_cold(s);
+			s->cool_down = COOL_DOWN;
 			return JG_ERR_CONFLICT;
 		}
 		if (rc != JG_OK)
-			return s->optimistic ? JG_ERR_CONFLICT : rc;
+			return rc;
+		if (s->cool_down > 0)
+			s->cool_down--;
 		commit_done(s);
 		return JG_OK;
 	}
@@ -546,7 +550,7 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 		return JG_OK; /* only a hint */
 	/* everything the batch reads is known, and ids are at hand: no round
 	 * trip before the commit (verified then) */
-	if (s->hot && ncreates <= ids_left(s)) {
+	if (s->hot && s->cool_down == 0 && ncreates <= ids_left(s)) {
 		size_t i = 0;
 
 		while (i < n && cache_find(s, ids[i]) != NULL)
