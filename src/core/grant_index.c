@@ -4,26 +4,37 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Grants with the same (subject, resource, role) share one key; a key
  * lives while it has grants.  Keys live in an open-addressing table of
- * {hash, key} slots (linear probing, load <= 1/2) and carry the expiry and
- * id of their longest grant, so that a check at a million grants touches
- * two cache lines that are not already hot (the slot, the key) instead of
- * following bucket -> key -> chain -> grant (docs/benchmarks.md).  Grants
- * by request id: a chained hash table. */
+ * 64-byte slots, one cache line each (linear probing, load <= 1/2,
+ * backward-shift deletion, no tombstones).  A slot carries the expiry and
+ * id of its key's longest grant and, when subject + resource + role fit in
+ * SLOT_TEXT bytes, the key's text itself, so a check at a million grants
+ * reads one cache line that is not already hot (before: the slot, then
+ * the key; docs/benchmarks.md).  Longer keys are compared against their
+ * out-of-line gkey.  Grants by request id: a chained hash table. */
+#define SLOT_TEXT 32
+#define HUGE_PAGE ((size_t)2 << 20)
+
 struct gkey {
-	uint64_t hash;
 	struct grant *grants;
-	int64_t best_exp, best_id; /* the grant check answers with */
-	uint16_t len_s, len_r;     /* offsets into text */
-	char text[];               /* "subject\0resource\0role\0" */
+	uint32_t hash;
+	uint16_t len_s, len_r, len_o;
+	char text[]; /* long keys only: subject, resource, role, no separators */
 };
 
 struct kslot {
-	uint64_t hash;
-	struct gkey *key; /* NULL: empty */
+	uint32_t hash;               /* home slot: hash & (key_cap - 1) */
+	uint8_t len_s, len_r, len_o; /* inline keys (inl) only */
+	uint8_t inl;                 /* 1: text holds the key */
+	int64_t best_exp, best_id;   /* the grant check answers with */
+	struct gkey *key;            /* NULL: empty */
+	char text[SLOT_TEXT];        /* subject, resource, role, no separators */
 };
+
+_Static_assert(sizeof(struct kslot) == 64, "a slot is one cache line");
 
 struct grant {
 	int64_t request_id;
@@ -35,7 +46,7 @@ struct grant {
 
 struct grant_index {
 	pthread_rwlock_t lock;
-	struct kslot *keys;
+	struct kslot *keys;    /* 64-byte aligned */
 	size_t nkeys, key_cap; /* key_cap: power of two, >= 2 * nkeys */
 	struct grant **ids;
 	size_t ngrants, id_cap;
@@ -54,16 +65,17 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 	return h;
 }
 
-static uint64_t hash_triple(const char *s, size_t ls, const char *r, size_t lr,
+static uint32_t hash_triple(const char *s, size_t ls, const char *r, size_t lr,
 			    const char *o, size_t lo)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	/* lengths separate the fields, so ("ab","c") and ("a","bc") differ */
+	/* the NULs separate the fields, so ("ab","c") and ("a","bc") differ */
 	h = fnv1a(h, s, ls + 1);
 	h = fnv1a(h, r, lr + 1);
 	h = fnv1a(h, o, lo + 1);
-	return h ^ (h >> 29);
+	h ^= h >> 29;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static uint64_t hash_id(int64_t id)
@@ -76,6 +88,26 @@ static uint64_t hash_id(int64_t id)
 	return x;
 }
 
+/* A zeroed table of cap slots (cap * 64 is a multiple of the alignment). */
+static struct kslot *slots_new(size_t cap)
+{
+	size_t bytes = cap * sizeof(struct kslot);
+	struct kslot *t;
+
+	if (bytes >= HUGE_PAGE) {
+		t = aligned_alloc(HUGE_PAGE, (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+		/* a hint: 2 MiB pages spare a check the page-table walk (a
+		 * second DRAM access at 1M keys); ignored where THP is off */
+		if (t != NULL)
+			(void)madvise(t, bytes, MADV_HUGEPAGE);
+	} else {
+		t = aligned_alloc(64, bytes);
+	}
+	if (t != NULL)
+		memset(t, 0, bytes);
+	return t;
+}
+
 int grant_index_new(struct grant_index **out)
 {
 	struct grant_index *gi;
@@ -85,7 +117,7 @@ int grant_index_new(struct grant_index **out)
 	if (gi == NULL)
 		return JG_ERR_NOMEM;
 	gi->key_cap = gi->id_cap = INITIAL_CAP;
-	gi->keys = calloc(gi->key_cap, sizeof(*gi->keys));
+	gi->keys = slots_new(gi->key_cap);
 	gi->ids = calloc(gi->id_cap, sizeof(*gi->ids));
 	if (gi->keys == NULL || gi->ids == NULL ||
 	    pthread_rwlock_init(&gi->lock, NULL) != 0) {
@@ -118,19 +150,30 @@ void grant_index_free(struct grant_index *gi)
 	free(gi);
 }
 
-static bool key_equals(const struct gkey *k, const char *s, size_t ls,
-		       const char *r, size_t lr, const char *o, size_t lo)
+static bool text_equals(const char *t, const char *s, size_t ls, const char *r,
+			size_t lr, const char *o, size_t lo)
 {
-	return k->len_s == ls && k->len_r == lr &&
-	       memcmp(k->text, s, ls) == 0 &&
-	       memcmp(k->text + ls + 1, r, lr) == 0 &&
-	       strcmp(k->text + ls + lr + 2, o) == 0 &&
-	       strlen(k->text + ls + lr + 2) == lo;
+	return memcmp(t, s, ls) == 0 && memcmp(t + ls, r, lr) == 0 &&
+	       memcmp(t + ls + lr, o, lo) == 0;
+}
+
+/* An inline key is compared in its slot; a long one (never equal to a
+ * triple that would fit inline) in its gkey. */
+static bool slot_equals(const struct kslot *k, const char *s, size_t ls,
+			const char *r, size_t lr, const char *o, size_t lo)
+{
+	const struct gkey *g = k->key;
+
+	if (ls + lr + lo <= SLOT_TEXT)
+		return k->inl && k->len_s == ls && k->len_r == lr &&
+		       k->len_o == lo && text_equals(k->text, s, ls, r, lr, o, lo);
+	return !k->inl && g->len_s == ls && g->len_r == lr && g->len_o == lo &&
+	       text_equals(g->text, s, ls, r, lr, o, lo);
 }
 
 /* The slot holding the triple's key, or the empty slot where it would go
  * (the table always has one: load <= 1/2). */
-static size_t key_slot(const struct grant_index *gi, uint64_t h,
+static size_t key_slot(const struct grant_index *gi, uint32_t h,
 		       const char *s, size_t ls, const char *r, size_t lr,
 		       const char *o, size_t lo)
 {
@@ -138,8 +181,18 @@ static size_t key_slot(const struct grant_index *gi, uint64_t h,
 
 	for (; gi->keys[i].key; i = (i + 1) & mask)
 		if (gi->keys[i].hash == h &&
-		    key_equals(gi->keys[i].key, s, ls, r, lr, o, lo))
+		    slot_equals(&gi->keys[i], s, ls, r, lr, o, lo))
 			break;
+	return i;
+}
+
+/* The slot of key k (present). */
+static size_t slot_of(const struct grant_index *gi, const struct gkey *k)
+{
+	size_t mask = gi->key_cap - 1, i = k->hash & mask;
+
+	while (gi->keys[i].key != k)
+		i = (i + 1) & mask;
 	return i;
 }
 
@@ -149,7 +202,7 @@ static size_t key_slot(const struct grant_index *gi, uint64_t h,
 static void grow_keys(struct grant_index *gi)
 {
 	size_t cap = gi->key_cap * 2;
-	struct kslot *t = calloc(cap, sizeof(*t));
+	struct kslot *t = slots_new(cap);
 
 	if (t == NULL)
 		return;
@@ -186,17 +239,17 @@ static void key_slot_clear(struct grant_index *gi, size_t i)
 		gi->keys[i] = gi->keys[j];
 		i = j;
 	}
-	gi->keys[i].key = NULL;
-	gi->keys[i].hash = 0;
+	memset(&gi->keys[i], 0, sizeof(gi->keys[i]));
 }
 
-/* The longest grant of k (ties: the first in its list, as added last). */
-static void key_pick_best(struct gkey *k)
+/* The longest grant of the slot's key (ties: the first in its list, as
+ * added last). */
+static void slot_pick_best(struct kslot *k)
 {
 	k->best_exp = INT64_MIN;
 	k->best_id = 0;
-	for (const struct grant *g = k->grants; g; g = g->next_in_key)
-		if (g == k->grants || g->expires_at_ms > k->best_exp) {
+	for (const struct grant *g = k->key->grants; g; g = g->next_in_key)
+		if (g == k->key->grants || g->expires_at_ms > k->best_exp) {
 			k->best_exp = g->expires_at_ms;
 			k->best_id = g->request_id;
 		}
@@ -234,18 +287,26 @@ static struct grant **id_slot(struct grant_index *gi, int64_t id)
 	return p;
 }
 
+/* Heap bytes of a key of that many text bytes, slot excluded. */
+static size_t gkey_size(size_t text)
+{
+	return sizeof(struct gkey) + (text > SLOT_TEXT ? text : 0);
+}
+
 int grant_index_add(struct grant_index *gi, const char *subject,
 		    const char *resource, const char *role, int64_t request_id,
 		    int64_t expires_at_ms)
 {
 	size_t ls = strlen(subject), lr = strlen(resource), lo = strlen(role);
-	uint64_t h = hash_triple(subject, ls, resource, lr, role, lo);
-	struct gkey *k, *newkey = NULL;
+	size_t lt = ls + lr + lo;
+	uint32_t h = hash_triple(subject, ls, resource, lr, role, lo);
+	struct gkey *newkey = NULL;
+	struct kslot *k;
 	struct grant *g;
 	size_t slot;
 	int rc = JG_OK;
 
-	if (ls + lr + lo + 3 > TRIPLE_MAX)
+	if (lt + 3 > TRIPLE_MAX)
 		return JG_ERR_INVALID;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -253,20 +314,21 @@ int grant_index_add(struct grant_index *gi, const char *subject,
 	g->request_id = request_id;
 	g->expires_at_ms = expires_at_ms;
 	/* build a key outside the lock; dropped if one exists */
-	newkey = malloc(sizeof(*newkey) + ls + lr + lo + 3);
+	newkey = malloc(gkey_size(lt));
 	if (newkey == NULL) {
 		free(g);
 		return JG_ERR_NOMEM;
 	}
-	newkey->hash = h;
 	newkey->grants = NULL;
-	newkey->best_exp = INT64_MIN;
-	newkey->best_id = 0;
+	newkey->hash = h;
 	newkey->len_s = (uint16_t)ls;
 	newkey->len_r = (uint16_t)lr;
-	memcpy(newkey->text, subject, ls + 1);
-	memcpy(newkey->text + ls + 1, resource, lr + 1);
-	memcpy(newkey->text + ls + lr + 2, role, lo + 1);
+	newkey->len_o = (uint16_t)lo;
+	if (lt > SLOT_TEXT) {
+		memcpy(newkey->text, subject, ls);
+		memcpy(newkey->text + ls, resource, lr);
+		memcpy(newkey->text + ls + lr, role, lo);
+	}
 
 	pthread_rwlock_wrlock(&gi->lock);
 	if (*id_slot(gi, request_id) != NULL) {
@@ -274,8 +336,8 @@ int grant_index_add(struct grant_index *gi, const char *subject,
 		goto out;
 	}
 	slot = key_slot(gi, h, subject, ls, resource, lr, role, lo);
-	k = gi->keys[slot].key;
-	if (k == NULL) {
+	k = &gi->keys[slot];
+	if (k->key == NULL) {
 		if (2 * (gi->nkeys + 1) > gi->key_cap) {
 			grow_keys(gi);
 			if (2 * (gi->nkeys + 1) > gi->key_cap + gi->key_cap / 2) {
@@ -283,18 +345,29 @@ int grant_index_add(struct grant_index *gi, const char *subject,
 				goto out;
 			}
 			slot = key_slot(gi, h, subject, ls, resource, lr, role, lo);
+			k = &gi->keys[slot];
 		}
-		k = newkey;
+		k->hash = h;
+		k->key = newkey;
+		k->best_exp = INT64_MIN;
+		k->best_id = 0;
+		k->inl = lt <= SLOT_TEXT;
+		if (k->inl) {
+			k->len_s = (uint8_t)ls;
+			k->len_r = (uint8_t)lr;
+			k->len_o = (uint8_t)lo;
+			memcpy(k->text, subject, ls);
+			memcpy(k->text + ls, resource, lr);
+			memcpy(k->text + ls + lr, role, lo);
+		}
 		newkey = NULL;
-		gi->keys[slot].hash = h;
-		gi->keys[slot].key = k;
 		gi->nkeys++;
-		gi->key_bytes += sizeof(*k) + ls + lr + lo + 3;
+		gi->key_bytes += gkey_size(lt);
 	}
-	g->key = k;
-	g->next_in_key = k->grants;
-	k->grants = g;
-	/* the newest of equally long grants wins, as key_pick_best does */
+	g->key = k->key;
+	g->next_in_key = k->key->grants;
+	k->key->grants = g;
+	/* the newest of equally long grants wins, as slot_pick_best does */
 	if (g->next_in_key == NULL || g->expires_at_ms >= k->best_exp) {
 		k->best_exp = g->expires_at_ms;
 		k->best_id = g->request_id;
@@ -316,6 +389,7 @@ bool grant_index_remove(struct grant_index *gi, int64_t request_id)
 {
 	struct grant **slot, *g, **pp;
 	struct gkey *k = NULL;
+	size_t i;
 
 	pthread_rwlock_wrlock(&gi->lock);
 	slot = id_slot(gi, request_id);
@@ -329,19 +403,14 @@ bool grant_index_remove(struct grant_index *gi, int64_t request_id)
 	for (pp = &g->key->grants; *pp != g; pp = &(*pp)->next_in_key)
 		;
 	*pp = g->next_in_key;
+	i = slot_of(gi, g->key);
 	if (g->key->grants == NULL) {
-		size_t mask = gi->key_cap - 1, i = g->key->hash & mask;
-
-		while (gi->keys[i].key != g->key)
-			i = (i + 1) & mask;
 		k = g->key;
 		key_slot_clear(gi, i);
 		gi->nkeys--;
-		gi->key_bytes -= sizeof(*k) + strlen(k->text) +
-				 strlen(k->text + k->len_s + 1) +
-				 strlen(k->text + k->len_s + k->len_r + 2) + 3;
-	} else if (g->key->best_id == g->request_id) {
-		key_pick_best(g->key);
+		gi->key_bytes -= gkey_size((size_t)k->len_s + k->len_r + k->len_o);
+	} else if (gi->keys[i].best_id == g->request_id) {
+		slot_pick_best(&gi->keys[i]);
 	}
 	pthread_rwlock_unlock(&gi->lock);
 	free(k);
@@ -354,14 +423,14 @@ bool grant_index_check(struct grant_index *gi, const char *subject,
 		       struct grant_hit *hit)
 {
 	size_t ls = strlen(subject), lr = strlen(resource), lo = strlen(role);
-	uint64_t h = hash_triple(subject, ls, resource, lr, role, lo);
-	const struct gkey *k;
+	uint32_t h = hash_triple(subject, ls, resource, lr, role, lo);
+	const struct kslot *k;
 	bool found;
 
 	pthread_rwlock_rdlock(&gi->lock);
-	k = gi->keys[key_slot(gi, h, subject, ls, resource, lr, role, lo)].key;
+	k = &gi->keys[key_slot(gi, h, subject, ls, resource, lr, role, lo)];
 	/* the longest grant is unexpired exactly when any is */
-	found = k != NULL && k->best_exp > now_ms;
+	found = k->key != NULL && k->best_exp > now_ms;
 	if (found && hit) {
 		hit->request_id = k->best_id;
 		hit->expires_at_ms = k->best_exp;

@@ -197,6 +197,53 @@ static void test_key_text_boundaries(void **state)
 	grant_index_free(gi);
 }
 
+/* Keys of 30 to 34 text bytes (a slot holds 32 inline), and
+ * keys that differ from them only in their last byte or by one byte more
+ * or less: each answers for itself alone, inline or out of line. */
+static void test_inline_key_boundary(void **state)
+{
+	static const char *const subj[] = {
+		"s234567890123456789012", /* + "res4" + "rol5" (4, 4): 30 */
+		"s2345678901234567890123",
+		"s23456789012345678901234",
+		"s234567890123456789012345",
+		"s234567890123456789012345X",
+	};
+	enum { NS = sizeof(subj) / sizeof(subj[0]) };
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+	char other[64], res[16], role[16];
+
+	(void)state;
+	for (int i = 0; i < NS; i++)
+		assert_int_equal(grant_index_add(gi, subj[i], "res4", "role", i + 1,
+						 T0 + 100 + i), 0);
+	for (int i = 0; i < NS; i++) {
+		size_t n = strlen(subj[i]);
+
+		assert_true(grant_index_check(gi, subj[i], "res4", "role", T0, &hit));
+		assert_int_equal(hit.request_id, i + 1);
+		/* last byte changed, in the subject and in the role */
+		memcpy(other, subj[i], n + 1);
+		other[n - 1] ^= 1;
+		assert_false(grant_index_check(gi, other, "res4", "role", T0, NULL));
+		assert_false(grant_index_check(gi, subj[i], "res4", "rolf", T0, NULL));
+		/* the same bytes split differently between the fields */
+		memcpy(other, subj[i], n + 1);
+		other[n - 1] = '\0';
+		snprintf(res, sizeof(res), "%cres4", subj[i][n - 1]);
+		assert_false(grant_index_check(gi, other, res, "role", T0, NULL));
+		snprintf(role, sizeof(role), "4role");
+		assert_false(grant_index_check(gi, subj[i], "res", role, T0, NULL));
+	}
+	for (int i = 0; i < NS; i += 2)
+		assert_true(grant_index_remove(gi, i + 1));
+	for (int i = 0; i < NS; i++)
+		assert_int_equal(grant_index_check(gi, subj[i], "res4", "role", T0,
+						   NULL), i % 2 == 1);
+	grant_index_free(gi);
+}
+
 static void test_oversized_key_refused(void **state)
 {
 	struct grant_index *gi = new_index();
@@ -260,10 +307,21 @@ static void test_many_grants(void **state)
 	grant_index_free(gi);
 }
 
+/* Subject of model key k: every third one long enough that its key does
+ * not fit in a slot (kept out of line), the others inline. */
+static void model_subject(int k, char *buf, size_t len)
+{
+	if (k % 3 == 0)
+		snprintf(buf, len, "u%d-a-subject-too-long-to-sit-in-its-slot", k);
+	else
+		snprintf(buf, len, "u%d", k);
+}
+
 /* Random adds and removes on few keys, each answer compared with a
  * brute-force scan of the same grants: the key table's probing and
- * deletion (keys come and go while others share their probe runs) and
- * the per-key "longest grant" kept across removals. */
+ * deletion (keys come and go while others share their probe runs, inline
+ * and out-of-line keys mixed) and the per-key "longest grant" kept across
+ * removals. */
 static void test_random_against_model(void **state)
 {
 	enum { OPS = 20000, KEYS = 300, MAXG = 4000 };
@@ -275,7 +333,7 @@ static void test_random_against_model(void **state)
 	struct grant_index *gi = new_index();
 	unsigned seed = 12345;
 	int n = 0;
-	char subj[32];
+	char subj[64];
 
 	(void)state;
 	for (int op = 0; op < OPS; op++) {
@@ -288,7 +346,7 @@ static void test_random_against_model(void **state)
 			/* few distinct expiries, so ties happen */
 			m[n].exp = T0 + ((r >> 10) % 8) * 1000;
 			m[n].live = true;
-			snprintf(subj, sizeof(subj), "u%d", m[n].key);
+			model_subject(m[n].key, subj, sizeof(subj));
 			assert_int_equal(grant_index_add(gi, subj, "r", "o", m[n].id,
 							 m[n].exp), 0);
 			n++;
@@ -311,7 +369,7 @@ static void test_random_against_model(void **state)
 					best = m[i].id;
 					best_exp = m[i].exp;
 				}
-			snprintf(subj, sizeof(subj), "u%d", k);
+			model_subject(k, subj, sizeof(subj));
 			assert_int_equal(grant_index_check(gi, subj, "r", "o", now, &hit),
 					 best >= 0);
 			if (best >= 0) {
@@ -480,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_and_unknown_ids),
 		cmocka_unit_test(test_get_and_ids),
 		cmocka_unit_test(test_key_text_boundaries),
+		cmocka_unit_test(test_inline_key_boundary),
 		cmocka_unit_test(test_oversized_key_refused),
 		cmocka_unit_test(test_many_grants),
 		cmocka_unit_test(test_random_against_model),
