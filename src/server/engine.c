@@ -807,8 +807,6 @@ static bool finish_batch(struct engine *e, struct batch *b,
 		next = c->next;
 		if (c->flow)
 			e->flow_inflight--;
-		json_decref(c->event); /* written, or never will be */
-		c->event = NULL;
 		/* a refusal may have depended on work of this batch that was
 		 * rolled back: after a failed commit every answer is 503 */
 		if (!ok) {
@@ -817,9 +815,10 @@ static bool finish_batch(struct engine *e, struct batch *b,
 			snprintf(c->res.message, sizeof(c->res.message),
 				 "the store or audit log is not writable; nothing was changed");
 		}
-		/* the engine owns a command's event once queued: one the
-		 * batch did not consume (it failed before reaching it, e.g.
-		 * at BEGIN on a locked store) is released here */
+		/* the engine owns a command's event once queued: the batch
+		 * appends a reference of its own (it may run twice), and the
+		 * event is released here, written or not (a batch that failed
+		 * before reaching it, e.g. at BEGIN on a locked store) */
 		json_decref(c->event);
 		c->event = NULL;
 		if (c->async) {
