@@ -96,6 +96,11 @@ void metrics_render(const struct metrics *m, const int64_t *requests_by_state,
 		   "# TYPE jitgate_notify_undeliverable_total counter\n"
 		   "jitgate_notify_undeliverable_total %" PRIu64 "\n",
 		ld(&m->notify_undeliverable));
+	fprintf(f, "# HELP jitgate_notify_slack_ratelimited_total Slack Web API calls"
+		   " answered 429 (every Slack row then waits for Retry-After).\n"
+		   "# TYPE jitgate_notify_slack_ratelimited_total counter\n"
+		   "jitgate_notify_slack_ratelimited_total %" PRIu64 "\n",
+		ld(&m->notify_slack_ratelimited));
 	render_hist(&m->check_latency, "jitgate_check_duration_seconds",
 		    "Time to answer an access check (index lookup).", f);
 	render_hist(&m->audit_append_latency, "jitgate_audit_commit_duration_seconds",

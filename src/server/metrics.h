@@ -26,6 +26,7 @@ struct metrics {
 	atomic_uint_fast64_t auth_failures; /* presented credentials that failed */
 	atomic_uint_fast64_t auth_refused;  /* refused: too many failures from the address */
 	atomic_uint_fast64_t notify_undeliverable; /* notices to people dropped */
+	atomic_uint_fast64_t notify_slack_ratelimited; /* Slack 429 answers */
 	struct histogram check_latency;
 	struct histogram audit_append_latency;
 };

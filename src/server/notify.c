@@ -40,6 +40,8 @@ struct notifier {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	/* Slack answered 429: no Slack call before this (notifier thread) */
+	int64_t slack_until_ms;
 	/* delivery health (notifier_health); guarded by lock */
 	struct notifier_health health;
 };
@@ -285,7 +287,7 @@ out:
  * server/slackpost.c (chat.postMessage with the bot token, the message
  * then updated in place), the rest to deliver(). */
 static int deliver_row(struct notifier *n, const struct outbox_row *row,
-		       int64_t *wait_until_ms, char *err, size_t errlen)
+		       bool superseded, int64_t *wait_until_ms, char *err, size_t errlen)
 {
 	json_t *target = json_loads(row->target, 0, NULL), *event;
 	bool person = notify_people_row(target);
@@ -297,13 +299,18 @@ static int deliver_row(struct notifier *n, const struct outbox_row *row,
 		return deliver(row, err, errlen);
 	}
 	event = json_loads(row->payload, 0, NULL);
-	if (person)
-		rc = event ? people_deliver(n->people, target, event, err, errlen)
+	if (person) {
+		int64_t ra = 0;
+
+		rc = event ? people_deliver(n->people, target, event, &ra, err, errlen)
 			   : JG_ERR_NOTFOUND;
-	else
-		rc = event ? slackpost_deliver(n->st, row->id, target, event, time_now_ms(),
-					       wait_until_ms, err, errlen)
+		if (rc == SLACKPOST_RATELIMITED)
+			*wait_until_ms = time_now_ms() + ra;
+	} else {
+		rc = event ? slackpost_deliver(n->st, row->id, target, event, superseded,
+					       time_now_ms(), wait_until_ms, err, errlen)
 			   : JG_ERR_INVALID;
+	}
 	if (event == NULL)
 		snprintf(err, errlen, "malformed outbox row");
 	json_decref(event);
@@ -339,6 +346,8 @@ struct due_row {
 	int64_t id;
 	int attempts;
 	char *target, *payload;
+	bool slack;  /* a Slack Web API row (channel message or DM) */
+	char *msg;   /* a channel message's key (api_url, channel, request) */
 };
 
 struct due_list {
@@ -355,8 +364,49 @@ static int collect(void *ctx, const struct outbox_row *row)
 	r->attempts = row->attempts;
 	r->target = strdup(row->target);
 	r->payload = strdup(row->payload);
+	r->slack = false;
+	r->msg = NULL;
+	{
+		json_t *t = json_loads(row->target, 0, NULL);
+		json_t *e = json_loads(row->payload, 0, NULL);
+		const char *via = json_string_value(json_object_get(t, "via"));
+		const char *ch = json_string_value(json_object_get(t, "channel"));
+		const char *api = json_string_value(json_object_get(t, "api_url"));
+		json_int_t rid = json_integer_value(json_object_get(e, "request_id"));
+
+		if (notify_people_row(t))
+			r->slack = via != NULL && strcmp(via, "slack") == 0;
+		else if (ch != NULL)
+			r->slack = true;
+		if (!notify_people_row(t) && ch != NULL && api != NULL && rid > 0 &&
+		    asprintf(&r->msg, "%s\n%s\n%lld", api, ch, (long long)rid) < 0)
+			r->msg = NULL;
+		json_decref(t);
+		json_decref(e);
+	}
 	l->n++;
 	return l->n >= 32 ? 1 : 0;
+}
+
+/* A later due row of the list updates the same channel message: row i's
+ * update would show the same state, one call earlier. */
+static bool superseded(const struct due_list *l, int i)
+{
+	for (int j = i + 1; l->v[i].msg != NULL && j < l->n; j++)
+		if (l->v[j].msg != NULL && strcmp(l->v[i].msg, l->v[j].msg) == 0)
+			return true;
+	return false;
+}
+
+/* Slack answered 429: every Slack row waits until *until (Slack limits
+ * per method and workspace; one wait for all keeps it simple and sure). */
+static void slack_ratelimited(struct notifier *n, int64_t until, const char *err)
+{
+	if (n->m)
+		atomic_fetch_add(&n->m->notify_slack_ratelimited, 1);
+	if (until > n->slack_until_ms)
+		n->slack_until_ms = until;
+	log_warn(NULL, "%s; Slack rows wait", err);
 }
 
 static void *notifier_main(void *arg)
@@ -389,11 +439,25 @@ static void *notifier_main(void *arg)
 						 .attempts = l.v[i].attempts};
 			char err[256] = "out of memory";
 			int64_t wait_until = 0;
-			int rc = row.target && row.payload
-				 ? deliver_row(n, &row, &wait_until, err, sizeof(err))
-				 : JG_ERR_NOMEM;
-			bool ok = rc >= 0;
+			int rc;
+			bool ok;
 
+			if (l.v[i].slack && time_now_ms() < n->slack_until_ms) {
+				/* rate limited: not even tried, not an attempt */
+				snprintf(err, sizeof(err), "Slack rate limit");
+				wait_until = n->slack_until_ms;
+				rc = SLACKPOST_WAIT;
+			} else {
+				rc = row.target && row.payload
+				     ? deliver_row(n, &row, superseded(&l, i), &wait_until, err,
+						   sizeof(err))
+				     : JG_ERR_NOMEM;
+			}
+			ok = rc >= 0;
+			if (rc == SLACKPOST_RATELIMITED) {
+				slack_ratelimited(n, wait_until, err);
+				rc = SLACKPOST_WAIT;
+			}
 			if (rc == JG_ERR_NOTFOUND) {
 				undeliverable(n, &row, err);
 			} else if (rc == SLACKPOST_WAIT) {
@@ -424,6 +488,7 @@ static void *notifier_main(void *arg)
 			}
 			free(l.v[i].target);
 			free(l.v[i].payload);
+			free(l.v[i].msg);
 		}
 		pthread_mutex_lock(&n->lock);
 		if (l.n == 32)

@@ -376,15 +376,15 @@ static void cache_put(struct people_sender *ps, const char *email, const char *u
 
 /* The Slack user id of email, from the cache or users.lookupByEmail. */
 static int lookup_email(struct people_sender *ps, const json_t *target,
-			const char *email, char *user, size_t ulen, char *err,
-			size_t errlen)
+			const char *email, char *user, size_t ulen, int64_t *retry_after_ms,
+			char *err, size_t errlen)
 {
 	const char *api = json_string_value(json_object_get(target, "api_url"));
 	const char *tok = json_string_value(json_object_get(target, "token_env"));
 	int64_t now = time_now_ms();
 	struct cache_entry *c = cache_find(ps, email, now);
-	char *esc = NULL, *body = NULL, code[64];
-	json_t *a = NULL;
+	struct slackpost_answer a = {.json = NULL};
+	char *esc = NULL, *body = NULL;
 	const char *id;
 	int rc;
 
@@ -410,10 +410,11 @@ static int lookup_email(struct people_sender *ps, const json_t *target,
 	}
 	curl_free(esc);
 	rc = classify(slackpost_request(api, "users.lookupByEmail", tok,
-					"application/x-www-form-urlencoded", body, &a, code,
-					sizeof(code), err, errlen), code);
+					"application/x-www-form-urlencoded", body, &a, err,
+					errlen), a.code);
 	free(body);
-	id = json_string_value(json_object_get(json_object_get(a, "user"), "id"));
+	*retry_after_ms = a.retry_after_ms;
+	id = json_string_value(json_object_get(json_object_get(a.json, "user"), "id"));
 	if (rc == JG_OK && (id == NULL || strlen(id) >= ulen ||
 			    strlen(id) >= sizeof(c->user))) {
 		snprintf(err, errlen, "users.lookupByEmail answered no user id");
@@ -425,7 +426,7 @@ static int lookup_email(struct people_sender *ps, const json_t *target,
 	} else if (rc == JG_ERR_NOTFOUND) {
 		cache_put(ps, email, "", now);
 	}
-	json_decref(a);
+	json_decref(a.json);
 	return rc;
 }
 
@@ -455,7 +456,8 @@ static char *dump(json_t *msg, char *err, size_t errlen)
 }
 
 static int deliver_slack(struct people_sender *ps, const json_t *target,
-			 const json_t *event, char *err, size_t errlen)
+			 const json_t *event, int64_t *retry_after_ms, char *err,
+			 size_t errlen)
 {
 	const char *to = json_string_value(json_object_get(target, "to"));
 	const char *user = json_string_value(json_object_get(target, "user"));
@@ -465,7 +467,8 @@ static int deliver_slack(struct people_sender *ps, const json_t *target,
 	const char *aud = json_string_value(json_object_get(target, "audience"));
 	const char *web = json_string_value(json_object_get(target, "web_url"));
 	long long id = (long long)json_integer_value(json_object_get(event, "request_id"));
-	char found[40], code[64], *text = NULL, *body = NULL;
+	struct slackpost_answer a = {.json = NULL};
+	char found[40], *text = NULL, *body = NULL;
 	json_t *msg = NULL, *blocks;
 	int rc;
 
@@ -479,7 +482,8 @@ static int deliver_slack(struct people_sender *ps, const json_t *target,
 		return JG_ERR_NOTFOUND;
 	}
 	if (user == NULL) {
-		rc = lookup_email(ps, target, email, found, sizeof(found), err, errlen);
+		rc = lookup_email(ps, target, email, found, sizeof(found), retry_after_ms,
+				  err, errlen);
 		if (rc != JG_OK)
 			return rc;
 		user = found;
@@ -498,9 +502,11 @@ static int deliver_slack(struct people_sender *ps, const json_t *target,
 	if ((body = dump(msg, err, errlen)) == NULL)
 		return JG_ERR_NOMEM;
 	rc = classify(slackpost_request(api, "chat.postMessage", tok,
-					"application/json; charset=utf-8", body, NULL, code,
-					sizeof(code), err, errlen), code);
+					"application/json; charset=utf-8", body, &a, err, errlen),
+		      a.code);
 	free(body);
+	json_decref(a.json);
+	*retry_after_ms = a.retry_after_ms;
 	return rc;
 }
 
@@ -532,12 +538,13 @@ static int deliver_webhook(const json_t *target, const json_t *event, char *err,
 }
 
 int people_deliver(struct people_sender *ps, const json_t *target,
-		   const json_t *event, char *err, size_t errlen)
+		   const json_t *event, int64_t *retry_after_ms, char *err, size_t errlen)
 {
 	const char *via = json_string_value(json_object_get(target, "via"));
 
+	*retry_after_ms = 0;
 	if (via != NULL && strcmp(via, "slack") == 0)
-		return deliver_slack(ps, target, event, err, errlen);
+		return deliver_slack(ps, target, event, retry_after_ms, err, errlen);
 	if (via != NULL && strcmp(via, "webhook") == 0)
 		return deliver_webhook(target, event, err, errlen);
 	snprintf(err, errlen, "malformed outbox row");

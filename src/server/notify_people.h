@@ -51,9 +51,11 @@ void people_sender_free(struct people_sender *ps);
 bool notify_people_row(const json_t *target);
 /* Delivers one person row.  JG_OK delivered; JG_ERR_NOTFOUND the person
  * cannot be reached (no Slack user, unknown to Slack, DMs refused): not
- * worth retrying; anything else: retry later.  err gets the reason (never
- * a token or a webhook URL). */
+ * worth retrying; SLACKPOST_RATELIMITED: Slack answered 429, no Slack call
+ * for *retry_after_ms; anything else: retry later.  err gets the reason
+ * (never a token or a webhook URL). */
 int people_deliver(struct people_sender *ps, const json_t *target,
-		   const json_t *event, char *err, size_t errlen) JG_WUR;
+		   const json_t *event, int64_t *retry_after_ms, char *err,
+		   size_t errlen) JG_WUR;
 
 #endif

@@ -33,17 +33,18 @@ static size_t keep(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
-int slackpost_call(const char *api_url, const char *method, const char *token_env,
-		   const char *body, json_t **answer, char *err, size_t errlen)
+int64_t slackpost_retry_after_ms(int64_t seconds)
 {
-	return slackpost_request(api_url, method, token_env,
-				 "application/json; charset=utf-8", body, answer, NULL, 0,
-				 err, errlen);
+	if (seconds <= 0)
+		seconds = SLACKPOST_RETRY_AFTER_DEFAULT_S;
+	if (seconds > SLACKPOST_RETRY_AFTER_MAX_S)
+		seconds = SLACKPOST_RETRY_AFTER_MAX_S;
+	return seconds * 1000;
 }
 
 int slackpost_request(const char *api_url, const char *method, const char *token_env,
-		      const char *ctype, const char *body, json_t **answer, char *code_out,
-		      size_t codelen, char *err, size_t errlen)
+		      const char *ctype, const char *body, struct slackpost_answer *out,
+		      char *err, size_t errlen)
 {
 	const char *tok = token_env ? getenv(token_env) : NULL;
 	struct curl_slist *hdrs = NULL;
@@ -51,12 +52,12 @@ int slackpost_request(const char *api_url, const char *method, const char *token
 	char url[600], ctype_h[96], *auth = NULL;
 	json_t *a = NULL;
 	CURL *curl = NULL;
+	CURLcode cc;
+	long status = 0;
 	int rc = JG_ERR_IO;
 
-	if (answer)
-		*answer = NULL;
-	if (code_out != NULL && codelen > 0)
-		code_out[0] = '\0';
+	if (out != NULL)
+		*out = (struct slackpost_answer){.json = NULL};
 	if (tok == NULL || *tok == '\0') {
 		snprintf(err, errlen, "bot token variable %s is not set",
 			 token_env ? token_env : "(none)");
@@ -79,8 +80,34 @@ int slackpost_request(const char *api_url, const char *method, const char *token
 	notify_curl_post(curl, url, body, hdrs);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ans);
-	if (notify_curl_perform(curl, err, errlen) != JG_OK)
+	cc = curl_easy_perform(curl);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 429) {
+		/* Slack's rate limit (per method and workspace): Retry-After
+		 * seconds, read by curl (0: absent or not a number) */
+		curl_off_t secs = 0;
+		int64_t ms;
+
+		if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK)
+			secs = 0;
+		ms = slackpost_retry_after_ms(secs > SLACKPOST_RETRY_AFTER_MAX_S
+					      ? SLACKPOST_RETRY_AFTER_MAX_S : (int64_t)secs);
+		snprintf(err, errlen, "Slack rate limit on %s: retry after %lld s", method,
+			 (long long)(ms / 1000));
+		if (out != NULL)
+			out->retry_after_ms = ms;
+		rc = SLACKPOST_RATELIMITED;
 		goto out;
+	}
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		goto out;
+	}
+	if (status < 200 || status > 299) {
+		snprintf(err, errlen, "HTTP %ld", status);
+		goto out;
+	}
 	a = json_loads(ans.buf, 0, NULL);
 	if (!json_is_true(json_object_get(a, "ok"))) {
 		const char *e = json_string_value(json_object_get(a, "error"));
@@ -91,14 +118,14 @@ int slackpost_request(const char *api_url, const char *method, const char *token
 		    strspn(e, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(e))
 			snprintf(code, sizeof(code), "%s", e);
 		snprintf(err, errlen, "Slack answered ok: false%s%s", *code ? ": " : "", code);
-		if (code_out != NULL && codelen > 0)
-			snprintf(code_out, codelen, "%s", code);
+		if (out != NULL)
+			snprintf(out->code, sizeof(out->code), "%s", code);
 		rc = JG_ERR_UNAVAILABLE;
 		goto out;
 	}
 	rc = JG_OK;
-	if (answer) {
-		*answer = a;
+	if (out != NULL) {
+		out->json = a;
 		a = NULL;
 	}
 out:
@@ -111,6 +138,13 @@ out:
 	if (curl)
 		curl_easy_cleanup(curl);
 	return rc;
+}
+
+static int call(const char *api_url, const char *method, const char *token_env,
+		const char *body, struct slackpost_answer *ans, char *err, size_t errlen)
+{
+	return slackpost_request(api_url, method, token_env,
+				 "application/json; charset=utf-8", body, ans, err, errlen);
 }
 
 /* Slack's channel ids and message timestamps: short, [A-Za-z0-9.]. */
@@ -167,8 +201,8 @@ static char *body_for(struct store *st, int64_t rid, const json_t *target,
 }
 
 int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
-		      const json_t *event, int64_t now_ms, int64_t *wait_until_ms,
-		      char *err, size_t errlen)
+		      const json_t *event, bool superseded, int64_t now_ms,
+		      int64_t *wait_until_ms, char *err, size_t errlen)
 {
 	const char *channel = json_string_value(json_object_get(target, "channel"));
 	const char *api = json_string_value(json_object_get(target, "api_url"));
@@ -176,7 +210,7 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 	bool post = !json_is_false(json_object_get(target, "post"));
 	int64_t rid = json_integer_value(json_object_get(event, "request_id"));
 	struct store_slackmsg m;
-	json_t *ans = NULL;
+	struct slackpost_answer ans = {.json = NULL};
 	char *body = NULL;
 	int rc;
 
@@ -188,7 +222,7 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 	if (rid <= 0) {
 		/* an event of no request: a message of its own, not tracked */
 		body = body_for(st, 0, target, event, channel, NULL);
-		rc = body ? slackpost_call(api, "chat.postMessage", tok, body, NULL, err, errlen)
+		rc = body ? call(api, "chat.postMessage", tok, body, &ans, err, errlen)
 			  : JG_ERR_NOMEM;
 		goto out;
 	}
@@ -222,6 +256,10 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 		rc = SLACKPOST_WAIT;
 		goto out;
 	}
+	if (m.posted && superseded) {
+		rc = SLACKPOST_SENT; /* a later row updates it to the same state */
+		goto out;
+	}
 	body = body_for(st, rid, target, event, m.posted ? m.channel_id : channel,
 			m.posted ? m.ts : NULL);
 	if (body == NULL) {
@@ -230,7 +268,7 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 		goto out;
 	}
 	if (m.posted) {
-		rc = slackpost_call(api, "chat.update", tok, body, NULL, err, errlen);
+		rc = call(api, "chat.update", tok, body, &ans, err, errlen);
 		if (rc == JG_ERR_UNAVAILABLE && update_hopeless(err)) {
 			log_warn(NULL, "Slack message of request %lld cannot be updated (%s): "
 				 "given up", (long long)rid, err);
@@ -238,12 +276,12 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 		}
 		goto out;
 	}
-	rc = slackpost_call(api, "chat.postMessage", tok, body, &ans, err, errlen);
+	rc = call(api, "chat.postMessage", tok, body, &ans, err, errlen);
 	if (rc != JG_OK)
 		goto out;
 	{
-		const char *cid = json_string_value(json_object_get(ans, "channel"));
-		const char *ts = json_string_value(json_object_get(ans, "ts"));
+		const char *cid = json_string_value(json_object_get(ans.json, "channel"));
+		const char *ts = json_string_value(json_object_get(ans.json, "ts"));
 
 		if (!slack_id_ok(cid) || !slack_id_ok(ts)) {
 			/* posted, but it cannot be updated: do not post it twice */
@@ -261,7 +299,9 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 		rc = SLACKPOST_MARKED;
 	}
 out:
-	json_decref(ans);
+	if (rc == SLACKPOST_RATELIMITED)
+		*wait_until_ms = now_ms + ans.retry_after_ms;
+	json_decref(ans.json);
 	free(body);
 	return rc;
 }

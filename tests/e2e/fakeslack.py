@@ -2,10 +2,14 @@
 from the test machine): chat.postMessage and chat.update on messages it
 keeps per (channel id, ts), and response_url posts under /actions/.  It
 records every call in order.  mode "ok" answers as Slack does, "500"
-answers HTTP 500, and stop()/start() make the port refuse connections."""
+answers HTTP 500, and stop()/start() make the port refuse connections.
+limit(n, retry_after) answers the next n Web API calls 429 with that
+Retry-After header, as Slack's rate limit does; received holds every
+Web API call with its arrival time (time.monotonic) and status."""
 import http.server
 import json
 import threading
+import time
 
 
 class FakeSlack:
@@ -18,6 +22,9 @@ class FakeSlack:
         self.calls = []        # (path, Authorization, parsed body)
         self.refused = []      # calls answered 500
         self.messages = {}     # ts -> the message as last posted/updated
+        self.received = []     # (monotonic time, method, HTTP status) of each API call
+        self.limited = 0       # the next this many API calls are answered 429
+        self.retry_after = None
         self.httpd = None
         if start:
             self.start()
@@ -36,6 +43,8 @@ class FakeSlack:
                 code, out = fake._answer(self.path, self.headers.get("Authorization"), body)
                 data = json.dumps(out).encode()
                 self.send_response(code)
+                if code == 429 and fake.retry_after is not None:
+                    self.send_header("Retry-After", fake.retry_after)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -54,8 +63,19 @@ class FakeSlack:
             self.httpd.server_close()
             self.httpd = None
 
+    def limit(self, n, retry_after):
+        with self.lock:
+            self.limited, self.retry_after = n, retry_after
+
     def _answer(self, path, auth, body):
         with self.lock:
+            if path.startswith("/api/") and self.limited > 0:
+                self.limited -= 1
+                self.received.append((time.monotonic(), path.rsplit("/", 1)[1], 429))
+                return 429, {"ok": False, "error": "ratelimited"}
+            if path.startswith("/api/"):
+                self.received.append((time.monotonic(), path.rsplit("/", 1)[1],
+                                      500 if self.mode != "ok" else 200))
             if self.mode != "ok":
                 self.refused.append((path, body))
                 return 500, {"ok": False, "error": "internal_error"}

@@ -333,6 +333,83 @@ class SlackDown(Base):
         self.assertEqual(len(buttons(self.fake.message(c))), 2)
 
 
+class RateLimited(Base):
+    """Slack answers 429 with Retry-After: no Slack call at all before the
+    wait has passed, nothing lost, the message ends right."""
+
+    def test_retry_after_is_honoured(self):
+        self.fake.limit(3, "2")
+        a = self.pending()
+        wait_for(lambda: sum(1 for r in self.fake.received if r[2] == 429) >= 1,
+                 timeout=30, what="a first 429")
+        self.assertEqual(self.srv.act("bob", a, "approve")[0], 200)
+        b = self.pending()
+        self.shows(a, "*Approved* by bob", timeout=120)
+        self.shows(b, "Waiting for approval", timeout=120)
+        got = list(self.fake.received)
+        limited = [i for i, r in enumerate(got) if r[2] == 429]
+        self.assertEqual(len(limited), 3, got)
+        for i in limited:
+            self.assertLess(i + 1, len(got), got)
+            # the next call of any Slack row comes at least Retry-After later
+            self.assertGreaterEqual(got[i + 1][0] - got[i][0], 2.0, got)
+        self.assertEqual(len(self.fake.posts(a)), 1)
+        self.assertEqual(len(self.fake.posts(b)), 1)
+        self.assertEqual(buttons(self.fake.message(a)), [])
+        st, text = self.srv.http("GET", "/metrics")
+        self.assertIn("jitgate_notify_slack_ratelimited_total 3\n", text)
+        self.assertEqual(self.srv.logs().count("Slack rate limit on "), 3)
+
+
+
+class RateLimitHostile(Base):
+    """Retry-After values Slack would never send: unreadable ones wait the
+    default 30 s, long ones at most an hour."""
+
+    def test_hostile_retry_after_is_clamped(self):
+        for value, secs in (("soon", 30), ("-5", 30), ("86400", 3600),
+                            ("99999999999999999999", 30), ("\u00e9t\u00e9\xff", 30),
+                            ("Fri, 01 Jan 2100 00:00:00 GMT", 3600)):
+            before = self.srv.logs().count("Slack rate limit on ")
+            self.fake.limit(1, value)
+            # a fresh daemon per value: it starts with no wait
+            self.srv.restart()
+            self.pending()
+            wait_for(lambda: self.srv.logs().count("Slack rate limit on ") > before,
+                     timeout=60, what="the rate limit log line for %r" % value)
+            line = [l for l in self.srv.logs().splitlines()
+                    if "Slack rate limit on " in l][-1]
+            self.assertIn("retry after %d s" % secs, line, value)
+
+
+class SupersededUpdates(Base):
+    """Slack down during four transitions of one request: when it is back,
+    one post and one update (not one per transition) bring the message to
+    its final state."""
+
+    def test_one_post_one_update(self):
+        self.fake.stop()
+        rid = self.pending(role="admin")
+        self.assertEqual(self.srv.act("bob", rid, "approve")[0], 200)
+        self.assertEqual(self.srv.act("carol", rid, "approve")[0], 200)
+        self.assertEqual(self.srv.act("bob", rid, "revoke", {"reason": "over"})[0], 200)
+        self.fake.start()
+        self.shows(rid, "*Revoked* by bob", "over", timeout=120)
+        # a later request's post: the outbox has moved past rid's rows
+        other = self.pending()
+        self.posted(other)
+        self.assertEqual(self.fake.methods(rid), ["chat.postMessage", "chat.update"])
+        self.assertEqual(buttons(self.fake.message(rid)), [])
+        if self.srv.storage.startswith("sqlite:"):
+            import sqlite3
+            db = sqlite3.connect(self.srv.db)
+            try:
+                left = db.execute("SELECT count(*) FROM outbox WHERE done = 0").fetchone()[0]
+            finally:
+                db.close()
+            self.assertEqual(left, 0)
+
+
 class StoreCopy(unittest.TestCase):
     """`jitgate store copy` from SQLite to PostgreSQL takes the posted
     messages along: after the move the same message is updated in place."""

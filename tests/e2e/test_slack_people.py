@@ -19,6 +19,7 @@ import hmac
 import http.server
 import json
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -79,16 +80,29 @@ notify_people:
 class FakeSlack:
     """A local Slack Web API: chat.postMessage answers channel_not_found
     for a user the workspace does not have; users.lookupByEmail finds
-    EMAILS.  Every call is recorded."""
+    EMAILS.  Every call is recorded.  limited[method] = n answers the next
+    n calls of method 429 with Retry-After: 2, as Slack's rate limit does;
+    received holds (time.monotonic(), method, status) of every call."""
 
     def __init__(self, port):
         self.posts, self.lookups = [], []
+        self.limited, self.received = {}, []
         fake = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 auth = self.headers.get("Authorization")
+                method = self.path.rsplit("/", 1)[1]
+                if fake.limited.get(method, 0) > 0:
+                    fake.limited[method] -= 1
+                    fake.received.append((time.monotonic(), method, 429))
+                    self.send_response(429)
+                    self.send_header("Retry-After", "2")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                fake.received.append((time.monotonic(), method, 200))
                 if auth != "Bearer " + TOKEN:
                     out = {"ok": False, "error": "invalid_auth"}
                 elif self.path == "/api/users.lookupByEmail":
@@ -250,6 +264,29 @@ class People(unittest.TestCase):
                  what="the retried lookups")
         self.assertIn("users.lookupByEmail answered no user id", self.srv.logs())
         self.assertEqual([m for m in self.fake.posts if m["channel"].startswith("UUUU")], [])
+
+    def test_rate_limited_lookup_and_dm_wait_then_deliver(self):
+        # Slack answers 429 + Retry-After: 2 to a lookup and to a DM: no
+        # Slack call of any row before 2 s, and every notice still arrives
+        self.fake.limited = {"users.lookupByEmail": 1, "chat.postMessage": 1}
+        st, r = self.srv.request("alice", "orders-db", "write", "10m",
+                                 reason="outage", break_glass=True)
+        self.assertEqual(st, 201, r)
+        for u in ("U0BOB", "U0CAROL", "U0SAM", "U0DAVE"):
+            self.wait_dm(u, "BREAK-GLASS")
+        wait_for(lambda: "frank undeliverable" in self.srv.logs(), timeout=60,
+                 what="frank's lookup, retried after the limit, then dropped")
+        got = list(self.fake.received)
+        limited = [i for i, c in enumerate(got) if c[2] == 429]
+        self.assertEqual(sorted(got[i][1] for i in limited),
+                         ["chat.postMessage", "users.lookupByEmail"], got)
+        for i in limited:
+            self.assertLess(i + 1, len(got), got)
+            self.assertGreaterEqual(got[i + 1][0] - got[i][0], 2.0, got)
+        for u in ("U0BOB", "U0CAROL", "U0SAM", "U0DAVE"):
+            self.assertEqual(len(self.fake.to(u, "BREAK-GLASS")), 1, u)
+        st, text = self.srv.http("GET", "/metrics")
+        self.assertIn("jitgate_notify_slack_ratelimited_total 2\n", text)
 
     def test_expiring_then_expired(self):
         st, r = self.srv.request("alice", "orders-db", "write", "8s")
