@@ -54,14 +54,25 @@ static const struct {
 		      " reminders, escalated, expiry_warned)"
 		      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
 		      "$18,$19,$20,$21,$22,$23,$24,$25)"},
+	/* An update that finds no row must abort the transaction on the
+	 * server: its COMMIT is already in the same pipeline, and an UPDATE
+	 * of nothing is no SQL error.  The cast of the message to an integer
+	 * raises one ("invalid input syntax for type integer: \"update
+	 * changed no row: request N, rows 0\""), so the COMMIT becomes a
+	 * ROLLBACK; one row of 1 otherwise (PEND_ONE_ROW).  The message
+	 * reads the CTE so that the planner cannot fold it into a constant
+	 * and raise it at plan time, whatever the CASE says. */
 	[S_UPDATE] = {"jg_update",
-		      "UPDATE requests SET state=$1, requester=$2, resource=$3, role=$4,"
-		      " duration_s=$5, reason=$6, ticket=$7, policy=$8,"
+		      "WITH u AS (UPDATE requests SET state=$1, requester=$2, resource=$3,"
+		      " role=$4, duration_s=$5, reason=$6, ticket=$7, policy=$8,"
 		      " approvals_required=$9, approvals=$10, created_at=$11,"
 		      " pending_until=$12, activated_at=$13, expires_at=$14, ended_at=$15,"
 		      " ended_by=$16, break_glass=$17, review_required=$18,"
 		      " reviewed_by=$19, extends=$20, end_comment=$21, reminders=$23,"
-		      " escalated=$24, expiry_warned=$25 WHERE id=$22"},
+		      " escalated=$24, expiry_warned=$25 WHERE id=$22::bigint RETURNING 1)"
+		      " SELECT CASE WHEN (SELECT count(*) FROM u) = 1 THEN 1"
+		      " ELSE ('update changed no row: request ' || $22::bigint || ', rows '"
+		      " || (SELECT count(*) FROM u))::int END"},
 	[S_GET] = {"jg_get", "SELECT " STORE_REQ_COLS " FROM requests WHERE id=$1"},
 	[S_AUDIT] = {"jg_audit",
 		     "INSERT INTO audit (seq, time, action, actor, request_id,"

@@ -328,17 +328,29 @@ static void test_request_roundtrip(void **state)
 	assert_int_equal(store_request_get(st, 999999, &got), JG_ERR_NOTFOUND);
 }
 
+/* An update of a request that is not there fails its transaction, and
+ * nothing of that transaction is kept: not the insert before it (on
+ * PostgreSQL the COMMIT goes out in the same round trip as the update, so
+ * the update itself must abort the transaction on the server). */
 static void test_update_missing_fails(void **state)
 {
-	struct request r = mkreq("alice", REQ_ACTIVE);
+	struct request r = mkreq("alice", REQ_ACTIVE), other = mkreq("bob", REQ_PENDING), got;
+	int rc;
 
 	(void)state;
 	r.id = 4242;
 	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_request_insert(st, &other), JG_OK);
 	/* refused at once, or (PostgreSQL's pipeline) at the commit */
-	assert_true(store_tx_request_update(st, &r) == JG_ERR_STORE ||
-		    store_commit(st) == JG_ERR_STORE);
+	rc = store_tx_request_update(st, &r);
+	if (rc == JG_OK)
+		rc = store_commit(st);
+	assert_int_equal(rc, JG_ERR_STORE);
 	store_rollback(st);
+	assert_int_equal(store_request_get(st, other.id, &got), JG_ERR_NOTFOUND);
+	/* and the store goes on working */
+	assert_true(insert("carol", REQ_PENDING) > 0);
+	request_clear(&other);
 	request_clear(&r);
 }
 
