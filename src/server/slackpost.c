@@ -9,6 +9,7 @@
 #include "server/notify.h"
 #include "server/slackblocks.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 /* A row waiting for the post looks again this long after the post's next
  * attempt (and at least this long from now). */
@@ -299,8 +300,8 @@ int slackpost_deliver(struct store *st, int64_t row_id, const json_t *target,
 		rc = SLACKPOST_MARKED;
 	}
 out:
-	if (rc == SLACKPOST_RATELIMITED)
-		*wait_until_ms = now_ms + ans.retry_after_ms;
+	if (rc == SLACKPOST_RATELIMITED) /* counted from Slack's answer, not the ask */
+		*wait_until_ms = time_now_ms() + ans.retry_after_ms;
 	json_decref(ans.json);
 	free(body);
 	return rc;
