@@ -722,10 +722,12 @@ void api_stop(struct api *a)
 	/* the login worker answers its suspended sign-ins and every event
 	 * stream ends, since MHD needs suspended connections resumed before
 	 * it stops */
-	weblogin_free(a->login);
+	weblogin_stop(a->login);
 	if (a->deps->events)
 		eventhub_close_all(a->deps->events);
 	MHD_stop_daemon(a->d);
+	/* only now: a request still on an HTTP thread may read it */
+	weblogin_free(a->login);
 	httpguard_free(a->guard);
 	websessions_free(a->sessions);
 	free(a);

@@ -278,7 +278,7 @@ int weblogin_new(struct oidc *idp, struct weblogin **out)
 	return JG_OK;
 }
 
-void weblogin_free(struct weblogin *wl)
+void weblogin_stop(struct weblogin *wl)
 {
 	if (wl == NULL)
 		return;
@@ -288,6 +288,14 @@ void weblogin_free(struct weblogin *wl)
 	pthread_mutex_unlock(&wl->mu);
 	for (size_t i = 0; i < wl->nthreads; i++)
 		pthread_join(wl->threads[i], NULL);
+	wl->nthreads = 0;
+}
+
+void weblogin_free(struct weblogin *wl)
+{
+	if (wl == NULL)
+		return;
+	weblogin_stop(wl);
 	oidc_endpoints_clear(&wl->ep);
 	OPENSSL_cleanse(wl->pend, sizeof(wl->pend));
 	pthread_mutex_destroy(&wl->mu);

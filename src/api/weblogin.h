@@ -30,7 +30,11 @@ struct weblogin_job;
 
 /* idp may be NULL (no OIDC): /auth/login then answers 404. */
 int weblogin_new(struct oidc *idp, struct weblogin **out) JG_WUR;
-/* Stops the worker; jobs not done are answered 503. */
+/* Stops the workers; sign-ins not done are answered 503 ("shutting
+ * down"), and one begun after it at once.  The HTTP threads may still
+ * read wl: free it only once they have stopped. */
+void weblogin_stop(struct weblogin *wl);
+/* weblogin_stop, then frees wl. */
 void weblogin_free(struct weblogin *wl);
 
 /* GET /auth/login?next=PATH */
