@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/netaddr.h"
 #include "util/timeutil.h"
 
 #define ACCEPT_BATCH 64        /* connections taken per wake-up */
@@ -42,33 +43,12 @@ static const char SHED_ANSWER[] =
 	"Content-Length: " STR(SHED_BODY_LEN) "\r\n\r\n" SHED_BODY;
 _Static_assert(sizeof(SHED_BODY) - 1 == SHED_BODY_LEN, "SHED_BODY_LEN");
 
-static int open_reserve(void)
+/* Best effort, never waits (the socket is non-blocking). */
+static void answer_503(int fd, void *arg)
 {
-	return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* Accepts and answers up to SHED_MAX waiting connections with a 503,
- * using the reserve descriptor for the one in hand. */
-static unsigned shed_pending(struct httpaccept *h)
-{
-	unsigned n = 0;
-
-	if (h->reserve_fd < 0)
-		return 0;
-	close(h->reserve_fd);
-	h->reserve_fd = -1;
-	while (n < SHED_MAX) {
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0)
-			break;
-		/* best effort, never waits: the socket is non-blocking */
-		(void)send(fd, SHED_ANSWER, sizeof(SHED_ANSWER) - 1, MSG_NOSIGNAL);
-		close(fd);
-		n++;
-	}
-	h->reserve_fd = open_reserve();
-	return n;
+	(void)arg;
+	(void)send(fd, SHED_ANSWER, sizeof(SHED_ANSWER) - 1, MSG_NOSIGNAL);
+	close(fd);
 }
 
 static void note_error(struct httpaccept *h, int err, unsigned shed)
@@ -105,7 +85,8 @@ static int accept_some(struct httpaccept *h)
 			    err == ENOMEM) {
 				/* the waiting connection stays readable: without
 				 * a pause this loop would spin */
-				note_error(h, err, shed_pending(h));
+				note_error(h, err, netaddr_shed(h->lfd, &h->reserve_fd, SHED_MAX,
+							    answer_503, NULL));
 				return ACCEPT_PAUSE_MS;
 			}
 			note_error(h, err, 0);
@@ -134,7 +115,7 @@ static void *accept_main(void *arg)
 			break;
 		if (timeout >= 0 && rc == 0) {
 			if (h->reserve_fd < 0)
-				h->reserve_fd = open_reserve();
+				h->reserve_fd = netaddr_reserve_open();
 			timeout = -1;
 			continue;
 		}
@@ -155,7 +136,7 @@ int httpaccept_start(int listen_fd, struct MHD_Daemon *d, struct httpaccept **ou
 	}
 	h->lfd = listen_fd;
 	h->d = d;
-	h->reserve_fd = open_reserve();
+	h->reserve_fd = netaddr_reserve_open();
 	if (pipe2(h->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
 		if (h->reserve_fd >= 0)
 			close(h->reserve_fd);

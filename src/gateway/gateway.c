@@ -20,8 +20,8 @@
 #include "gateway/session.h"
 #include "gateway/session_int.h"
 #include "util/log.h"
-#include "util/timeutil.h"
 #include "util/netaddr.h"
+#include "util/timeutil.h"
 
 #define GW_WHY_MAX 32
 #define GW_QUEUE_MAX 1000000 /* ended grants waiting for the loop */
@@ -57,33 +57,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	session_accept(&gw->ctx, fd, sa, salen);
 }
 
-static int open_reserve(void)
+static void answer_53300(int fd, void *arg)
 {
-	return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* Accepts and closes up to GW_SHED_MAX pending connections with a FATAL
- * they can read, using the reserve descriptor for the one in hand.
- * Returns how many. */
-static unsigned shed_pending(struct gateway *gw, evutil_socket_t lfd)
-{
-	unsigned n = 0;
-
-	if (gw->reserve_fd < 0)
-		return 0;
-	close(gw->reserve_fd);
-	gw->reserve_fd = -1;
-	while (n < GW_SHED_MAX) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0)
-			break;
-		session_refuse_fd(fd, "53300", "sorry, too many clients "
-				  "already (out of file descriptors)");
-		n++;
-	}
-	gw->reserve_fd = open_reserve();
-	return n;
+	(void)arg;
+	session_refuse_fd(fd, "53300", "sorry, too many clients "
+			  "already (out of file descriptors)");
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -100,7 +78,8 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 		 * readable, so the listener would fire again at once, forever.
 		 * Turn the waiting ones away with a message, stop listening
 		 * briefly, and let sessions end meanwhile. */
-		shed = shed_pending(gw, evconnlistener_get_fd(l));
+		shed = netaddr_shed(evconnlistener_get_fd(l), &gw->reserve_fd,
+				    GW_SHED_MAX, answer_53300, NULL);
 		if (evconnlistener_disable(l) == 0 && gw->accept_ev)
 			evtimer_add(gw->accept_ev, &tv);
 	}
@@ -119,7 +98,7 @@ static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (gw->reserve_fd < 0)
-		gw->reserve_fd = open_reserve();
+		gw->reserve_fd = netaddr_reserve_open();
 	if (gw->listener)
 		evconnlistener_enable(gw->listener);
 }
@@ -346,7 +325,7 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 	if (!gw->wake_ev || event_add(gw->wake_ev, NULL) != 0)
 		goto out;
 	/* one descriptor kept back to turn connections away at EMFILE */
-	gw->reserve_fd = open_reserve();
+	gw->reserve_fd = netaddr_reserve_open();
 	if (gw->reserve_fd < 0)
 		goto out;
 	if (listen_fd < 0) {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -183,4 +184,30 @@ void netaddr_url_redact(const char *url, char *buf, size_t len)
 		hostlen = 255;
 	snprintf(buf, len, "%.*s://%.*s%s", (int)schemelen, url, (int)hostlen, auth,
 		 *end ? "/..." : "");
+}
+
+int netaddr_reserve_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+unsigned netaddr_shed(int lfd, int *reserve, unsigned max,
+		      void (*answer)(int fd, void *arg), void *arg)
+{
+	unsigned n = 0;
+
+	if (*reserve < 0)
+		return 0;
+	close(*reserve);
+	*reserve = -1;
+	while (n < max) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		answer(fd, arg);
+		n++;
+	}
+	*reserve = netaddr_reserve_open();
+	return n;
 }

@@ -56,4 +56,15 @@ int netaddr_local_port(int fd);
  * without "://" is written as "(not a URL)". */
 void netaddr_url_redact(const char *url, char *buf, size_t len);
 
+/* Running out of descriptors (EMFILE) on a listening socket: a waiting
+ * connection stays readable, so a loop would fire again at once.  A
+ * reserve descriptor opened ahead (netaddr_reserve_open: /dev/null, -1
+ * when it cannot) is closed to accept up to max waiting connections on
+ * lfd, each handed to answer (which must close it) so the client learns
+ * why, and then opened again.  Returns how many were answered; 0 without
+ * a reserve. */
+int netaddr_reserve_open(void);
+unsigned netaddr_shed(int lfd, int *reserve, unsigned max,
+		      void (*answer)(int fd, void *arg), void *arg);
+
 #endif
