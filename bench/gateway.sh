@@ -17,7 +17,8 @@
 #        SKIP_THROUGHPUT=1, SKIP_CUTS=1, PROFILE=1 (syscalls and callgrind
 #        instructions per transaction first; PROFILE_T transactions, 2000),
 #        PROFILE=only (just those, nothing else), PROFILE_SSLMODE=require
-#        (the profiled clients over TLS)
+#        (the profiled clients over TLS), PROFILE_CALLGRIND=0 (system
+#        calls only), STRACE_KEEP=DIR (keep the straces there)
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${JG_BUILD_DIR:-$SRC/build}}
@@ -143,6 +144,7 @@ EOC
 		pgbench -n -S -t "$t" -c 1 "$@" >/dev/null 2>&1
 		kill -INT "$spid"
 		wait "$spid" 2>/dev/null || true
+		[ -n "${STRACE_KEEP:-}" ] && cp -r "$WORK/st.$who.$t" "$STRACE_KEEP/"
 		echo "$(cat "$WORK/st.$who.$t"/t.* | wc -l) $(wc -l "$WORK/st.$who.$t"/t.* | grep -v ' total$' | sort -n | tail -1 | awk '{ print $1 }')"
 		# the calls by name, whole process
 		cat "$WORK/st.$who.$t"/t.* | sed -n 's/^\([a-z_0-9]*\)(.*/\1/p' | sort | uniq -c | sort -rn >"$WORK/strace.$who.$t"
@@ -170,6 +172,7 @@ EOC
 			echo "syscalls per transaction, $who: $(echo "scale=2; ($c2 - $c1) / $n" | bc) whole process, $(echo "scale=2; ($b2 - $b1) / $n" | bc) its busiest thread (marginal: $((2 * n)) vs $n transactions); per login+logout: $((c1 - (c2 - c1))); all over $n: $(echo "scale=2; $c1 / $n" | bc)"
 			awk -v n="$n" '{ printf "    %-16s %.2f\n", $2, $1 / n }' "$WORK/strace.$who.$n" | head -8
 		done
+		[ "${PROFILE_CALLGRIND:-1}" = 0 ] && return
 		stop_jitgate
 		start_jitgate valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out"
 		PGPASSWORD=$JG_TOKEN

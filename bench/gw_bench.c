@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	evthread_use_pthreads();
-	base = event_base_new();
+	base = gateway_base_new();
 	if (!base || gateway_start(base, &cfg, &hooks, -1, &gw) != 0) {
 		fprintf(stderr, "cannot start the gateway\n");
 		return 1;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <event2/dns.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -264,6 +265,21 @@ static int bind_listener(const struct config *cfg, int *fd)
 		return JG_ERR_IO;
 	}
 	return 0;
+}
+
+struct event_base *gateway_base_new(void)
+{
+	struct event_config *c = event_config_new();
+	struct event_base *base = NULL;
+
+	if (!c)
+		return NULL;
+	/* the changelist only changes what epoll does (other backends
+	 * ignore the flag) */
+	if (event_config_set_flag(c, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+		base = event_base_new_with_config(c);
+	event_config_free(c);
+	return base;
 }
 
 int gateway_start(struct event_base *base, const struct config *cfg,

@@ -63,6 +63,14 @@ struct gateway_hooks {
 			      char *reason, size_t reasonlen);
 };
 
+/* The event base the gateway wants to run on: epoll with its changelist
+ * (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST), so that an event armed and
+ * disarmed within one loop turn costs no system call (a TLS record
+ * written at once after the filter armed its socket's write event), and
+ * without EVENT_BASE_FLAG_PRECISE_TIMER, which in libevent 2.1 re-arms a
+ * timerfd on every loop turn (the grant cuts have their own timerfd,
+ * src/gateway/expiry.c).  NULL when out of memory. */
+struct event_base *gateway_base_new(void);
 /* Starts the gateway on base, accepting on listen_fd: a socket already
  * bound and listening (taken over, also on failure), or -1 to bind
  * cfg->gateway.postgres_listen here.  The config must outlive the gateway

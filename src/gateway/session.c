@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
@@ -103,24 +104,35 @@ void session_set_state(struct session *s, enum session_state st)
 
 /* --- relay reads -------------------------------------------------------- */
 
-/* A plain socket's bufferevent calls ioctl(FIONREAD) before every read to
- * size it (libevent 2.1's evbuffer_read): in the relay, session.c reads
- * the plain sides itself, one recv of up to SESSION_READ_SIZE per
- * wake-up, into the same input buffer, and calls the same callbacks.
- * TLS sides keep their bufferevent (OpenSSL reads through it). */
+/* A socket's bufferevent calls ioctl(FIONREAD) before every read to size
+ * it (libevent 2.1's evbuffer_read): in the relay, session.c reads each
+ * side's socket itself, one recv of up to SESSION_READ_SIZE per wake-up,
+ * into the input buffer the bufferevent would have filled, and calls the
+ * callbacks it would have called.  For a plain side those are the
+ * session's own; for a TLS side the socket is the one under the OpenSSL
+ * filter, whose callbacks decrypt (into the filter's input, then the
+ * session's callbacks) and turn its EOF into the filter's event. */
 
 enum direct_rc { DIRECT_DATA, DIRECT_NONE, DIRECT_EOF, DIRECT_ERROR,
 		 DIRECT_NOMEM };
 
-static enum direct_rc direct_read(struct bufferevent *bev)
+/* The socket bufferevent of a side: under the filter for TLS. */
+static struct bufferevent *side_sock(struct bufferevent *bev, bool tls)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct bufferevent *u = tls ? bufferevent_get_underlying(bev) : NULL;
+
+	return u ? u : bev;
+}
+
+static enum direct_rc direct_read(struct bufferevent *sock)
+{
+	struct evbuffer *in = bufferevent_get_input(sock);
 	/* read here, then added: a chain the size of what came (usually a
 	 * few hundred bytes, from malloc's small-size cache) costs less
 	 * than reserving SESSION_READ_SIZE in the buffer for every read */
 	uint8_t buf[SESSION_READ_SIZE];
 	enum direct_rc rc = DIRECT_DATA;
-	ssize_t n = recv(bufferevent_getfd(bev), buf, sizeof(buf), 0);
+	ssize_t n = recv(bufferevent_getfd(sock), buf, sizeof(buf), 0);
 
 	if (n == 0)
 		return DIRECT_EOF;
@@ -136,22 +148,21 @@ static enum direct_rc direct_read(struct bufferevent *bev)
 	return rc;
 }
 
-/* A plain side of the relay is readable: read it, then what the
- * bufferevent would have called. */
-static void direct_cb(evutil_socket_t fd, short what, void *arg)
+/* A side of the relay is readable: read its socket, then what the socket
+ * bufferevent would have called (the session's callbacks for a plain
+ * side, the TLS filter's for a TLS one). */
+static void direct_side(struct session *s, struct bufferevent *sock)
 {
-	struct session *s = arg;
-	bool client = s->cbev && fd == bufferevent_getfd(s->cbev);
-	struct bufferevent *bev = client ? s->cbev : s->ubev;
+	bufferevent_data_cb rcb = NULL;
+	bufferevent_event_cb ecb = NULL;
+	void *cbarg = NULL;
 	short ev = BEV_EVENT_READING;
 
-	(void)what;
-	switch (direct_read(bev)) {
+	switch (direct_read(sock)) {
 	case DIRECT_DATA:
-		if (client)
-			client_read(bev, s);
-		else
-			session_upstream_read(bev, s);
+		bufferevent_getcb(sock, &rcb, NULL, NULL, &cbarg);
+		if (rcb)
+			rcb(sock, cbarg);
 		return;
 	case DIRECT_NONE:
 		return;
@@ -165,69 +176,100 @@ static void direct_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "out of memory");
 		return;
 	}
-	if (client)
-		client_event(bev, ev, s);
-	else
-		session_upstream_event(bev, ev, s);
+	bufferevent_getcb(sock, NULL, NULL, &ecb, &cbarg);
+	if (ecb)
+		ecb(sock, ev, cbarg);
+}
+
+static void direct_client_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	direct_side(s, side_sock(s->cbev, s->c_tls));
+}
+
+static void direct_upstream_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	direct_side(s, side_sock(s->ubev, s->up_tls));
 }
 
 /* Reading from the peer of bev on or off: by the direct read event when
- * that side has one, else by the bufferevent. */
+ * that side has one (and, for TLS, the filter's decrypting with it),
+ * else by the bufferevent. */
 static void relay_read(struct session *s, struct bufferevent *bev, bool on)
 {
-	struct event *ev = bev == s->cbev ? s->c_rd : s->u_rd;
+	bool client = bev == s->cbev;
+	struct event *ev = client ? s->c_rd : s->u_rd;
 
 	if (!bev)
 		return;
-	if (!ev) {
-		if (on)
-			bufferevent_enable(bev, EV_READ);
-		else
-			bufferevent_disable(bev, EV_READ);
-	} else if (on) {
+	if (ev && on)
 		event_add(ev, NULL);
-	} else {
+	else if (ev)
 		event_del(ev);
-	}
+	/* a plain side's bufferevent stays off once its event reads */
+	if (ev && !(client ? s->c_tls : s->up_tls))
+		return;
+	if (on)
+		bufferevent_enable(bev, EV_READ);
+	else
+		bufferevent_disable(bev, EV_READ);
 }
 
-/* Takes over reading bev's socket with a new event in *ev, reading now
- * when the bufferevent was.  The event is added before the bufferevent
- * stops: the descriptor stays registered with epoll throughout. */
-static int direct_take(struct session *s, struct bufferevent *bev,
-		       struct event **ev)
+/* Takes over reading the socket of bev (under the filter for TLS) with a
+ * new event in *ev, reading now when bev was.  The event is added before
+ * the socket bufferevent stops: the descriptor stays registered with
+ * epoll throughout.  The filter of a TLS side still decides whether it
+ * decrypts (its EV_READ), the socket is read only by *ev from here. */
+static int direct_take(struct session *s, struct bufferevent *bev, bool tls,
+		       bool client, struct event **ev)
 {
+	struct bufferevent *sock = side_sock(bev, tls);
 	bool reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
 
-	*ev = event_new(s->gw->base, bufferevent_getfd(bev),
-			EV_READ | EV_PERSIST, direct_cb, s);
+	*ev = event_new(s->gw->base, bufferevent_getfd(sock),
+			EV_READ | EV_PERSIST,
+			client ? direct_client_cb : direct_upstream_cb, s);
 	if (!*ev)
 		return JG_ERR_NOMEM;
-	if (reading) {
+	if (reading)
 		event_add(*ev, NULL);
-		bufferevent_disable(bev, EV_READ);
-	}
+	bufferevent_disable(sock, EV_READ);
 	return 0;
 }
 
-/* The relay's plain sides read by us from here on.  0, or JG_ERR_NOMEM. */
+/* The relay's sides read by us from here on.  0, or JG_ERR_NOMEM. */
 static int session_relay_direct(struct session *s)
 {
-	if (s->cbev && !s->c_tls && !s->c_rd &&
-	    direct_take(s, s->cbev, &s->c_rd) != 0)
+	if (s->cbev && !s->c_rd &&
+	    direct_take(s, s->cbev, s->c_tls, true, &s->c_rd) != 0)
 		return JG_ERR_NOMEM;
-	if (s->ubev && !s->up_tls && !s->u_rd &&
-	    direct_take(s, s->ubev, &s->u_rd) != 0)
+	if (s->ubev && !s->u_rd &&
+	    direct_take(s, s->ubev, s->up_tls, false, &s->u_rd) != 0)
 		return JG_ERR_NOMEM;
 	return 0;
 }
 
+/* Frees the direct read events; a TLS side's socket bufferevent reads
+ * again (a closer's filter may need its peer's bytes: close_notify). */
 static void relay_direct_free(struct session *s)
 {
-	if (s->c_rd)
+	if (s->c_rd) {
 		event_free(s->c_rd);
-	if (s->u_rd)
+		if (s->c_tls && s->cbev)
+			bufferevent_enable(side_sock(s->cbev, true), EV_READ);
+	}
+	if (s->u_rd) {
 		event_free(s->u_rd);
+		if (s->up_tls && s->ubev)
+			bufferevent_enable(side_sock(s->ubev, true), EV_READ);
+	}
 	s->c_rd = s->u_rd = NULL;
 }
 
@@ -302,19 +344,42 @@ void session_reap(struct gw_ctx *gw)
 	}
 }
 
-/* Writes what is queued for a plain-socket peer at once instead of on the
- * next loop turn: one loop iteration less latency per relayed message, and
- * when many sessions are cut together every FATAL is on its socket before
- * any upstream backend wakes up to exit. */
+/* Writes what is queued for a peer at once instead of on the next loop
+ * turn: one loop iteration less latency per relayed message, and when
+ * many sessions are cut together every FATAL is on its socket before any
+ * upstream backend wakes up to exit.  For a TLS side that is the socket
+ * under the filter, whose output the filter has just filled with
+ * records, arming its write event: once that output is written, the
+ * event is disarmed in the same loop turn, which the epoll changelist
+ * (gateway_base_new) turns into no system call at all, and the filter
+ * is told its socket drained, as libevent would have on the next turn
+ * (it moves what it held back, if anything). */
 static void session_flush_now(struct bufferevent *bev, bool tls)
 {
+	struct bufferevent *sock;
 	struct evbuffer *out;
+	bufferevent_data_cb wcb = NULL;
+	void *cbarg = NULL;
+	int w;
 
-	if (!bev || tls)
+	if (!bev)
 		return;
-	out = bufferevent_get_output(bev);
-	if (evbuffer_get_length(out) > 0)
-		(void)evbuffer_write(out, bufferevent_getfd(bev));
+	sock = side_sock(bev, tls);
+	out = bufferevent_get_output(sock);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* a socket bufferevent keeps its output's start frozen but while it
+	 * writes itself (bufferevent_sock.c): evbuffer_write fails on it
+	 * otherwise */
+	evbuffer_unfreeze(out, 1);
+	w = evbuffer_write(out, bufferevent_getfd(sock));
+	evbuffer_freeze(out, 1);
+	if (w <= 0 || !tls || evbuffer_get_length(out) != 0)
+		return; /* the rest, if any, on the socket's write event */
+	event_del(&sock->ev_write);
+	bufferevent_getcb(sock, NULL, &wcb, NULL, &cbarg);
+	if (wcb && sock != bev)
+		wcb(sock, cbarg);
 }
 
 /* Sends the client a FATAL and closes both sides.  Only valid where the

@@ -78,8 +78,8 @@ struct session {
 	int64_t started_ms;
 	size_t expiry_pos;         /* in gw->expiry (1-based), 0: not in */
 	struct event *timeout_ev;  /* login timeout, then cut grace */
-	/* relay: reads of a plain socket done by us (session_relay_direct),
-	 * NULL for a TLS side, which its bufferevent reads */
+	/* relay: reads of each side's socket (under the filter for TLS)
+	 * done by us (session_relay_direct) */
 	struct event *c_rd, *u_rd;
 	char cut_sqlstate[6];
 	char cut_msg[320];

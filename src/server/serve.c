@@ -579,11 +579,8 @@ static int gateway_part_start(struct daemon *d)
 		.find_grant = gw_find_grant,
 		.audit = gw_audit,
 	};
-	/* no EVENT_BASE_FLAG_PRECISE_TIMER: in libevent 2.1 it re-arms a
-	 * timerfd on every loop turn (one system call per relayed message);
-	 * the grant cuts, which need precision, have their own timerfd
-	 * (src/gateway/expiry.c), the login and flush timeouts do not */
-	d->gw_base = event_base_new();
+	/* the base's flags: gateway_base_new (src/gateway/gateway.h) */
+	d->gw_base = gateway_base_new();
 	if (d->gw_base == NULL)
 		return JG_ERR_NOMEM;
 	d->gw_stop = event_new(d->gw_base, -1, 0, gw_stop_cb, d->gw_base);

@@ -457,7 +457,7 @@ static int setup(void **state)
 					 .login_timeout_s = 10};
 
 	evthread_use_pthreads();
-	base = event_base_new();
+	base = gateway_base_new();
 	if (!base)
 		return -1;
 	rc = gateway_start(base, &cfg, &hooks, -1, &gw);
