@@ -214,6 +214,9 @@ static int make_tls(struct gateway *gw, const struct config *cfg)
 	/* an idle session gives back its two ~17 KiB record buffers
 	 * (docs/benchmarks.md: memory per TLS session) */
 	SSL_CTX_set_mode(gw->ctx.tls_server, SSL_MODE_RELEASE_BUFFERS);
+	/* a client's TLS 1.2 renegotiation is answered no_renegotiation
+	 * (OpenSSL 3's default too, said here for any version) */
+	SSL_CTX_set_options(gw->ctx.tls_server, SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_use_certificate_chain_file(gw->ctx.tls_server,
 					       cfg->gateway.tls_cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(gw->ctx.tls_server,

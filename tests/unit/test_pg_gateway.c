@@ -7,7 +7,9 @@
 #include <event2/thread.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1203,6 +1205,175 @@ static void test_audit_one_event_per_statement(void **state)
 	free(longname);
 }
 
+/* --- a raw TLS client (OpenSSL), for what libpq never does ------------- */
+
+/* Connects, SSLRequest, TLS with at most max_version, logs alice in on
+ * orders-db@read; NULL (test failed) otherwise.  The socket is blocking,
+ * with a receive timeout as a hang guard. */
+static SSL *raw_tls_login(SSL_CTX *ctx, int *fdp)
+{
+	static const uint8_t sslreq[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)gw_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {20, 0};
+	uint8_t buf[256], s;
+	size_t n = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	SSL *ssl;
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, sslreq, sizeof(sslreq), 0), 8);
+	assert_int_equal(recv(fd, &s, 1, 0), 1);
+	assert_int_equal(s, 'S');
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_fd(ssl, fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+	/* startup: protocol 3.0, user, database */
+	{
+		static const char params[] = "user\0alice\0database\0orders-db@read\0";
+		uint32_t len = 4 + 4 + sizeof(params);
+
+		buf[n++] = (uint8_t)(len >> 24);
+		buf[n++] = (uint8_t)(len >> 16);
+		buf[n++] = (uint8_t)(len >> 8);
+		buf[n++] = (uint8_t)len;
+		memcpy(buf + n, "\0\3\0\0", 4);
+		n += 4;
+		memcpy(buf + n, params, sizeof(params));
+		n += sizeof(params);
+		memcpy(buf + n, "p\0\0\0\016tok-alice", 15);
+		n += 15;
+	}
+	assert_int_equal(SSL_write(ssl, buf, (int)n), (int)n);
+	*fdp = fd;
+	return ssl;
+}
+
+static int ssl_read_exact(SSL *ssl, uint8_t *p, uint32_t n)
+{
+	for (uint32_t got = 0; got < n;) {
+		int r = SSL_read(ssl, p + got, (int)(n - got));
+
+		if (r <= 0)
+			return -1;
+		got += (uint32_t)r;
+	}
+	return 0;
+}
+
+/* Reads messages up to ReadyForQuery; the first DataRow's first column
+ * into val (or "" without one).  0, or -1 when the stream ended or
+ * failed first. */
+static int raw_until_ready(SSL *ssl, char *val, size_t vallen)
+{
+	uint8_t hdr[5], body[4096];
+
+	val[0] = '\0';
+	for (;;) {
+		uint32_t len;
+
+		if (ssl_read_exact(ssl, hdr, 5) != 0)
+			return -1;
+		len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
+		      (uint32_t)hdr[3] << 8 | hdr[4];
+		if (len < 4 || len - 4 > sizeof(body) ||
+		    ssl_read_exact(ssl, body, len - 4) != 0)
+			return -1;
+		if (hdr[0] == 'D' && !val[0] && len >= 4 + 6) {
+			uint32_t cl = (uint32_t)body[2] << 24 |
+				      (uint32_t)body[3] << 16 |
+				      (uint32_t)body[4] << 8 | body[5];
+
+			if (cl < vallen && 6 + cl <= len - 4) {
+				memcpy(val, body + 6, cl);
+				val[cl] = '\0';
+			}
+		}
+		if (hdr[0] == 'Z')
+			return 0;
+	}
+}
+
+static void raw_query(SSL *ssl, const char *sql)
+{
+	uint8_t buf[256];
+	size_t l = strlen(sql) + 1;
+	uint32_t len = (uint32_t)(4 + l);
+
+	assert_true(l + 5 <= sizeof(buf));
+	buf[0] = 'Q';
+	buf[1] = (uint8_t)(len >> 24);
+	buf[2] = (uint8_t)(len >> 16);
+	buf[3] = (uint8_t)(len >> 8);
+	buf[4] = (uint8_t)len;
+	memcpy(buf + 5, sql, l);
+	assert_int_equal(SSL_write(ssl, buf, (int)(5 + l)), (int)(5 + l));
+}
+
+/* TLS 1.3 KeyUpdate asking for the gateway's: the gateway's reply is a
+ * record written from inside its read (the relay reads the TLS socket
+ * itself), and every query after still gets its answer.  A TLS 1.2
+ * renegotiation is refused (no_renegotiation); the session ends and the
+ * gateway serves the next client. */
+static void test_tls_key_update_and_renegotiation(void **state)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char val[64], want[16];
+	SSL *ssl;
+	int fd;
+	PGconn *c;
+
+	(void)state;
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	clear_grants();
+	add_grant("alice", "orders-db", "read", 3600 * 1000);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	ssl = raw_tls_login(ctx, &fd);
+	assert_int_equal(raw_until_ready(ssl, val, sizeof(val)), 0);
+	for (int i = 0; i < 20; i++) {
+		char sql[64];
+
+		assert_int_equal(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+		snprintf(sql, sizeof(sql), "select %d + 1", i);
+		snprintf(want, sizeof(want), "%d", i + 1);
+		raw_query(ssl, sql);
+		assert_int_equal(raw_until_ready(ssl, val, sizeof(val)), 0);
+		assert_string_equal(val, want);
+	}
+	SSL_free(ssl);
+	close(fd);
+
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	ssl = raw_tls_login(ctx, &fd);
+	assert_int_equal(raw_until_ready(ssl, val, sizeof(val)), 0);
+	raw_query(ssl, "select 'before'");
+	assert_int_equal(raw_until_ready(ssl, val, sizeof(val)), 0);
+	assert_string_equal(val, "before");
+	assert_int_equal(SSL_renegotiate(ssl), 1);
+	assert_true(SSL_do_handshake(ssl) <= 0);
+	/* the client gave up on the refused handshake: nothing more to read
+	 * (the gateway's close_notify or EOF), not a hang */
+	{
+		uint8_t b[64];
+
+		assert_true(SSL_read(ssl, b, sizeof(b)) <= 0);
+	}
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	c = connect_as("alice", "tok-alice", "orders-db@read", "sslmode=require");
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(query1(c, "select 'after'"), "after");
+	PQfinish(c);
+}
+
+
 /* When the audit hook reports the writer backed up, the statement whose
  * event it took is relayed and nothing after it until the gateway is told
  * to resume: no statement runs without its event. */
@@ -1277,6 +1448,7 @@ int main(void)
 		cmocka_unit_test(test_kdf_off_loop),
 		cmocka_unit_test(test_audit_one_event_per_statement),
 		cmocka_unit_test(test_audit_backpressure),
+		cmocka_unit_test(test_tls_key_update_and_renegotiation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
