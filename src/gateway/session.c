@@ -113,9 +113,6 @@ void session_set_state(struct session *s, enum session_state st)
  * filter, whose callbacks decrypt (into the filter's input, then the
  * session's callbacks) and turn its EOF into the filter's event. */
 
-enum direct_rc { DIRECT_DATA, DIRECT_NONE, DIRECT_EOF, DIRECT_ERROR,
-		 DIRECT_NOMEM };
-
 /* The socket bufferevent of a side: under the filter for TLS. */
 static struct bufferevent *side_sock(struct bufferevent *bev, bool tls)
 {
@@ -124,56 +121,72 @@ static struct bufferevent *side_sock(struct bufferevent *bev, bool tls)
 	return u ? u : bev;
 }
 
-static enum direct_rc direct_read(struct bufferevent *sock)
+/* Appends n bytes to the input of sock, as its own read would have. */
+static int input_add(struct bufferevent *sock, const uint8_t *p, size_t n)
 {
 	struct evbuffer *in = bufferevent_get_input(sock);
-	/* read here, then added: a chain the size of what came (usually a
-	 * few hundred bytes, from malloc's small-size cache) costs less
-	 * than reserving SESSION_READ_SIZE in the buffer for every read */
-	uint8_t buf[SESSION_READ_SIZE];
-	enum direct_rc rc = DIRECT_DATA;
-	ssize_t n = recv(bufferevent_getfd(sock), buf, sizeof(buf), 0);
+	int rc;
 
-	if (n == 0)
-		return DIRECT_EOF;
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ||
-		       errno == EINTR ? DIRECT_NONE : DIRECT_ERROR;
 	/* the bufferevent keeps its input's end frozen but while it reads
 	 * itself (bufferevent_sock.c): do the same */
 	evbuffer_unfreeze(in, 0);
-	if (evbuffer_add(in, buf, (size_t)n) != 0)
-		rc = DIRECT_NOMEM;
+	rc = evbuffer_add(in, p, n);
 	evbuffer_freeze(in, 0);
 	return rc;
 }
 
 /* A side of the relay is readable: read its socket, then what the socket
- * bufferevent would have called (the session's callbacks for a plain
- * side, the TLS filter's for a TLS one). */
-static void direct_side(struct session *s, struct bufferevent *sock)
+ * bufferevent would have called: for a TLS side the filter's callbacks;
+ * for a plain side the session's own, which relay the bytes straight
+ * from here (s->span, relay_move): no buffer chain is allocated, filled
+ * and freed for a message relayed at once.  Whatever they leave (a
+ * statement held for its audit event, a paused side) goes to the input
+ * buffer, behind what was there. */
+static void direct_side(struct session *s, evutil_socket_t fd,
+			struct bufferevent *sock, bool client, bool tls)
 {
+	uint8_t buf[SESSION_READ_SIZE];
 	bufferevent_data_cb rcb = NULL;
 	bufferevent_event_cb ecb = NULL;
 	void *cbarg = NULL;
 	short ev = BEV_EVENT_READING;
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
-	switch (direct_read(sock)) {
-	case DIRECT_DATA:
+	if (n > 0 && tls) {
+		if (input_add(sock, buf, (size_t)n) != 0) {
+			session_close(s, "out of memory");
+			return;
+		}
 		bufferevent_getcb(sock, &rcb, NULL, NULL, &cbarg);
 		if (rcb)
 			rcb(sock, cbarg);
 		return;
-	case DIRECT_NONE:
+	}
+	if (n > 0) {
+		s->span_bev = sock;
+		s->span = buf;
+		s->span_len = (size_t)n;
+		if (client)
+			client_read(sock, s);
+		else
+			session_upstream_read(sock, s);
+		s->span_bev = NULL;
+		/* a side closed meanwhile is a closer's now: drop the rest */
+		if (s->span_len > 0 && s->state != SS_CLOSED &&
+		    (client ? s->cbev : s->ubev) == sock &&
+		    input_add(sock, s->span, s->span_len) != 0)
+			session_close(s, "out of memory");
+		s->span_len = 0;
 		return;
-	case DIRECT_EOF:
-		ev |= BEV_EVENT_EOF;
-		break;
-	case DIRECT_ERROR:
-		ev |= BEV_EVENT_ERROR;
-		break;
-	case DIRECT_NOMEM:
-		session_close(s, "out of memory");
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	ev |= n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
+	if (!tls) {
+		if (client)
+			client_event(sock, ev, s);
+		else
+			session_upstream_event(sock, ev, s);
 		return;
 	}
 	bufferevent_getcb(sock, NULL, NULL, &ecb, &cbarg);
@@ -185,18 +198,16 @@ static void direct_client_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 
-	(void)fd;
 	(void)what;
-	direct_side(s, side_sock(s->cbev, s->c_tls));
+	direct_side(s, fd, side_sock(s->cbev, s->c_tls), true, s->c_tls);
 }
 
 static void direct_upstream_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 
-	(void)fd;
 	(void)what;
-	direct_side(s, side_sock(s->ubev, s->up_tls));
+	direct_side(s, fd, side_sock(s->ubev, s->up_tls), false, s->up_tls);
 }
 
 /* Reading from the peer of bev on or off: by the direct read event when
@@ -1219,30 +1230,71 @@ static void record_statement(void *arg, uint8_t type, const uint8_t *cap,
 		s->c2s.hold = true;
 }
 
-/* Writes up to n bytes of in straight to to's socket when nothing is queued
- * there yet (plain sockets only), draining what was written; returns how
- * many.  Queuing in the output buffer first would make libevent arm a write
- * event, wake once more to find it empty and disarm it: two epoll_ctl calls
- * and a loop turn for every relayed message. */
-static size_t write_through(struct evbuffer *in, struct bufferevent *to,
-			    bool to_plain, size_t n)
+/* The descriptor relayed bytes may be written to straight, or -1 (a TLS
+ * side: they go through its filter). */
+static evutil_socket_t plain_fd(struct bufferevent *bev, struct event *rd,
+				bool tls)
+{
+	if (tls || !bev)
+		return -1;
+	return rd ? event_get_fd(rd) : bufferevent_getfd(bev);
+}
+
+/* Writes up to n bytes of in straight to to_fd when nothing is queued in
+ * out yet (plain sockets only), draining what was written; returns how
+ * many.  Queuing in the output buffer first would make libevent arm a
+ * write event, wake once more to find it empty and disarm it: two
+ * epoll_ctl calls and a loop turn for every relayed message. */
+static size_t write_through(struct evbuffer *in, struct evbuffer *out,
+			    evutil_socket_t to_fd, size_t n)
 {
 	int w;
 
-	if (!to_plain || n == 0 ||
-	    evbuffer_get_length(bufferevent_get_output(to)) != 0)
+	if (to_fd < 0 || n == 0 || evbuffer_get_length(out) != 0)
 		return 0;
-	w = evbuffer_write_atmost(in, bufferevent_getfd(to), (ev_ssize_t)n);
+	w = evbuffer_write_atmost(in, to_fd, (ev_ssize_t)n);
 	return w > 0 ? (size_t)w : 0;
 }
 
-/* Moves whole input of from to to, walking message boundaries with f.
- * With stop_at_boundary moves only up to the first boundary and returns
- * 1 when it got there; the same (without stop_at_boundary) when the
- * framer's on_msg held it.  Negative on a malformed stream. */
-static int relay_move(struct bufferevent *from, struct bufferevent *to,
-		      bool to_plain, struct pgproto_framer *f,
+/* relay_move's part for the bytes just read (s->span, direct_side): the
+ * framer walks them, what it passes is sent straight to to_fd when
+ * nothing is queued there, else (or what the socket did not take)
+ * queued in out; the rest stays in the span. */
+static int relay_span(struct session *s, struct evbuffer *out,
+		      evutil_socket_t to_fd, struct pgproto_framer *f,
 		      bool stop_at_boundary, uint64_t *count)
+{
+	long c = pgproto_framer_feed(f, s->span, s->span_len, stop_at_boundary);
+	size_t total, direct = 0;
+
+	if (c < 0)
+		return (int)c;
+	total = (size_t)c;
+	if (to_fd >= 0 && total > 0 && evbuffer_get_length(out) == 0) {
+		ssize_t w = send(to_fd, s->span, total, MSG_NOSIGNAL);
+
+		direct = w > 0 ? (size_t)w : 0;
+	}
+	if (total > direct &&
+	    evbuffer_add(out, s->span + direct, total - direct) != 0)
+		return JG_ERR_NOMEM;
+	s->span += total;
+	s->span_len -= total;
+	*count += total;
+	return (stop_at_boundary || f->hold) && pgproto_framer_at_boundary(f) ?
+	       1 : 0;
+}
+
+/* Moves whole input of from to to, walking message boundaries with f:
+ * first what waits in from's input buffer, then the bytes just read when
+ * they are from's (s->span).  With stop_at_boundary moves only up to the
+ * first boundary and returns 1 when it got there; the same (without
+ * stop_at_boundary) when the framer's on_msg held it.  Negative on a
+ * malformed stream. */
+static int relay_move(struct session *s, struct bufferevent *from,
+		      struct bufferevent *to, evutil_socket_t to_fd,
+		      struct pgproto_framer *f, bool stop_at_boundary,
+		      uint64_t *count)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
@@ -1272,7 +1324,7 @@ static int relay_move(struct bufferevent *from, struct bufferevent *to,
 			}
 		}
 		{
-			size_t direct = write_through(in, to, to_plain, total);
+			size_t direct = write_through(in, out, to_fd, total);
 
 			*count += direct;
 			total -= direct;
@@ -1283,6 +1335,8 @@ static int relay_move(struct bufferevent *from, struct bufferevent *to,
 		if (stopped)
 			return 1;
 	}
+	if (s->span_bev == from && s->span_len > 0)
+		return relay_span(s, out, to_fd, f, stop_at_boundary, count);
 	return 0;
 }
 
@@ -1316,7 +1370,8 @@ static void client_relay(struct session *s)
 		s->c2s.on_msg = record_statement;
 		s->c2s.arg = s;
 	}
-	rc = relay_move(s->cbev, s->ubev, !s->up_tls, &s->c2s, false, &s->bytes_in);
+	rc = relay_move(s, s->cbev, s->ubev, plain_fd(s->ubev, s->u_rd, s->up_tls),
+			&s->c2s, false, &s->bytes_in);
 	if (rc < 0) {
 		session_fatal(s, "08P01", "jitgate: malformed message",
 			      "protocol violation");
@@ -1421,7 +1476,8 @@ void session_upstream_read(struct bufferevent *bev, void *arg)
 	case SS_RELAY:
 		break;
 	case SS_CUTTING:
-		rc = relay_move(s->ubev, s->cbev, !s->c_tls, &s->s2c, true,
+		rc = relay_move(s, s->ubev, s->cbev,
+				plain_fd(s->cbev, s->c_rd, s->c_tls), &s->s2c, true,
 				&s->bytes_out);
 		if (rc < 0)
 			session_close(s, s->cut_why);
@@ -1431,7 +1487,8 @@ void session_upstream_read(struct bufferevent *bev, void *arg)
 	default:
 		return;
 	}
-	rc = relay_move(s->ubev, s->cbev, !s->c_tls, &s->s2c, false, &s->bytes_out);
+	rc = relay_move(s, s->ubev, s->cbev, plain_fd(s->cbev, s->c_rd, s->c_tls),
+			&s->s2c, false, &s->bytes_out);
 	if (rc < 0) {
 		session_close(s, "malformed upstream stream");
 		return;

@@ -81,6 +81,11 @@ struct session {
 	/* relay: reads of each side's socket (under the filter for TLS)
 	 * done by us (session_relay_direct) */
 	struct event *c_rd, *u_rd;
+	/* the bytes of a plain side just read into direct_side's stack
+	 * buffer and not yet relayed: valid only inside its callbacks */
+	struct bufferevent *span_bev;
+	const uint8_t *span;
+	size_t span_len;
 	char cut_sqlstate[6];
 	char cut_msg[320];
 	char cut_why[32];
