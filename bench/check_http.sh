@@ -5,7 +5,11 @@
 #   bench/check_http.sh            (env: JG_BUILD_DIR, default build-bench;
 #                                   JG_BENCH_GRANTS active grants, default 1000;
 #                                   JG_BENCH_SECONDS per wrk run, default 10;
-#                                   JG_BENCH_ROUNDS of nginx+jitgate, default 2)
+#                                   JG_BENCH_ROUNDS of nginx+jitgate, default 2;
+#                                   JG_BENCH_WARMUP seconds of unmeasured load
+#                                   on each first, default 2;
+#                                   JG_BENCH_PERF=1: also count system calls
+#                                   and context switches per request)
 #
 # Both servers get one worker per online CPU, at least 2 (nginx
 # worker_processes, jitgate's HTTP thread pool: src/api/http.c
@@ -88,26 +92,52 @@ done
 curl -fsS -o /dev/null "http://127.0.0.1:$NGX_PORT/" || bench_die "nginx did not start"
 
 # ---- load ----
-# Nanoseconds of CPU run by PID and its children (nginx's workers), all
-# threads: the first field of every /proc/P/task/T/schedstat.
-cpu_ns() {
-	local root=$1 pids=$1 p t total=0 v
-	local f line rest
-	# children by the ppid field of /proc/*/stat (after the ")" of comm);
-	# processes that end meanwhile are skipped
+# Every PID of a server, comma-separated: ROOT and its children (nginx's
+# workers), by the ppid field of /proc/*/stat (after the ")" of comm);
+# processes that end meanwhile are skipped.
+server_pids() {
+	local root=$1 f line rest out=$1
 	for f in /proc/[0-9]*/stat; do
 		read -r line 2>/dev/null <"$f" || continue
 		rest=${line##*) }
 		set -- $rest
-		[ "$2" = "$root" ] && pids="$pids ${f//[^0-9]/}"
+		[ "$2" = "$root" ] && out="$out,${f//[^0-9]/}"
 	done
-	for p in $pids; do
+	echo "$out"
+}
+
+# Nanoseconds of CPU run by PID and its children, all threads: the first
+# field of every /proc/P/task/T/schedstat.
+cpu_ns() {
+	local p t total=0 v
+	for p in $(server_pids "$1" | tr , ' '); do
 		for t in /proc/"$p"/task/*/schedstat; do
 			read -r v _ <"$t" 2>/dev/null || continue
 			total=$((total + v))
 		done
 	done
 	echo "$total"
+}
+
+# JG_BENCH_PERF=1: perf stat counts the server's system calls and context
+# switches while wrk runs (load-independent: what a request costs the
+# server in kernel entries, whoever else runs)
+perf_start() { # ROOT_PID
+	PERF_PID=
+	[ -n "${JG_BENCH_PERF:-}" ] || return 0
+	perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$(server_pids "$1")" \
+		-o "$BENCH_DIR/perfstat" &
+	PERF_PID=$!
+	sleep 0.2
+}
+perf_stop() { # REQUESTS -> PERF_OUT="syscalls/req cs/req" (not in a $(...):
+	# only this shell can wait for perf to write its file)
+	PERF_OUT="- -"
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_OUT=$(awk -F, -v n="$1" '$3 ~ /sys_enter/ { s = $1 } $3 ~ /context-switches/ { c = $1 }
+		END { printf "%.2f %.2f", s / n, c / n }' "$BENCH_DIR/perfstat")
 }
 
 run_wrk() { # URL ARGS... -> prints wrk's report, leaves RESULT line in $BENCH_DIR/last
@@ -124,22 +154,37 @@ field() { # NAME -> value from the RESULT line of the last run
 # Rounds alternate nginx and jitgate so that a burst of load from someone
 # else on the machine hits both sides about equally; each round prints its
 # own ratio and the summary is the median round (by ratio).
+# warm-up, not measured: both servers' threads, caches and connections,
+# and the kernel's socket memory, as in every round after the first
+if [ "${JG_BENCH_WARMUP:-2}" -gt 0 ]; then
+	wrk -t2 -c64 -d"${JG_BENCH_WARMUP:-2}s" -s "$BENCH_SRC/bench/wrk_bench.lua" \
+		"http://127.0.0.1:$NGX_PORT/" -- static >/dev/null
+	wrk -t2 -c64 -d"${JG_BENCH_WARMUP:-2}s" -s "$BENCH_SRC/bench/wrk_bench.lua" \
+		"http://127.0.0.1:$JG_PORT/" -- check "$GRANTS" >/dev/null
+fi
 J_BAD=0
 : >"$BENCH_DIR/rounds"
 for round in $(seq 1 "$ROUNDS"); do
 	bench_machine
 	echo "== round $round/$ROUNDS nginx: GET / (static 200), wrk -t2 -c64 -d${SECONDS_RUN}s"
+	perf_start "$NGINX_PID"
 	c0=$(cpu_ns "$NGINX_PID")
 	run_wrk "http://127.0.0.1:$NGX_PORT/" static
 	c1=$(cpu_ns "$NGINX_PID")
 	n="$(field rps) $(field p50_us) $(field p99_us) $(awk -v c=$((c1 - c0)) -v n="$(field requests)" 'BEGIN { printf "%.2f", c / n / 1000 }')"
+	perf_stop "$(field requests)"
+	nk=$PERF_OUT
 	echo "== round $round/$ROUNDS jitgate: POST /v1/check, $GRANTS active grants, wrk -t2 -c64 -d${SECONDS_RUN}s"
+	perf_start "$JITGATE_PID"
 	c0=$(cpu_ns "$JITGATE_PID")
 	run_wrk "http://127.0.0.1:$JG_PORT/" check "$GRANTS"
 	c1=$(cpu_ns "$JITGATE_PID")
 	j="$(field rps) $(field p50_us) $(field p99_us) $(awk -v c=$((c1 - c0)) -v n="$(field requests)" 'BEGIN { printf "%.2f", c / n / 1000 }')"
+	perf_stop "$(field requests)"
+	jk=$PERF_OUT
 	J_BAD=$((J_BAD + $(field non2xx) + $(field sockerr)))
 	echo "$j $n" >>"$BENCH_DIR/rounds"
+	[ -z "${JG_BENCH_PERF:-}" ] || echo "$jk $nk" >>"$BENCH_DIR/kernel"
 done
 
 echo
@@ -161,6 +206,10 @@ for col in 4 8; do
 	awk -v c=$col '{ print $c }' "$BENCH_DIR/rounds" | sort -g | sed -n "$(((ROUNDS + 1) / 2))p"
 done | paste -sd' ' | awk '{
 	printf "CPU per request (median round): jitgate %.1f us, nginx %.1f us; capacity ratio nginx/jitgate %.2f\n", $1, $2, $2 / $1 }'
+if [ -n "${JG_BENCH_PERF:-}" ]; then
+	awk '{ printf "round %d per request: jitgate %.2f system calls, %.2f context switches | nginx %.2f system calls, %.2f context switches\n", NR, $1, $2, $3, $4 }' \
+		"$BENCH_DIR/kernel"
+fi
 if [ "$J_BAD" -ne 0 ]; then
 	bench_die "jitgate answered $J_BAD requests with an error or a socket error"
 fi
