@@ -51,7 +51,17 @@ struct conn {
 	void (*after)(struct conn *c);
 	/* a Slack click's response_url we may answer to, or NULL */
 	char *slack_respond;
+	/* POST /v1/check with a plain body: its fields, read in place
+	 * (body_strings) before authentication, and the grant index's hint
+	 * for them, so that the slot's cache miss overlaps the token check */
+	bool check_read;
+	const char *check_vals[3];
+	uint32_t check_hint;
 };
+
+/* Reads a plain /v1/check body and starts fetching its grant's slot;
+ * acts on nothing (handle_check decides, after authentication). */
+void check_prefetch(struct conn *c);
 
 /* Sets the answer (resp stolen). */
 void conn_reply(struct conn *c, int status, json_t *resp);

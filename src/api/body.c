@@ -100,6 +100,90 @@ int body_parse(const char *buf, size_t len, const struct field_spec *spec,
 	return JG_OK;
 }
 
+static size_t skip_ws(const char *buf, size_t len, size_t i)
+{
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* At buf[i] == '"': the index of the closing quote of a string of
+ * printable ASCII without escapes, or 0 (not such a string). */
+static size_t plain_string_end(const char *buf, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (ch == '"')
+			return i;
+		if (ch < 0x20 || ch > 0x7e || ch == '\\')
+			return 0;
+	}
+	return 0;
+}
+
+bool body_strings(char *buf, size_t len, const struct field_spec *spec, size_t nspec,
+		  const char **vals)
+{
+	size_t start[BODY_STRINGS_MAX], end[BODY_STRINGS_MAX], i, k, ke, ve;
+
+	if (buf == NULL || len == 0 || len > API_BODY_MAX || nspec > BODY_STRINGS_MAX)
+		return false;
+	for (k = 0; k < nspec; k++) {
+		if (spec[k].type != FIELD_STRING)
+			return false;
+		end[k] = 0;
+	}
+	i = skip_ws(buf, len, 0);
+	if (i == len || buf[i] != '{')
+		return false;
+	i = skip_ws(buf, len, i + 1);
+	if (i < len && buf[i] == '}') {
+		i++;
+	} else {
+		for (;;) {
+			if (i == len || buf[i] != '"' || (ke = plain_string_end(buf, len, i)) == 0)
+				return false;
+			for (k = 0; k < nspec; k++)
+				if (strlen(spec[k].name) == ke - i - 1 &&
+				    memcmp(spec[k].name, buf + i + 1, ke - i - 1) == 0)
+					break;
+			if (k == nspec || end[k] != 0)
+				return false; /* unknown or repeated */
+			i = skip_ws(buf, len, ke + 1);
+			if (i == len || buf[i] != ':')
+				return false;
+			i = skip_ws(buf, len, i + 1);
+			if (i == len || buf[i] != '"' || (ve = plain_string_end(buf, len, i)) == 0 ||
+			    ve - i - 1 > API_STRING_MAX)
+				return false;
+			start[k] = i + 1;
+			end[k] = ve;
+			i = skip_ws(buf, len, ve + 1);
+			if (i < len && buf[i] == ',') {
+				i = skip_ws(buf, len, i + 1);
+				continue;
+			}
+			if (i < len && buf[i] == '}') {
+				i++;
+				break;
+			}
+			return false;
+		}
+	}
+	if (skip_ws(buf, len, i) != len)
+		return false;
+	for (k = 0; k < nspec; k++)
+		if (spec[k].required && end[k] == 0)
+			return false;
+	for (k = 0; k < nspec; k++) {
+		vals[k] = end[k] ? buf + start[k] : NULL;
+		if (end[k])
+			buf[end[k]] = '\0';
+	}
+	return true;
+}
+
 const char *body_str(const json_t *o, const char *name)
 {
 	return json_string_value(json_object_get(o, name));

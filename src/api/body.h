@@ -29,6 +29,18 @@ int body_parse(const char *buf, size_t len, const struct field_spec *spec,
 	       size_t nspec, json_t **out, char *msg, size_t msglen,
 	       const char **field) JG_WUR;
 
+/* The fast path for a body of plain strings (the decision API's: every
+ * field of spec a FIELD_STRING, BODY_STRINGS_MAX at most): an object of
+ * known fields, each at most once, every value a string of printable
+ * ASCII without escapes of at most API_STRING_MAX bytes, every required
+ * field present.  true: body_parse would accept it with the same values;
+ * vals[i] (spec order) points into buf, NUL-terminated in place (buf is
+ * changed: the closing quotes), NULL for an absent field.  false: buf is
+ * untouched and body_parse decides, with its messages. */
+#define BODY_STRINGS_MAX 8
+bool body_strings(char *buf, size_t len, const struct field_spec *spec, size_t nspec,
+		  const char **vals);
+
 /* Accessors that return NULL / 0 / false for an absent or null member. */
 const char *body_str(const json_t *o, const char *name);
 long long body_int(const json_t *o, const char *name);

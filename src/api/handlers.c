@@ -207,37 +207,83 @@ void handle_list(struct conn *c)
 					     : json_null()));
 }
 
+static char *put_text(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_i64(char *p, long long v)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char t[24];
+	size_t n = 0;
+
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*p++ = '-';
+	while (n > 0)
+		*p++ = t[--n];
+	return p;
+}
+
+#define CHECK_ALLOWED_MAX 192 /* the texts below, two int64s and a time */
+
 /* The allowed answer, the bytes json_dumps(JSON_COMPACT) gives for
  * {allowed, request_id, expires_at, remaining_s}: numbers and our own
- * timestamp only, nothing to escape, so it is formatted directly (the
- * decision API's hot path; building a json_t to dump it cost more than
- * the grant lookup). */
+ * timestamp only, nothing to escape, so it is formatted directly, without
+ * printf (the decision API's hot path; building a json_t to dump it cost
+ * more than the grant lookup, and asprintf 1.8k instructions). */
 static void check_allowed(struct conn *c, const struct grant_hit *hit, int64_t now)
 {
-	char at[TIME_RFC3339_LEN + 2] = "null"; /* render_time's null for 0 */
-	char *text = NULL;
+	char *text = malloc(CHECK_ALLOWED_MAX), *p = text;
 
-	if (hit->expires_at_ms != 0) {
-		at[0] = '"';
-		time_format(hit->expires_at_ms, at + 1);
-		strcat(at, "\"");
+	if (text != NULL) {
+		p = put_text(p, "{\"allowed\":true,\"request_id\":");
+		p = put_i64(p, (long long)hit->request_id);
+		p = put_text(p, ",\"expires_at\":");
+		if (hit->expires_at_ms != 0) {
+			*p++ = '"';
+			time_format(hit->expires_at_ms, p);
+			p += strlen(p);
+			*p++ = '"';
+		} else {
+			p = put_text(p, "null"); /* render_time's null for 0 */
+		}
+		p = put_text(p, ",\"remaining_s\":");
+		p = put_i64(p, (long long)((hit->expires_at_ms - now + 999) / 1000));
+		*p++ = '}';
+		*p = '\0';
 	}
-	if (asprintf(&text,
-		     "{\"allowed\":true,\"request_id\":%lld,\"expires_at\":%s,"
-		     "\"remaining_s\":%lld}",
-		     (long long)hit->request_id, at,
-		     (long long)((hit->expires_at_ms - now + 999) / 1000)) < 0)
-		text = NULL;
 	conn_reply_text(c, 200, text);
+}
+
+static const struct field_spec check_spec[] = {
+	{"subject", FIELD_STRING, true},
+	{"resource", FIELD_STRING, true},
+	{"role", FIELD_STRING, true},
+};
+
+void check_prefetch(struct conn *c)
+{
+	_Static_assert(sizeof(check_spec) / sizeof(check_spec[0]) ==
+			       sizeof(c->check_vals) / sizeof(c->check_vals[0]),
+		       "check_vals holds the fields");
+	/* a plain body is read in place; anything else, and every error,
+	 * is body_parse's in handle_check */
+	c->check_read = body_strings(c->body, c->len, check_spec, 3, c->check_vals);
+	if (c->check_read)
+		c->check_hint = grant_index_hint(c->deps->gi, c->check_vals[0],
+						 c->check_vals[1], c->check_vals[2]);
 }
 
 void handle_check(struct conn *c)
 {
-	static const struct field_spec spec[] = {
-		{"subject", FIELD_STRING, true},
-		{"resource", FIELD_STRING, true},
-		{"role", FIELD_STRING, true},
-	};
 	const char *subject, *resource, *role;
 	const struct resource_cfg *rc;
 	struct grant_hit hit;
@@ -245,11 +291,18 @@ void handle_check(struct conn *c)
 	bool allowed;
 	json_t *ev;
 
-	if (!parse_body(c, spec, sizeof(spec) / sizeof(spec[0])))
-		return;
-	subject = body_str(c->args, "subject");
-	resource = body_str(c->args, "resource");
-	role = body_str(c->args, "role");
+	if (c->check_read) {
+		subject = c->check_vals[0];
+		resource = c->check_vals[1];
+		role = c->check_vals[2];
+	} else {
+		if (!parse_body(c, check_spec, sizeof(check_spec) / sizeof(check_spec[0])))
+			return;
+		subject = body_str(c->args, "subject");
+		resource = body_str(c->args, "resource");
+		role = body_str(c->args, "role");
+		c->check_hint = grant_index_hint(c->deps->gi, subject, resource, role);
+	}
 	if (strcmp(subject, c->who.name) != 0 && !policy_is_checker(c->cfg, &c->who.subject)) {
 		conn_error(c, 403, "forbidden",
 			   "only checkers may ask about another subject");
@@ -266,7 +319,8 @@ void handle_check(struct conn *c)
 		return;
 	}
 	now = time_now_ms();
-	allowed = grant_index_check(c->deps->gi, subject, resource, role, now, &hit);
+	allowed = grant_index_check_hinted(c->deps->gi, subject, resource, role, c->check_hint,
+					   now, &hit);
 	metrics_observe(&c->deps->metrics->check_latency, time_mono_ns() - t0);
 	if (allowed) {
 		atomic_fetch_add_explicit(&c->deps->metrics->checks_allowed, 1,

@@ -1,6 +1,7 @@
 #include "api/httpguard.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -16,8 +17,12 @@
 struct guarded {
 	struct guarded *prev, *next;
 	int fd;
-	int64_t head_since_ns;    /* when the wait for a head began */
-	int64_t head_deadline_ns; /* 0: not waiting for a head */
+	/* written by the connection's HTTP thread without the guard's mutex
+	 * (twice per request: a lock pair each cost every request), read by
+	 * the reaper; since is stored before deadline (release), and read
+	 * after it (acquire) */
+	_Atomic int64_t head_since_ns;    /* when the wait for a head began */
+	_Atomic int64_t head_deadline_ns; /* 0: not waiting for a head */
 };
 
 struct httpguard {
@@ -25,7 +30,7 @@ struct httpguard {
 	pthread_cond_t wake;
 	struct guarded *all;
 	size_t n, max_conns;
-	int64_t timeout_ns;
+	_Atomic int64_t timeout_ns;
 	bool stop;
 	pthread_t thread;
 	bool thread_started;
@@ -44,12 +49,15 @@ static void reap(struct httpguard *g, int64_t now)
 	bool pressure = g->n * 4 >= g->max_conns * 3;
 
 	for (struct guarded *c = g->all; c; c = c->next) {
-		if (c->head_deadline_ns == 0)
+		int64_t deadline = atomic_load_explicit(&c->head_deadline_ns, memory_order_acquire);
+
+		if (deadline == 0)
 			continue;
-		if (now < c->head_deadline_ns &&
-		    !(pressure && now - c->head_since_ns >= HTTPGUARD_PRESSURE_HEAD_MS * 1000000LL))
+		if (now < deadline &&
+		    !(pressure && now - atomic_load_explicit(&c->head_since_ns, memory_order_relaxed) >=
+					  HTTPGUARD_PRESSURE_HEAD_MS * 1000000LL))
 			continue;
-		c->head_deadline_ns = 0;
+		atomic_store_explicit(&c->head_deadline_ns, 0, memory_order_relaxed);
 		(void)shutdown(c->fd, SHUT_RDWR);
 		g->closed_since_report++;
 	}
@@ -131,9 +139,7 @@ void httpguard_free(struct httpguard *g)
 
 void httpguard_set_timeout(struct httpguard *g, int64_t header_timeout_ms)
 {
-	pthread_mutex_lock(&g->mu);
-	g->timeout_ns = header_timeout_ms * 1000000LL;
-	pthread_mutex_unlock(&g->mu);
+	atomic_store_explicit(&g->timeout_ns, header_timeout_ms * 1000000LL, memory_order_relaxed);
 }
 
 void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -152,7 +158,7 @@ void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 		gc->fd = ci->connect_fd;
 		pthread_mutex_lock(&g->mu);
 		gc->head_since_ns = time_mono_ns();
-		gc->head_deadline_ns = gc->head_since_ns + g->timeout_ns;
+		gc->head_deadline_ns = gc->head_since_ns + g->timeout_ns; /* not yet shared */
 		gc->next = g->all;
 		if (g->all)
 			g->all->prev = gc;
@@ -176,27 +182,34 @@ void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 	*socket_context = NULL;
 }
 
-static void set_deadline(struct httpguard *g, struct MHD_Connection *c, bool waiting)
+static struct guarded *guarded_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct guarded *gc = ci ? ci->socket_context : NULL;
 
-	if (!gc)
-		return;
-	pthread_mutex_lock(&g->mu);
-	gc->head_since_ns = time_mono_ns();
-	gc->head_deadline_ns = waiting ? gc->head_since_ns + g->timeout_ns : 0;
-	pthread_mutex_unlock(&g->mu);
+	return ci ? ci->socket_context : NULL;
 }
 
 void httpguard_head_done(struct httpguard *g, struct MHD_Connection *c)
 {
-	set_deadline(g, c, false);
+	struct guarded *gc = guarded_of(c);
+
+	(void)g;
+	if (gc)
+		atomic_store_explicit(&gc->head_deadline_ns, 0, memory_order_relaxed);
 }
 
 void httpguard_request_done(struct httpguard *g, struct MHD_Connection *c)
 {
+	struct guarded *gc = guarded_of(c);
+	int64_t now;
+
+	if (!gc)
+		return;
 	/* a kept-alive connection now waits for its next head */
-	set_deadline(g, c, true);
+	now = time_mono_ns();
+	atomic_store_explicit(&gc->head_since_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&gc->head_deadline_ns,
+			      now + atomic_load_explicit(&g->timeout_ns, memory_order_relaxed),
+			      memory_order_release);
 }

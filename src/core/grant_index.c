@@ -216,8 +216,9 @@ static void grow_keys(struct grant_index *gi)
 		t[j] = gi->keys[i];
 	}
 	free(gi->keys);
-	gi->keys = t;
-	gi->key_cap = cap;
+	/* atomic for grant_index_hint, which reads them without the lock */
+	__atomic_store_n(&gi->keys, t, __ATOMIC_RELAXED);
+	__atomic_store_n(&gi->key_cap, cap, __ATOMIC_RELAXED);
 }
 
 /* Empties slot i and shifts later members of its probe run back so that
@@ -418,12 +419,11 @@ bool grant_index_remove(struct grant_index *gi, int64_t request_id)
 	return true;
 }
 
-bool grant_index_check(struct grant_index *gi, const char *subject,
-		       const char *resource, const char *role, int64_t now_ms,
-		       struct grant_hit *hit)
+bool grant_index_check_hinted(struct grant_index *gi, const char *subject,
+			      const char *resource, const char *role, uint32_t h,
+			      int64_t now_ms, struct grant_hit *hit)
 {
 	size_t ls = strlen(subject), lr = strlen(resource), lo = strlen(role);
-	uint32_t h = hash_triple(subject, ls, resource, lr, role, lo);
 	const struct kslot *k;
 	bool found;
 
@@ -437,6 +437,32 @@ bool grant_index_check(struct grant_index *gi, const char *subject,
 	}
 	pthread_rwlock_unlock(&gi->lock);
 	return found;
+}
+
+bool grant_index_check(struct grant_index *gi, const char *subject,
+		       const char *resource, const char *role, int64_t now_ms,
+		       struct grant_hit *hit)
+{
+	uint32_t h = hash_triple(subject, strlen(subject), resource, strlen(resource), role,
+				 strlen(role));
+
+	return grant_index_check_hinted(gi, subject, resource, role, h, now_ms, hit);
+}
+
+uint32_t grant_index_hint(const struct grant_index *gi, const char *subject,
+			  const char *resource, const char *role)
+{
+	uint32_t h = hash_triple(subject, strlen(subject), resource, strlen(resource), role,
+				 strlen(role));
+	/* without the lock: the table may be replaced meanwhile (grow_keys
+	 * stores both atomically); a stale or mismatched pair only makes the
+	 * prefetch useless, and a prefetch never faults.  Integer arithmetic:
+	 * the address is never dereferenced. */
+	uintptr_t keys = (uintptr_t)__atomic_load_n(&gi->keys, __ATOMIC_RELAXED);
+	size_t cap = __atomic_load_n(&gi->key_cap, __ATOMIC_RELAXED);
+
+	__builtin_prefetch((const void *)(keys + (h & (cap - 1)) * sizeof(struct kslot)));
+	return h;
 }
 
 size_t grant_index_count(struct grant_index *gi)

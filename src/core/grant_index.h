@@ -34,6 +34,17 @@ bool grant_index_check(struct grant_index *gi, const char *subject,
 		       const char *resource, const char *role, int64_t now_ms,
 		       struct grant_hit *hit);
 
+/* The same check in two steps, for a caller with other work to do in
+ * between: grant_index_hint hashes the triple and starts fetching the
+ * slot the check will read (no lock, changes nothing; at a million grants
+ * that slot is a cache miss, which then overlaps the caller's work), and
+ * grant_index_check_hinted is grant_index_check given that hash. */
+uint32_t grant_index_hint(const struct grant_index *gi, const char *subject,
+			  const char *resource, const char *role);
+bool grant_index_check_hinted(struct grant_index *gi, const char *subject,
+			      const char *resource, const char *role, uint32_t hint,
+			      int64_t now_ms, struct grant_hit *hit);
+
 /* The grant of request_id (out may be NULL); false when absent. */
 bool grant_index_get(struct grant_index *gi, int64_t request_id,
 		     struct grant_hit *out);

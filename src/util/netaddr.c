@@ -111,6 +111,37 @@ void netaddr_format(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
+void netaddr_host(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char t[16], *p = t;
+
+	if (sa->sa_family == AF_INET6) {
+		if (inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			      (socklen_t)len) == NULL)
+			snprintf(buf, len, "unknown");
+		return;
+	}
+	if (sa->sa_family != AF_INET) {
+		snprintf(buf, len, "unknown");
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		unsigned b = ((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr)[i];
+
+		if (b >= 100)
+			*p++ = (char)('0' + b / 100);
+		if (b >= 10)
+			*p++ = (char)('0' + b / 10 % 10);
+		*p++ = (char)('0' + b % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	if (len == 0)
+		return;
+	len = (size_t)(p - t) < len ? (size_t)(p - t) : len; /* with the NUL */
+	memcpy(buf, t, len);
+	buf[len - 1] = '\0';
+}
+
 int netaddr_listen(const struct netaddr *a, int backlog, int *fd, char *err,
 		   size_t errlen)
 {

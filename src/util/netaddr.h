@@ -47,6 +47,12 @@ int netaddr_listen(const struct netaddr *a, int backlog, int *fd, char *err,
 /* Writes sa as "1.2.3.4:5" or "[::1]:5" into buf. */
 void netaddr_format(const struct sockaddr *sa, char *buf, size_t len);
 
+/* Writes the host of sa ("1.2.3.4", "::1"), without the port, into buf
+ * (at least INET6_ADDRSTRLEN bytes); "unknown" for another family.  IPv4
+ * is formatted by hand, the same text as inet_ntop: this runs for every
+ * authenticated HTTP request. */
+void netaddr_host(const struct sockaddr *sa, char *buf, size_t len);
+
 /* The port a bound socket listens on, or -1. */
 int netaddr_local_port(int fd);
 

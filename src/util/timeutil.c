@@ -4,6 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+/* 10000-01-01T00:00:00Z: below it (and from 0) time_format computes the
+ * date itself */
+#define TIME_FORMAT_FAST_END_MS 253402300800000LL
+
 int64_t time_now_ms(void)
 {
 	struct timespec ts;
@@ -29,40 +33,57 @@ static void put_digits(char *out, int n, int width)
 	}
 }
 
+/* Year, month (1-12) and day of the days since 1970-01-01 (days >= 0):
+ * the proleptic Gregorian calendar in whole 400-year eras, as gmtime_r
+ * computes it but without its lock (glibc's __tz_convert takes a global
+ * mutex, and this runs on every HTTP thread for every allowed check). */
+static void civil_from_days(int64_t days, int *year, int *month, int *day)
+{
+	int64_t z = days + 719468; /* days since 0000-03-01 */
+	int64_t era = z / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = (int)(yoe + era * 400 + (*month <= 2));
+}
+
 void time_format(int64_t ms, char *buf)
 {
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	char tmp[96];
-	int year;
+	int year, month, day, sod;
 
-	gmtime_r(&secs, &tm);
-	year = tm.tm_year + 1900;
-	if (year < 0 || year > 9999 || ms < 0) {
-		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-			 year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (int)(ms % 1000));
-		memcpy(buf, tmp, TIME_RFC3339_LEN - 1);
-		buf[TIME_RFC3339_LEN - 1] = 0;
+	if (ms >= 0 && ms < TIME_FORMAT_FAST_END_MS) {
+		civil_from_days(ms / 86400000, &year, &month, &day);
+		sod = (int)(ms / 1000 % 86400);
+		put_digits(buf, year, 4);
+		buf[4] = '-';
+		put_digits(buf + 5, month, 2);
+		buf[7] = '-';
+		put_digits(buf + 8, day, 2);
+		buf[10] = 'T';
+		put_digits(buf + 11, sod / 3600, 2);
+		buf[13] = ':';
+		put_digits(buf + 14, sod / 60 % 60, 2);
+		buf[16] = ':';
+		put_digits(buf + 17, sod % 60, 2);
+		buf[19] = '.';
+		put_digits(buf + 20, (int)(ms % 1000), 3);
+		buf[23] = 'Z';
+		buf[24] = '\0';
 		return;
 	}
-	/* the same text without snprintf: this runs for every allowed
-	 * check's answer */
-	put_digits(buf, year, 4);
-	buf[4] = '-';
-	put_digits(buf + 5, tm.tm_mon + 1, 2);
-	buf[7] = '-';
-	put_digits(buf + 8, tm.tm_mday, 2);
-	buf[10] = 'T';
-	put_digits(buf + 11, tm.tm_hour, 2);
-	buf[13] = ':';
-	put_digits(buf + 14, tm.tm_min, 2);
-	buf[16] = ':';
-	put_digits(buf + 17, tm.tm_sec, 2);
-	buf[19] = '.';
-	put_digits(buf + 20, (int)(ms % 1000), 3);
-	buf[23] = 'Z';
-	buf[24] = '\0';
+	/* before 1970 or after 9999: what gmtime_r and printf make of it,
+	 * cut to the buffer */
+	gmtime_r(&secs, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	memcpy(buf, tmp, TIME_RFC3339_LEN - 1);
+	buf[TIME_RFC3339_LEN - 1] = 0;
 }
 
 int time_parse(const char *s, int64_t *out_ms)

@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from harness import CONTRACTORS_READ, Server, base_config, wait_for, run, token
+from harness import CONTRACTORS_READ, USERS, Server, base_config, wait_for, run, token
 
 
 def active(body):
@@ -401,6 +401,30 @@ class CoreTest(unittest.TestCase):
             self.assertEqual(st, 400, (body[:80], e))
             self.assertIn(why, e["error"]["message"], body[:80])
         self.assertEqual(len(s.audit_events(action="check.denied")), before)
+
+    def test_bearer_token_of_16_kib(self):
+        """docs/api.md: a bearer token may be 16 KiB.  With it, the headers
+        a client usually sends and a 2 KiB cookie, the request head still
+        fits libmicrohttpd's per-connection memory (32 KiB, src/api/http.c);
+        a head far past it is refused (431) and nothing else suffers."""
+        self.srv.stop()
+        users = dict(USERS)
+        big = ("big-" + os.urandom(8192).hex())[:16 * 1024]
+        users["big"] = (big, ["engineering"])
+        self.srv = s = Server(base_config(users=users))
+        usual = {"User-Agent": "Mozilla/5.0 " + "x" * 200, "Accept": "application/json",
+                 "Accept-Language": "en-GB,en;q=0.9", "Cookie": "other=" + "c" * 2048}
+        st, me = s.http("GET", "/v1/whoami", bearer=big, headers=usual)
+        self.assertEqual(st, 200, me)
+        self.assertEqual(me["subject"], "big")
+        s.request("alice", "orders-db", "read", "1h")
+        st, c = s.http("POST", "/v1/check", bearer=big, headers=usual,
+                       body={"subject": "big", "resource": "orders-db", "role": "read"})
+        self.assertEqual((st, c), (200, {"allowed": False}))
+        st, _ = s.http("GET", "/v1/whoami", bearer=big + "x" * 30000)
+        self.assertIn(st, (400, 431))
+        st, me = s.http("GET", "/v1/whoami", bearer=big)
+        self.assertEqual((st, me["subject"]), (200, "big"))
 
     def test_audit_permissions(self):
         s = self.srv

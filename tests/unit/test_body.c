@@ -5,6 +5,7 @@
  * random ones made of JSON tokens, escapes, non-ASCII and NUL bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,8 +48,58 @@ static json_t *reference(const char *buf, size_t len)
 	return o;
 }
 
-static void same_as_reference(const char *buf, size_t len)
+/* the decision API's spec: every field required */
+static const struct field_spec req_spec[] = {
+	{"subject", FIELD_STRING, true},
+	{"resource", FIELD_STRING, true},
+	{"role", FIELD_STRING, true},
+};
+#define NREQ (sizeof(req_spec) / sizeof(req_spec[0]))
+
+/* body_strings on a copy of buf: when it accepts, body_parse accepts with
+ * the same strings; when it refuses, the copy is untouched.  Returns
+ * whether it accepted. */
+static bool fast_agrees(const char *buf, size_t len, const struct field_spec *sp, size_t n)
 {
+	char *copy = malloc(len + 1);
+	const char *vals[BODY_STRINGS_MAX];
+	json_t *out = NULL;
+	const char *field;
+	char msg[256];
+	bool fast;
+	int rc;
+
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	fast = body_strings(len ? copy : NULL, len, sp, n, vals);
+	rc = body_parse(buf, len, sp, n, &out, msg, sizeof(msg), &field);
+	if (fast && rc != 0)
+		print_message("body %.*s: fast path accepts, body_parse: %s\n", (int)len, buf, msg);
+	if (!fast) {
+		assert_memory_equal(copy, buf, len);
+	} else {
+		assert_int_equal(rc, 0);
+		for (size_t i = 0; i < n; i++) {
+			const char *want = json_string_value(json_object_get(out, sp[i].name));
+
+			if (want == NULL)
+				assert_null(vals[i]);
+			else
+				assert_string_equal(vals[i], want);
+		}
+	}
+	json_decref(out);
+	free(copy);
+	return fast;
+}
+
+/* Returns whether the fast path took it (for either spec). */
+static bool same_as_reference(const char *buf, size_t len)
+{
+	bool fast = fast_agrees(buf, len, spec, NSPEC);
+
+	fast |= fast_agrees(buf, len, req_spec, NREQ);
 	json_t *out = NULL, *ref = reference(buf, len);
 	const char *field;
 	char msg[256];
@@ -64,6 +115,7 @@ static void same_as_reference(const char *buf, size_t len)
 		assert_null(out);
 	json_decref(out);
 	json_decref(ref);
+	return fast;
 }
 
 static void test_fixed(void **state)
@@ -97,10 +149,54 @@ static void test_fixed(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
-		same_as_reference(bodies[i], strlen(bodies[i]));
-	same_as_reference("{\"a\":\"x\0\"}", 10); /* NUL inside a string */
-	same_as_reference("{\"a\":\"x\"}\0", 10); /* NUL after the object */
-	same_as_reference("", 0);
+		(void)same_as_reference(bodies[i], strlen(bodies[i]));
+	(void)same_as_reference("{\"a\":\"x\0\"}", 10); /* NUL inside a string */
+	(void)same_as_reference("{\"a\":\"x\"}\0", 10); /* NUL after the object */
+	(void)same_as_reference("", 0);
+}
+
+/* The fast path takes the bodies the decision API gets (so the test above
+ * compares something), and leaves everything unusual to body_parse. */
+static void test_fast_path(void **state)
+{
+	static const char *const taken[] = {
+		"{\"subject\":\"user-1\",\"resource\":\"orders-db\",\"role\":\"read\"}",
+		" {\n \"role\" : \"read\" ,\t\"resource\":\"r\", \"subject\":\"\"}\r\n",
+		"{\"subject\":\"a b~!#$%&'()*+,-./:;<=>?@[]^_`{|}\",\"resource\":\"r\",\"role\":\"x\"}",
+	};
+	static const char *const left[] = {
+		"{\"subject\":\"u\",\"resource\":\"r\"}",                      /* missing */
+		"{\"subject\":\"u\",\"resource\":\"r\",\"role\":null}",
+		"{\"subject\":\"u\",\"resource\":\"r\",\"role\":\"x\",\"role\":\"x\"}",
+		"{\"subject\":\"u\",\"resource\":\"r\",\"role\":\"x\",\"x\":\"y\"}",
+		"{\"subject\":\"\\u0075\",\"resource\":\"r\",\"role\":\"x\"}",
+		"{\"subject\":\"caf\xc3\xa9\",\"resource\":\"r\",\"role\":\"x\"}",
+		"{\"subject\":\"u\",\"resource\":\"r\",\"role\":\"x\"} {",
+		"{\"subject\":\"u\",\"resource\":\"r\",\"role\":1}",
+		"{\"subject\":\"u\",\"resource\":\"r\",\"role\":\"x\",}",
+		"{\"subj\\u0065ct\":\"u\",\"resource\":\"r\",\"role\":\"x\"}",
+	};
+	const struct field_spec mixed[] = {{"a", FIELD_STRING, true}, {"n", FIELD_INT, false}};
+	char *big = malloc(API_STRING_MAX + 64);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		assert_true(fast_agrees(taken[i], strlen(taken[i]), req_spec, NREQ));
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+		assert_false(fast_agrees(left[i], strlen(left[i]), req_spec, NREQ));
+	/* only specs of strings */
+	assert_false(fast_agrees("{\"a\":\"x\"}", 9, mixed, 2));
+	/* API_STRING_MAX bytes are taken, one more is body_parse's to refuse */
+	assert_non_null(big);
+	for (size_t n = API_STRING_MAX; n <= API_STRING_MAX + 1; n++) {
+		size_t len = (size_t)sprintf(big, "{\"a\":\"");
+
+		memset(big + len, 'x', n);
+		len += n;
+		len += (size_t)sprintf(big + len, "\"}");
+		assert_true(fast_agrees(big, len, spec, NSPEC) == (n == API_STRING_MAX));
+	}
+	free(big);
 }
 
 /* The messages of refused bodies are json_loadb's, as before. */
@@ -127,9 +223,10 @@ static void test_random(void **state)
 	static const char *const tokens[] = {
 		"{", "}", "\"", ":", ",", " ", "a", "b", "subject", "\\", "\\\"", "\\u00e9",
 		"\xc3\xa9", "\xff", "1", "null", "\n", "\"a\"", "\"b\"", "\"x\"", "\"\"",
-		"\"a\":\"x\"", "\"b\":\"y\"",
+		"\"a\":\"x\"", "\"b\":\"y\"", "\"subject\":\"u\"", "\"resource\":\"r\"",
+		"\"role\":\"x\"", "\t", "\x7f",
 	};
-	unsigned seed = 12345;
+	unsigned seed = 12345, fast = 0;
 
 	(void)state;
 	for (int n = 0; n < 20000; n++) {
@@ -152,8 +249,11 @@ static void test_random(void **state)
 		}
 		if (rand_r(&seed) % 2)
 			buf[len++] = '}';
-		same_as_reference(buf, len);
+		fast += same_as_reference(buf, len);
 	}
+	/* the comparison covered the fast path too */
+	print_message("fast path took %u of 20000\n", fast);
+	assert_true(fast >= 50);
 }
 
 int main(void)
@@ -161,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_fast_path),
 		cmocka_unit_test(test_random),
 	};
 

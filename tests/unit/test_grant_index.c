@@ -288,9 +288,18 @@ static void test_many_grants(void **state)
 		assert_true(grant_index_check(gi, subj, res, "read", T0, &hit));
 		assert_int_equal(hit.request_id, i + 1);
 		assert_int_equal(hit.expires_at_ms, T0 + 1000 + i);
+		/* the same in two steps (hint, then check with it) */
+		hit.request_id = 0;
+		assert_true(grant_index_check_hinted(gi, subj, res, "read",
+						     grant_index_hint(gi, subj, res, "read"), T0,
+						     &hit));
+		assert_int_equal(hit.request_id, i + 1);
 		/* the neighbouring resource is not granted */
 		snprintf(res, sizeof(res), "db-%d", (i + 1) % 97);
 		assert_false(grant_index_check(gi, subj, res, "read", T0, NULL));
+		assert_false(grant_index_check_hinted(gi, subj, res, "read",
+						      grant_index_hint(gi, subj, res, "read"), T0,
+						      NULL));
 	}
 	/* remove every other one; the rest stay */
 	for (int i = 0; i < N; i += 2)
@@ -446,7 +455,14 @@ static void *cc_reader(void *arg)
 		snprintf(subj, sizeof(subj), "%c%lld", perm ? 'p' : 'c', (long long)i);
 		hit.request_id = -1;
 		hit.expires_at_ms = -1;
-		ok = grant_index_check(cc->gi, subj, "db", "read", T0, &hit);
+		/* every other read in two steps, the hint taken without the
+		 * lock while the writer may be growing the table */
+		if (x & 2)
+			ok = grant_index_check(cc->gi, subj, "db", "read", T0, &hit);
+		else
+			ok = grant_index_check_hinted(cc->gi, subj, "db", "read",
+						      grant_index_hint(cc->gi, subj, "db", "read"),
+						      T0, &hit);
 		if (perm && !ok) {
 			atomic_fetch_add(&cc->failures, 1); /* a live grant denied */
 		} else if (ok) {

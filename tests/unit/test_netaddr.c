@@ -207,6 +207,50 @@ static void test_redact(void **state)
 	}
 }
 
+/* netaddr_host formats IPv4 by hand: the same text as inet_ntop for
+ * every kind of octet, and truncated (still terminated) in short buffers */
+static void test_host(void **state)
+{
+	static const uint32_t fixed[] = {0, 0xffffffffu, 0x7f000001u, 0x0a00000au,
+					 0x01020304u, 0x64636209u, 0xc0a80001u};
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		char want[INET_ADDRSTRLEN], got[INET6_ADDRSTRLEN];
+
+		if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			a.sin_addr.s_addr = htonl(fixed[i]);
+		} else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			a.sin_addr.s_addr = (uint32_t)x;
+		}
+		assert_non_null(inet_ntop(AF_INET, &a.sin_addr, want, sizeof(want)));
+		netaddr_host((const struct sockaddr *)&a, got, sizeof(got));
+		assert_string_equal(got, want);
+	}
+	{
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+		struct sockaddr un = {.sa_family = AF_UNIX};
+		char buf[INET6_ADDRSTRLEN], small[6];
+
+		a.sin_addr.s_addr = htonl(0xc0a80001u);
+		netaddr_host((const struct sockaddr *)&a, small, sizeof(small));
+		assert_string_equal(small, "192.1");
+		netaddr_host((const struct sockaddr *)&a, small, 1);
+		assert_string_equal(small, "");
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr), 1);
+		netaddr_host((const struct sockaddr *)&a6, buf, sizeof(buf));
+		assert_string_equal(buf, "2001:db8::1");
+		netaddr_host(&un, buf, sizeof(buf));
+		assert_string_equal(buf, "unknown");
+	}
+}
+
 static void test_lockfile(void **state)
 {
 	char dir[] = "/tmp/jg-lock-XXXXXX", path[64], err[256] = "", pid[32];
@@ -250,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_listen_exclusive),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_lockfile),
 	};
 

@@ -1,6 +1,7 @@
-/* time_format writes its digits by hand (it answers every allowed check):
- * the text must be what the strftime-style snprintf gave, for every date
- * the daemon can meet, and parse back with time_parse. */
+/* time_format writes its digits by hand and computes the date itself (it
+ * answers every allowed check, and gmtime_r takes a global lock): the text
+ * must be what gmtime_r and snprintf gave, for every date the daemon can
+ * meet, and parse back with time_parse. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,32 @@ static void test_fixed(void **state)
 		check(ms[i]);
 }
 
+/* every day from 1970 into 2600, at a time of day that moves along */
+static void test_every_day(void **state)
+{
+	(void)state;
+	for (int64_t d = 0; d < 230000; d++)
+		check(d * 86400000 + (d * 7919 * 1000 + d % 1000) % 86400000);
+	check(253402300800000LL - 1); /* the last fast one */
+}
+
+/* outside 1970..9999 the general path, cut to the buffer as before */
+static void test_outside(void **state)
+{
+	static const int64_t ms[] = {-1, -1000, -86400001, 253402300800000LL,
+				     253402300800000LL + 86400123};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		char got[TIME_RFC3339_LEN], want[96];
+
+		time_format(ms[i], got);
+		reference(ms[i], want, sizeof(want));
+		want[TIME_RFC3339_LEN - 1] = '\0';
+		assert_string_equal(got, want);
+	}
+}
+
 static void test_random(void **state)
 {
 	unsigned seed = 42;
@@ -71,6 +98,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed),
+		cmocka_unit_test(test_every_day),
+		cmocka_unit_test(test_outside),
 		cmocka_unit_test(test_random),
 	};
 
