@@ -26,7 +26,7 @@
 #include "util/log.h"
 #include "util/vec.h"
 
-#define ID_BLOCK 64 /* ids drawn at a time from requests_id_seq */
+#define ID_BLOCK 64 /* ids drawn at least at a time from requests_id_seq */
 
 enum stmt {
 	S_INSERT,
@@ -168,28 +168,21 @@ static int cache_put(struct pgs *s, const struct request *r)
 	return JG_OK;
 }
 
-/* The prefetch's rows, ordered by id. */
+/* The prefetch's rows, added to what is known (take_result of the head,
+ * just before, dropped what may be stale). */
 static int cache_fill(struct pgs *s, const PGresult *r)
 {
-	size_t n = (size_t)PQntuples(r);
+	int n = PQntuples(r), rc = JG_OK;
 
-	cache_clear(s);
-	if (n > s->cache_cap) {
-		struct request *v = realloc(s->cache, n * sizeof(*v));
+	for (int i = 0; rc == JG_OK && i < n; i++) {
+		struct request q;
 
-		if (v == NULL)
-			return JG_ERR_NOMEM;
-		s->cache = v;
-		s->cache_cap = n;
+		rc = store_pg_row_request(r, i, &q);
+		if (rc == JG_OK)
+			rc = cache_put(s, &q);
+		request_clear(&q);
 	}
-	for (size_t i = 0; i < n; i++) {
-		int rc = store_pg_row_request(r, (int)i, &s->cache[i]);
-
-		if (rc != JG_OK)
-			return rc;
-		s->ncache = i + 1;
-	}
-	return JG_OK;
+	return rc;
 }
 
 /* ---- the id pool ---- */
@@ -218,6 +211,13 @@ static int ids_fill(struct pgs *s, const PGresult *r)
 static size_t ids_left(const struct pgs *s)
 {
 	return s->nids - s->ids_next;
+}
+
+/* How many ids to draw ahead of a batch creating ncreates: at least
+ * ID_BLOCK, and enough for a few more batches like it. */
+static size_t id_block(size_t ncreates)
+{
+	return ncreates * 4 > ID_BLOCK ? ncreates * 4 : ID_BLOCK;
 }
 
 /* ---- the pipeline ---- */
@@ -265,6 +265,10 @@ static int take_result(struct pgs *s, enum pg_pend k, const PGresult *r)
 		s->head_seq = pgconn_int(r, 0, 0);
 		memcpy(s->head_hash, h, 65);
 		s->head_read = true;
+		/* what this writer knew stays true only if the head is the one
+		 * its last commit left: no other node wrote since */
+		if (!s->hot || s->head_seq != s->hot_seq || strcmp(h, s->hot_hash) != 0)
+			go_cold(s);
 		return JG_OK;
 	case PEND_PREFETCH:
 		return cache_fill(s, r);
@@ -573,7 +577,15 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 			pgp_int(&p, s->hot_seq);
 			pgp_text(&p, s->hot_hash);
 			s->optimistic = true;
-			if (send_stmt(s, S_VERIFY, &p, PEND_VERIFY) != JG_OK) {
+			rc = send_stmt(s, S_VERIFY, &p, PEND_VERIFY);
+			/* ids for the batches after this one come back with its
+			 * commit: a busy writer never stops for them */
+			if (rc == JG_OK && ids_left(s) < ncreates + id_block(ncreates)) {
+				memset(&p, 0, sizeof(p));
+				pgp_int(&p, (int64_t)id_block(ncreates));
+				rc = send_stmt(s, S_IDS, &p, PEND_IDS);
+			}
+			if (rc != JG_OK) {
 				pipe_drop(s);
 				return JG_ERR_STORE;
 			}
@@ -591,8 +603,7 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 	}
 	if (rc == JG_OK && ncreates > ids_left(s)) {
 		memset(&p, 0, sizeof(p));
-		pgp_int(&p, (int64_t)(ncreates - ids_left(s) < ID_BLOCK ? ID_BLOCK
-						 : ncreates - ids_left(s)));
+		pgp_int(&p, (int64_t)(ncreates - ids_left(s) + id_block(ncreates)));
 		rc = send_stmt(s, S_IDS, &p, PEND_IDS);
 	}
 	if (rc != JG_OK) {
@@ -791,6 +802,13 @@ int store_pg_tx_requests_live(struct store *base, store_request_cb cb, void *ctx
 	return rc;
 }
 
+/* The requests named by audit events after $1 up to upto, as an array:
+ * the planner then looks each up by its key (as IN (subquery) it chose a
+ * hash join over a scan of the whole table, a cost growing with every
+ * request ever made, on every catch-up of every node). */
+#define CHANGED_IDS(upto) "ARRAY(SELECT request_id FROM audit WHERE seq > $1" \
+	" AND seq <= " upto " AND request_id IS NOT NULL)"
+
 /* With *upto_seq 0 the head and the rows come in one statement (one
  * round trip per catch-up): the head as the last column of every row,
  * and one row of NULLs with it when nothing changed. */
@@ -802,10 +820,6 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 	PGresult *res;
 	int rc;
 
-	/* outside a batch: another node wrote (or may have): what this
-	 * writer knew is no longer known to be current */
-	if (!s->piping)
-		go_cold(s);
 	pgp_int(&p, after_seq);
 	if (*upto_seq == 0) {
 		/* a plain read of the head: no lock, so a catch-up never
@@ -814,8 +828,7 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 			return JG_ERR_STORE;
 		rc = ask(s, "SELECT r.*, h.seq FROM (SELECT seq FROM audit_head WHERE id = 1) h"
 			 " LEFT JOIN LATERAL (SELECT " STORE_REQ_COLS " FROM requests"
-			 " WHERE id IN (SELECT request_id FROM audit WHERE seq > $1"
-			 " AND seq <= h.seq AND request_id IS NOT NULL)) r ON true"
+			 " WHERE id = ANY (" CHANGED_IDS("h.seq") ")) r ON true"
 			 " ORDER BY r.id", 0, &p, &res);
 		if (rc == JG_OK && PQntuples(res) < 1)
 			rc = JG_ERR_STORE;
@@ -831,12 +844,18 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 			request_clear(&r);
 		}
 		PQclear(res);
+		/* outside a batch: what this writer knew stays current only
+		 * if the head is still the one its last commit left (its own
+		 * notification, a beat seeing its own writes) */
+		if (!s->piping && (rc != JG_OK || *upto_seq != s->hot_seq))
+			go_cold(s);
 		return rc;
 	}
+	if (!s->piping)
+		go_cold(s);
 	pgp_int(&p, *upto_seq);
-	rc = ask(s, "SELECT " STORE_REQ_COLS " FROM requests WHERE id IN"
-		 " (SELECT request_id FROM audit WHERE seq > $1 AND seq <= $2"
-		 " AND request_id IS NOT NULL) ORDER BY id", 0, &p, &res);
+	rc = ask(s, "SELECT " STORE_REQ_COLS " FROM requests WHERE id = ANY ("
+		 CHANGED_IDS("$2") ") ORDER BY id", 0, &p, &res);
 	if (rc == JG_OK) {
 		int64_t last = 0;
 

@@ -905,16 +905,24 @@ static void test_pg_password(void **state)
 	setenv("PGPASSWORD", "jitgate-pw", 1);
 }
 
+/* Starts a batch on s as the engine does: what it reads (ids) and
+ * creates, then the head (which must be want_seq). */
+static void batch_start(struct store *s, struct audit_writer *w, const int64_t *ids,
+			size_t n, size_t ncreates, int64_t want_seq)
+{
+	assert_int_equal(store_begin(s), JG_OK);
+	assert_int_equal(store_tx_prefetch(s, ids, n, ncreates), JG_OK);
+	assert_int_equal(audit_writer_load(w, s), JG_OK);
+	assert_int_equal(audit_writer_seq(w), want_seq);
+}
+
 /* One batch of this writer: reads id, appends after the head it loads
  * (which must be want_seq); returns what its commit answered. */
 static int approve_batch(struct audit_writer *w, int64_t id, int64_t want_seq)
 {
 	struct request got;
 
-	assert_int_equal(store_begin(st), JG_OK);
-	assert_int_equal(store_tx_prefetch(st, &id, 1, 0), JG_OK);
-	assert_int_equal(audit_writer_load(w, st), JG_OK);
-	assert_int_equal(audit_writer_seq(w), want_seq);
+	batch_start(st, w, &id, 1, 0, want_seq);
 	assert_int_equal(store_tx_request_get(st, id, &got), JG_OK);
 	request_clear(&got);
 	assert_int_equal(append(w, "request.approved", id, "alice"), JG_OK);
@@ -962,6 +970,145 @@ static void test_pg_optimistic_conflict(void **state)
 	res = pg_admin(dbname, "SELECT string_agg(actor, ',' ORDER BY seq) FROM audit");
 	assert_string_equal(PQgetvalue(res, 0, 0), "alice,alice,bob,alice");
 	PQclear(res);
+	store_close(other);
+	audit_writer_free(w);
+	audit_writer_free(w2);
+}
+
+/* Another node's batch: sets id's state (ended by bob) and appends after
+ * seq (a revoke, as a node would write it). */
+static void other_node_revokes(struct store *other, struct audit_writer *w2, int64_t id,
+			       int64_t seq)
+{
+	struct audit_appended ap;
+	struct request got;
+
+	batch_start(other, w2, &id, 1, 0, seq);
+	assert_int_equal(store_tx_request_get(other, id, &got), JG_OK);
+	got.state = REQ_REVOKED;
+	free(got.ended_by);
+	got.ended_by = strdup("bob");
+	assert_int_equal(store_tx_request_update(other, &got), JG_OK);
+	request_clear(&got);
+	assert_int_equal(audit_writer_append(w2, other,
+					     json_pack("{s:s, s:s, s:I}", "action",
+						       "request.revoked", "actor", "bob",
+						       "request_id", (json_int_t)id),
+					     T0, &ap), JG_OK);
+	free(ap.text);
+	assert_int_equal(store_commit(other), JG_OK);
+}
+
+static int count_request(void *ctx, const struct request *r)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* What a writer knows outlives the batches that had to ask for the head:
+ * a batch that read X, then one that read an unknown Y (head locked and
+ * read, unchanged) — a batch on X alone then goes out on the head it left
+ * (so it is a conflict once another node has appended).  Its own
+ * catch-up (a notification or beat reporting its own commit) keeps what
+ * it knows too.  But once the head it reads is not its own, nothing it
+ * knew is used: a request another node changed meanwhile is read as
+ * that node left it, never from memory. */
+static void test_pg_known_requests(void **state)
+{
+	int64_t x = insert("alice", REQ_PENDING), y = insert("bob", REQ_PENDING);
+	int64_t z = insert("carol", REQ_PENDING), upto = 0;
+	struct audit_writer *w = NULL, *w2 = NULL;
+	struct store *other = NULL;
+	struct request got;
+	char err[256];
+	PGresult *res;
+	int seen = 0;
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	assert_int_equal(audit_writer_new(&w2), JG_OK);
+	assert_int_equal(store_open(url, NULL, &other, err, sizeof(err)), JG_OK);
+	assert_int_equal(approve_batch(w, x, 0), JG_OK);
+	assert_int_equal(approve_batch(w, y, 1), JG_OK); /* y unknown: locked */
+	/* its own commit reported back: a catch-up that finds its own head */
+	assert_int_equal(store_tx_changed_requests(st, 2, &upto, count_request, &seen), JG_OK);
+	assert_int_equal(upto, 2);
+	assert_int_equal(seen, 0);
+	other_node_revokes(other, w2, x, 2);
+	/* x is known and the head is taken to be 2: refused, nothing kept */
+	assert_int_equal(approve_batch(w, x, 2), JG_ERR_CONFLICT);
+	store_rollback(st);
+
+	/* now this writer knows y and z (read after the head it locked) ... */
+	assert_int_equal(approve_batch(w, y, 3), JG_OK);
+	assert_int_equal(approve_batch(w, z, 4), JG_OK);
+	/* ... another node changes y and appends ... */
+	other_node_revokes(other, w2, y, 5);
+	/* ... and a batch naming only z but reading y too: the head it
+	 * reads is not its own, y comes from the database */
+	batch_start(st, w, &z, 1, 0, 6);
+	assert_int_equal(store_tx_request_get(st, y, &got), JG_OK);
+	assert_int_equal(got.state, REQ_REVOKED);
+	assert_string_equal(got.ended_by, "bob");
+	request_clear(&got);
+	assert_int_equal(append(w, "request.approved", z, "carol"), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	res = pg_admin(dbname, "SELECT string_agg(actor, ',' ORDER BY seq), count(*),"
+		       " max(seq) FROM audit");
+	assert_string_equal(PQgetvalue(res, 0, 0), "alice,alice,bob,alice,alice,bob,alice");
+	assert_string_equal(PQgetvalue(res, 0, 1), "7");
+	assert_string_equal(PQgetvalue(res, 0, 2), "7");
+	PQclear(res);
+	store_close(other);
+	audit_writer_free(w);
+	audit_writer_free(w2);
+}
+
+/* One batch of this writer creating one request on the head it loads
+ * (which must be want_seq); returns what its commit answered. */
+static int create_batch(struct audit_writer *w, int64_t want_seq)
+{
+	struct request r = mkreq("erin", REQ_PENDING);
+	int rc;
+
+	batch_start(st, w, NULL, 0, 1, want_seq);
+	assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+	assert_int_equal(append(w, "request.created", r.id, "erin"), JG_OK);
+	rc = store_commit(st);
+	request_clear(&r);
+	return rc;
+}
+
+/* Ids are drawn ahead in the batches that need no head: a writer creating
+ * one request per batch, far past one block of ids, never has to ask for
+ * the head (its batch after another node's append is still a conflict). */
+static void test_pg_ids_ahead(void **state)
+{
+	struct audit_writer *w = NULL, *w2 = NULL;
+	struct store *other = NULL;
+	struct audit_appended ap;
+	char err[256];
+	int64_t seq = 0;
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	assert_int_equal(audit_writer_new(&w2), JG_OK);
+	assert_int_equal(store_open(url, NULL, &other, err, sizeof(err)), JG_OK);
+	/* the first batch draws one id and a block of 64 ahead: without more
+	 * drawn on the way, batch 130 (two such draws) would find none left */
+	for (; seq < 130; seq++)
+		assert_int_equal(create_batch(w, seq), JG_OK);
+	assert_int_equal(store_begin(other), JG_OK);
+	assert_int_equal(audit_writer_load(w2, other), JG_OK);
+	assert_int_equal(audit_writer_append(w2, other,
+					     json_pack("{s:s, s:s}", "action", "request.revoked",
+						       "actor", "bob"), T0, &ap), JG_OK);
+	free(ap.text);
+	assert_int_equal(store_commit(other), JG_OK);
+	assert_int_equal(create_batch(w, seq), JG_ERR_CONFLICT);
+	store_rollback(st);
+	assert_int_equal(create_batch(w, seq + 1), JG_OK);
 	store_close(other);
 	audit_writer_free(w);
 	audit_writer_free(w2);
@@ -1092,6 +1239,8 @@ int main(void)
 		COMMON(test_pg_password),
 		COMMON(test_pg_unreachable_bounded),
 		COMMON(test_pg_optimistic_conflict),
+		COMMON(test_pg_known_requests),
+		COMMON(test_pg_ids_ahead),
 	};
 	const struct CMUnitTest none[] = {
 		cmocka_unit_test(test_redact),
