@@ -32,6 +32,19 @@ static int call_ms(const struct pgs *s, PGconn *const *c)
 	return c == &s->w ? s->timeout_ms : s->read_ms;
 }
 
+/* The writer's statements end on the server before we stop waiting for
+ * them: a commit we gave up on (and answered 503, "nothing was changed")
+ * must not go through later, when the lock it waited for comes free.
+ * Closing the connection does not stop a backend that waits on a lock,
+ * and COMMIT is already in its socket buffer behind the statement. */
+static int writer_bound(struct pgs *s)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", s->timeout_ms / 4 * 3);
+	return pgconn_exec(s->w, sql, 0, NULL, s->timeout_ms, NULL, NULL);
+}
+
 int store_pg_reconnect(struct pgs *s, PGconn **c)
 {
 	char err[256];
@@ -45,6 +58,12 @@ int store_pg_reconnect(struct pgs *s, PGconn **c)
 	rc = pgconn_open(s->url, s->password, call_ms(s, c), c, err, sizeof(err));
 	if (rc != JG_OK)
 		log_error(NULL, "store: %s", err);
+	if (rc == JG_OK && c == &s->w && writer_bound(s) != JG_OK) {
+		log_error(NULL, "store: cannot set the writer's statement_timeout");
+		PQfinish(*c);
+		*c = NULL;
+		rc = JG_ERR_STORE;
+	}
 	return rc == JG_OK ? JG_OK : JG_ERR_STORE;
 }
 
@@ -146,6 +165,10 @@ static int pg_open(const char *url, const struct store_options *opts,
 		return JG_ERR_NOMEM;
 	}
 	rc = pgconn_open(s->url, s->password, s->timeout_ms, &s->w, err, errlen);
+	if (rc == JG_OK && writer_bound(s) != JG_OK) {
+		snprintf(err, errlen, "cannot set the writer's statement_timeout");
+		rc = JG_ERR_STORE;
+	}
 	if (rc == JG_OK)
 		rc = store_pg_migrate(s->w, s->timeout_ms, err, errlen);
 	/* a PostgreSQL-compatible engine may lack notifications: then the

@@ -95,6 +95,58 @@ def store_cluster():
     return _store_cluster
 
 
+def fresh_storage(workdir):
+    """(storage URL, PostgreSQL database name or None) of a new, empty
+    store: a SQLite file in workdir, or a fresh database of this process's
+    cluster."""
+    if STORAGE == "postgresql":
+        pg = store_cluster()
+        db = pg.new_store_db()
+        return pg.store_url(db, password=False), db
+    return "sqlite:" + os.path.join(workdir, "jitgate.db"), None
+
+
+class StoreLock:
+    """Another session holds the store's write lock until release(): every
+    transition's commit waits for it and fails after the store's wait
+    (SQLite: its 5 s busy timeout on the whole file; PostgreSQL: half of
+    stale_after, 2-10 s, on the audit chain, which every transition and
+    every audited check appends to).  Reads go on."""
+
+    def __init__(self, server):
+        self.db = None
+        self.psql = None
+        if server.store_db is None:
+            import sqlite3
+            self.db = sqlite3.connect(server.db, isolation_level=None, timeout=10)
+            self.db.execute("BEGIN EXCLUSIVE")
+            return
+        self.psql = store_cluster().session(server.store_db)
+        self.psql.stdin.write("BEGIN;\nLOCK TABLE audit, audit_head IN EXCLUSIVE MODE;\n"
+                              "\\echo locked\n")
+        line = self.psql.stdout.readline()
+        if line.strip() != "locked":
+            raise AssertionError("could not lock the store: " + line +
+                                 self.psql.communicate(timeout=10)[0])
+
+    def release(self):
+        if self.db is not None:
+            self.db.rollback()
+            self.db.close()
+            self.db = None
+        if self.psql is not None:
+            out = self.psql.communicate("ROLLBACK;\n", timeout=30)[0]
+            if self.psql.returncode != 0:
+                raise AssertionError("psql holding the lock failed: " + out)
+            self.psql = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
 def identities_yaml(users=USERS):
     out = ["identities:"]
     for name, (tok, groups) in users.items():
@@ -225,11 +277,8 @@ class Server:
         self.dir = workdir or tempfile.mkdtemp(prefix="jg-e2e-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        self.db = os.path.join(self.dir, "jitgate.db")
-        self.storage = "sqlite:" + self.db
-        if STORAGE == "postgresql":
-            pg = store_cluster()
-            self.storage = pg.store_url(pg.new_store_db(), password=False)
+        self.db = os.path.join(self.dir, "jitgate.db")  # SQLite only
+        self.storage, self.store_db = fresh_storage(self.dir)
         self.config_path = os.path.join(self.dir, "jitgate.yaml")
         self.log_path = os.path.join(self.dir, "serve.log")
         self.env = dict(os.environ)
@@ -337,6 +386,99 @@ class Server:
                            env=env, input=input, timeout=timeout, cwd=self.dir)
         check_sanitizers(p.stderr, "jitgate " + " ".join(args[:2]))
         return p.returncode, p.stdout, p.stderr
+
+    # the store itself, behind the daemon's back (either backend)
+    def store_rows(self, sql):
+        """Rows of a query run directly on the store, each value as text
+        (as `psql -At` prints it; NULL is '')."""
+        if self.store_db is None:
+            import sqlite3
+            con = sqlite3.connect(self.db)
+            try:
+                return [tuple("" if v is None else str(v) for v in row)
+                        for row in con.execute(sql).fetchall()]
+            finally:
+                con.close()
+        out = store_cluster().sql(sql, db=self.store_db)
+        return [tuple(line.split("|")) for line in out.splitlines()]
+
+    def tamper_store(self, sql):
+        """What someone with write access to the store's files or its
+        superuser can do: run sql past the audit table's append-only
+        triggers (SQLite: dropped from the file; PostgreSQL: disabled for
+        the session with session_replication_role = replica)."""
+        if self.store_db is None:
+            import sqlite3
+            con = sqlite3.connect(self.db, isolation_level=None)
+            try:
+                names = [r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                    " AND tbl_name = 'audit'")]
+                for n in names:
+                    con.execute("DROP TRIGGER %s" % n)
+                con.executescript(sql)
+            finally:
+                con.close()
+            return
+        store_cluster().sql("SET session_replication_role = replica;" + sql,
+                            db=self.store_db)
+
+    def lock_store(self):
+        """A StoreLock on this server's store (use with `with`)."""
+        return StoreLock(self)
+
+    def store_exists(self):
+        """Whether anything has created the store (a file, or tables)."""
+        if self.store_db is None:
+            return os.path.exists(self.db)
+        return store_cluster().sql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            db=self.store_db).strip() != "0"
+
+    def make_store_unopenable(self, unopenable=True):
+        """SQLite: a directory where the file goes; PostgreSQL: the
+        database refuses connections."""
+        if self.store_db is None:
+            (os.mkdir if unopenable else os.rmdir)(self.db)
+            return
+        store_cluster().sql("ALTER DATABASE %s ALLOW_CONNECTIONS %s" %
+                            (self.store_db, "false" if unopenable else "true"),
+                            db="postgres")
+
+    def backup_store(self, path):
+        """An online backup while the daemon writes, the documented way
+        (docs/operations.md): SQLite's backup API in several steps;
+        PostgreSQL: pg_dump."""
+        if self.store_db is None:
+            import sqlite3
+            src, dst = sqlite3.connect(self.db), sqlite3.connect(path)
+            try:
+                src.backup(dst, pages=4)  # several steps, writes in between
+            finally:
+                src.close()
+                dst.close()
+            return
+        pg = store_cluster()
+        with open(path, "wb") as f:
+            args = ["pg_dump", "--no-owner", "--no-privileges", "-h", pg.sockdir,
+                    "-p", str(pg.port), "-U", "postgres", "-d", self.store_db]
+            if os.geteuid() == 0:
+                args = ["runuser", "-u", "postgres", "--"] + args
+            subprocess.run(args, stdout=f, check=True)
+
+    def restore_store(self, path):
+        """Loads a backup_store() backup into this server's (unstarted,
+        empty) store."""
+        if self.store_db is None:
+            import shutil
+            shutil.copy(path, self.db)
+            return
+        # the objects are owned by the store role, as after a first start
+        from pgcluster import STORE_USER
+        with open(path) as f:
+            dump = "SET ROLE %s;\n%s" % (STORE_USER, f.read())
+        subprocess.run(store_cluster().psql_args(self.store_db), input=dump,
+                       text=True, check=True, capture_output=True)
 
     # conveniences
     def request(self, who, resource, role, duration="30m", **kw):

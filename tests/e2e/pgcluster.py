@@ -140,11 +140,26 @@ GRANT ALL ON ALL TABLES IN SCHEMA public TO jit_write;
 
     def sql(self, text, db="orders"):
         """Runs SQL as the superuser over the unix socket; returns stdout."""
-        r = _as_postgres(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-                          "-h", self.sockdir, "-p", str(self.port), "-U",
-                          "postgres", "-d", db, "-c", text],
-                         capture_output=True, text=True)
+        r = subprocess.run(self.psql_args(db) + ["-c", text], check=True,
+                           capture_output=True, text=True)
         return r.stdout
+
+    def psql_args(self, db, user="postgres"):
+        """psql over the unix socket as user (the superuser unless told),
+        run as the postgres OS user when the tests run as root."""
+        args = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.sockdir,
+                "-p", str(self.port), "-U", user, "-d", db]
+        if os.geteuid() == 0:
+            args = ["runuser", "-u", "postgres", "--"] + args
+        return args
+
+    def session(self, db):
+        """An open psql session as the superuser on db (stdin and stdout
+        are pipes, text): for a test that holds a lock or a transaction
+        open while the daemon works."""
+        return subprocess.Popen(self.psql_args(db), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
 
     def restart(self):
         """Stops (fast: sessions are closed) and starts the server again."""

@@ -6,7 +6,6 @@ down; and its own powers stay narrow (it reads only its own audit events,
 and other identities cannot read its configuration)."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -146,13 +145,8 @@ class SelftestTest(unittest.TestCase):
         self.assertGreater(doc["latencies_ms"]["deny_after_revoke"], 0)
 
     def test_store_refusing_writes_fails_clearly(self):
-        db = sqlite3.connect(self.srv.db, isolation_level=None, timeout=10)
-        db.execute("BEGIN EXCLUSIVE")
-        try:
+        with self.srv.lock_store():
             rc, out, err = selftest(self.srv)
-        finally:
-            db.rollback()
-            db.close()
         self.assertEqual(rc, 1, out + err)
         self.assertRegex(out, r"(?m)^FAIL +timeout +a grant is live at once: HTTP 503 "
                          r"unavailable: .*\(the store refuses writes\)")
