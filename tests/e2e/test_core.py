@@ -580,6 +580,36 @@ class CoreTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("line 2", out + err)
 
+    def test_tampered_store_detected(self):
+        """Someone who can write the store past its append-only triggers
+        (the SQLite file's owner, the PostgreSQL superuser): the live
+        chain's verification finds the edit and the deletion, at their
+        seq, and verifies again once the edit is undone."""
+        s = self.srv
+        for _ in range(3):
+            s.request("alice", "orders-db", "read", "1h")
+
+        def verify():
+            st, body = s.http("GET", "/v1/audit/verify", "erin")
+            self.assertEqual(st, 200, body)
+            return body
+
+        self.assertTrue(verify()["ok"])
+        # seq 1 config.loaded, then request.created / request.activated each
+        original = s.store_rows("SELECT event FROM audit WHERE seq = 4")[0][0]
+        self.assertIn('"actor":"alice"', original)
+        s.tamper_store("UPDATE audit SET event = replace(event, '\"actor\":\"alice\"',"
+                       " '\"actor\":\"mallory\"') WHERE seq = 4")
+        body = verify()
+        self.assertEqual((body["ok"], body["bad_seq"]), (False, 4), body)
+        rc, out, err = s.cli(["audit", "verify"], who="erin")
+        self.assertEqual(rc, 1, out + err)
+        s.tamper_store("UPDATE audit SET event = '%s' WHERE seq = 4" % original)
+        self.assertTrue(verify()["ok"])
+        s.tamper_store("DELETE FROM audit WHERE seq = 5")
+        body = verify()
+        self.assertEqual((body["ok"], body["bad_seq"]), (False, 6), body)
+
     def test_metrics_and_health(self):
         s = self.srv
         s.request("alice", "orders-db", "read", "1h")

@@ -15,10 +15,11 @@ from harness import JITGATE, Server, base_config, free_port, run
 GATEWAY = "gateway:\n  postgres_listen: 127.0.0.1:{GWPORT}\n"
 
 
-def serve(config_path, cwd, timeout=60):
+def serve(config_path, cwd, env=None, timeout=60):
     """Runs a `jitgate serve` that is expected to fail; returns
-    (exit code, output).  The timeout only catches a hang."""
-    p = subprocess.run([JITGATE, "serve", "-c", config_path], cwd=cwd,
+    (exit code, output).  env: a Server's (the PostgreSQL store's password
+    is in it).  The timeout only catches a hang."""
+    p = subprocess.run([JITGATE, "serve", "-c", config_path], cwd=cwd, env=env,
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout + p.stderr
 
@@ -58,11 +59,17 @@ class SingleInstanceTest(unittest.TestCase):
         before = self.chain()
         self.assertEqual([e["action"] for e in before].count("config.loaded"), 1)
         db_before = file_state(self.srv.db)
-        rc, out = serve(self.srv.config_path, self.srv.dir)
+        rc, out = serve(self.srv.config_path, self.srv.dir, self.srv.env)
         self.assertNotEqual(rc, 0, out)
-        self.assertIn(self.srv.db + ".lock", out)
-        self.assertIn("locked by another jitgate (pid %d)" % self.srv.proc.pid, out)
-        # nothing appended to the live chain, the file untouched
+        if self.srv.store_db is None:
+            self.assertIn(self.srv.db + ".lock", out)
+            self.assertIn("locked by another jitgate (pid %d)" % self.srv.proc.pid, out)
+        else:
+            # PostgreSQL: nodes share a store (design section 12), so it
+            # has no lock; the second stops at the address the first holds
+            self.assertIn("cannot listen on 127.0.0.1:%d: bind: Address already in use"
+                          % self.srv.port, out)
+        # nothing appended to the live chain, the file (SQLite) untouched
         self.assertEqual(self.chain(), before)
         self.assertEqual(file_state(self.srv.db), db_before)
         # the first daemon still serves, and alone
@@ -70,29 +77,29 @@ class SingleInstanceTest(unittest.TestCase):
         self.assertEqual(st, 200, body)
 
     def second(self, listen_port, gwport, name):
+        """A second daemon's config (not started) on a store of its own."""
         d = os.path.join(self.srv.dir, name)
         os.mkdir(d)
-        text = base_config(extra=GATEWAY.replace("{GWPORT}", str(gwport)))
-        text = (text.replace("{LISTEN}", "127.0.0.1:%d" % listen_port)
-                .replace("{STORAGE}", "sqlite:" + os.path.join(d, "jitgate.db")))
-        write(os.path.join(d, "jitgate.yaml"), text)
-        return d, os.path.join(d, "jitgate.yaml")
+        s = Server(base_config(), workdir=d, start=False)
+        s.port = listen_port
+        s.write_config(base_config(extra=GATEWAY.replace("{GWPORT}", str(gwport))))
+        return s
 
     def test_http_address_taken_names_it_and_creates_no_store(self):
-        d, cfg = self.second(self.srv.port, free_port(), "b")
-        rc, out = serve(cfg, d)
+        s = self.second(self.srv.port, free_port(), "b")
+        rc, out = serve(s.config_path, s.dir, s.env)
         self.assertNotEqual(rc, 0, out)
         self.assertIn("cannot listen on 127.0.0.1:%d: bind: Address already in use"
                       % self.srv.port, out)
-        self.assertFalse(os.path.exists(os.path.join(d, "jitgate.db")))
+        self.assertFalse(s.store_exists())
 
     def test_gateway_address_taken_names_it_and_creates_no_store(self):
-        d, cfg = self.second(free_port(), self.gwport, "c")
-        rc, out = serve(cfg, d)
+        s = self.second(free_port(), self.gwport, "c")
+        rc, out = serve(s.config_path, s.dir, s.env)
         self.assertNotEqual(rc, 0, out)
         self.assertIn("postgres_listen cannot listen on 127.0.0.1:%d: bind: "
                       "Address already in use" % self.gwport, out)
-        self.assertFalse(os.path.exists(os.path.join(d, "jitgate.db")))
+        self.assertFalse(s.store_exists())
 
     def test_port_held_by_another_program(self):
         """Any program's socket, not only a jitgate, keeps us from binding
@@ -102,8 +109,8 @@ class SingleInstanceTest(unittest.TestCase):
         hold.bind(("127.0.0.1", 0))
         hold.listen(1)
         try:
-            d, cfg = self.second(hold.getsockname()[1], free_port(), "d")
-            rc, out = serve(cfg, d)
+            s = self.second(hold.getsockname()[1], free_port(), "d")
+            rc, out = serve(s.config_path, s.dir, s.env)
         finally:
             hold.close()
         self.assertNotEqual(rc, 0, out)
@@ -128,12 +135,13 @@ class SingleInstanceTest(unittest.TestCase):
 class FailedStartTest(unittest.TestCase):
     def test_every_failed_start_exits_nonzero(self):
         srv = Server(base_config(), start=False)
-        # a store that cannot be opened: a directory where the file goes
-        os.mkdir(srv.db)
-        rc, out = serve(srv.config_path, srv.dir)
+        # a store that cannot be opened (harness: a directory where the
+        # SQLite file goes; a PostgreSQL database refusing connections)
+        srv.make_store_unopenable()
+        rc, out = serve(srv.config_path, srv.dir, srv.env)
         self.assertNotEqual(rc, 0, out)
         self.assertIn("cannot open the store", out)
-        os.rmdir(srv.db)
+        srv.make_store_unopenable(False)
         # the gateway configured and the HTTP port taken (this used to hang)
         hold = socket.socket()
         hold.bind(("127.0.0.1", srv.port))
@@ -141,12 +149,12 @@ class FailedStartTest(unittest.TestCase):
         try:
             srv.write_config(base_config(extra=GATEWAY.replace("{GWPORT}",
                                                                str(free_port()))))
-            rc, out = serve(srv.config_path, srv.dir)
+            rc, out = serve(srv.config_path, srv.dir, srv.env)
         finally:
             hold.close()
         self.assertNotEqual(rc, 0, out)
         self.assertIn("cannot listen on 127.0.0.1:%d" % srv.port, out)
-        self.assertFalse(os.path.exists(srv.db))
+        self.assertFalse(srv.store_exists())
 
     def test_help_exits_zero(self):
         for cmd in (["serve", "--help"], ["check-config", "--help"], ["serve", "-h"],
