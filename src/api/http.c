@@ -716,8 +716,12 @@ int api_start(struct api_deps *deps, int listen_fd, struct api **out)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
 		MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, a->guard,
 		/* headers only (the body is copied out as it arrives): a
-		 * 16 KiB token fits, and MHD clears this on every request */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		 * 16 KiB token and ~3.5 KiB of other header lines fit
+		 * (e2e/test_core).  MHD zeroes this whole pool after every
+		 * request and half of it again while answering, so its size
+		 * is paid by every request: 32 KiB was ~1 us of CPU per
+		 * /v1/check here (docs/api.md, Limits) */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(24 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
 	if (a->d == NULL ||
 	    httpaccept_start(listen_fd, a->d, &a->acceptor) != JG_OK) {

@@ -45,8 +45,12 @@ struct grant {
 };
 
 struct grant_index {
-	pthread_rwlock_t lock;
-	struct kslot *keys;    /* 64-byte aligned */
+	/* every reader writes the lock's line (rdlock, unlock): the fields
+	 * readers only read get their own line, which then stays shared in
+	 * every core's cache instead of moving with the lock (hint reads
+	 * them without the lock) */
+	_Alignas(64) pthread_rwlock_t lock;
+	_Alignas(64) struct kslot *keys; /* 64-byte aligned */
 	size_t nkeys, key_cap; /* key_cap: power of two, >= 2 * nkeys */
 	struct grant **ids;
 	size_t ngrants, id_cap;
@@ -113,9 +117,10 @@ int grant_index_new(struct grant_index **out)
 	struct grant_index *gi;
 
 	*out = NULL;
-	gi = calloc(1, sizeof(*gi));
+	gi = aligned_alloc(_Alignof(struct grant_index), sizeof(*gi));
 	if (gi == NULL)
 		return JG_ERR_NOMEM;
+	memset(gi, 0, sizeof(*gi));
 	gi->key_cap = gi->id_cap = INITIAL_CAP;
 	gi->keys = slots_new(gi->key_cap);
 	gi->ids = calloc(gi->id_cap, sizeof(*gi->ids));

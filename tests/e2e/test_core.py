@@ -405,7 +405,7 @@ class CoreTest(unittest.TestCase):
     def test_bearer_token_of_16_kib(self):
         """docs/api.md: a bearer token may be 16 KiB.  With it, the headers
         a client usually sends and a 2 KiB cookie, the request head still
-        fits libmicrohttpd's per-connection memory (32 KiB, src/api/http.c);
+        fits libmicrohttpd's per-connection memory (24 KiB, src/api/http.c);
         a head far past it is refused (431) and nothing else suffers."""
         self.srv.stop()
         users = dict(USERS)
