@@ -133,6 +133,18 @@ static void go_cold(struct pgs *s)
 	cache_clear(s);
 }
 
+/* Makes room in a full cache: the older half (lower ids) goes, the
+ * requests of recent batches, which the next ones act on, stay. */
+static void cache_evict(struct pgs *s)
+{
+	size_t drop = s->ncache / 2;
+
+	for (size_t i = 0; i < drop; i++)
+		request_clear(&s->cache[i]);
+	memmove(s->cache, s->cache + drop, (s->ncache - drop) * sizeof(*s->cache));
+	s->ncache -= drop;
+}
+
 /* Keeps a copy of r as this transaction sees it, in id order. */
 static int cache_put(struct pgs *s, const struct request *r)
 {
@@ -148,7 +160,7 @@ static int cache_put(struct pgs *s, const struct request *r)
 		return rc;
 	}
 	if (s->ncache >= CACHE_MAX)
-		cache_clear(s);
+		cache_evict(s);
 	if (s->ncache == s->cache_cap) {
 		struct request *v = vec_grow(s->cache, &s->cache_cap, sizeof(*v), 64);
 
@@ -156,8 +168,15 @@ static int cache_put(struct pgs *s, const struct request *r)
 			return JG_ERR_NOMEM;
 		s->cache = v;
 	}
-	while (at < s->ncache && s->cache[at].id < r->id)
-		at++;
+	/* ids mostly grow: the place is found by halving, not by a walk */
+	for (size_t hi = s->ncache; at < hi;) {
+		size_t mid = at + (hi - at) / 2;
+
+		if (s->cache[mid].id < r->id)
+			at = mid + 1;
+		else
+			hi = mid;
+	}
 	memmove(s->cache + at + 1, s->cache + at, (s->ncache - at) * sizeof(*s->cache));
 	rc = request_copy(&s->cache[at], r);
 	if (rc != JG_OK) {

@@ -655,6 +655,28 @@ static void test_audit_raw_tampering_refused(void **state)
 			     " VALUES (4, 't', 'config.loaded', 'x', '{\"prev\":\"\"}', 'h')"));
 	assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
 			     " VALUES (3, 't', 'config.loaded', 'x', '{\"prev\":\"00\"}', 'h')"));
+	if (backend == B_PG) {
+		/* several rows in one statement (how a writer sends a batch):
+		 * a first row that follows the head does not carry a second
+		 * that does not follow it, nor one after a gap */
+		assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+				     " SELECT 3, 't', 'config.loaded', 'x',"
+				     " json_build_object('prev', hash)::text, 'h3' FROM audit_head"
+				     " UNION ALL SELECT 4, 't', 'config.loaded', 'x',"
+				     " '{\"prev\":\"zz\"}', 'h4'"));
+		assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+				     " SELECT 3, 't', 'config.loaded', 'x',"
+				     " json_build_object('prev', hash)::text, 'h3' FROM audit_head"
+				     " UNION ALL SELECT 5, 't', 'config.loaded', 'x',"
+				     " '{\"prev\":\"h3\"}', 'h5'"));
+		/* the same rows chained and contiguous would be taken: the
+		 * refusals above are the rule's, not the statement's shape */
+		assert_true(raw_sql("BEGIN; INSERT INTO audit (seq, time, action, actor, event,"
+				    " hash) SELECT 3, 't', 'config.loaded', 'x',"
+				    " json_build_object('prev', hash)::text, 'h3' FROM audit_head"
+				    " UNION ALL SELECT 4, 't', 'config.loaded', 'x',"
+				    " '{\"prev\":\"h3\"}', 'h4'; ROLLBACK"));
+	}
 
 	assert_int_equal(store_audit_scan(st, &f, collect_event, &ev), JG_OK);
 	assert_int_equal(ev.n, 2);
@@ -929,6 +951,21 @@ static int approve_batch(struct audit_writer *w, int64_t id, int64_t want_seq)
 	return store_commit(st);
 }
 
+/* Another node's batch: one event after the head; returns its seq. */
+static int64_t other_node_appends(struct store *other, struct audit_writer *w2)
+{
+	struct audit_appended ap;
+
+	assert_int_equal(store_begin(other), JG_OK);
+	assert_int_equal(audit_writer_load(w2, other), JG_OK);
+	assert_int_equal(audit_writer_append(w2, other,
+					     json_pack("{s:s, s:s}", "action", "request.revoked",
+						       "actor", "bob"), T0, &ap), JG_OK);
+	free(ap.text);
+	assert_int_equal(store_commit(other), JG_OK);
+	return ap.seq;
+}
+
 /* Two writers on one database (two nodes).  A batch of a writer that
  * knows everything it reads goes out without a first round trip, on the
  * head it left; when another writer appended meanwhile, its commit is a
@@ -939,7 +976,6 @@ static void test_pg_optimistic_conflict(void **state)
 	int64_t id = insert("alice", REQ_PENDING), seq;
 	struct audit_writer *w = NULL, *w2 = NULL;
 	struct store *other = NULL;
-	struct audit_appended ap;
 	char err[256];
 	PGresult *res;
 
@@ -952,14 +988,7 @@ static void test_pg_optimistic_conflict(void **state)
 	assert_int_equal(approve_batch(w, id, 0), JG_OK);
 	assert_int_equal(approve_batch(w, id, 1), JG_OK);
 	/* the other node appends */
-	assert_int_equal(store_begin(other), JG_OK);
-	assert_int_equal(audit_writer_load(w2, other), JG_OK);
-	assert_int_equal(audit_writer_seq(w2), 2);
-	assert_int_equal(audit_writer_append(w2, other,
-					     json_pack("{s:s, s:s}", "action", "request.revoked",
-						       "actor", "bob"), T0, &ap), JG_OK);
-	free(ap.text);
-	assert_int_equal(store_commit(other), JG_OK);
+	assert_int_equal(other_node_appends(other, w2), 3);
 	/* this writer's next batch builds on seq 2: a conflict, nothing kept;
 	 * run again, it builds on the real head */
 	assert_int_equal(approve_batch(w, id, 2), JG_ERR_CONFLICT);
@@ -1087,7 +1116,6 @@ static void test_pg_ids_ahead(void **state)
 {
 	struct audit_writer *w = NULL, *w2 = NULL;
 	struct store *other = NULL;
-	struct audit_appended ap;
 	char err[256];
 	int64_t seq = 0;
 
@@ -1099,16 +1127,46 @@ static void test_pg_ids_ahead(void **state)
 	 * drawn on the way, batch 130 (two such draws) would find none left */
 	for (; seq < 130; seq++)
 		assert_int_equal(create_batch(w, seq), JG_OK);
-	assert_int_equal(store_begin(other), JG_OK);
-	assert_int_equal(audit_writer_load(w2, other), JG_OK);
-	assert_int_equal(audit_writer_append(w2, other,
-					     json_pack("{s:s, s:s}", "action", "request.revoked",
-						       "actor", "bob"), T0, &ap), JG_OK);
-	free(ap.text);
-	assert_int_equal(store_commit(other), JG_OK);
+	(void)other_node_appends(other, w2);
 	assert_int_equal(create_batch(w, seq), JG_ERR_CONFLICT);
 	store_rollback(st);
 	assert_int_equal(create_batch(w, seq + 1), JG_OK);
+	store_close(other);
+	audit_writer_free(w);
+	audit_writer_free(w2);
+}
+
+/* What a writer knows is bounded (4,096 requests); past the bound the
+ * older half goes and the recent requests, which the next batches act
+ * on, are still known: a batch on one of them goes out on the head the
+ * writer left. */
+static void test_pg_known_requests_bounded(void **state)
+{
+	struct audit_writer *w = NULL, *w2 = NULL;
+	struct store *other = NULL;
+	int64_t ids[4200];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	assert_int_equal(audit_writer_new(&w2), JG_OK);
+	assert_int_equal(store_open(url, NULL, &other, err, sizeof(err)), JG_OK);
+	batch_start(st, w, NULL, 0, 4200, 0);
+	for (size_t i = 0; i < 4200; i++) {
+		struct request r = mkreq("erin", REQ_PENDING);
+
+		assert_int_equal(store_tx_request_insert(st, &r), JG_OK);
+		ids[i] = r.id;
+		request_clear(&r);
+	}
+	assert_int_equal(append(w, "request.created", ids[4199], "erin"), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	(void)other_node_appends(other, w2);
+	/* the 4,000th of 4,200 is still known: refused, as built on seq 1 */
+	assert_int_equal(approve_batch(w, ids[3999], 1), JG_ERR_CONFLICT);
+	store_rollback(st);
+	/* the first is not: read after the head, locked */
+	assert_int_equal(approve_batch(w, ids[0], 2), JG_OK);
 	store_close(other);
 	audit_writer_free(w);
 	audit_writer_free(w2);
@@ -1241,6 +1299,7 @@ int main(void)
 		COMMON(test_pg_optimistic_conflict),
 		COMMON(test_pg_known_requests),
 		COMMON(test_pg_ids_ahead),
+		COMMON(test_pg_known_requests_bounded),
 	};
 	const struct CMUnitTest none[] = {
 		cmocka_unit_test(test_redact),
