@@ -194,18 +194,21 @@ awk '{ printf "round %d: jitgate %7.0f req/s p99 %7.3f ms %5.1f us CPU/req | ngi
 		NR, $1, $3/1000, $4, $5, $7/1000, $8, $1 / $5, $8 / $4 }' "$BENCH_DIR/rounds"
 # median round by ratio (the lower middle one for an even count)
 sort -t' ' -k9,9g <(awk '{ print $0, $1 / $5 }' "$BENCH_DIR/rounds") |
-	sed -n "$(((ROUNDS + 1) / 2))p" | awk '{
+	sed -n "$(((ROUNDS + 1) / 2))p" | awk -v grants="$GRANTS" -v rounds="$ROUNDS" -v secs="$SECONDS_RUN" '{
 	jr = $1; j50 = $2; j99 = $3; nr = $5; n50 = $6; n99 = $7; ratio = $9
 	printf "jitgate /v1/check  %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms\n", jr, j50/1000, j99/1000
 	printf "nginx static 200   %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms   (baseline)\n", nr, n50/1000, n99/1000
 	printf "ratio jitgate/nginx req/s: %.2f   (target >= 0.80, design 14: %s)\n", ratio, (ratio >= 0.8 ? "met" : "NOT MET")
 	printf "jitgate p99: %.3f ms, nginx p99 %.3f ms (ratio %.2f; target <= 1 ms: %s)\n", j99/1000, n99/1000, j99 / n99, (j99 <= 1000 ? "met" : "NOT MET")
+	printf "RESULT check_http grants=%d rounds=%d seconds=%d jitgate_rps=%.0f nginx_rps=%.0f ratio=%.3f jitgate_p50_ms=%.3f jitgate_p99_ms=%.3f nginx_p50_ms=%.3f nginx_p99_ms=%.3f\n",
+		grants, rounds, secs, jr, nr, ratio, j50/1000, j99/1000, n50/1000, n99/1000
 }'
 # CPU per request, median over rounds of each side
 for col in 4 8; do
 	awk -v c=$col '{ print $c }' "$BENCH_DIR/rounds" | sort -g | sed -n "$(((ROUNDS + 1) / 2))p"
 done | paste -sd' ' | awk '{
-	printf "CPU per request (median round): jitgate %.1f us, nginx %.1f us; capacity ratio nginx/jitgate %.2f\n", $1, $2, $2 / $1 }'
+	printf "CPU per request (median round): jitgate %.1f us, nginx %.1f us; capacity ratio nginx/jitgate %.2f\n", $1, $2, $2 / $1
+	printf "RESULT check_http_cpu jitgate_us=%.2f nginx_us=%.2f capacity=%.3f\n", $1, $2, $2 / $1 }'
 if [ -n "${JG_BENCH_PERF:-}" ]; then
 	awk '{ printf "round %d per request: jitgate %.2f system calls, %.2f context switches | nginx %.2f system calls, %.2f context switches\n", NR, $1, $2, $3, $4 }' \
 		"$BENCH_DIR/kernel"

@@ -78,7 +78,7 @@ ERRS=$(sed -n 's/^RESULT .*errors=\([0-9]*\).*/\1/p' "$BENCH_DIR/load.out")
 
 echo
 echo "== request+approve summary"
-awk -v c="$CYC" -v b="$BASE" -v n="$((C1 - C0))" -v busy="$S0 $S1" -v t="$SECONDS_RUN" 'BEGIN {
+awk -v clients="$CLIENTS" -v c="$CYC" -v b="$BASE" -v n="$((C1 - C0))" -v busy="$S0 $S1" -v t="$SECONDS_RUN" 'BEGIN {
 	split(busy, s, " ")
 	if (n > 0)
 		printf "group commits %d: %.1f writes per commit, engine busy %.0f%% of the run\n",
@@ -87,5 +87,7 @@ awk -v c="$CYC" -v b="$BASE" -v n="$((C1 - C0))" -v busy="$S0 $S1" -v t="$SECOND
 	printf "sqlite commits/s            %8.0f  (baseline: one write per fsync)\n", b
 	printf "ratio writes/s : commits/s  %8.2f  (above 1 only through group commit)\n", 2 * c / b
 	printf "target >= 2000 cycles/s: %s\n", (c >= 2000 ? "met" : "NOT MET")
+	printf "RESULT cycle clients=%d seconds=%d cycles_per_s=%.0f sqlite_commits_per_s=%.0f writes_per_commit=%.2f\n",
+		clients, t, c, b, (n > 0 ? 2 * c * t / n : 0)
 }'
 [ "${ERRS:-1}" -eq 0 ] || bench_die "$ERRS cycles failed (see the replies above)"

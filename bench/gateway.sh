@@ -171,6 +171,7 @@ EOC
 			shift 4
 			echo "syscalls per transaction, $who: $(echo "scale=2; ($c2 - $c1) / $n" | bc) whole process, $(echo "scale=2; ($b2 - $b1) / $n" | bc) its busiest thread (marginal: $((2 * n)) vs $n transactions); per login+logout: $((c1 - (c2 - c1))); all over $n: $(echo "scale=2; $c1 / $n" | bc)"
 			awk -v n="$n" '{ printf "    %-16s %.2f\n", $2, $1 / n }' "$WORK/strace.$who.$n" | head -8
+			echo "RESULT gw_syscalls who=$who ssl=$PGSSLMODE per_tx=$(echo "scale=2; ($c2 - $c1) / $n" | bc) thread_per_tx=$(echo "scale=2; ($b2 - $b1) / $n" | bc) n=$n"
 		done
 		[ "${PROFILE_CALLGRIND:-1}" = 0 ] && return
 		stop_jitgate
@@ -193,6 +194,39 @@ EOC
 		loop2=$(gw_main_ir "$WORK/cg.out.2")
 		echo "daemon instructions per transaction (callgrind), all threads, over $n: $((${tot:-0} / n)) (with the one login's SCRAM key derivation)"
 		echo "  the gateway loop (gw_main) per relayed transaction: $(((${loop2:-0} - ${loop1:-0}) / n)) (marginal: $((2 * n)) vs $n); per login: $((${loop1:-0} - (${loop2:-0} - ${loop1:-0})))"
+		echo "RESULT gw_instr who=jitgate ssl=$PGSSLMODE per_tx=$(((${loop2:-0} - ${loop1:-0}) / n)) n=$n"
+		# the same for PgBouncer (one thread: the whole process): a run of
+		# it under callgrind from start to exit for n and one for 2n
+		# transactions (callgrind_control cannot reach a run of another
+		# user's that sleeps in epoll_wait); the difference over n is a
+		# relayed transaction, start, login and exit cancel out
+		if [ "${PROFILE_PGB_CALLGRIND:-1}" = 1 ]; then
+			kill "$PBPID" 2>/dev/null || true
+			wait "$PBPID" 2>/dev/null || true
+			PGPASSWORD=read-pw
+			pgb_instr() { # transactions -> PgBouncer's instructions
+				rm -f "$WORK/pgb/cg.out"
+				runuser -u postgres -- valgrind --tool=callgrind \
+					--callgrind-out-file="$WORK/pgb/cg.out" \
+					pgbouncer -q "$WORK/pgbouncer.ini" >/dev/null 2>&1 &
+				PBPID=$!
+				for _ in $(seq 1 300); do
+					pgbench -n -S -t 1 -c 1 -h 127.0.0.1 -p "$PBPORT" -U jit_read orders >/dev/null 2>&1 && break
+					sleep 0.1
+				done
+				pgbench -n -S -t "$1" -c 1 -h 127.0.0.1 -p "$PBPORT" -U jit_read orders >/dev/null 2>&1
+				kill -INT "$(pgrep -P "$PBPID" || echo "$PBPID")" 2>/dev/null
+				wait "$PBPID" 2>/dev/null
+				grep -hE '^(summary|totals):' "$WORK/pgb/cg.out" | tail -1 | awk '{ print $2 }'
+			}
+			p1=$(pgb_instr "$n")
+			p2=$(pgb_instr $((2 * n)))
+			echo "PgBouncer instructions per relayed transaction (callgrind, whole process, marginal): $(((${p2:-0} - ${p1:-0}) / n))"
+			echo "RESULT gw_instr who=pgbouncer ssl=$PGSSLMODE per_tx=$(((${p2:-0} - ${p1:-0}) / n)) n=$n"
+			runuser -u postgres -- pgbouncer -q "$WORK/pgbouncer.ini" &
+			PBPID=$!
+			sleep 1
+		fi
 		for f in "$WORK"/cg.out.*; do
 			cp "$f" "${PROFILE_OUT:-/tmp}/gw-$(date +%H%M%S)-${f##*/}" 2>/dev/null || true
 		done
@@ -219,6 +253,8 @@ EOC
 			"$label" "$c" "$d" "$b" "$g" "$(echo "$b / $d" | bc -l)" \
 			"$(echo "$g / $d" | bc -l)" "$(echo "$g / $b" | bc -l)" \
 			"$(cut -d' ' -f1 /proc/loadavg)"
+		# machine-readable (bench/all.sh)
+		echo "RESULT gw_pgbench kind=$([ "$flags" = -C ] && echo C || echo S) ssl=$PGSSLMODE clients=$c direct=$d pgbouncer=$b jitgate=$g T=$T load=$(cut -d' ' -f1 /proc/loadavg)"
 	}
 	export PGPASSWORD
 	machine
@@ -248,6 +284,7 @@ EOC
 			"$c" "$g0" "$g1" "$(echo "$g1 / $g0" | bc -l)" \
 			"$(echo "($c / $g1 - $c / $g0) * 1000000" | bc -l)" \
 			"$(cut -d' ' -f1 /proc/loadavg)"
+		echo "RESULT gw_audit clients=$c plain=$g0 audit=$g1 cost_us=$(echo "($c / $g1 - $c / $g0) * 1000000" | bc -l | xargs printf %.1f) load=$(cut -d' ' -f1 /proc/loadavg)"
 	done
 	kill "$GWPID" "$PBPID" 2>/dev/null || true
 	wait "$GWPID" 2>/dev/null || true

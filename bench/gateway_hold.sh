@@ -7,7 +7,9 @@
 #                                  CUTS revokes to time, default 100;
 #                                  REAL_N sessions against real PostgreSQL,
 #                                  default 2000, 0 to skip;
-#                                  GW_TLS=1: the N sessions over TLS)
+#                                  GW_TLS=1: the N sessions over TLS;
+#                                  FSYNC_N fdatasync probes of the disk
+#                                  after the revokes, default 500)
 #
 # Upstream for the N sessions: bench/gw_hold.c's PostgreSQL-protocol
 # responder (one epoll thread, trust login), since this machine cannot run
@@ -52,17 +54,21 @@ JG_BENCH_ADMIN=$(tok admin)
 BENCH_PIDS+=($!)
 bench_start_jitgate "$BENCH_DIR/jitgate.yaml" "$HTTP"
 python3 "$BENCH_SRC/bench/gwconf.py" grant "$BENCH_DIR" "$HTTP" bench resp-db read >/dev/null
-: >"$BENCH_DIR/cuts"
-for i in $(seq 0 $((N > 0 ? CUTS - 1 : -1))); do
-	id=$(python3 "$BENCH_SRC/bench/gwconf.py" grant "$BENCH_DIR" "$HTTP" "cut-$i" resp-db read)
-	echo "cut-$i $(tok "cut-$i") $id" >>"$BENCH_DIR/cuts"
-done
+# one grant per timed revoke, as cut-I: "SUBJECT TOKEN REQUEST_ID" lines
+cut_grants() { # COUNT
+	python3 "$BENCH_SRC/bench/gwconf.py" grants "$BENCH_DIR" "$HTTP" "$1" resp-db read 2h |
+		awk 'NF { print $1, $2, $3 }' >"$BENCH_DIR/cuts"
+	[ "$(wc -l <"$BENCH_DIR/cuts")" -eq "$1" ] || bench_die "could not make $1 grants to revoke"
+}
+[ "$N" -eq 0 ] || cut_grants "$CUTS"
 
 if [ "$N" -gt 0 ]; then
 	echo "== $N sessions through jitgate serve to the bench responder"
 	bench_machine
 	"$BENCH_DIR/gw_hold" hold "$GW" "$HTTP" "$JITGATE_PID" "$N" "$BENCH_DIR/cuts"
 	bench_machine
+	# the baseline of the revoke's durable write, same disk, same minute
+	"$BENCH_DIR/gw_hold" fsync "$BENCH_DIR" "${FSYNC_N:-500}"
 fi
 
 [ "$REAL_N" -gt 0 ] || exit 0
@@ -80,11 +86,7 @@ wait "$JITGATE_PID" 2>/dev/null || true
 rm -f "$BENCH_DIR/jitgate.db"*
 bench_start_jitgate "$BENCH_DIR/jitgate.yaml" "$HTTP"
 python3 "$BENCH_SRC/bench/gwconf.py" grant "$BENCH_DIR" "$HTTP" bench resp-db read >/dev/null
-: >"$BENCH_DIR/cuts"
-for i in $(seq 0 19); do
-	id=$(python3 "$BENCH_SRC/bench/gwconf.py" grant "$BENCH_DIR" "$HTTP" "cut-$i" resp-db read)
-	echo "cut-$i $(tok "cut-$i") $id" >>"$BENCH_DIR/cuts"
-done
+cut_grants $((CUTS < 20 ? CUTS : 20))
 bench_machine
 "$BENCH_DIR/gw_hold" hold "$GW" "$HTTP" "$JITGATE_PID" "$REAL_N" "$BENCH_DIR/cuts"
 bench_machine

@@ -155,7 +155,8 @@ static int measure(int gwport, int n, int64_t t0, bool wall)
 	qsort(lat, (size_t)got, sizeof(*lat), cmp64);
 	if (got == 0)
 		return 1;
-	printf("%s sessions=%d cut=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+	/* machine-readable (bench/all.sh reads it) */
+	printf("RESULT gw_harness_%s sessions=%d cut=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
 	       wall ? "expire" : "revoke", n, got,
 	       lat[got / 2] / 1e6, lat[(got * 99) / 100 - (got >= 100)] / 1e6,
 	       lat[got - 1] / 1e6);

@@ -17,6 +17,16 @@
  *       (send->FATAL) and the revoke's own HTTP latency.  p50/p99/max.
  *       GW_TLS=1: the N sessions log in over TLS (one at a time); the
  *       timed ones stay plain.
+ *       Around the revokes it reads the daemon's /metrics: how many group
+ *       commits the engine made meanwhile and how long they took
+ *       (jitgate_audit_commit_duration_seconds: BEGIN to COMMIT, fsync
+ *       included), to tell the durable write from the rest; and around
+ *       each revoke (unless GW_HOLD_SPLIT=0): the commits in its window
+ *       against the rest of its HTTP answer, p50/p99, and the slowest.
+ *   gw_hold fsync DIR COUNT
+ *       the disk's own durable-write time, the baseline of the above:
+ *       COUNT times a 4 KiB pwrite + fdatasync of a file in DIR (what a
+ *       SQLite WAL commit costs the disk), p50/p99/max.
  *   gw_hold expire GWPORT CUTFILE
  *       for every line "SUBJECT TOKEN REQUEST_ID EXPIRES_MS" one session
  *       as SUBJECT (in flight at most 256 logins at a time); then waits
@@ -395,7 +405,8 @@ static int cmpd(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void pct(const char *what, double *v, int n)
+/* Sorts v and prints p50/p99/max; out (if not NULL) gets the three. */
+static void pct(const char *what, double *v, int n, double out[3])
 {
 	if (n == 0)
 		return;
@@ -403,6 +414,114 @@ static void pct(const char *what, double *v, int n)
 	printf("%s (%d): p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", what, n,
 	       v[n / 2], v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
 	       v[n - 1]);
+	if (out) {
+		out[0] = v[n / 2];
+		out[1] = v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+		out[2] = v[n - 1];
+	}
+}
+
+/* The engine's commit histogram from GET /metrics: cumulative bucket
+ * counts by upper bound (seconds), count and sum.  0, or -1. */
+struct commits {
+	double le[32];
+	double cum[32];
+	int nb;
+	double count, sum;
+};
+
+static int read_commits(int http_port, struct commits *c)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)http_port)};
+	static char resp[1 << 20];
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+				  "Connection: close\r\n\r\n";
+	size_t got = 0;
+	ssize_t r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	const char *name = "jitgate_audit_commit_duration_seconds_";
+
+	memset(c, 0, sizeof(*c));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	send_all(fd, req, sizeof(req) - 1);
+	while (got < sizeof(resp) - 1 &&
+	       (r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0)) > 0)
+		got += (size_t)r;
+	close(fd);
+	resp[got] = 0;
+	for (char *l = resp; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		double le, v;
+
+		if (strncmp(l, name, strlen(name)) != 0)
+			continue;
+		l += strlen(name);
+		if (sscanf(l, "bucket{le=\"%lf\"} %lf", &le, &v) == 2 && c->nb < 32) {
+			c->le[c->nb] = le;
+			c->cum[c->nb++] = v;
+		} else if (sscanf(l, "count %lf", &v) == 1) {
+			c->count = v;
+		} else if (sscanf(l, "sum %lf", &v) == 1) {
+			c->sum = v;
+		}
+	}
+	return c->nb > 0 ? 0 : -1;
+}
+
+/* What the engine committed between two readings: count, mean, and how
+ * many took longer than 2.5 ms and 10 ms (bucket bounds). */
+static void print_commits(const struct commits *a, const struct commits *b)
+{
+	double n = b->count - a->count, over25 = 0, over10 = 0;
+
+	if (a->nb != b->nb || n <= 0)
+		return;
+	for (int i = 0; i < b->nb; i++) {
+		if (b->le[i] == 2.5e-3)
+			over25 = n - (b->cum[i] - a->cum[i]);
+		if (b->le[i] == 1e-2)
+			over10 = n - (b->cum[i] - a->cum[i]);
+	}
+	printf("engine group commits meanwhile: %.0f, mean %.2f ms (BEGIN to "
+	       "COMMIT, fsync included); %.0f over 2.5 ms, %.0f over 10 ms\n",
+	       n, (b->sum - a->sum) / n * 1e3, over25, over10);
+	printf("RESULT gw_hold_commits n=%.0f mean_ms=%.3f over_2_5ms=%.0f over_10ms=%.0f\n",
+	       n, (b->sum - a->sum) / n * 1e3, over25, over10);
+}
+
+/* The disk's durable-write time in DIR: COUNT x (4 KiB pwrite +
+ * fdatasync), each timed. */
+static int fsync_probe(const char *dir, int count)
+{
+	char path[4096], buf[4096];
+	double *lat = calloc((size_t)count, sizeof(*lat)), r[3] = {0};
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || !lat || count <= 0)
+		die(path);
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 0; i < count; i++) {
+		double t = now_ms();
+
+		if (pwrite(fd, buf, sizeof(buf), (off_t)(i % 64) * 4096) != (ssize_t)sizeof(buf) ||
+		    fdatasync(fd) != 0)
+			die("fdatasync probe");
+		lat[i] = now_ms() - t;
+	}
+	close(fd);
+	unlink(path);
+	pct("disk: 4 KiB pwrite + fdatasync", lat, count, r);
+	printf("RESULT disk_fdatasync n=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+	       count, r[0], r[1], r[2]);
+	free(lat);
+	return 0;
 }
 
 /* GW_TLS=1: one blocking login over TLS (SSLRequest, handshake, startup,
@@ -511,8 +630,14 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 	double t0;
 	FILE *cf;
 	char subj[128], ctok[256], id[64];
-	double sendlat[1024], httplat[1024];
+	double sendlat[1024], httplat[1024], fr[3] = {0}, hr[3] = {0};
 	int ncut = 0;
+	struct commits c0, c1, w0, w1;
+	bool have_c0, have_w0;
+	bool split = !getenv("GW_HOLD_SPLIT") || strcmp(getenv("GW_HOLD_SPLIT"), "0") != 0;
+	static double wcommits[1024], wcommit_ms[1024], wrest[1024];
+	double worst_http = -1;
+	int nsplit = 0, worst = 0;
 
 	if (!tok || !admin || !cs)
 		die("JG_BENCH_TOKEN/JG_BENCH_ADMIN");
@@ -559,7 +684,10 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 	printf("daemon RSS: %ld KiB before, %ld KiB with %d sessions: %.1f KiB "
 	       "per session (target <= 64 KiB)\n",
 	       rss0, rss1, n, (double)(rss1 - rss0) / n);
+	printf("RESULT gw_hold sessions=%d tls=%d rss_before_kib=%ld rss_after_kib=%ld kib_per_session=%.1f\n",
+	       n, getenv("GW_TLS") ? 1 : 0, rss0, rss1, (double)(rss1 - rss0) / n);
 	fflush(stdout);
+	have_c0 = read_commits(http_port, &c0) == 0;
 
 	cf = fopen(cutfile, "r");
 	if (!cf)
@@ -578,6 +706,10 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 				return 1;
 			}
 		fcntl(c.fd, F_SETFL, O_NONBLOCK);
+		/* the engine's commits around this revoke (its own, and any
+		 * it had to wait behind: the session.started of the login just
+		 * made, the session.ended of the last cut) */
+		have_w0 = split && read_commits(http_port, &w0) == 0;
 		ts = now_ms();
 		code = api_revoke(http_port, id, admin);
 		th = now_ms();
@@ -604,12 +736,49 @@ static int hold(int http_port, int pid, int n, const char *cutfile)
 		}
 		sendlat[ncut] = now_ms() - ts;
 		httplat[ncut] = th - ts;
+		if (have_w0 && read_commits(http_port, &w1) == 0) {
+			wcommits[nsplit] = w1.count - w0.count;
+			wcommit_ms[nsplit] = (w1.sum - w0.sum) * 1e3;
+			/* what is not the engine's commits: HTTP, queueing,
+			 * scheduling (a commit after the answer, e.g. the cut's
+			 * session.ended, makes it smaller, never larger) */
+			wrest[nsplit] = httplat[ncut] - wcommit_ms[nsplit];
+			if (wrest[nsplit] < 0)
+				wrest[nsplit] = 0;
+			if (httplat[ncut] > worst_http) {
+				worst_http = httplat[ncut];
+				worst = nsplit;
+			}
+			nsplit++;
+		}
 		ncut++;
 		close(c.fd);
 	}
 	fclose(cf);
-	pct("revoke sent -> FATAL on its session", sendlat, ncut);
-	pct("revoke HTTP round trip (baseline: includes the durable write)", httplat, ncut);
+	if (have_c0 && read_commits(http_port, &c1) == 0)
+		print_commits(&c0, &c1);
+	pct("revoke sent -> FATAL on its session", sendlat, ncut, fr);
+	pct("revoke HTTP round trip (baseline: includes the durable write)", httplat, ncut, hr);
+	printf("RESULT gw_hold_revoke open=%d cuts=%d fatal_p50_ms=%.2f fatal_p99_ms=%.2f fatal_max_ms=%.2f http_p50_ms=%.2f http_p99_ms=%.2f http_max_ms=%.2f\n",
+	       n, ncut, fr[0], fr[1], fr[2], hr[0], hr[1], hr[2]);
+	if (nsplit > 0) {
+		double cr[3] = {0}, rr[3] = {0}, wc = wcommits[worst], wm = wcommit_ms[worst],
+		       wr = wrest[worst], ncommits = 0;
+
+		for (int i = 0; i < nsplit; i++)
+			ncommits += wcommits[i];
+		printf("split of each revoke (GW_HOLD_SPLIT=0 turns it off): %.1f engine "
+		       "commits per revoke window on average\n", ncommits / nsplit);
+		pct("  engine commit time in the window (BEGIN..COMMIT, fsync included)",
+		    wcommit_ms, nsplit, cr);
+		pct("  the rest of the HTTP answer (HTTP, queueing, scheduling)", wrest, nsplit, rr);
+		printf("  slowest revoke: HTTP %.2f ms = %.0f commits taking %.2f ms + %.2f ms else\n",
+		       worst_http, wc, wm, wr);
+		printf("RESULT gw_hold_split revokes=%d commits_per_revoke=%.2f commit_p50_ms=%.2f "
+		       "commit_p99_ms=%.2f rest_p50_ms=%.2f rest_p99_ms=%.2f worst_http_ms=%.2f "
+		       "worst_commits=%.0f worst_commit_ms=%.2f worst_rest_ms=%.2f\n",
+		       nsplit, ncommits / nsplit, cr[0], cr[1], rr[0], rr[1], worst_http, wc, wm, wr);
+	}
 
 	/* none of the N may have been cut meanwhile */
 	for (;;) {
@@ -712,7 +881,13 @@ static int expire(const char *cutfile)
 			}
 		}
 	}
-	pct("FATAL after expires_at", late, cut);
+	{
+		double r[3] = {0};
+
+		pct("FATAL after expires_at", late, cut, r);
+		printf("RESULT gw_expire sessions=%d cut=%d distinct_expires_at=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+		       n, cut, distinct, r[0], r[1], r[2]);
+	}
 	return 0;
 }
 
@@ -726,11 +901,13 @@ int main(int argc, char **argv)
 		gw_port = atoi(argv[2]);
 		return hold(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6]);
 	}
+	if (argc == 4 && strcmp(argv[1], "fsync") == 0)
+		return fsync_probe(argv[2], atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "expire") == 0) {
 		gw_port = atoi(argv[2]);
 		return expire(argv[3]);
 	}
 	fprintf(stderr, "usage: gw_hold respond PORT | hold GWPORT HTTPPORT "
-			"DAEMON_PID N CUTFILE | expire GWPORT CUTFILE\n");
+			"DAEMON_PID N CUTFILE | expire GWPORT CUTFILE | fsync DIR COUNT\n");
 	return 2;
 }

@@ -191,6 +191,10 @@ def main():
               % (pct(cross, 50), pct(cross, 99), max(cross)))
         print("target cross-node p99 <= 100 ms: %s" % ("met" if pct(cross, 99) <= 100
                                                       else "NOT MET"))
+        print("RESULT ha_revoke sessions=%d same_p50_ms=%.2f same_p99_ms=%.2f "
+              "cross_p50_ms=%.2f cross_p99_ms=%.2f cross_max_ms=%.2f"
+              % (SESSIONS, pct(same, 50), pct(same, 99), pct(cross, 50), pct(cross, 99),
+                 max(cross)), flush=True)
 
         print("\n== 2. request+approve cycles/s, %d clients, %ds each" % (CLIENTS, SECONDS))
         raw_pg, _ = run_load(["pg", "host=127.0.0.1 port=%d user=jitgate dbname=%s"
@@ -215,6 +219,10 @@ def main():
               % (c_pg / c_sq if c_sq else float("nan"), "met" if c_pg >= c_sq else "NOT MET"))
         print("ratio durable writes/s : raw PostgreSQL commits/s  %.2f"
               % (2 * c_pg / raw_pg["commits_per_s"]))
+        print("RESULT ha_cycles clients=%d seconds=%d pg_cycles_per_s=%.0f "
+              "sqlite_cycles_per_s=%.0f raw_pg_commits_per_s=%.0f raw_sqlite_commits_per_s=%.0f"
+              % (CLIENTS, SECONDS, c_pg, c_sq, raw_pg["commits_per_s"],
+                 raw_sq["commits_per_s"]), flush=True)
 
         print("\n== 3. check latency on B, idle and while A writes at full rate")
         url = pg.store_url(pg.new_store_db(), password=False)
@@ -238,6 +246,10 @@ def main():
               % (pct(busy, 50), pct(busy, 99), res.get("cycles_per_s", 0)))
         print("ratio loaded : idle  p50 %.2f  p99 %.2f"
               % (pct(busy, 50) / pct(idle, 50), pct(busy, 99) / pct(idle, 99)))
+        print("RESULT ha_check idle_p50_ms=%.3f idle_p99_ms=%.3f loaded_p50_ms=%.3f "
+              "loaded_p99_ms=%.3f writer_cycles_per_s=%.0f"
+              % (pct(idle, 50), pct(idle, 99), pct(busy, 50), pct(busy, 99),
+                 res.get("cycles_per_s", 0)), flush=True)
     finally:
         for n in nodes:
             n.stop()

@@ -236,6 +236,16 @@ def run_binary(binary, pg, workdir):
                          (len(atk.api_lat), max(atk.api_lat or [float("nan")]),
                           len(atk.gw_lat), max(atk.gw_lat or [float("nan")]), idp.held))
             print(line, flush=True)
+            # machine-readable (bench/all.sh): the same fields
+            print("RESULT idp_hang binary=%s phase=%s cuts=%d of=%d late_p50_ms=%.1f "
+                  "late_max_ms=%.1f healthz_p50_ms=%.1f healthz_max_ms=%.1f%s"
+                  % (os.path.basename(os.path.dirname(binary)) or "jitgate", name, len(lat), N,
+                     pct(lat, 0.5), max(lat or [float("nan")]), pct(health, 0.5),
+                     max(health or [float("nan")]),
+                     (" unknown_kid_api=%d api_max_ms=%.1f unknown_kid_gw=%d gw_max_ms=%.1f"
+                      % (len(atk.api_lat), max(atk.api_lat or [float("nan")]),
+                         len(atk.gw_lat), max(atk.gw_lat or [float("nan")]))) if atk else ""),
+                  flush=True)
         q, a = out["quiet"], out["attack"]
         if q[1] and a[1] and q[0] and a[0]:
             print("%-8s ratio attack/quiet: late_max %.2f, healthz_max %.2f" %

@@ -306,5 +306,11 @@ int main(int argc, char **argv)
 	printf("target <= 256 B/grant at 1M: %.1f B (RSS %.1f B)  %s\n",
 	       big.bytes_per_grant, big.rss_per_grant,
 	       met(big.bytes_per_grant <= 256 && big.rss_per_grant <= 256));
+	/* machine-readable (bench/all.sh) */
+	printf("RESULT index grants_small=%zu grants_big=%zu p50_small_ns=%.0f "
+	       "p50_big_ns=%.0f p99_small_ns=%.0f p99_big_ns=%.0f "
+	       "bytes_per_grant=%.1f rss_per_grant=%.1f clock_ns=%.0f\n",
+	       small.grants, big.grants, small.p50_ns, big.p50_ns, small.p99_ns,
+	       big.p99_ns, big.bytes_per_grant, big.rss_per_grant, clk);
 	return small.misses || big.misses ? 1 : 0;
 }

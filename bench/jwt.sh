@@ -60,9 +60,15 @@ for alg in RS256 PS256 ES256 EdDSA; do
 		sed -n "$(((rounds + 1) / 2))p")
 	vr=$(awk -v a="$alg" '$1 == a { print $2 / $3 }' "$out/rounds" | sort -g |
 		sed -n "$(((rounds + 1) / 2))p")
+	mo=$(awk -v a="$alg" '$1 == a { print $2 }' "$out/rounds" | sort -g |
+		sed -n "$(((rounds + 1) / 2))p")
+	ms=$(awk -v a="$alg" '$1 == a { print $4 }' "$out/rounds" | sort -g |
+		sed -n "$(((rounds + 1) / 2))p")
 	awk -v a="$alg" -v vs="$vs" -v vr="$vr" 'BEGIN {
 		printf "%-6s vs openssl speed %.2f  vs raw primitive %.2f  %s\n", a, vs, vr,
 			(vs >= 0.8 ? "met" : "NOT MET") }'
+	# machine-readable (bench/all.sh): median ratio, median rates
+	echo "RESULT jwt alg=$alg rounds=$rounds seconds=$secs vs_openssl=$vs vs_raw=$vr jitgate_per_s=$mo openssl_per_s=$ms"
 done
 "$out/jwt_bench" "$secs" cached >"$out/all.txt" 2>/dev/null
 printf '%-6s %12s   (oidc_authenticate, same token again: the verified-token cache)\n' cached \

@@ -205,6 +205,11 @@ try {
     `raw stream p50 ${fmt(pct(rawSentMs, 50))} p99 ${fmt(pct(rawSentMs, 99))}`);
   console.log(`  ratio page/raw (from sent) p50: ${(pct(pageSentMs, 50) / Math.max(pct(rawSentMs, 50), 0.01)).toFixed(2)}`);
   console.log(`  target (design §14): <= 1000 ms -> ${pct(pageMs, 99) <= 1000 ? 'met' : 'NOT met'} at p99`);
+  // machine-readable (bench/all.sh)
+  console.log(`RESULT ui_flip runs=${RUNS} page_p50_ms=${pct(pageMs, 50).toFixed(1)} page_p99_ms=${pct(pageMs, 99).toFixed(1)} ` +
+    `raw_p50_ms=${pct(rawMs, 50).toFixed(1)} raw_p99_ms=${pct(rawMs, 99).toFixed(1)} ` +
+    `page_sent_p50_ms=${pct(pageSentMs, 50).toFixed(1)} page_sent_p99_ms=${pct(pageSentMs, 99).toFixed(1)} ` +
+    `raw_sent_p50_ms=${pct(rawSentMs, 50).toFixed(1)} raw_sent_p99_ms=${pct(rawSentMs, 99).toFixed(1)}`);
 } finally {
   await browser.close();
 }
@@ -215,3 +220,6 @@ console.log(`fan-out (${changes} changes each): HTTP response of the activating 
 console.log(`  1 client:     p50 ${fmt(pct(one.lat, 50))}  p99 ${fmt(pct(one.lat, 99))}  daemon CPU ${one.cpuMsPerChange.toFixed(2)} ms/change`);
 console.log(`  ${CLIENTS} clients: p50 ${fmt(pct(many.lat, 50))}  p99 ${fmt(pct(many.lat, 99))}  daemon CPU ${many.cpuMsPerChange.toFixed(2)} ms/change, RSS ${many.rssPerClientKb.toFixed(1)} KiB/stream`);
 console.log(`  ratio ${CLIENTS}/1 at p50: ${(pct(many.lat, 50) / Math.max(pct(one.lat, 50), 0.01)).toFixed(1)}x latency, ${(many.cpuMsPerChange / Math.max(one.cpuMsPerChange, 0.01)).toFixed(1)}x CPU`);
+console.log(`RESULT ui_fanout clients=${CLIENTS} changes=${changes} one_p50_ms=${pct(one.lat, 50).toFixed(1)} one_p99_ms=${pct(one.lat, 99).toFixed(1)} ` +
+  `many_p50_ms=${pct(many.lat, 50).toFixed(1)} many_p99_ms=${pct(many.lat, 99).toFixed(1)} ` +
+  `one_cpu_ms=${one.cpuMsPerChange.toFixed(2)} many_cpu_ms=${many.cpuMsPerChange.toFixed(2)} kib_per_stream=${many.rssPerClientKb.toFixed(1)}`);
