@@ -9,6 +9,8 @@
    PostgreSQL, jitgate on SQLite, and the raw baselines: single-row
    commits on PostgreSQL and on SQLite, one after another.  The
    PostgreSQL cluster runs durable (fsync, synchronous_commit on).
+   Beside the rates, the CPU per cycle of the nodes and every
+   PostgreSQL process (a figure the machine's load moves far less).
 3. check latency on node B (POST /v1/check, keep-alive) idle, and while
    node A takes request+approve cycles at full rate: p50/p99 and ratio.
 
@@ -109,6 +111,45 @@ def run_load(args):
     return res, out
 
 
+# ---- CPU per cycle: load-independent beside the rates ----
+
+def cpu_seconds():
+    """utime+stime of every process, by pid, and each one's parent."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        out[int(p)] = (int(fields[1]),
+                       (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return out
+
+
+def cpu_of(before, after, roots):
+    """CPU seconds spent between two cpu_seconds() by roots and their
+    children (the nodes, the PostgreSQL server and its backends)."""
+    def ours(snap, pid):
+        return pid in roots or snap[pid][0] in roots
+    return sum(t - (before[pid][1] if pid in before else 0)
+               for pid, (_, t) in after.items() if ours(after, pid))
+
+
+def run_load_cpu(args, pg, nodes):
+    """run_load, and the CPU per cycle of the nodes and PostgreSQL (us)."""
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        roots = {int(f.readline())} | {n.proc.pid for n in nodes}
+    c0 = cpu_seconds()
+    res, out = run_load(args)
+    spent = cpu_of(c0, cpu_seconds(), roots)
+    cycles = res.get("cycles_per_s", 0) * SECONDS
+    return res, out, (spent / cycles * 1e6 if cycles else float("nan"))
+
+
 # ---- 1. revoke -> FATAL ----
 
 def revoke_to_fatal(writer, holder, n):
@@ -201,13 +242,15 @@ def main():
                               % (pg.port, pg.new_store_db()), SECONDS])
         d = tempfile.mkdtemp(prefix="jg-bench-ha-")
         raw_sq, _ = run_load(["sqlite", os.path.join(d, "raw.db"), SECONDS])
-        jg_pg, out = run_load(["http", a.port, SECONDS, CLIENTS, "orders-db", "write"])
+        jg_pg, out, cpu_pg = run_load_cpu(["http", a.port, SECONDS, CLIENTS, "orders-db",
+                                           "write"], pg, nodes)
         for n in nodes:
             n.stop()
         nodes.clear()
         sq = node(pg, "sqlite:" + os.path.join(d, "jg.db"), "jg-sqlite")
         nodes.append(sq)
-        jg_sq, _ = run_load(["http", sq.port, SECONDS, CLIENTS, "orders-db", "write"])
+        jg_sq, _, cpu_sq = run_load_cpu(["http", sq.port, SECONDS, CLIENTS, "orders-db",
+                                         "write"], pg, nodes)
         sq.stop()
         nodes.clear()
         c_pg, c_sq = jg_pg.get("cycles_per_s", 0), jg_sq.get("cycles_per_s", 0)
@@ -219,10 +262,16 @@ def main():
               % (c_pg / c_sq if c_sq else float("nan"), "met" if c_pg >= c_sq else "NOT MET"))
         print("ratio durable writes/s : raw PostgreSQL commits/s  %.2f"
               % (2 * c_pg / raw_pg["commits_per_s"]))
+        # what the machine's load cannot move much: CPU of both nodes and
+        # every PostgreSQL process per cycle (on SQLite: the node; the
+        # idle cluster's processes are counted too, the same set)
+        print("CPU per cycle (nodes + PostgreSQL server): PostgreSQL %.0f us, SQLite %.0f us"
+              " (ratio %.2f)" % (cpu_pg, cpu_sq, cpu_pg / cpu_sq if cpu_sq else float("nan")))
         print("RESULT ha_cycles clients=%d seconds=%d pg_cycles_per_s=%.0f "
               "sqlite_cycles_per_s=%.0f raw_pg_commits_per_s=%.0f raw_sqlite_commits_per_s=%.0f"
+              " pg_cpu_us_per_cycle=%.0f sqlite_cpu_us_per_cycle=%.0f"
               % (CLIENTS, SECONDS, c_pg, c_sq, raw_pg["commits_per_s"],
-                 raw_sq["commits_per_s"]), flush=True)
+                 raw_sq["commits_per_s"], cpu_pg, cpu_sq), flush=True)
 
         print("\n== 3. check latency on B, idle and while A writes at full rate")
         url = pg.store_url(pg.new_store_db(), password=False)
