@@ -14,7 +14,8 @@
 #      how late after expires_at each client sees the FATAL.
 # Usage: bench/gateway.sh [BUILD_DIR]   env: T (20), REVOKE_N (100),
 #        EXPIRE_N (1000), CLIENTS ("1 16 64"), MODES ("disable require"),
-#        SKIP_THROUGHPUT=1, SKIP_CUTS=1, PROFILE=1 (syscalls and callgrind
+#        SKIP_THROUGHPUT=1, SKIP_CUTS=1, SKIP_EXTRA=1 (no -C, no audit
+#        cost), JG_BIN (the daemon to run), PROFILE=1 (syscalls and callgrind
 #        instructions per transaction first; PROFILE_T transactions, 2000),
 #        PROFILE=only (just those, nothing else), PROFILE_SSLMODE=require
 #        (the profiled clients over TLS), PROFILE_CALLGRIND=0 (system
@@ -268,14 +269,14 @@ EOC
 		done
 	done
 	export PGSSLMODE=disable
-	for c in 1 16; do
+	for c in $([ "${SKIP_EXTRA:-0}" = 1 ] || echo 1 16); do
 		row "-C plain" "$c" "-C"
 	done
 	machine
-	echo
-	echo "== audit_queries: true (bench-db-audit) against the same resource without"
+	[ "${SKIP_EXTRA:-0}" = 1 ] || echo
+	[ "${SKIP_EXTRA:-0}" = 1 ] || echo "== audit_queries: true (bench-db-audit) against the same resource without"
 	PGPASSWORD=$JG_TOKEN
-	for c in 1 16; do
+	for c in $([ "${SKIP_EXTRA:-0}" = 1 ] || echo 1 16); do
 		g0=$(run_pgbench jitgate "$c" "" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read)
 		g1=$(run_pgbench jitgate "$c" "" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db-audit@read)
 		# cost per statement: extra latency per transaction (one SELECT)
