@@ -219,6 +219,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* as jitgate serve does */
 	evthread_use_pthreads();
 	base = gateway_base_new();
 	if (!base || gateway_start(base, &cfg, &hooks, -1, &gw) != 0) {

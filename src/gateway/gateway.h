@@ -69,7 +69,9 @@ struct gateway_hooks {
  * written at once after the filter armed its socket's write event), and
  * without EVENT_BASE_FLAG_PRECISE_TIMER, which in libevent 2.1 re-arms a
  * timerfd on every loop turn (the grant cuts have their own timerfd,
- * src/gateway/expiry.c).  NULL when out of memory. */
+ * src/gateway/expiry.c).  NULL when out of memory.  The process must
+ * ignore SIGPIPE (jitgate serve does): relayed bytes are written with
+ * writev and send to peers that may have gone. */
 struct event_base *gateway_base_new(void);
 /* Starts the gateway on base, accepting on listen_fd: a socket already
  * bound and listening (taken over, also on failure), or -1 to bind
