@@ -155,10 +155,21 @@ bool pgproto_framer_at_boundary(const struct pgproto_framer *f)
 	return !f->in_body && f->hdrlen == 0;
 }
 
+/* type is one of the NUL-terminated types (a short string: a loop costs
+ * less than a strchr call, once per relayed message). */
+static bool type_in(const char *types, uint8_t type)
+{
+	if (!types || type == 0)
+		return false;
+	for (; *types; types++)
+		if ((uint8_t)*types == type)
+			return true;
+	return false;
+}
+
 static bool framer_captures(const struct pgproto_framer *f, uint8_t type)
 {
-	return f->capture_types && type != 0 &&
-	       strchr(f->capture_types, type) != NULL;
+	return type_in(f->capture_types, type);
 }
 
 static void framer_end_msg(struct pgproto_framer *f)
@@ -211,24 +222,32 @@ long pgproto_framer_feed(struct pgproto_framer *f, const uint8_t *p, size_t n,
 		return 0;
 	while (i < n) {
 		if (!f->in_body) {
-			size_t take = 5u - f->hdrlen;
+			const uint8_t *hdr = p + i;
 			uint8_t type;
 			uint32_t bodylen;
 			int rc;
 
-			if (take > n - i)
-				take = n - i;
-			memcpy(f->hdr + f->hdrlen, p + i, take);
-			f->hdrlen = (uint8_t)(f->hdrlen + take);
-			i += take;
-			if (f->hdrlen < 5)
-				break;
-			rc = pgproto_msg_header(f->hdr, 5, PGPROTO_RELAY_MSG_MAX,
+			if (f->hdrlen == 0 && n - i >= 5) {
+				/* a whole header in this piece: read it there */
+				i += 5;
+			} else {
+				size_t take = 5u - f->hdrlen;
+
+				if (take > n - i)
+					take = n - i;
+				memcpy(f->hdr + f->hdrlen, p + i, take);
+				f->hdrlen = (uint8_t)(f->hdrlen + take);
+				i += take;
+				if (f->hdrlen < 5)
+					break;
+				hdr = f->hdr;
+			}
+			rc = pgproto_msg_header(hdr, 5, PGPROTO_RELAY_MSG_MAX,
 						&type, &bodylen);
 			if (rc < 0)
 				return rc;
 			f->hdrlen = 0;
-			if (f->count_types && type && strchr(f->count_types, type))
+			if (type_in(f->count_types, type))
 				f->ncounted++;
 			f->type = type;
 			f->bodylen = bodylen;

@@ -82,6 +82,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += (size_t)c;
 	}
 	free(f);
+	/* the same stream whole and in pieces of chunk bytes (headers split
+	 * or not): the same walk, the same error */
+	{
+		static struct pgproto_framer a, b;
+		long ra, rb = 0;
+		size_t j = 0;
+
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		a.count_types = b.count_types = "QSFZ";
+		ra = pgproto_framer_feed(&a, data, size, false);
+		while (j < size) {
+			size_t n = size - j < chunk ? size - j : chunk;
+
+			rb = pgproto_framer_feed(&b, data + j, n, false);
+			if (rb < 0)
+				break;
+			j += (size_t)rb;
+		}
+		if ((ra < 0) != (rb < 0))
+			abort();
+		if (ra >= 0 && (a.nmsgs != b.nmsgs || a.ncounted != b.ncounted ||
+				pgproto_framer_at_boundary(&a) !=
+				pgproto_framer_at_boundary(&b)))
+			abort();
+	}
 	pgproto_error_field(data, size, 'M', field, sizeof(field));
 	return 0;
 }
