@@ -108,11 +108,11 @@ HN=$(q 10000 500) RNH=$(q 2000 50) CUTS=$(q 100 10)
 step hold "JG_BUILD_DIR=$R REAL_N=$RNH CUTS=$CUTS bench/gateway_hold.sh $HN" \
 	env_cmd REAL_N="$RNH" CUTS="$CUTS" bench/gateway_hold.sh "$HN"
 
-XN=$(q 1000 100) DUR=$(q 25s 15s)
+XN=$(q 1000 100) DUR=$(q 15s 15s)
 step expire "JG_BUILD_DIR=$R DURATION=$DUR bench/gateway_expire.sh $XN" \
 	env_cmd DURATION="$DUR" bench/gateway_expire.sh "$XN"
 
-JS=$(q 3 1) JR=$(q 3 1)
+JS=$(q 2 1) JR=$(q 3 1)
 step jwt "bench/jwt.sh $R $JS $JR" bench/jwt.sh "$B" "$JS" "$JR"
 
 IN=$(q 20 5)

@@ -19,7 +19,9 @@ def parse(path):
     machine, steps, cur = {}, {}, None
     for line in open(path, errors="replace"):
         line = line.rstrip("\n")
-        if line.startswith("#### MACHINE "):
+        if line.startswith("#### FINISHED "):
+            machine["finished"] = line.split()[2]
+        elif line.startswith("#### MACHINE "):
             machine = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
             machine = {k: v.strip('"') for k, v in machine.items()}
         elif line.startswith("#### BEGIN "):
@@ -85,13 +87,16 @@ class Table:
         r = self.results(step, tag, **match)
         return r[-1] if r else None
 
-    def row(self, step, what, figure, baseline, rat, target, ok):
+    def row(self, step, what, figure, baseline, rat, target, ok, load_now=None):
+        """load_now: the load the bench printed with this very figure"""
         s = self.steps.get(step)
         if s is None:
             cmd, load = "(not run)", "—"
         else:
             cmd = "`%s`" % s.get("cmd", "?")
             load = "%s → %s" % (s.get("load_before", "?"), s.get("load_after", "?"))
+            if load_now:
+                load = "%s (step %s)" % (load_now, load)
         v = verdict(ok)
         if s is not None and s.get("rc") not in ("0", None):
             # a bench that failed part-way: its figures may stand, the
@@ -108,12 +113,13 @@ class Table:
         out = ["<!-- written by bench/table.py from %s -->" % (sys.argv[1].split("/")[-1]),
                "",
                "Machine (%s in the table): %s cores (%s), %s GiB, %s, Linux %s; "
-               "commit %s, build `%s`%s; started %s." % (
+               "commit %s, build `%s`%s; from %s to %s." % (
                    MACHINE, m.get("cores", "?"), m.get("cpu", "?"), m.get("mem_gib", "?"),
                    m.get("disk", "?"), m.get("kernel", "?"), m.get("commit", "?"),
                    m.get("build", "?").split("/")[-1],
                    " — **QUICK=1: sizes too small for the figures to mean anything**"
-                   if m.get("quick") == "1" else "", m.get("started", "?")),
+                   if m.get("quick") == "1" else "", m.get("started", "?"),
+                   m.get("finished", "?")),
                "",
                "| figure (design) | measured | baseline, same run | ratio | target | | command | machine | load 1 min before → after |",
                "|---|---|---|---|---|---|---|---|---|"]
@@ -136,7 +142,8 @@ def gateway_rows(t):
             ok = g >= 1.1 * b and (want_dir is None or g >= want_dir * d)
             t.row("gateway", what, fmt(g, "tps"),
                   "PgBouncer %s, direct %s" % (fmt(b), fmt(d)),
-                  "%s of PgBouncer, %s of direct" % (ratio(g, b), ratio(g, d)), target, ok)
+                  "%s of PgBouncer, %s of direct" % (ratio(g, b), ratio(g, d)), target, ok,
+                  r.get("load"))
     for c in ("1", "16"):
         r = t.one("gateway", "gw_pgbench", kind="C", ssl="disable", clients=c)
         what = "gateway `pgbench -S -C` (connect per transaction), %s client%s (§8)" % (
@@ -147,7 +154,7 @@ def gateway_rows(t):
         g, b, d = num(r["jitgate"]), num(r["pgbouncer"]), num(r["direct"])
         t.row("gateway", what, fmt(g, "tps"),
               "direct %s (PgBouncer %s: it keeps its backends)" % (fmt(d), fmt(b)),
-              "%s of direct" % ratio(g, d), "≥ 0.90 of direct", g >= 0.9 * d)
+              "%s of direct" % ratio(g, d), "≥ 0.90 of direct", g >= 0.9 * d, r.get("load"))
     for c in ("1", "16"):
         r = t.one("gateway", "gw_audit", clients=c)
         what = "`audit_queries: true`, cost per statement, %s client%s (issue 12)" % (
@@ -157,7 +164,7 @@ def gateway_rows(t):
             continue
         t.row("gateway", what, "%s µs/statement (%s tps)" % (fmt(r["cost_us"]), fmt(r["audit"])),
               "same resource without audit %s tps" % fmt(r["plain"]),
-              ratio(r["audit"], r["plain"]), "(figure)", None)
+              ratio(r["audit"], r["plain"]), "(figure)", None, r.get("load"))
     for step, ssl, name in (("gateway", "disable", "plain"), ("gateway_tls", "require", "TLS")):
         j = t.one(step, "gw_syscalls", who="jitgate", ssl=ssl)
         p = t.one(step, "gw_syscalls", who="pgbouncer", ssl=ssl)
@@ -188,10 +195,10 @@ def gateway_rows(t):
         t.missing("gateway", what, "p99 ≤ 10 ms")
     r = t.one("gateway", "gw_harness_expire")
     what = "expiry, %s grants at the same instant, gateway module (harness) (§8: 10k)" % (
-        r["sessions"] if r else "1,000")
+        "{:,}".format(int(r["sessions"])) if r else "1,000")
     if r:
         t.row("gateway", what, "p50 %s, p99 %s, max %s ms after `expires_at`"
-              % (r["p50_ms"], r["p99_ms"], r["max_ms"]), "—", "—",
+              % (fmt(r["p50_ms"]), fmt(r["p99_ms"]), fmt(r["max_ms"])), "—", "—",
               "every cut ≤ 50 ms", num(r["max_ms"]) <= 50 and r["cut"] == r["sessions"])
     else:
         t.missing("gateway", what, "every cut ≤ 50 ms")
@@ -267,7 +274,7 @@ def daemon_rows(t):
     c = t.one("check_http", "check_http_cpu")
     if r:
         t.row("check_http", "`/v1/check` over HTTP keep-alive, %s grants, median of %s rounds (§8, §14)"
-              % (r["grants"], r["rounds"]), fmt(r["jitgate_rps"], "req/s"),
+              % ("{:,}".format(int(r["grants"])), r["rounds"]), fmt(r["jitgate_rps"], "req/s"),
               "nginx static 200: %s req/s" % fmt(r["nginx_rps"]), fmt(r["ratio"], digits=2),
               "≥ 0.8 of nginx (§14; §8: 0.5)", num(r["ratio"]) >= 0.8)
         t.row("check_http", "`/v1/check` p99, same round (§8)", "%s ms" % r["jitgate_p99_ms"],
@@ -375,7 +382,7 @@ def ui_rows(t):
         t.missing("ui_live", "web UI: approval → page shows active (§14)", "≤ 1 s")
     r = t.one("ui_live", "ui_fanout")
     if r:
-        t.row("ui_live", "SSE fan-out: a change reaches %s open streams" % r["clients"],
+        t.row("ui_live", "SSE fan-out: a change reaches %s open streams" % "{:,}".format(int(r["clients"])),
               "p50 %s, p99 %s ms; %s ms daemon CPU per change; %s KiB per stream"
               % (r["many_p50_ms"], r["many_p99_ms"], r["many_cpu_ms"], r["kib_per_stream"]),
               "1 stream: p50 %s, p99 %s ms; %s ms CPU" % (r["one_p50_ms"], r["one_p99_ms"], r["one_cpu_ms"]),
