@@ -11,7 +11,8 @@
 #                   building build-bench (Release, -g) first
 #      ONLY="index gateway ..."   run only these steps (names below)
 #
-# Steps (full mode, about 25 minutes on 2 cores, plus the build):
+# Steps (full mode: 19 min 55 s at load 7-30 on the 2-core VM, 2026-11-29;
+# less on a quiet machine; plus the build):
 #   index       build-bench/bench_index               grant lookup 1k vs 1M
 #   check_http  bench/check_http.sh                   /v1/check vs nginx
 #   cycle       bench/cycle.sh                        request+approve, SQLite

@@ -353,7 +353,10 @@ def ha_rows(t):
               "jitgate on SQLite %s cycles/s; raw single-row commits PostgreSQL %s, SQLite %s/s"
               % (fmt(r["sqlite_cycles_per_s"]), fmt(r["raw_pg_commits_per_s"]),
                  fmt(r["raw_sqlite_commits_per_s"])),
-              "%s of SQLite" % ratio(r["pg_cycles_per_s"], r["sqlite_cycles_per_s"]),
+              "%s of SQLite%s" % (ratio(r["pg_cycles_per_s"], r["sqlite_cycles_per_s"]),
+                                  "; CPU per cycle %s against %s µs (load-independent)"
+                                  % (fmt(r["pg_cpu_us_per_cycle"]), fmt(r["sqlite_cpu_us_per_cycle"]))
+                                  if "pg_cpu_us_per_cycle" in r else ""),
               "≥ the SQLite figure",
               num(r["pg_cycles_per_s"]) >= num(r["sqlite_cycles_per_s"]))
     else:
