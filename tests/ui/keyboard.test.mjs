@@ -69,7 +69,11 @@ test('the request form, keyboard only', { timeout: 600000 }, async () => {
   await page.keyboard.press('Enter');
   await page.waitForURL(/\/ui\/requests\/\d+$/);
   await page.getByRole('heading', { name: `write on ${chosen}` }).waitFor();
-  // focus moved to the new page's heading, for screen readers
+  // focus moved to the new page's heading, for screen readers: once the
+  // page has finished loading (the heading shows before its last fetch
+  // answers, later on a slower store), so wait for that state
+  await page.waitForFunction(() => document.activeElement.tagName === 'H1',
+    null, { timeout: 30000 }).catch(() => {});
   f = await focused(page);
   assert.equal(f.tag, 'h1');
   noProblems(assert, page);
