@@ -215,7 +215,15 @@ export async function requestPage(view, ctx, idText) {
       kids.push(h('p', { class: r.state === 'denied' || r.state === 'revoked' ? 'notice bad' : 'notice', id: 'ended' },
         h('span', { class: 'user-text' }, ended)));
     }
+    // a live update redraws the heading: keep the focus on it if it was
+    // there (where a page change put it), not dropped to the body
+    const hadFocus = document.activeElement && document.activeElement.id === 'state-h';
     replace(status, kids);
+    if (hadFocus) {
+      const h1 = document.getElementById('state-h');
+      h1.setAttribute('tabindex', '-1');
+      h1.focus();
+    }
   }
 
   function drawTimeline() {

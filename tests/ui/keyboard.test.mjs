@@ -4,7 +4,7 @@
 // stop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, noProblems, URL_, ENV } from './lib.mjs';
+import { launch, person, noProblems, api, URL_, ENV } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -76,6 +76,14 @@ test('the request form, keyboard only', { timeout: 600000 }, async () => {
     null, { timeout: 30000 }).catch(() => {});
   f = await focused(page);
   assert.equal(f.tag, 'h1');
+  // a live update (bob approves elsewhere) redraws the page: the focus
+  // stays on the heading instead of falling back to the body
+  const id = page.url().match(/\/ui\/requests\/(\d+)$/)[1];
+  const ap = await api('bob', 'POST', `/v1/requests/${id}/approve`, { comment: 'from elsewhere' });
+  assert.equal(ap.status, 200, JSON.stringify(ap.body));
+  await page.getByText('from elsewhere').first().waitFor();
+  f = await focused(page);
+  assert.equal(f.tag, 'h1', 'focus kept on the heading across a live update');
   noProblems(assert, page);
 });
 
