@@ -508,12 +508,19 @@ int store_pg_commit(struct store *base)
 		pgp_int(&p, s->tx_seq);
 	if (s->piping) {
 		if (notify && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)
-			return s->optimistic ? JG_ERR_CONFLICT : JG_ERR_STORE;
+			return s->optimistic && s->conflict ? JG_ERR_CONFLICT : JG_ERR_STORE;
 		rc = pipe_commit(s);
 		if (s->optimistic && (rc != JG_OK || s->conflict)) {
+			bool moved = s->conflict;
+
 			go_cold(s);
 			s->cool_down = COOL_DOWN;
-			return JG_ERR_CONFLICT;
+			/* only a head another node moved is a conflict worth
+			 * running the batch again for; a timeout or any other
+			 * refusal would only wait as long again */
+			if (moved)
+				return JG_ERR_CONFLICT;
+			return rc != JG_OK ? rc : JG_ERR_STORE;
 		}
 		if (rc != JG_OK)
 			return rc;

@@ -108,6 +108,9 @@ class StoreDownTest(unittest.TestCase):
         self.assertEqual((st, len(r["approvals"])), (200, 1))
         _, m = s.http("GET", "/metrics")
         self.assertNotIn("jitgate_store_commit_failures_total 0\n", m)
+        # a lock wait that timed out is not another node's append: the
+        # batch is refused once, not run again to wait as long a second time
+        self.assertNotIn("another node appended", s.logs())
 
     def test_expiry_enforced_while_store_down(self):
         s = self.srv
