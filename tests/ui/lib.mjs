@@ -52,6 +52,11 @@ export async function person(browser, opts = {}) {
     await d.dismiss();
   });
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  // requests sent and not yet answered, for a wait that times out to name
+  page.inflight = new Set();
+  page.on('request', (r) => page.inflight.add(r));
+  page.on('requestfinished', (r) => page.inflight.delete(r));
+  page.on('requestfailed', (r) => page.inflight.delete(r));
   page.on('console', (m) => {
     const t = m.text();
     if (/Content Security Policy|Refused to/.test(t)) page.problems.push(`csp: ${t}`);
@@ -115,6 +120,19 @@ export async function axe(page) {
   }));
   return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+}
+
+// locator.waitFor(), and if it times out, the error says what the page
+// was still waiting for from the server and what it showed
+export async function waitShown(page, locator) {
+  try {
+    await locator.waitFor();
+  } catch (e) {
+    const pending = [...page.inflight].map((r) => `${r.method()} ${r.url()}`);
+    const shown = await page.locator('main').innerText({ timeout: 2000 }).catch(() => '(unreadable)');
+    throw new Error(`${e.message}\npage ${page.url()}\nunanswered requests: ${pending.join(', ') || 'none'}\n` +
+      `page shows: ${shown.slice(0, 500)}`);
+  }
 }
 
 export function noProblems(assert, page) {

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { launch, person, signInIdp, axe, noProblems, URL_, PHONE, DESKTOP } from './lib.mjs';
+import { launch, person, signInIdp, axe, noProblems, waitShown, URL_, PHONE, DESKTOP } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -33,7 +33,9 @@ for (const colorScheme of ['light', 'dark']) {
 test('a deep link while signed out goes to sign-in and remembers where it was going', { timeout: 600000 }, async () => {
   const { context, page } = await person(browser);
   await page.goto(URL_ + '/ui/requests/42');
-  await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
+  // (once in an ASan run this wait timed out with nothing in the daemon's
+  // log: the error now says which request was left unanswered)
+  await waitShown(page, page.getByRole('heading', { name: 'Sign in to jitgate' }));
   const u = new URL(page.url());
   assert.equal(u.pathname, '/ui/signin');
   assert.equal(u.searchParams.get('next'), '/ui/requests/42');
