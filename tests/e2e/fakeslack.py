@@ -12,6 +12,39 @@ import threading
 import time
 
 
+
+def serve(port, answer):
+    """A threaded HTTP server on 127.0.0.1:port, returned running, whose
+    POSTs are answered by answer(path, headers, raw body) -> (status, out,
+    extra headers): out a dict is sent as JSON, a str as its latin-1 bytes
+    (for answers that are not JSON), None as an empty body."""
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            code, out, extra = answer(self.path, self.headers, raw)
+            if out is None:
+                data = b""
+            else:
+                data = out.encode("latin-1") if isinstance(out, str) else json.dumps(out).encode()
+            self.send_response(code)
+            for k, v in extra.items():
+                self.send_header(k, v)
+            if out is not None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 class FakeSlack:
     CHANNEL_ID = "C0ACCESS1"
 
@@ -30,32 +63,16 @@ class FakeSlack:
             self.start()
 
     def start(self):
-        fake = self
+        def answer(path, headers, raw):
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"_raw": raw.decode(errors="replace")}
+            code, out = self._answer(path, headers.get("Authorization"), body)
+            extra = {"Retry-After": self.retry_after} if code == 429 and self.retry_after is not None else {}
+            return code, out, extra
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(n)
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = {"_raw": raw.decode(errors="replace")}
-                code, out = fake._answer(self.path, self.headers.get("Authorization"), body)
-                data = json.dumps(out).encode()
-                self.send_response(code)
-                if code == 429 and fake.retry_after is not None:
-                    self.send_header("Retry-After", fake.retry_after)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(self.port, answer)
 
     def stop(self):
         if self.httpd:

@@ -468,19 +468,19 @@ class Cli(unittest.TestCase):
             if m:
                 cmds.update(m.group(1).split("|"))
         cmds -= {"serve", "check-config", "version"}
-        todo = []
+        usages = []
         for c in sorted(cmds):
             text = usage(c)
-            todo.append(((c,), text))
+            usages.append(((c,), text))
             subs = set(re.findall(r"jitgate %s ([a-z]+)" % re.escape(c), text))
             for alt in re.findall(r"jitgate %s ([a-z]+(?:\|[a-z]+)+)" % re.escape(c), text):
                 subs.update(alt.split("|"))
             for sub in sorted(subs):
-                todo.append(((c, sub), usage(c, sub)))
-        self.assertGreaterEqual(len(todo), 20)
+                usages.append(((c, sub), usage(c, sub)))
+        self.assertGreaterEqual(len(usages), 20)
         doc = read("docs/cli.md") + read("docs/policy-testing.md")
         missing = []
-        for words, text in todo:
+        for words, text in usages:
             for opt in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))):
                 if opt != "--help" and not re.search(re.escape(opt) + r"(?![a-z-])", doc):
                     missing.append("jitgate %s %s" % (" ".join(words), opt))

@@ -23,6 +23,7 @@ import time
 import unittest
 import urllib.parse
 
+import fakeslack
 from harness import Server, base_config, free_port, run, wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -87,55 +88,37 @@ class FakeSlack:
     def __init__(self, port):
         self.posts, self.lookups = [], []
         self.limited, self.received = {}, []
-        fake = self
+        self.httpd = fakeslack.serve(port, self._answer)
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                auth = self.headers.get("Authorization")
-                method = self.path.rsplit("/", 1)[1]
-                if fake.limited.get(method, 0) > 0:
-                    fake.limited[method] -= 1
-                    fake.received.append((time.monotonic(), method, 429))
-                    self.send_response(429)
-                    self.send_header("Retry-After", "2")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                fake.received.append((time.monotonic(), method, 200))
-                if auth != "Bearer " + TOKEN:
-                    out = {"ok": False, "error": "invalid_auth"}
-                elif self.path == "/api/users.lookupByEmail":
-                    email = urllib.parse.parse_qs(body.decode())["email"][0]
-                    fake.lookups.append(email)
-                    out = ({"ok": True, "user": {"id": EMAILS[email]}} if email in EMAILS
-                           else {"ok": False, "error": "users_not_found"})
-                    # hostile answers: an id too long to be one, not JSON at all
-                    if email == "weird@corp.example":
-                        out = {"ok": True, "user": {"id": "U" * 200}}
-                    elif email == "odd@corp.example":
-                        out = "<html>\x00\xff not json"
-                elif self.path == "/api/chat.postMessage":
-                    msg = json.loads(body)
-                    known = msg["channel"] in IDS or msg["channel"] in EMAILS.values()
-                    if known:
-                        fake.posts.append(msg)
-                    out = ({"ok": True, "ts": "1.%d" % len(fake.posts)} if known
-                           else {"ok": False, "error": "channel_not_found"})
-                else:
-                    out = {"ok": False, "error": "unknown_method"}
-                data = out.encode("latin-1") if isinstance(out, str) else json.dumps(out).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def _answer(self, path, headers, body):
+        method = path.rsplit("/", 1)[1]
+        if self.limited.get(method, 0) > 0:
+            self.limited[method] -= 1
+            self.received.append((time.monotonic(), method, 429))
+            return 429, None, {"Retry-After": "2"}
+        self.received.append((time.monotonic(), method, 200))
+        if headers.get("Authorization") != "Bearer " + TOKEN:
+            out = {"ok": False, "error": "invalid_auth"}
+        elif path == "/api/users.lookupByEmail":
+            email = urllib.parse.parse_qs(body.decode())["email"][0]
+            self.lookups.append(email)
+            out = ({"ok": True, "user": {"id": EMAILS[email]}} if email in EMAILS
+                   else {"ok": False, "error": "users_not_found"})
+            # hostile answers: an id too long to be one, not JSON at all
+            if email == "weird@corp.example":
+                out = {"ok": True, "user": {"id": "U" * 200}}
+            elif email == "odd@corp.example":
+                out = "<html>\x00\xff not json"
+        elif path == "/api/chat.postMessage":
+            msg = json.loads(body)
+            known = msg["channel"] in IDS or msg["channel"] in EMAILS.values()
+            if known:
+                self.posts.append(msg)
+            out = ({"ok": True, "ts": "1.%d" % len(self.posts)} if known
+                   else {"ok": False, "error": "channel_not_found"})
+        else:
+            out = {"ok": False, "error": "unknown_method"}
+        return 200, out, {}
 
     def stop(self):
         self.httpd.shutdown()
