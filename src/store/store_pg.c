@@ -40,8 +40,10 @@ static int call_ms(const struct pgs *s, PGconn *const *c)
 static int writer_bound(struct pgs *s)
 {
 	char sql[64];
+	/* at least 1 ms: statement_timeout 0 would mean no bound at all */
+	int ms = s->timeout_ms / 4 * 3 > 0 ? s->timeout_ms / 4 * 3 : 1;
 
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", s->timeout_ms / 4 * 3);
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", ms);
 	return pgconn_exec(s->w, sql, 0, NULL, s->timeout_ms, NULL, NULL);
 }
 
