@@ -60,19 +60,19 @@ static void cancel_tls_read(struct bufferevent *bev, void *arg)
  * drop the encrypted bytes still queued below it. */
 static void cancel_tls_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct gw_ctx *gw = arg;
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	/* mode require records a result too, but checks nothing */
 	long vr = ssl && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) ?
 		SSL_get_verify_result(ssl) : X509_V_OK;
 
-	(void)arg;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (vr != X509_V_OK)
 		log_warn("gateway", "cancel request not sent: upstream "
 			 "certificate not accepted (%s)",
 			 X509_verify_cert_error_string(vr));
-	bufferevent_free(bev);
+	closer_bev_free(gw, bev);
 }
 
 /* The upstream's answer to our SSLRequest: 'S', then TLS and the cancel;
@@ -80,6 +80,7 @@ static void cancel_tls_event(struct bufferevent *bev, short what, void *arg)
 static void cancel_read(struct bufferevent *bev, void *arg)
 {
 	struct cancel_req *req = arg;
+	struct gw_ctx *gw = req->gw;
 	struct timeval tv = {5, 0};
 	struct bufferevent *tls;
 	uint8_t c;
@@ -105,10 +106,10 @@ static void cancel_read(struct bufferevent *bev, void *arg)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	bufferevent_set_timeouts(tls, &tv, &tv);
-	bufferevent_setcb(tls, cancel_tls_read, NULL, cancel_tls_event, NULL);
+	bufferevent_setcb(tls, cancel_tls_read, NULL, cancel_tls_event, req->gw);
 	if (bufferevent_write(tls, req->msg, sizeof(req->msg)) != 0 ||
 	    bufferevent_enable(tls, EV_READ | EV_WRITE) != 0) {
-		bufferevent_free(tls);
+		closer_bev_free(gw, tls);
 		req_free(req);
 		return;
 	}
@@ -117,7 +118,7 @@ static void cancel_read(struct bufferevent *bev, void *arg)
 	return;
 drop:
 	req_free(req);
-	bufferevent_free(bev);
+	closer_bev_free(gw, bev);
 }
 
 static void cancel_event(struct bufferevent *bev, short what, void *arg)
@@ -143,7 +144,7 @@ static void cancel_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	req_free(req);
-	bufferevent_free(bev);
+	closer_bev_free(gw, bev);
 }
 
 /* Opens a connection to t's upstream and sends it a CancelRequest with
@@ -170,7 +171,7 @@ void cancel_send(struct gw_ctx *gw, const struct session *t)
 		if (req)
 			req_free(req);
 		if (bev)
-			bufferevent_free(bev);
+			closer_bev_free(gw, bev);
 		log_warn(t->tag, "cannot send a cancel upstream: out of memory");
 		return;
 	}
@@ -183,7 +184,7 @@ void cancel_send(struct gw_ctx *gw, const struct session *t)
 	if (bufferevent_socket_connect_hostname(bev, gw->dns, AF_UNSPEC, t->up_host,
 						t->up_port) != 0) {
 		req_free(req);
-		bufferevent_free(bev);
+		closer_bev_free(gw, bev);
 		log_warn(t->tag, "cannot send a cancel upstream");
 	}
 }

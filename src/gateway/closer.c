@@ -56,9 +56,59 @@ static void closer_done(struct closer *c)
 		c->next->prev = c->prev;
 	if (c->sock && c->sock != c->bev)
 		bufferevent_setcb(c->sock, NULL, NULL, NULL, NULL);
-	bufferevent_free(c->bev); /* a filter frees sock with it */
+	closer_bev_free(c->gw, c->bev); /* a filter frees sock with it */
 	event_free(c->timer);
 	free(c);
+}
+
+void closer_graves_close(struct gw_ctx *gw)
+{
+	for (size_t i = 0; i < gw->ngraves; i++)
+		evutil_closesocket(gw->graves[i]);
+	gw->ngraves = 0;
+}
+
+/* Keeps fd open until the next loop turn: a timer due at once fires only
+ * after the next dispatch, which applies the changelist first. */
+static void grave_add(struct gw_ctx *gw, evutil_socket_t fd)
+{
+	static const struct timeval now = {0, 0};
+
+	if (gw->ngraves == gw->graves_cap) {
+		size_t cap = gw->graves_cap ? gw->graves_cap * 2 : 64;
+		evutil_socket_t *g = realloc(gw->graves, cap * sizeof(*g));
+
+		if (!g) {
+			/* out of memory: close now; the worst is an epoll_ctl
+			 * of ours failing on a number another thread reused */
+			evutil_closesocket(fd);
+			return;
+		}
+		gw->graves = g;
+		gw->graves_cap = cap;
+	}
+	gw->graves[gw->ngraves++] = fd;
+	if (!gw->grave_ev || evtimer_add(gw->grave_ev, &now) != 0)
+		closer_graves_close(gw); /* no loop turn to wait for */
+}
+
+void closer_bev_free(struct gw_ctx *gw, struct bufferevent *bev)
+{
+	struct bufferevent *sock = bev, *under;
+	evutil_socket_t fd;
+
+	while ((under = bufferevent_get_underlying(sock)) != NULL)
+		sock = under;
+	fd = bufferevent_getfd(sock);
+	/* sock's events are deleted and its descriptor forgotten: freeing
+	 * it closes nothing */
+	if (fd >= 0 && bufferevent_setfd(sock, -1) != 0) {
+		bufferevent_free(bev);
+		return;
+	}
+	bufferevent_free(bev);
+	if (fd >= 0)
+		grave_add(gw, fd);
 }
 
 /* keeps reading, so that close() sends FIN, not RST */
@@ -177,7 +227,7 @@ void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer)
 	if (!(c = calloc(1, sizeof(*c))) ||
 	    !(c->timer = evtimer_new(bufferevent_get_base(bev), closer_timer, c))) {
 		free(c);
-		bufferevent_free(bev);
+		closer_bev_free(gw, bev);
 		return;
 	}
 	c->bev = bev;
@@ -198,4 +248,5 @@ void session_free_closers(struct gw_ctx *gw)
 {
 	while (gw->closers)
 		closer_done(gw->closers);
+	closer_graves_close(gw);
 }

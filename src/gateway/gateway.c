@@ -111,6 +111,13 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	session_reap(arg);
 }
 
+static void graves_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	closer_graves_close(arg);
+}
+
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gateway *gw = arg;
@@ -318,7 +325,8 @@ int gateway_start(struct event_base *base, const struct config *cfg,
 		goto out;
 	gw->ctx.reap_ev = event_new(base, -1, 0, reap_cb, &gw->ctx);
 	gw->accept_ev = evtimer_new(base, accept_resume_cb, gw);
-	if (!gw->ctx.reap_ev || !gw->accept_ev)
+	gw->ctx.grave_ev = evtimer_new(base, graves_cb, &gw->ctx);
+	if (!gw->ctx.reap_ev || !gw->accept_ev || !gw->ctx.grave_ev)
 		goto out;
 	gw->ctx.dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 					   EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -424,6 +432,9 @@ void gateway_free(struct gateway *gw)
 		event_free(gw->accept_ev);
 	if (gw->ctx.reap_ev)
 		event_free(gw->ctx.reap_ev);
+	if (gw->ctx.grave_ev)
+		event_free(gw->ctx.grave_ev);
+	free(gw->ctx.graves);
 	if (gw->reserve_fd >= 0)
 		close(gw->reserve_fd);
 	connlimit_free(gw->ctx.preauth_by_addr);

@@ -43,6 +43,10 @@ struct gw_ctx {
 	struct session *reap;        /* closed sessions, freed by reap_ev */
 	struct event *reap_ev;       /* runs after the callback that closed */
 	struct closer *closers;      /* connections flushing their last bytes */
+	/* sockets freed this loop turn, closed on the next (closer_bev_free) */
+	struct event *grave_ev;
+	evutil_socket_t *graves;
+	size_t ngraves, graves_cap;
 	struct kdfpool *kdf;         /* SCRAM key derivation off the loop */
 	struct expiry *expiry;       /* grant deadlines of the sessions */
 	struct connlimit *preauth_by_addr; /* not yet authenticated, per address */
@@ -74,8 +78,11 @@ void session_grant_ended(struct gw_ctx *gw, int64_t request_id,
 			 const char *why);
 /* Closes every session at once (gateway shutdown; session_reap after). */
 void session_close_all(struct gw_ctx *gw);
-/* Frees connections still flushing (shutdown, after session_close_all). */
+/* Frees connections still flushing (shutdown, after session_close_all),
+ * then closes the sockets closer_bev_free left for the next turn. */
 void session_free_closers(struct gw_ctx *gw);
+/* grave_ev's callback: closes the sockets freed in the last turn. */
+void closer_graves_close(struct gw_ctx *gw);
 /* 127.0.0.0/8, ::1 and v4-mapped loopback. */
 bool session_addr_is_loopback(const struct sockaddr *sa);
 /* Number of open sessions (tests, metrics). */

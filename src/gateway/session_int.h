@@ -148,6 +148,14 @@ void expiry_remove(struct expiry *x, struct session *s);
 size_t expiry_count(const struct expiry *x);
 /* closer.c: connections that outlive their session to flush */
 void closer_after_flush(struct gw_ctx *gw, struct bufferevent *bev, bool defer);
+/* bufferevent_free for every bufferevent of the gateway: frees bev (and
+ * the socket bufferevent under a filter) at once, but closes the socket
+ * only on the next loop turn.  The epoll changelist (gateway_base_new)
+ * applies the removal of the socket's events only when the next turn
+ * starts; a descriptor closed before that can already be another
+ * thread's new socket under the same number, and the loop's epoll_ctl
+ * would then act on a descriptor it does not own. */
+void closer_bev_free(struct gw_ctx *gw, struct bufferevent *bev);
 /* cancel.c: CancelRequest forwarding */
 void cancel_send(struct gw_ctx *gw, const struct session *t);
 void cancel_handle(struct session *s, uint32_t pid, uint32_t key);
