@@ -1,6 +1,6 @@
 // My access: my active grants with their countdowns, then my recent
 // requests.  Live: a grant that ends turns into its reason in place.
-import { h, replace } from './dom.js';
+import { h, tableWrap, replace } from './dom.js';
 import { listRequests } from './api.js';
 import { badge, countdownEl, durationText, timeEl } from './fmt.js';
 import { endedText } from './request_page.js';
@@ -47,7 +47,7 @@ export async function accessPage(view, ctx) {
           h('a', { href: '/ui/request', 'data-nav': true }, 'request some'), '.')),
       h('h2', {}, 'My recent requests'),
       list.length
-        ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
+        ? tableWrap('My recent requests', h('table', { class: 'stack' },
           h('thead', {}, h('tr', {}, COLUMNS.map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, list.slice(0, 50).map(requestRow))))
         : h('p', { class: 'muted' }, 'You have not asked for anything yet.'));

@@ -1,6 +1,6 @@
 // Audit (auditors, admins): the events, newest first, with filters; follow
 // live; export as JSON lines; and the chain verification in words.
-import { h, replace, announce } from './dom.js';
+import { h, tableWrap, replace, announce } from './dom.js';
 import { get, qs } from './api.js';
 import { absTime } from './fmt.js';
 
@@ -141,7 +141,7 @@ export async function auditPage(view, ctx) {
   for (const k of ['from', 'to']) inputs[k].addEventListener('change', draw);
 
   replace(view, h('h1', {}, 'Audit'), verifyBox, form, status,
-    h('div', { class: 'table-wrap' }, h('table', {},
+    tableWrap('Audit events', h('table', {},
       h('caption', { class: 'sr-only' }, 'Audit events, newest first'),
       h('thead', {}, h('tr', {}, ['#', 'Time', 'Action', 'Actor', 'Subject', 'Resource', 'Request', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))),
       tbody)),

@@ -20,6 +20,13 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// A table in a box that scrolls sideways when the table is wider than the
+// screen (a phone): the box is a named region in the tab order, so the
+// keyboard can scroll it too, whether or not a row has a link in it yet.
+export function tableWrap(label, table) {
+  return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: '0' }, table);
+}
+
 export function append(el, children) {
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;

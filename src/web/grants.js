@@ -1,6 +1,6 @@
 // Active grants (approvers, admins): everything active now that I may see,
 // filterable, each with a revoke that asks for a reason.
-import { h, replace, announce } from './dom.js';
+import { h, tableWrap, replace, announce } from './dom.js';
 import { listRequests, post } from './api.js';
 import { badge, countdownEl, timeEl } from './fmt.js';
 
@@ -13,7 +13,7 @@ export async function grantsPage(view, ctx) {
   const body = h('tbody', {});
   const empty = h('div', { class: 'empty' }, 'Nothing is active right now.');
   const count = h('p', { class: 'hint', 'aria-live': 'polite' });
-  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
+  const table = tableWrap('Active grants', h('table', { class: 'stack' },
     h('caption', { class: 'sr-only' }, 'Active grants'),
     h('thead', {}, h('tr', {}, COLUMNS.map((t) => h('th', { scope: 'col' }, t)))),
     body));

@@ -4,7 +4,7 @@
 // stop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, noProblems, api, URL_, ENV } from './lib.mjs';
+import { launch, person, signedIn, noProblems, api, URL_, ENV, PHONE } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -109,5 +109,25 @@ test('an API error lands beside its field and takes the focus', { timeout: 60000
   await page.locator('#ticket-error').filter({ hasText: /^ticket: / }).waitFor();
   assert.equal(await page.locator('#duration-error').innerText(), '');
   assert.equal((await focused(page)).id, 'ticket');
+  noProblems(assert, page);
+});
+
+// The audit table is wider than a phone and scrolls sideways inside its
+// box.  The box is a named region in the tab order, so the keyboard can
+// scroll it even when no row has a link to stop on (axe's
+// scrollable-region-focusable; the rows may not have loaded yet).
+test('a table wider than the screen scrolls from the keyboard', { timeout: 600000 }, async () => {
+  const { page } = await signedIn(browser, 'erin', { viewport: PHONE, path: '/ui/audit' });
+  await page.getByRole('heading', { name: 'Audit' }).first().waitFor();
+  const region = page.getByRole('region', { name: 'Audit events' });
+  await region.waitFor();
+  const wide = await region.evaluate((el) => el.scrollWidth - el.clientWidth);
+  assert.ok(wide > 0, 'the audit table is wider than its box on a phone');
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await tabTo(page, (f) => f.label === 'Audit events', 'the audit table');
+  assert.equal(await region.evaluate((el) => el.scrollLeft), 0);
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => document.querySelector('[aria-label="Audit events"]').scrollLeft > 0,
+    null, { timeout: 30000 });
   noProblems(assert, page);
 });
