@@ -1,7 +1,9 @@
 /* The in-memory grant index: add/check/remove, overlapping grants on one
  * key, expiry at the boundary, duplicate ids, key text boundaries, growth
- * to 100k grants within the memory budget of design section 8, and
- * readers checking while a writer changes the index. */
+ * to 100k grants within the memory budget of design section 8, hints
+ * (missing keys, growth), hostile keys (every field length, bytes that are
+ * not UTF-8, equal hashes, one home slot for 200 keys), and readers
+ * checking while a writer changes the index. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -241,6 +243,197 @@ static void test_inline_key_boundary(void **state)
 	for (int i = 0; i < NS; i++)
 		assert_int_equal(grant_index_check(gi, subj[i], "res4", "role", T0,
 						   NULL), i % 2 == 1);
+	grant_index_free(gi);
+}
+
+/* A hint for a triple that has no grant (never had, or just lost it)
+ * leads to a denial, and a hint is only a hash: taken before the table
+ * grows several times, it still finds the grant afterwards. */
+static void test_hint_missing_key_and_growth(void **state)
+{
+	enum { EARLY = 64, LATER = 20000 };
+	struct grant_index *gi = new_index();
+	uint32_t hints[EARLY];
+	struct grant_hit hit;
+	char subj[32];
+
+	(void)state;
+	assert_false(grant_index_check_hinted(gi, "nobody", "db", "read",
+					      grant_index_hint(gi, "nobody", "db", "read"), T0,
+					      NULL));
+	for (int i = 0; i < EARLY; i++) {
+		snprintf(subj, sizeof(subj), "early-%d", i);
+		assert_int_equal(grant_index_add(gi, subj, "db", "read", i + 1, T0 + 100), 0);
+		hints[i] = grant_index_hint(gi, subj, "db", "read");
+	}
+	/* the same triple hints the same, whatever the table */
+	assert_int_equal(grant_index_hint(gi, "early-0", "db", "read"), hints[0]);
+	for (int i = 0; i < LATER; i++) {
+		snprintf(subj, sizeof(subj), "later-%d", i);
+		assert_int_equal(grant_index_add(gi, subj, "db", "read", EARLY + 1 + i,
+						 T0 + 100), 0);
+	}
+	for (int i = 0; i < EARLY; i++) {
+		snprintf(subj, sizeof(subj), "early-%d", i);
+		assert_true(grant_index_check_hinted(gi, subj, "db", "read", hints[i], T0, &hit));
+		assert_int_equal(hit.request_id, i + 1);
+		/* missing: another role, an expired grant, a removed one */
+		assert_false(grant_index_check_hinted(gi, subj, "db", "write",
+						      grant_index_hint(gi, subj, "db", "write"),
+						      T0, NULL));
+		assert_false(grant_index_check_hinted(gi, subj, "db", "read", hints[i],
+						      T0 + 100, NULL));
+	}
+	assert_true(grant_index_remove(gi, 1));
+	assert_false(grant_index_check_hinted(gi, "early-0", "db", "read", hints[0], T0, NULL));
+	assert_true(grant_index_check_hinted(gi, "early-1", "db", "read", hints[1], T0, NULL));
+	grant_index_free(gi);
+}
+
+/* Key n of a pass of test_hostile_key_bytes: fields of lengths (n, n, n)
+ * in pass 0, (n, 0, MAXLEN - 1 - n) in pass 1, of bytes that are not UTF-8
+ * (0x80.., 0xff.., and 0xc0 0xff which never is). */
+#define HOSTILE_MAXLEN 20
+static void hostile_key(int pass, int n, char *s, char *r, char *o)
+{
+	int lr = pass == 0 ? n : 0, lo = pass == 0 ? n : HOSTILE_MAXLEN - 1 - n;
+
+	for (int k = 0; k < n; k++)
+		s[k] = (char)(0x80 + k);
+	for (int k = 0; k < lr; k++)
+		r[k] = (char)(0xff - k);
+	for (int k = 0; k < lo; k++)
+		o[k] = (char)(k % 2 ? 0xff : 0xc0);
+	s[n] = r[lr] = o[lo] = '\0';
+}
+
+/* Every length of each field from 0 to 19 bytes (the hash reads 8 bytes a
+ * step, then a tail of 0-7), bytes that are not UTF-8, and keys one byte
+ * apart: each key answers for itself alone. */
+static void test_hostile_key_bytes(void **state)
+{
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+	char s[HOSTILE_MAXLEN + 1], r[HOSTILE_MAXLEN + 1], o[HOSTILE_MAXLEN + 1];
+	int64_t id = 0;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++)
+		for (int n = 0; n < HOSTILE_MAXLEN; n++) {
+			hostile_key(pass, n, s, r, o);
+			id++;
+			assert_int_equal(grant_index_add(gi, s, r, o, id, T0 + id), 0);
+		}
+	id = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int n = 0; n < HOSTILE_MAXLEN; n++) {
+			size_t lo;
+
+			hostile_key(pass, n, s, r, o);
+			lo = strlen(o);
+			id++;
+			assert_true(grant_index_check(gi, s, r, o, T0, &hit));
+			assert_int_equal(hit.request_id, id);
+			/* each byte of the role, then of the subject, flipped */
+			for (size_t k = 0; k < lo; k++) {
+				o[k] ^= 0x01;
+				assert_false(grant_index_check(gi, s, r, o, T0, NULL));
+				o[k] ^= 0x01;
+			}
+			for (int k = 0; k < n; k++) {
+				s[k] ^= 0x40;
+				assert_false(grant_index_check(gi, s, r, o, T0, NULL));
+				s[k] ^= 0x40;
+			}
+		}
+	assert_int_equal(grant_index_count(gi), 2 * HOSTILE_MAXLEN);
+	grant_index_free(gi);
+}
+
+struct hashed {
+	uint32_t h;
+	int i;
+};
+
+static int cmp_hashed(const void *a, const void *b)
+{
+	const struct hashed *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->i - y->i;
+}
+
+/* Hostile keys for the table: pairs of distinct keys with the same full
+ * 32-bit hash (found by birthday search among 300,000 subjects; the slot
+ * stores the hash, so only the key comparison tells them apart), and 200
+ * keys ("h...") that share one home slot at the first table size -- the last slot,
+ * so that their probe run wraps around the end -- added, checked and removed
+ * in an order that makes deletion shift members of that run back. */
+static void test_colliding_keys(void **state)
+{
+	enum { CANDIDATES = 300000, SAME_HOME = 200, INITIAL = 1024 };
+	struct hashed *v = malloc(CANDIDATES * sizeof(*v));
+	struct grant_index *gi = new_index();
+	struct grant_hit hit;
+	int pairs = 0, home[SAME_HOME], nhome = 0;
+	char a[32], b[32];
+
+	(void)state;
+	assert_non_null(v);
+	for (int i = 0; i < CANDIDATES; i++) {
+		snprintf(a, sizeof(a), "c%d", i);
+		v[i].h = grant_index_hint(gi, a, "db", "read");
+		v[i].i = i;
+	}
+	for (int i = 0; nhome < SAME_HOME; i++) {
+		snprintf(a, sizeof(a), "h%d", i);
+		if ((grant_index_hint(gi, a, "db", "read") & (INITIAL - 1)) == INITIAL - 1)
+			home[nhome++] = i;
+	}
+	qsort(v, CANDIDATES, sizeof(*v), cmp_hashed);
+	/* full collisions: both keys of a pair live side by side */
+	for (int k = 1; k < CANDIDATES; k++) {
+		if (v[k].h != v[k - 1].h || (k >= 2 && v[k].h == v[k - 2].h))
+			continue; /* pairs only */
+		snprintf(a, sizeof(a), "c%d", v[k - 1].i);
+		snprintf(b, sizeof(b), "c%d", v[k].i);
+		assert_int_equal(grant_index_add(gi, a, "db", "read", 2 * k, T0 + 100), 0);
+		assert_false(grant_index_check(gi, b, "db", "read", T0, NULL));
+		assert_int_equal(grant_index_add(gi, b, "db", "read", 2 * k + 1, T0 + 100), 0);
+		assert_true(grant_index_check(gi, a, "db", "read", T0, &hit));
+		assert_int_equal(hit.request_id, 2 * k);
+		assert_true(grant_index_check(gi, b, "db", "read", T0, &hit));
+		assert_int_equal(hit.request_id, 2 * k + 1);
+		assert_true(grant_index_remove(gi, 2 * k));
+		assert_false(grant_index_check(gi, a, "db", "read", T0, NULL));
+		assert_true(grant_index_check(gi, b, "db", "read", T0, &hit));
+		assert_int_equal(hit.request_id, 2 * k + 1);
+		pairs++;
+	}
+	print_message("%d pairs of keys with equal hashes\n", pairs);
+	assert_true(pairs >= 1);
+	assert_true(grant_index_count(gi) < INITIAL / 4); /* still the first table size */
+	/* one home slot for all: one long run that wraps */
+	for (int k = 0; k < SAME_HOME; k++) {
+		snprintf(a, sizeof(a), "h%d", home[k]);
+		assert_int_equal(grant_index_add(gi, a, "db", "read", 1000000 + k, T0 + 100), 0);
+	}
+	for (int step = 0; step < 2; step++) {
+		/* remove every third (from the front of the run, then the rest
+		 * of the thirds); every other key stays reachable */
+		for (int k = step; k < SAME_HOME; k += 3)
+			assert_true(grant_index_remove(gi, 1000000 + k));
+		for (int k = 0; k < SAME_HOME; k++) {
+			bool gone = k % 3 == 0 || (step == 1 && k % 3 == 1);
+
+			snprintf(a, sizeof(a), "h%d", home[k]);
+			assert_int_equal(grant_index_check(gi, a, "db", "read", T0, &hit), !gone);
+			if (!gone)
+				assert_int_equal(hit.request_id, 1000000 + k);
+		}
+	}
+	free(v);
 	grant_index_free(gi);
 }
 
@@ -556,6 +749,9 @@ int main(void)
 		cmocka_unit_test(test_key_text_boundaries),
 		cmocka_unit_test(test_inline_key_boundary),
 		cmocka_unit_test(test_oversized_key_refused),
+		cmocka_unit_test(test_hint_missing_key_and_growth),
+		cmocka_unit_test(test_hostile_key_bytes),
+		cmocka_unit_test(test_colliding_keys),
 		cmocka_unit_test(test_many_grants),
 		cmocka_unit_test(test_random_against_model),
 		cmocka_unit_test(test_many_grants_one_key_bytes),
