@@ -19,7 +19,10 @@
 #        instructions per transaction first; PROFILE_T transactions, 2000),
 #        PROFILE=only (just those, nothing else), PROFILE_SSLMODE=require
 #        (the profiled clients over TLS), PROFILE_CALLGRIND=0 (system
-#        calls only), STRACE_KEEP=DIR (keep the straces there)
+#        calls only), STRACE_KEEP=DIR (keep the straces there), CPU=0
+#        (no CPU per transaction: by default every pgbench run goes
+#        through bench/cpu_per_tx.py, which prints the CPU per transaction
+#        of the proxy, PostgreSQL and pgbench to stderr)
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${JG_BUILD_DIR:-$SRC/build}}
@@ -63,8 +66,19 @@ runuser -u postgres -- psql -X -q -h "$WORK/pg" -p "$PGPORT" -U postgres \
 run_pgbench() { # label clients extra-flags conninfo-args...
 	label=$1 c=$2 flags=$3
 	shift 3
-	tps=$(pgbench -n -S -T "$T" -c "$c" -j $((c < 8 ? c : 8)) $flags "$@" 2>/dev/null |
-		sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	if [ "${CPU:-1}" = 1 ] && [ -n "${CPU_PROXY:-}" ]; then
+		# CPU per transaction of the proxy, PostgreSQL and pgbench
+		# (bench/cpu_per_tx.py), to stderr: stdout is the tps
+		out=$(CPU_VERBOSE=1 python3 "$SRC/bench/cpu_per_tx.py" \
+			"$label:${PGSSLMODE}:$c$flags" "$CPU_PROXY" \
+			"$(head -1 "$WORK/pg/data/postmaster.pid")" -- \
+			pgbench -n -S -T "$T" -c "$c" -j $((c < 8 ? c : 8)) $flags "$@" 2>/dev/null)
+		echo "$out" | grep -E '^(CPU|RESULT)' >&2
+		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	else
+		tps=$(pgbench -n -S -T "$T" -c "$c" -j $((c < 8 ? c : 8)) $flags "$@" 2>/dev/null |
+			sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	fi
 	echo "${tps:-0}"
 }
 
@@ -246,10 +260,10 @@ EOC
 	row() { # label clients flags
 		label=$1 c=$2 flags=$3
 		PGPASSWORD=read-pw
-		d=$(run_pgbench direct "$c" "$flags" -h 127.0.0.1 -p "$PGPORT" -U jit_read orders)
-		b=$(run_pgbench pgbouncer "$c" "$flags" -h 127.0.0.1 -p "$PBPORT" -U jit_read orders)
+		d=$(CPU_PROXY=0 run_pgbench direct "$c" "$flags" -h 127.0.0.1 -p "$PGPORT" -U jit_read orders)
+		b=$(CPU_PROXY=$(pgrep -P "$PBPID" || echo "$PBPID") run_pgbench pgbouncer "$c" "$flags" -h 127.0.0.1 -p "$PBPORT" -U jit_read orders)
 		PGPASSWORD=$JG_TOKEN
-		g=$(run_pgbench jitgate "$c" "$flags" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read)
+		g=$(CPU_PROXY=$GWPID run_pgbench jitgate "$c" "$flags" -h 127.0.0.1 -p "$GWPORT" -U bench bench-db@read)
 		printf '%-10s %-4s %9.0f %9.0f %9.0f %7.3f %7.3f %7.3f  %s\n' \
 			"$label" "$c" "$d" "$b" "$g" "$(echo "$b / $d" | bc -l)" \
 			"$(echo "$g / $d" | bc -l)" "$(echo "$g / $b" | bc -l)" \

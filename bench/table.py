@@ -144,6 +144,31 @@ def gateway_rows(t):
                   "PgBouncer %s, direct %s" % (fmt(b), fmt(d)),
                   "%s of PgBouncer, %s of direct" % (ratio(g, b), ratio(g, d)), target, ok,
                   r.get("load"))
+    for ssl, name in (("disable", "plain"), ("require", "TLS")):
+        # CPU per transaction (bench/cpu_per_tx.py): the proxy's own, from
+        # the scheduler's run time of all its threads, and everything's
+        # (proxy + PostgreSQL + pgbench), at 1 / 16 / 64 clients
+        cols = {}
+        for who in ("jitgate", "pgbouncer", "direct"):
+            cols[who] = [t.one("gateway", "gw_cpu", label="%s:%s:%s" % (who, ssl, c))
+                         for c in ("1", "16", "64")]
+        what = "CPU per relayed `pgbench -S` transaction, %s, 1 / 16 / 64 clients (issue 12)" % name
+        if not all(cols["jitgate"]) or not all(cols["pgbouncer"]):
+            t.missing("gateway", what, "(figure)")
+            continue
+
+        def trio(rs, key):
+            return " / ".join(fmt(r[key], digits=1) for r in rs)
+        t.row("gateway", what,
+              "proxy %s µs; proxy + PostgreSQL + pgbench %s µs" % (
+                  trio(cols["jitgate"], "proxy_run"), trio(cols["jitgate"], "sum")),
+              "PgBouncer %s µs; with PostgreSQL + pgbench %s µs%s" % (
+                  trio(cols["pgbouncer"], "proxy_run"), trio(cols["pgbouncer"], "sum"),
+                  "; direct %s µs" % trio(cols["direct"], "sum") if all(cols["direct"]) else ""),
+              "proxy %s of PgBouncer" % " / ".join(
+                  ratio(a["proxy_run"], b["proxy_run"])
+                  for a, b in zip(cols["jitgate"], cols["pgbouncer"])),
+              "(figure)", None)
     for c in ("1", "16"):
         r = t.one("gateway", "gw_pgbench", kind="C", ssl="disable", clients=c)
         what = "gateway `pgbench -S -C` (connect per transaction), %s client%s (§8)" % (

@@ -79,6 +79,7 @@ static void *worker(void *arg)
 	struct kdfpool *p = arg;
 	uint64_t one = 1;
 
+	(void)pthread_setname_np(pthread_self(), "jg-kdf");
 	/* Linux nice is per thread: derivations yield the CPU to the loop
 	 * (best effort; raising one's own niceness needs no privilege) */
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),

@@ -551,6 +551,9 @@ static void *gw_main(void *arg)
 {
 	struct daemon *d = arg;
 
+	/* named, so per-thread CPU (/proc/PID/task/TID/comm, top -H,
+	 * bench/cpu_per_tx.py) tells the relaying thread from the others */
+	(void)pthread_setname_np(pthread_self(), "jg-gateway");
 	event_base_dispatch(d->gw_base);
 	return NULL;
 }
