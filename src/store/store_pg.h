@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "store/pgarray.h"
 #include "store/store_int.h"
 #include "util/err.h"
 
@@ -14,6 +15,9 @@
 #define STORE_PG_CHANNEL "jitgate"
 
 struct pg_watch; /* store_pg_watch.c */
+
+/* The columns of an audit row, as the writer sends them. */
+#define STORE_PG_AUDIT_COLS 10
 
 /* The writer's prepared statements (store_pg_tx.c). */
 #define STORE_PG_NSTMT 12
@@ -82,6 +86,12 @@ struct pgs {
 	 * to date by its own updates */
 	struct request *cache;
 	size_t ncache, cache_cap;
+	/* the transaction's audit rows not sent yet, one array per column:
+	 * they go out as one INSERT (the chain trigger checks a statement's
+	 * rows at once) before anything that needs an answer, and before
+	 * COMMIT */
+	struct pgarray audit_cols[STORE_PG_AUDIT_COLS];
+	size_t audit_rows;
 	/* request ids drawn from the sequence, not used yet */
 	int64_t *ids;
 	size_t ids_next, nids, ids_cap;

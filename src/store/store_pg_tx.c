@@ -43,6 +43,13 @@ enum stmt {
 	S_VERIFY,
 };
 
+/* The requests named by audit events after $1 up to upto, as an array:
+ * the planner then looks each up by its key (as IN (subquery) it chose a
+ * hash join over a scan of the whole table, a cost growing with every
+ * request ever made, on every catch-up of every node). */
+#define CHANGED_IDS(upto) "ARRAY(SELECT request_id FROM audit WHERE seq > $1" \
+	" AND seq <= " upto " AND request_id IS NOT NULL)"
+
 static const struct {
 	const char *name, *sql;
 } stmts[STORE_PG_NSTMT] = {
@@ -74,10 +81,13 @@ static const struct {
 		      " ELSE ('update changed no row: request ' || $22::bigint || ', rows '"
 		      " || (SELECT count(*) FROM u))::int END"},
 	[S_GET] = {"jg_get", "SELECT " STORE_REQ_COLS " FROM requests WHERE id=$1"},
+	/* a batch's events in one statement: the chain trigger runs once */
 	[S_AUDIT] = {"jg_audit",
 		     "INSERT INTO audit (seq, time, action, actor, request_id,"
 		     " subject, resource, role, event, hash)"
-		     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"},
+		     " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],"
+		     " $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],"
+		     " $9::text[], $10::text[])"},
 	[S_OUTBOX] = {"jg_outbox",
 		      "INSERT INTO outbox (seq, target, payload) VALUES ($1,$2,$3)"},
 	[S_KV] = {"jg_kv", "INSERT INTO kv (key, value) VALUES ($1, $2)"
@@ -241,8 +251,11 @@ static size_t id_block(size_t ncreates)
 
 /* ---- the pipeline ---- */
 
+static void audit_reset(struct pgs *s);
+
 static void pipe_drop(struct pgs *s)
 {
+	audit_reset(s);
 	PQfinish(s->w);
 	s->w = NULL;
 	s->piping = false;
@@ -377,11 +390,53 @@ static int pipe_exchange(struct pgs *s, const char *sql, enum stmt st, const str
 	return rc;
 }
 
+static int defer(struct pgs *s, enum stmt st, const struct pgp *p, enum pg_pend k);
+
+/* ---- audit rows held back until one statement takes them all ---- */
+
+#define AUDIT_ROWS_MAX 512          /* rows in one INSERT at most */
+#define AUDIT_BYTES_MAX (1 << 20)   /* and about this much event text */
+
+static void audit_reset(struct pgs *s)
+{
+	for (int i = 0; i < STORE_PG_AUDIT_COLS; i++)
+		pgarray_reset(&s->audit_cols[i]);
+	s->audit_rows = 0;
+}
+
+/* Sends the rows held back as one INSERT (in the pipeline, checked with
+ * the next answer or the COMMIT). */
+static int audit_flush(struct pgs *s)
+{
+	struct pgp p = {0};
+	int rc = JG_OK;
+
+	if (s->audit_rows == 0)
+		return JG_OK;
+	for (int i = 0; i < STORE_PG_AUDIT_COLS; i++) {
+		const char *t = pgarray_text(&s->audit_cols[i]);
+
+		if (t == NULL)
+			rc = JG_ERR_NOMEM;
+		pgp_text(&p, t);
+	}
+	if (rc == JG_OK)
+		rc = defer(s, S_AUDIT, &p, PEND_DISCARD);
+	audit_reset(s);
+	return rc;
+}
+
 /* A writer statement that needs its answer: sql, or the prepared st. */
 static int ask(struct pgs *s, const char *sql, enum stmt st, const struct pgp *p,
 	       PGresult **out)
 {
 	*out = NULL;
+	/* what it reads may be the audit rows held back */
+	if (audit_flush(s) != JG_OK) {
+		if (s->piping)
+			pipe_drop(s);
+		return JG_ERR_STORE;
+	}
 	if (!s->piping)
 		return store_pg_run(s, &s->w, sql ? sql : stmts[st].sql, p, out);
 	if (pipe_exchange(s, sql, st, p, false, pgconn_mono_ms() + s->timeout_ms, out) !=
@@ -422,6 +477,7 @@ int store_pg_begin(struct store *base)
 	struct pg_watch *w;
 
 	s->tx_seq = 0;
+	audit_reset(s);
 	s->head_sent = s->head_read = false;
 	s->optimistic = s->conflict = false;
 	w = atomic_load(&s->watch);
@@ -507,8 +563,12 @@ int store_pg_commit(struct store *base)
 	if (notify)
 		pgp_int(&p, s->tx_seq);
 	if (s->piping) {
-		if (notify && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)
+		if (audit_flush(s) != JG_OK ||
+		    (notify && defer(s, S_NOTIFY, &p, PEND_DISCARD) != JG_OK)) {
+			if (s->piping)
+				pipe_drop(s);
 			return s->optimistic && s->conflict ? JG_ERR_CONFLICT : JG_ERR_STORE;
+		}
 		rc = pipe_commit(s);
 		if (s->optimistic && (rc != JG_OK || s->conflict)) {
 			bool moved = s->conflict;
@@ -530,6 +590,8 @@ int store_pg_commit(struct store *base)
 		return JG_OK;
 	}
 	go_cold(s);
+	if ((rc = audit_flush(s)) != JG_OK)
+		return rc;
 	if (notify && (rc = defer(s, S_NOTIFY, &p, PEND_DISCARD)) != JG_OK)
 		return rc;
 	rc = store_pg_run(s, &s->w, "COMMIT", NULL, &r);
@@ -544,6 +606,7 @@ void store_pg_rollback(struct store *base)
 	struct pgs *s = (struct pgs *)base;
 
 	go_cold(s);
+	audit_reset(s);
 	if (s->piping) {
 		pipe_drop(s); /* the server rolls back with the connection */
 		return;
@@ -828,12 +891,6 @@ int store_pg_tx_requests_live(struct store *base, store_request_cb cb, void *ctx
 	return rc;
 }
 
-/* The requests named by audit events after $1 up to upto, as an array:
- * the planner then looks each up by its key (as IN (subquery) it chose a
- * hash join over a scan of the whole table, a cost growing with every
- * request ever made, on every catch-up of every node). */
-#define CHANGED_IDS(upto) "ARRAY(SELECT request_id FROM audit WHERE seq > $1" \
-	" AND seq <= " upto " AND request_id IS NOT NULL)"
 
 /* With *upto_seq 0 the head and the rows come in one statement (one
  * round trip per catch-up): the head as the last column of every row,
@@ -893,24 +950,46 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 
 /* ---- audit, outbox, kv ---- */
 
+/* The row joins those held back; they go out together (audit_flush).
+ * Outside the pipeline, at once. */
 int store_pg_tx_audit_append(struct store *base, const struct audit_row *row)
 {
 	struct pgs *s = (struct pgs *)base;
-	struct pgp p = {0};
+	struct pgarray *c = s->audit_cols;
+	int rc = pgarray_add_int(&c[0], row->seq, false);
 
-	pgp_int(&p, row->seq);
-	pgp_text(&p, row->time);
-	pgp_text(&p, row->action);
-	pgp_text(&p, row->actor);
-	pgp_time(&p, row->request_id);
-	pgp_text(&p, row->subject);
-	pgp_text(&p, row->resource);
-	pgp_text(&p, row->role);
-	pgp_text(&p, row->event);
-	pgp_text(&p, row->hash);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[1], row->time);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[2], row->action);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[3], row->actor);
+	if (rc == JG_OK)
+		rc = pgarray_add_int(&c[4], row->request_id, true);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[5], row->subject);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[6], row->resource);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[7], row->role);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[8], row->event);
+	if (rc == JG_OK)
+		rc = pgarray_add_text(&c[9], row->hash);
+	if (rc != JG_OK) {
+		/* half a row: the transaction cannot commit any more */
+		if (s->piping)
+			pipe_drop(s);
+		else
+			audit_reset(s);
+		return rc;
+	}
+	s->audit_rows++;
 	s->tx_seq = row->seq;
 	snprintf(s->tx_hash, sizeof(s->tx_hash), "%s", row->hash);
-	return defer(s, S_AUDIT, &p, PEND_DISCARD);
+	if (!s->piping || s->audit_rows >= AUDIT_ROWS_MAX || c[8].len >= AUDIT_BYTES_MAX)
+		return audit_flush(s);
+	return JG_OK;
 }
 
 int store_pg_tx_outbox_add(struct store *base, int64_t seq, const char *target,
@@ -947,6 +1026,8 @@ int store_pg_tx_slackmsg_put(struct store *base, int64_t request_id, const char 
 
 void store_pg_tx_free(struct pgs *s)
 {
+	for (int i = 0; i < STORE_PG_AUDIT_COLS; i++)
+		pgarray_free(&s->audit_cols[i]);
 	cache_clear(s);
 	free(s->cache);
 	free(s->pend);

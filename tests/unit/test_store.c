@@ -343,13 +343,20 @@ static void test_update_missing_fails(void **state)
 	assert_int_equal(store_tx_request_insert(st, &other), JG_OK);
 	/* refused at once, or (PostgreSQL's pipeline) at the commit */
 	rc = store_tx_request_update(st, &r);
+	/* a statement this connection sends for the first time after the
+	 * refusal (on PostgreSQL the server skips its preparation) */
+	if (rc == JG_OK)
+		rc = store_tx_kv_put(st, "k", "v");
 	if (rc == JG_OK)
 		rc = store_commit(st);
 	assert_int_equal(rc, JG_ERR_STORE);
 	store_rollback(st);
 	assert_int_equal(store_request_get(st, other.id, &got), JG_ERR_NOTFOUND);
-	/* and the store goes on working */
+	/* and the store goes on working, that statement included */
 	assert_true(insert("carol", REQ_PENDING) > 0);
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(store_tx_kv_put(st, "k", "w"), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
 	request_clear(&other);
 	request_clear(&r);
 }
@@ -685,6 +692,103 @@ static void test_audit_raw_tampering_refused(void **state)
 	audit_writer_free(w);
 }
 
+/* Writes every event of a scan, one a line (for a verify), and counts. */
+struct scan_out {
+	FILE *f;
+	size_t n;
+};
+
+static int write_event(void *ctx, int64_t seq, const char *event)
+{
+	struct scan_out *o = ctx;
+
+	(void)seq;
+	o->n++;
+	fprintf(o->f, "%s\n", event);
+	return 0;
+}
+
+static size_t count_subject(const char *subject)
+{
+	struct audit_filter f = {.subject = subject};
+	struct scan_out o = {0};
+	char *buf = NULL;
+	size_t len = 0;
+
+	o.f = open_memstream(&buf, &len);
+	assert_int_equal(store_audit_scan(st, &f, write_event, &o), JG_OK);
+	fclose(o.f);
+	free(buf);
+	return o.n;
+}
+
+#define BATCH_EVENTS 1100
+
+/* A batch of many events in one transaction, with text every layer
+ * minds (quotes, backslashes, braces, commas, the word NULL, long
+ * values): on PostgreSQL they go out as a few multi-row INSERTs (one per
+ * 512 rows or 1 MiB of events, as arrays) checked by the chain rule a
+ * statement at a time; they come back as they went in, one chain.  A
+ * batch rolled back after some of its rows went out leaves nothing. */
+static void test_audit_batch(void **state)
+{
+	static const char *const subjects[] = {"plain", "NULL", "x", "a\"b",
+					       "c\\d", "{e,f}", " g ", "\xc3\xbcn\xc3\xaf \xe2\x9c\x93"};
+	static char big[4001];
+	struct audit_writer *w = NULL;
+	struct audit_verify_result res;
+	struct audit_filter f = {0};
+	struct scan_out o = {0};
+	size_t want_null = 0, want_quote = 0;
+	char *buf = NULL, hash[65];
+	size_t len = 0;
+	int64_t seq;
+
+	(void)state;
+	memset(big, '\\', sizeof(big) - 1);
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	append_committed(w, "config.loaded", 0, NULL);
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(audit_writer_load(w, st), JG_OK);
+	for (int i = 0; i < BATCH_EVENTS; i++) {
+		const char *sub = i % 10 == 9 ? big : subjects[i % 8];
+
+		want_null += sub == subjects[1];
+		want_quote += sub == subjects[3];
+		assert_int_equal(append(w, "request.created", i + 1, sub), JG_OK);
+	}
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, BATCH_EVENTS + 1);
+	assert_string_equal(hash, audit_writer_hash(w));
+
+	o.f = open_memstream(&buf, &len);
+	assert_int_equal(store_audit_scan(st, &f, write_event, &o), JG_OK);
+	fclose(o.f);
+	assert_int_equal(o.n, BATCH_EVENTS + 1);
+	o.f = fmemopen(buf, len, "r");
+	assert_int_equal(audit_verify_file_head(o.f, seq, hash, &res), JG_OK);
+	assert_true(res.ok);
+	fclose(o.f);
+	/* the word NULL stays a word, a quote a quote */
+	assert_non_null(strstr(buf, "\"subject\":\"NULL\""));
+	free(buf);
+	assert_int_equal(count_subject("NULL"), want_null);
+	assert_int_equal(count_subject("a\"b"), want_quote);
+	assert_int_equal(count_subject(big), BATCH_EVENTS / 10);
+
+	/* rolled back after a few hundred rows went out: nothing kept */
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(audit_writer_load(w, st), JG_OK);
+	for (int i = 0; i < 700; i++)
+		assert_int_equal(append(w, "request.created", i + 1, "later"), JG_OK);
+	store_rollback(st);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, BATCH_EVENTS + 1);
+	assert_int_equal(count_subject("later"), 0);
+	audit_writer_free(w);
+}
+
 static int collect_outbox(void *ctx, const struct outbox_row *row)
 {
 	struct collect *c = ctx;
@@ -925,6 +1029,105 @@ static void test_pg_password(void **state)
 	assert_int_equal(store_open(bad, NULL, &other, err, sizeof(err)), JG_OK);
 	store_close(other);
 	setenv("PGPASSWORD", "jitgate-pw", 1);
+}
+
+/* One integer from a superuser query on the current database. */
+static long long pg_admin_int(const char *sql)
+{
+	PGresult *r = pg_admin(dbname, sql);
+	long long v;
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+/* A store of schema version 3 (the chain rule a row at a time) is
+ * migrated to version 4 (a statement at a time) with its chain: the old
+ * rule's function is gone, the new one refuses what the old one did, and
+ * the writer appends on after the events the old rule took. */
+#define HASH3 "3333333333333333333333333333333333333333333333333333333333333333"
+
+static void test_pg_schema_4_from_3(void **state)
+{
+	struct audit_writer *w = NULL;
+	struct audit_filter f = {0};
+	struct scan_out o = {0};
+	char err[256], hash[65], *buf = NULL;
+	size_t len = 0;
+	int64_t seq;
+
+	(void)state;
+	assert_int_equal(audit_writer_new(&w), JG_OK);
+	append_committed(w, "config.loaded", 0, NULL);
+	store_close(st);
+	st = NULL;
+	/* back to version 3, as migration 1 made it */
+	assert_true(raw_sql(
+		"DROP TRIGGER audit_follow ON audit; DROP FUNCTION jitgate_audit_follow_rows();"
+		"CREATE FUNCTION jitgate_audit_follow() RETURNS trigger LANGUAGE plpgsql AS $$"
+		" BEGIN"
+		"  UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash"
+		"   WHERE id = 1 AND seq = NEW.seq - 1"
+		"   AND hash = (NEW.event::json ->> 'prev');"
+		"  IF NOT FOUND THEN"
+		"   RAISE EXCEPTION 'audit event % does not follow the head of the chain', NEW.seq;"
+		"  END IF;"
+		"  RETURN NEW;"
+		" END $$;"
+		"CREATE TRIGGER audit_follow BEFORE INSERT ON audit"
+		" FOR EACH ROW EXECUTE FUNCTION jitgate_audit_follow();"
+		"DELETE FROM schema_version WHERE version >= 4"));
+	assert_int_equal(pg_admin_int("SELECT max(version) FROM schema_version"), 3);
+	/* a version-3 writer's events, one statement each, under the old rule */
+	assert_true(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+			    " SELECT 2, 't', 'config.loaded', 'x',"
+			    " json_build_object('prev', hash)::text, repeat('2', 64) FROM audit_head;"
+			    "INSERT INTO audit (seq, time, action, actor, event, hash)"
+			    " SELECT 3, 't', 'config.loaded', 'x',"
+			    " json_build_object('prev', repeat('2', 64))::text, repeat('3', 64)"));
+	assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+			     " SELECT 5, 't', 'config.loaded', 'x',"
+			     " json_build_object('prev', repeat('3', 64))::text, repeat('5', 64)"));
+
+	assert_int_equal(store_open(url, NULL, &st, err, sizeof(err)), JG_OK);
+	assert_int_equal(pg_admin_int("SELECT max(version) FROM schema_version"), 4);
+	assert_int_equal(pg_admin_int("SELECT count(*) FROM pg_proc"
+				      " WHERE proname = 'jitgate_audit_follow'"), 0);
+	/* one trigger, for each statement (tgtype bit 0 clear), after insert */
+	assert_int_equal(pg_admin_int("SELECT count(*) FROM pg_trigger WHERE"
+				      " tgrelid = 'audit'::regclass AND tgname = 'audit_follow'"
+				      " AND tgtype & 1 = 0"), 1);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 3);
+	assert_string_equal(hash, HASH3);
+	/* refused as before: a gap, a wrong link */
+	assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+			     " SELECT 5, 't', 'config.loaded', 'x',"
+			     " json_build_object('prev', repeat('3', 64))::text, repeat('5', 64)"));
+	assert_false(raw_sql("INSERT INTO audit (seq, time, action, actor, event, hash)"
+			     " SELECT 4, 't', 'config.loaded', 'x',"
+			     " json_build_object('prev', repeat('2', 64))::text, repeat('4', 64)"));
+	/* the writer goes on after the old events: a batch of two */
+	assert_int_equal(store_begin(st), JG_OK);
+	assert_int_equal(audit_writer_load(w, st), JG_OK);
+	assert_int_equal(append(w, "request.created", 1, "alice"), JG_OK);
+	assert_int_equal(append(w, "request.approved", 1, "alice"), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_tx_audit_head(st, &seq, hash), JG_OK);
+	assert_int_equal(seq, 5);
+	assert_string_equal(hash, audit_writer_hash(w));
+	/* the new events follow the old ones (whose hashes are made up) */
+	f.after_seq = 3;
+	o.f = open_memstream(&buf, &len);
+	assert_int_equal(store_audit_scan(st, &f, write_event, &o), JG_OK);
+	fclose(o.f);
+	assert_int_equal(o.n, 2);
+	assert_non_null(strstr(buf, "\"prev\":\"" HASH3 "\""));
+	free(buf);
+	audit_writer_free(w);
 }
 
 /* Starts a batch on s as the engine does: what it reads (ids) and
@@ -1285,6 +1488,7 @@ int main(void)
 		COMMON(test_live_and_changed),
 		COMMON(test_audit_chain),
 		COMMON(test_audit_raw_tampering_refused),
+		COMMON(test_audit_batch),
 		COMMON(test_outbox),
 		COMMON(test_slack_messages),
 		COMMON(test_kv_and_counts),
@@ -1300,6 +1504,7 @@ int main(void)
 		COMMON(test_pg_known_requests),
 		COMMON(test_pg_ids_ahead),
 		COMMON(test_pg_known_requests_bounded),
+		COMMON(test_pg_schema_4_from_3),
 	};
 	const struct CMUnitTest none[] = {
 		cmocka_unit_test(test_redact),
