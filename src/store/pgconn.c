@@ -129,25 +129,14 @@ int pgconn_flush(PGconn *c, int64_t deadline_ms)
 	return f == 0 ? JG_OK : JG_ERR_IO;
 }
 
-int pgconn_exec(PGconn *c, const char *sql, int n, const char *const *vals,
-		int timeout_ms, PGresult **out, char sqlstate[6])
+/* Waits for the results of what was just sent on c, until its last:
+ * *out (may be NULL) gets the last on success. */
+static int collect(PGconn *c, int64_t deadline, PGresult **out, char sqlstate[6])
 {
-	int64_t deadline = pgconn_mono_ms() + timeout_ms;
 	PGresult *r, *last = NULL;
-	int rc = JG_OK;
+	int rc;
 	char msg[256];
 
-	if (out)
-		*out = NULL;
-	if (sqlstate)
-		sqlstate[0] = '\0';
-	if (PQstatus(c) != CONNECTION_OK)
-		return JG_ERR_IO;
-	/* without parameters the simple protocol, which allows several
-	 * statements (migrations) */
-	if (!(n == 0 ? PQsendQuery(c, sql)
-		     : PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)))
-		return JG_ERR_IO;
 	rc = pgconn_flush(c, deadline);
 	/* every result until NULL; keep the last, note the first error */
 	while (rc == JG_OK || rc == JG_ERR_STORE) {
@@ -187,6 +176,49 @@ int pgconn_exec(PGconn *c, const char *sql, int n, const char *const *vals,
 	else
 		PQclear(last);
 	return rc;
+}
+
+int pgconn_exec(PGconn *c, const char *sql, int n, const char *const *vals,
+		int timeout_ms, PGresult **out, char sqlstate[6])
+{
+	int64_t deadline = pgconn_mono_ms() + timeout_ms;
+
+	if (out)
+		*out = NULL;
+	if (sqlstate)
+		sqlstate[0] = '\0';
+	if (PQstatus(c) != CONNECTION_OK)
+		return JG_ERR_IO;
+	/* without parameters the simple protocol, which allows several
+	 * statements (migrations) */
+	if (!(n == 0 ? PQsendQuery(c, sql)
+		     : PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)))
+		return JG_ERR_IO;
+	return collect(c, deadline, out, sqlstate);
+}
+
+int pgconn_prepare(PGconn *c, const char *name, const char *sql, int timeout_ms)
+{
+	int64_t deadline = pgconn_mono_ms() + timeout_ms;
+
+	if (PQstatus(c) != CONNECTION_OK || !PQsendPrepare(c, name, sql, 0, NULL))
+		return JG_ERR_IO;
+	return collect(c, deadline, NULL, NULL);
+}
+
+int pgconn_exec_prepared(PGconn *c, const char *name, int n, const char *const *vals,
+			 int timeout_ms, PGresult **out, char sqlstate[6])
+{
+	int64_t deadline = pgconn_mono_ms() + timeout_ms;
+
+	if (out)
+		*out = NULL;
+	if (sqlstate)
+		sqlstate[0] = '\0';
+	if (PQstatus(c) != CONNECTION_OK ||
+	    !PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0))
+		return JG_ERR_IO;
+	return collect(c, deadline, out, sqlstate);
 }
 
 int64_t pgconn_int(const PGresult *r, int row, int col)

@@ -30,6 +30,13 @@ int pgconn_open(const char *url, const char *password, int timeout_ms,
 int pgconn_exec(PGconn *c, const char *sql, int n, const char *const *vals,
 		int timeout_ms, PGresult **out, char sqlstate[6]) JG_WUR;
 
+/* Prepares sql as the named statement on c (parameter types from the
+ * text), and runs a prepared statement as pgconn_exec runs sql: planned
+ * once per connection instead of at every call. */
+int pgconn_prepare(PGconn *c, const char *name, const char *sql, int timeout_ms) JG_WUR;
+int pgconn_exec_prepared(PGconn *c, const char *name, int n, const char *const *vals,
+			 int timeout_ms, PGresult **out, char sqlstate[6]) JG_WUR;
+
 /* Waits until the socket is readable or the deadline (CLOCK_MONOTONIC ms)
  * passes; then consumes input.  0, JG_ERR_TIMEOUT or JG_ERR_IO. */
 int pgconn_wait_input(PGconn *c, int64_t deadline_ms) JG_WUR;

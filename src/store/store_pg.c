@@ -92,6 +92,33 @@ int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p
 	return rc;
 }
 
+int store_pg_run_named(struct pgs *s, PGconn **c, const char *name, const char *sql,
+		       bool *prepared, const struct pgp *p, PGresult **out)
+{
+	struct pg_watch *w = atomic_load(&s->watch);
+	int rc = JG_OK;
+
+	if (out)
+		*out = NULL;
+	if (*c == NULL || (w && !store_pg_watch_reachable(w)))
+		return JG_ERR_STORE;
+	if (!*prepared) {
+		rc = pgconn_prepare(*c, name, sql, call_ms(s, c));
+		*prepared = rc == JG_OK;
+	}
+	if (rc == JG_OK)
+		rc = pgconn_exec_prepared(*c, name, p ? p->n : 0, p ? p->v : NULL, call_ms(s, c),
+					  out, NULL);
+	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
+		log_error(NULL, "store: the database connection %s; it will be reopened",
+			  rc == JG_ERR_TIMEOUT ? "timed out" : "failed");
+		PQfinish(*c);
+		*c = NULL;
+		rc = JG_ERR_STORE;
+	}
+	return rc;
+}
+
 /* A reader connection, or &s->none (on which store_pg_run fails at once)
  * when the database is not answering or no slot came free in read_ms:
  * an HTTP thread answers 503 instead of waiting. */

@@ -20,7 +20,7 @@ struct pg_watch; /* store_pg_watch.c */
 #define STORE_PG_AUDIT_COLS 10
 
 /* The writer's prepared statements (store_pg_tx.c). */
-#define STORE_PG_NSTMT 12
+#define STORE_PG_NSTMT 14
 
 /* One statement sent in the writer's pipeline whose result is not read
  * yet, and what to do with it (store_pg_tx.c). */
@@ -137,6 +137,10 @@ int store_pg_reconnect(struct pgs *s, PGconn **c) JG_WUR;
  * when it broke (JG_ERR_STORE either way). */
 int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p,
 		 PGresult **out) JG_WUR;
+/* The same for a statement prepared once per connection as name
+ * (*prepared: it is; the caller clears it with the connection). */
+int store_pg_run_named(struct pgs *s, PGconn **c, const char *name, const char *sql,
+		       bool *prepared, const struct pgp *p, PGresult **out) JG_WUR;
 /* Row i of a STORE_REQ_COLS result. */
 int store_pg_row_request(const PGresult *res, int i, struct request *r) JG_WUR;
 /* Calls cb for every row of res; returns the callback's non-zero answer. */

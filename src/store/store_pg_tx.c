@@ -41,6 +41,8 @@ enum stmt {
 	S_IDS,
 	S_SLACKMSG,
 	S_VERIFY,
+	S_CATCHUP,
+	S_CHANGED,
 };
 
 /* The requests named by audit events after $1 up to upto, as an array:
@@ -103,9 +105,17 @@ static const struct {
 			" channel_id, ts) VALUES ($1, $2, 0, $3, $4)"},
 	[S_VERIFY] = {"jg_verify", "SELECT 1 FROM audit_head WHERE id = 1 AND seq = $1"
 				   " AND hash = $2 FOR UPDATE"},
+	/* a catch-up (store_pg_tx_changed_requests): prepared like the rest,
+	 * it is planned once per connection, not on every notification */
+	[S_CATCHUP] = {"jg_catchup",
+		       "SELECT r.*, h.seq FROM (SELECT seq FROM audit_head WHERE id = 1) h"
+		       " LEFT JOIN LATERAL (SELECT " STORE_REQ_COLS " FROM requests"
+		       " WHERE id = ANY (" CHANGED_IDS("h.seq") ")) r ON true ORDER BY r.id"},
+	[S_CHANGED] = {"jg_changed", "SELECT " STORE_REQ_COLS " FROM requests WHERE id = ANY ("
+				     CHANGED_IDS("$2") ") ORDER BY id"},
 };
 
-_Static_assert(S_VERIFY + 1 == STORE_PG_NSTMT, "one name and text per statement");
+_Static_assert(S_CHANGED + 1 == STORE_PG_NSTMT, "one name and text per statement");
 
 /* ---- requests read ahead ---- */
 
@@ -438,7 +448,9 @@ static int ask(struct pgs *s, const char *sql, enum stmt st, const struct pgp *p
 		return JG_ERR_STORE;
 	}
 	if (!s->piping)
-		return store_pg_run(s, &s->w, sql ? sql : stmts[st].sql, p, out);
+		return sql ? store_pg_run(s, &s->w, sql, p, out)
+			   : store_pg_run_named(s, &s->w, stmts[st].name, stmts[st].sql,
+						&s->prepared[st], p, out);
 	if (pipe_exchange(s, sql, st, p, false, pgconn_mono_ms() + s->timeout_ms, out) !=
 	    JG_OK) {
 		pipe_drop(s);
@@ -909,10 +921,7 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 		 * waits for another node's batch */
 		if (!s->piping && store_pg_reconnect(s, &s->w) != JG_OK)
 			return JG_ERR_STORE;
-		rc = ask(s, "SELECT r.*, h.seq FROM (SELECT seq FROM audit_head WHERE id = 1) h"
-			 " LEFT JOIN LATERAL (SELECT " STORE_REQ_COLS " FROM requests"
-			 " WHERE id = ANY (" CHANGED_IDS("h.seq") ")) r ON true"
-			 " ORDER BY r.id", 0, &p, &res);
+		rc = ask(s, NULL, S_CATCHUP, &p, &res);
 		if (rc == JG_OK && PQntuples(res) < 1)
 			rc = JG_ERR_STORE;
 		for (int i = 0; rc == JG_OK && i < PQntuples(res); i++) {
@@ -937,8 +946,7 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 	if (!s->piping)
 		go_cold(s);
 	pgp_int(&p, *upto_seq);
-	rc = ask(s, "SELECT " STORE_REQ_COLS " FROM requests WHERE id = ANY ("
-		 CHANGED_IDS("$2") ") ORDER BY id", 0, &p, &res);
+	rc = ask(s, NULL, S_CHANGED, &p, &res);
 	if (rc == JG_OK) {
 		int64_t last = 0;
 
