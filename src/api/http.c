@@ -523,6 +523,45 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+/* What route_public answers: GET or HEAD of the UI's files and pages,
+ * /healthz, /readyz and /metrics. */
+static bool is_public(const char *method, const char *url)
+{
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return false;
+	return strcmp(url, "/") == 0 || strncmp(url, "/ui/", 4) == 0 ||
+	       strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+	       strcmp(url, "/metrics") == 0;
+}
+
+static bool has_body(struct MHD_Connection *mhd)
+{
+	const char *cl = MHD_lookup_connection_value(mhd, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl != NULL && strcmp(cl, "0") != 0) ||
+	       MHD_lookup_connection_value(mhd, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+static enum MHD_Result answer_public(struct api *a, struct MHD_Connection *mhd,
+				     const char *method, const char *url)
+{
+	int status = 200;
+	struct MHD_Response *pub = route_public(&(struct conn){.deps = a->deps, .mhd = mhd},
+						method, url, &status);
+	enum MHD_Result ret;
+
+	if (pub == NULL)
+		return MHD_NO;
+	ret = MHD_queue_response(mhd, (unsigned)status, pub);
+	MHD_destroy_response(pub);
+	return ret;
+}
+
+/* con_cls of a public request between its first call and its answer */
+static char public_mark;
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -530,23 +569,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
 {
 	struct api *a = cls;
 	struct conn *c = *con_cls;
-	struct MHD_Response *pub;
-	int status = 200;
 
 	(void)version;
+	if (*con_cls == &public_mark) {
+		*con_cls = NULL;
+		return answer_public(a, mhd, method, url);
+	}
 	if (c == NULL) {
 		const char *cl;
 
 		httpguard_head_done(a->guard, mhd);
 		atomic_fetch_add_explicit(&a->deps->metrics->http_requests, 1,
 					  memory_order_relaxed);
-		pub = route_public(&(struct conn){.deps = a->deps, .mhd = mhd},
-				   method, url, &status);
-		if (pub != NULL) {
-			enum MHD_Result ret = MHD_queue_response(mhd, (unsigned)status, pub);
-
-			MHD_destroy_response(pub);
-			return ret;
+		if (is_public(method, url)) {
+			/* answered in the next call, when MHD has the whole
+			 * request: a response queued in this first one is an
+			 * "early" answer, after which MHD closes the connection
+			 * (Connection: close), so a page load took a new
+			 * connection for every file.  A request with a body is
+			 * answered at once: MHD then closes rather than read a
+			 * body nobody wants. */
+			if (has_body(mhd))
+				return answer_public(a, mhd, method, url);
+			*con_cls = &public_mark;
+			return MHD_YES;
 		}
 		c = conn_new();
 		if (c == NULL)
@@ -614,8 +660,10 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 
 	(void)toe;
 	httpguard_request_done(a->guard, mhd);
-	if (c == NULL)
+	if (c == NULL || *con_cls == &public_mark) {
+		*con_cls = NULL;
 		return;
+	}
 	if (c->ref)
 		cfgref_put(c->ref);
 	authn_clear(&c->who);

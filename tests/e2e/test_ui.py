@@ -6,6 +6,7 @@ the sign-in page (tests/ui/shell.test.mjs: CSP, accessibility in light and
 dark at desktop and phone width, deep links, single sign-on at the IdP,
 sign-out, a wrong token, framing refused)."""
 import gzip
+import http.client
 import os
 import re
 import socket
@@ -106,6 +107,36 @@ class UiServedTest(UiCase):
             self.assertIn(status, (200, 400, 431), hdr[:60])
         self.assertEqual(self.get("/ui/app.js")[0], 200)
         self.assertEqual(self.srv.proc.poll(), None)
+
+    def test_files_keep_the_connection(self):
+        """A page load's files, its API calls and a 404 one after another
+        on one connection: the files were answered before libmicrohttpd
+        had the whole request, which made it close the connection after
+        each (Connection: close), so a page load took a new connection per
+        file.  A file asked for with a body is still answered, and then
+        the connection closed, its body never read."""
+        def ask(s, path, extra=b""):
+            s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Accept-Encoding: gzip\r\n" + extra)
+            r = http.client.HTTPResponse(s, method="GET")
+            r.begin()
+            r.read()
+            return r.status, (r.getheader("Connection") or "").lower()
+
+        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=10) as s:
+            for path, status in (("/ui/requests/42", 200), ("/ui/app.js", 200),
+                                 ("/ui/app.css", 200), ("/ui/nope.js", 404),
+                                 ("/healthz", 200), ("/v1/whoami", 401), ("/ui/dom.js", 200)):
+                self.assertEqual(ask(s, path, b"\r\n"), (status, ""), path)
+            # HEAD too
+            s.sendall(b"HEAD /ui/app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            r = http.client.HTTPResponse(s, method="HEAD")
+            r.begin()
+            self.assertEqual((r.status, r.getheader("Connection")), (200, None))
+            self.assertEqual(ask(s, "/ui/app.js", b"Content-Length: 5\r\n\r\nhello"),
+                             (200, "close"))
+            self.assertEqual(s.recv(10), b"", "closed after a file asked for with a body")
+        self.assertEqual(self.get("/ui/app.js")[0], 200)
 
     def test_first_page_is_under_100_kb_compressed(self):
         # everything the first page loads: the HTML and what it links to
