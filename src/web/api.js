@@ -23,9 +23,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+// opts.timeoutMs: give up on an answer that takes longer (a network
+// error, status 0).
+export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (opts.timeoutMs) init.signal = AbortSignal.timeout(opts.timeoutMs);
   if (method !== 'GET' && method !== 'HEAD') {
     if (csrf) headers['X-Jitgate-CSRF'] = csrf;
     if (body !== undefined) {
@@ -39,7 +42,12 @@ export async function api(method, path, body) {
   } catch (e) {
     throw new ApiError(0, 'network', 'jitgate cannot be reached; check your connection and try again');
   }
-  const text = await res.text();
+  let text;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw new ApiError(0, 'network', 'jitgate cannot be reached; check your connection and try again');
+  }
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch (e) { data = null; }
@@ -52,7 +60,7 @@ export async function api(method, path, body) {
   return data;
 }
 
-export const get = (path) => api('GET', path);
+export const get = (path, opts) => api('GET', path, undefined, opts);
 export const post = (path, body) => api('POST', path, body);
 
 // Query strings from an object, leaving out empty values.

@@ -14,6 +14,19 @@ import { auditPage } from './audit.js';
 
 const main = document.getElementById('main');
 let me = null;
+let loading = 0;
+
+// main is aria-busy while what a page first shows is still on its way
+// (who is signed in, the page's own data, the navigation's count, the
+// sign-in probe): assistive technology waits for it, and so can a test.
+// index.html starts it busy; the spans overlap until the page is drawn.
+function busyWhile(promise) {
+  loading++;
+  main.setAttribute('aria-busy', 'true');
+  const done = () => { if (--loading === 0) main.removeAttribute('aria-busy'); };
+  promise.then(done, done);
+  return promise;
+}
 let catalogPromise = null;
 let pageCleanups = [];
 let renderSeq = 0;
@@ -87,7 +100,7 @@ async function render(moved) {
   } else {
     replace(main, view);
     try {
-      await found.page(view, ctx, found.arg, new URLSearchParams(location.search));
+      await busyWhile(found.page(view, ctx, found.arg, new URLSearchParams(location.search)));
     } catch (e) {
       if (seq !== renderSeq) return;
       replace(view, h('div', { class: 'notice bad', role: 'alert' }, e.message || String(e)));
@@ -116,22 +129,31 @@ function showSignin() {
     history.replaceState(null, '', '/ui/signin?next=' + encodeURIComponent(next));
   }
   ctx.title('Sign in');
-  signinPage(main, { next: next || '/', onSignedIn: () => boot(true) });
+  busyWhile(signinPage(main, { next: next || '/', onSignedIn: () => busyWhile(boot(true)) }));
 }
 
 // Approvals count in the navigation, and whether to offer Active grants.
+// Calls within 50 ms make one fetch; the promise settles when the count
+// is drawn.
 let countTimer = null;
+let countWaiters = [];
 function refreshCounts() {
   clearTimeout(countTimer);
-  countTimer = setTimeout(async () => {
-    try {
-      const mine = await listRequests({ approvable: 1 }, 500);
-      const el = document.getElementById('approvals-count');
-      el.textContent = String(mine.length);
-      el.hidden = mine.length === 0;
-      el.setAttribute('aria-label', `${mine.length} waiting for you`);
-    } catch (e) { /* the page says what is wrong */ }
-  }, 50);
+  return new Promise((resolve) => {
+    countWaiters.push(resolve);
+    countTimer = setTimeout(async () => {
+      const waiters = countWaiters;
+      countWaiters = [];
+      try {
+        const mine = await listRequests({ approvable: 1 }, 500);
+        const el = document.getElementById('approvals-count');
+        el.textContent = String(mine.length);
+        el.hidden = mine.length === 0;
+        el.setAttribute('aria-label', `${mine.length} waiting for you`);
+      } catch (e) { /* the page says what is wrong */ }
+      for (const w of waiters) w();
+    }, 50);
+  });
 }
 
 async function showGrantsNav() {
@@ -163,16 +185,35 @@ onLiveState((s) => {
 subscribe(() => refreshCounts());
 onLiveState((s) => { if (s === 'resync') refreshCounts(); });
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Who is signed in (null: nobody).  Asked again, with growing pauses,
+// while jitgate cannot be reached, answers 429/5xx or leaves the call
+// unanswered for 15 s: a page opened while the daemon restarts, or whose
+// first call lost its connection, used to stay on "jitgate did not
+// answer" (or "Loading…") until reloaded by hand.
+async function whoami() {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
+    try {
+      return await get('/v1/whoami', { timeoutMs: 15000 });
+    } catch (e) {
+      if (e.status === 401) return null;
+      if (e.status !== 0 && e.status !== 429 && e.status < 500) throw e;
+      replace(main, h('div', { class: 'notice bad', role: 'alert' },
+        `jitgate did not answer: ${e.message}. Trying again…`));
+    }
+    await sleep(delay + Math.random() * 250);
+  }
+}
+
 async function boot(moved) {
   try {
-    me = await get('/v1/whoami');
+    me = await whoami();
   } catch (e) {
     me = null;
-    if (e.status !== 401) {
-      replace(main, h('div', { class: 'notice bad', role: 'alert' },
-        'jitgate did not answer: ' + e.message));
-      return;
-    }
+    replace(main, h('div', { class: 'notice bad', role: 'alert' },
+      'jitgate did not answer: ' + e.message));
+    return;
   }
   setCsrf(me && me.csrf);
   catalogPromise = null;
@@ -185,9 +226,9 @@ async function boot(moved) {
   document.getElementById('nav').hidden = false;
   document.getElementById('nav-audit').hidden = !(me.auditor || me.admin);
   document.getElementById('nav-grants').hidden = true;
-  showGrantsNav().then((ok) => { document.getElementById('nav-grants').hidden = !ok; });
+  busyWhile(showGrantsNav().then((ok) => { document.getElementById('nav-grants').hidden = !ok; }));
   startLive(signedOut);
-  refreshCounts();
+  busyWhile(refreshCounts());
   await render(moved);
 }
 
@@ -219,4 +260,4 @@ document.addEventListener('click', (ev) => {
 });
 window.addEventListener('popstate', () => render(true));
 setInterval(tick, 1000);
-boot(false);
+busyWhile(boot(false));

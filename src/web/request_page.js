@@ -259,7 +259,6 @@ export async function requestPage(view, ctx, idText) {
   ctx.title(`#${r.id} ${r.role} on ${r.resource}`);
   replace(view, status, facts, approvals, actions, timeline);
   update(r);
-  loadAudit();
   ctx.onRequest((nr) => {
     if (nr.id !== id) return;
     update(nr);
@@ -274,4 +273,6 @@ export async function requestPage(view, ctx, idText) {
       loadAudit();
     } catch (e) { /* keep what is shown */ }
   });
+  // the page is complete with its timeline from the audit log
+  await loadAudit();
 }

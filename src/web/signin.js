@@ -55,7 +55,8 @@ export function signinPage(main, { next, onSignedIn }) {
     h('h1', {}, 'Sign in to jitgate'),
     h('p', { class: 'muted' }, 'Ask for access to production systems, approve requests and see who had what.'),
     sso, form));
-  ssoAvailable().then((ok) => {
+  // settles when the page is complete
+  return ssoAvailable().then((ok) => {
     sso.hidden = !ok;
     sso.dataset.probed = 'yes';
   });

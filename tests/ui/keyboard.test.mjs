@@ -4,7 +4,7 @@
 // stop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, signedIn, noProblems, api, URL_, ENV, PHONE } from './lib.mjs';
+import { launch, person, signedIn, noProblems, api, settled, URL_, ENV, PHONE } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -72,8 +72,7 @@ test('the request form, keyboard only', { timeout: 600000 }, async () => {
   // focus moved to the new page's heading, for screen readers: once the
   // page has finished loading (the heading shows before its last fetch
   // answers, later on a slower store), so wait for that state
-  await page.waitForFunction(() => document.activeElement.tagName === 'H1',
-    null, { timeout: 30000 }).catch(() => {});
+  await settled(page);
   f = await focused(page);
   assert.equal(f.tag, 'h1');
   // a live update (bob approves elsewhere) redraws the page: the focus
@@ -121,6 +120,7 @@ test('a table wider than the screen scrolls from the keyboard', { timeout: 60000
   await page.getByRole('heading', { name: 'Audit' }).first().waitFor();
   const region = page.getByRole('region', { name: 'Audit events' });
   await region.waitFor();
+  await settled(page); // with its rows
   const wide = await region.evaluate((el) => el.scrollWidth - el.clientWidth);
   assert.ok(wide > 0, 'the audit table is wider than its box on a phone');
   await page.evaluate(() => document.activeElement && document.activeElement.blur());

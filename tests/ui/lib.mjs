@@ -6,6 +6,7 @@
 //                  the gateway port, ... (see test_ui.py)
 //   JG_CHROMIUM    the browser (default /usr/bin/chromium)
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -56,10 +57,17 @@ export async function person(browser, opts = {}) {
   page.inflight = new Set();
   page.on('request', (r) => page.inflight.add(r));
   page.on('requestfinished', (r) => page.inflight.delete(r));
-  page.on('requestfailed', (r) => page.inflight.delete(r));
+  // and what went wrong on the way, for the same message
+  page.trouble = [];
+  page.on('requestfailed', (r) => {
+    page.inflight.delete(r);
+    page.trouble.push(`failed: ${r.method()} ${r.url()} ${r.failure() ? r.failure().errorText : ''}`);
+  });
+  page.on('crash', () => page.trouble.push('the page crashed'));
   page.on('console', (m) => {
     const t = m.text();
     if (/Content Security Policy|Refused to/.test(t)) page.problems.push(`csp: ${t}`);
+    if (m.type() === 'error') page.trouble.push(`console: ${t}`);
   });
   return { context, page };
 }
@@ -67,6 +75,7 @@ export async function person(browser, opts = {}) {
 // Signs in with the static-token form, the way a person does.
 export async function signIn(page, who, path = '/') {
   await page.goto(URL_ + path);
+  await waitShown(page, page.getByLabel('Access token'));
   await page.getByLabel('Access token').fill(ENV.tokens[who]);
   await page.getByRole('button', { name: 'Sign in with token' }).click();
   await page.locator('#who-name', { hasText: who }).waitFor();
@@ -76,6 +85,7 @@ export async function signIn(page, who, path = '/') {
 // own login form, back to the page asked for.
 export async function signInIdp(page, who, path = '/') {
   await page.goto(URL_ + path);
+  await waitShown(page, page.getByRole('link', { name: 'Sign in with single sign-on' }));
   await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
   await page.getByLabel('Account').fill(who);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -114,6 +124,7 @@ const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 // violations (evaluated through the DevTools protocol, so the page's CSP
 // stays as strict as in production).
 export async function axe(page) {
+  await settled(page);
   if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(AXE);
   const res = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
@@ -131,8 +142,16 @@ export async function waitShown(page, locator) {
     const pending = [...page.inflight].map((r) => `${r.method()} ${r.url()}`);
     const shown = await page.locator('main').innerText({ timeout: 2000 }).catch(() => '(unreadable)');
     throw new Error(`${e.message}\npage ${page.url()}\nunanswered requests: ${pending.join(', ') || 'none'}\n` +
-      `page shows: ${shown.slice(0, 500)}`);
+      `went wrong: ${page.trouble.slice(-10).join('; ') || 'nothing seen'}\npage shows: ${shown.slice(0, 500)}`);
   }
+}
+
+// Waits until the page has drawn what it first shows: the app keeps main
+// aria-busy until who is signed in, the page's own data, the navigation's
+// count and the sign-in probe have arrived.  What a test then reads or
+// checks (axe-core above all) does not depend on how fast they came.
+export async function settled(page) {
+  await waitShown(page, page.locator('#main:not([aria-busy])'));
 }
 
 export function noProblems(assert, page) {
@@ -203,7 +222,48 @@ export async function openPage(browser, pg, opts) {
   if (!pg.who) await p.page.goto(URL_ + pg.path);
   const start = new RegExp('^' + pg.ready.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   await p.page.getByRole('heading', { name: start }).first().waitFor();
+  // the server's own page has no app to wait for
+  if (pg.name !== 'signin-failed') await settled(p.page);
   if (pg.name === 'audit') await p.page.locator('#verify').waitFor();
   if (pg.name === 'signin') await p.page.locator('[data-probed]').waitFor({ state: 'attached' });
   return p;
+}
+
+// A TCP relay in front of the daemon, whose connections the test can cut
+// (a real dropped connection, not a mocked answer): cut() drops every
+// open connection and refuses new ones until restore(); cutRequests(re, n)
+// resets the connection that carries each of the next n requests whose
+// request line matches re, before the daemon sees it.
+export function relay(target) {
+  const u = new URL(target);
+  const open = new Set();
+  let down = false;
+  let cutting = null;
+  const server = net.createServer((c) => {
+    if (down) { c.destroy(); return; }
+    const up = net.connect(Number(u.port), u.hostname);
+    open.add(c);
+    open.add(up);
+    const drop = () => { c.destroy(); up.destroy(); open.delete(c); open.delete(up); };
+    c.on('error', drop); up.on('error', drop); c.on('close', drop); up.on('close', drop);
+    c.on('data', (chunk) => {
+      const line = chunk.toString('latin1').split('\r\n')[0];
+      if (cutting && cutting.n > 0 && cutting.re.test(line)) {
+        cutting.n--;
+        cutting.cut.push(line);
+        c.resetAndDestroy();
+        up.destroy();
+        return;
+      }
+      up.write(chunk);
+    });
+    up.pipe(c);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() { down = true; for (const s of open) s.destroy(); open.clear(); },
+    restore() { down = false; },
+    cutRequests(re, n) { cutting = { re, n, cut: [] }; return cutting.cut; },
+    close() { server.close(); for (const s of open) s.destroy(); },
+  })));
 }

@@ -5,29 +5,7 @@
 // refuses new connections until it is restored).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { launch, signedIn, live, api, markNoReload, assertNoReload, noProblems, URL_ } from './lib.mjs';
-
-function relay(target) {
-  const u = new URL(target);
-  const open = new Set();
-  let down = false;
-  const server = net.createServer((c) => {
-    if (down) { c.destroy(); return; }
-    const up = net.connect(Number(u.port), u.hostname);
-    open.add(c);
-    open.add(up);
-    const drop = () => { c.destroy(); up.destroy(); open.delete(c); open.delete(up); };
-    c.on('error', drop); up.on('error', drop); c.on('close', drop); up.on('close', drop);
-    c.pipe(up); up.pipe(c);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${server.address().port}`,
-    cut() { down = true; for (const s of open) s.destroy(); open.clear(); },
-    restore() { down = false; },
-    close() { server.close(); for (const s of open) s.destroy(); },
-  })));
-}
+import { launch, signedIn, live, api, markNoReload, assertNoReload, noProblems, relay, URL_ } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
