@@ -49,18 +49,22 @@ test('a deep link while signed out goes to sign-in and remembers where it was go
 // Through a relay that resets the connection of each of the first four.
 test('a deep link whose first calls lose their connection tries again and gets to sign-in', { timeout: 600000 }, async () => {
   const net1 = await relay(URL_);
-  const cut = net1.cutRequests(/^GET \/v1\/whoami /, 4);
   const { context, page } = await person(browser);
-  await page.goto(net1.url + '/ui/requests/42');
-  await waitShown(page, page.getByRole('heading', { name: 'Sign in to jitgate' }));
-  assert.equal(cut.length, 4, 'four calls were cut');
-  const u = new URL(page.url());
-  assert.equal(u.pathname, '/ui/signin');
-  assert.equal(u.searchParams.get('next'), '/ui/requests/42');
-  assert.equal(await page.getByRole('alert').filter({ hasText: 'did not answer' }).count(), 0);
-  noProblems(assert, page);
-  await context.close();
-  net1.close();
+  try {
+    const cut = net1.cutRequests(/^GET \/v1\/whoami /, 4);
+    await page.goto(net1.url + '/ui/requests/42');
+    await waitShown(page, page.getByRole('heading', { name: 'Sign in to jitgate' }));
+    assert.equal(cut.length, 4, 'four calls were cut');
+    const u = new URL(page.url());
+    assert.equal(u.pathname, '/ui/signin');
+    assert.equal(u.searchParams.get('next'), '/ui/requests/42');
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'did not answer' }).count(), 0);
+    noProblems(assert, page);
+  } finally {
+    // an open listener would keep node (and the test file) running
+    await context.close();
+    net1.close();
+  }
 });
 
 test('single sign-on at the IdP lands on the page that was asked for; sign-out ends the session', async () => {
