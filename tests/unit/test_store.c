@@ -361,6 +361,96 @@ static void test_update_missing_fails(void **state)
 	request_clear(&r);
 }
 
+/* Several requests written in one transaction, as the engine's batches
+ * do (on PostgreSQL held back and sent as one INSERT and one UPDATE per
+ * batch): new ones, changed ones, one changed twice, one created and
+ * changed in the same transaction, text SQL, JSON and array literals all
+ * mind; each reads back as last written.  One missing id among several
+ * updates fails the whole transaction; many rows go out in parts. */
+static void test_request_batch(void **state)
+{
+	struct request r[4], got, missing = mkreq("mallory", REQ_PENDING);
+	int64_t first = 0, last = 0;
+	int rc;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		r[i] = mkreq(i % 2 ? "bob" : "alice", REQ_PENDING);
+	r[0].reason = strdup("a \"quoted\" {brace}, comma \\ backslash NULL");
+	r[1].reason = strdup("NULL");
+	r[2].ticket = strdup("");
+	r[3].approvals[0] = (struct approval){strdup("carol \"c\""), T0 + 1, strdup("{x,y}")};
+	r[3].napprovals = 1;
+	assert_int_equal(store_begin(st), JG_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_tx_request_insert(st, &r[i]), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+
+	assert_int_equal(store_begin(st), JG_OK);
+	r[0].state = REQ_ACTIVE;
+	r[0].activated_at = T0 + 10;
+	assert_int_equal(store_tx_request_update(st, &r[0]), JG_OK);
+	r[1].state = REQ_DENIED;
+	r[1].ended_by = strdup("dave");
+	assert_int_equal(store_tx_request_update(st, &r[1]), JG_OK);
+	/* the same request again in the same transaction */
+	r[0].state = REQ_REVOKED;
+	r[0].ended_at = T0 + 20;
+	r[0].end_comment = strdup("done, \"really\"");
+	assert_int_equal(store_tx_request_update(st, &r[0]), JG_OK);
+	/* created and changed in one transaction */
+	assert_int_equal(store_tx_request_insert(st, &r[3]), JG_OK);
+	r[3].state = REQ_ACTIVE;
+	r[3].reminders = 2;
+	assert_int_equal(store_tx_request_update(st, &r[3]), JG_OK);
+	assert_int_equal(store_commit(st), JG_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(store_request_get(st, r[i].id, &got), JG_OK);
+		assert_same_request(&r[i], &got);
+		request_clear(&got);
+	}
+
+	/* one id of three missing: nothing of the transaction is kept */
+	missing.id = 4242;
+	assert_int_equal(store_begin(st), JG_OK);
+	r[2].state = REQ_ACTIVE;
+	rc = store_tx_request_update(st, &r[2]);
+	if (rc == JG_OK)
+		rc = store_tx_request_update(st, &missing);
+	if (rc == JG_OK)
+		rc = store_tx_request_update(st, &r[1]);
+	if (rc == JG_OK)
+		rc = store_commit(st);
+	assert_int_equal(rc, JG_ERR_STORE);
+	store_rollback(st);
+	r[2].state = REQ_PENDING;
+	assert_int_equal(store_request_get(st, r[2].id, &got), JG_OK);
+	assert_same_request(&r[2], &got);
+	request_clear(&got);
+
+	/* 1,200 new ones in one transaction */
+	assert_int_equal(store_begin(st), JG_OK);
+	for (int i = 0; i < 1200; i++) {
+		struct request q = mkreq("erin", REQ_PENDING);
+
+		assert_int_equal(store_tx_request_insert(st, &q), JG_OK);
+		if (i == 0)
+			first = q.id;
+		last = q.id;
+		request_clear(&q);
+	}
+	assert_int_equal(store_commit(st), JG_OK);
+	assert_int_equal(store_request_get(st, first, &got), JG_OK);
+	assert_string_equal(got.requester, "erin");
+	request_clear(&got);
+	assert_int_equal(store_request_get(st, last, &got), JG_OK);
+	assert_string_equal(got.requester, "erin");
+	request_clear(&got);
+	for (int i = 0; i < 4; i++)
+		request_clear(&r[i]);
+	request_clear(&missing);
+}
+
 static void test_transaction_visibility(void **state)
 {
 	struct request r = mkreq("alice", REQ_ACTIVE), got;
@@ -1482,6 +1572,7 @@ int main(void)
 	const struct CMUnitTest common[] = {
 		COMMON(test_request_roundtrip),
 		COMMON(test_update_missing_fails),
+		COMMON(test_request_batch),
 		COMMON(test_transaction_visibility),
 		COMMON(test_prefetch),
 		COMMON(test_requests_scan),
