@@ -221,7 +221,7 @@ export async function openPage(browser, pg, opts) {
   const p = pg.who ? await signedIn(browser, pg.who, { ...opts, path: pg.path }) : await person(browser, opts);
   if (!pg.who) await p.page.goto(URL_ + pg.path);
   const start = new RegExp('^' + pg.ready.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  await p.page.getByRole('heading', { name: start }).first().waitFor();
+  await waitShown(p.page, p.page.getByRole('heading', { name: start }).first());
   // the server's own page has no app to wait for
   if (pg.name !== 'signin-failed') await settled(p.page);
   if (pg.name === 'audit') await p.page.locator('#verify').waitFor();

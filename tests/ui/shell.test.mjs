@@ -16,7 +16,7 @@ for (const colorScheme of ['light', 'dark']) {
     test(`sign-in page, ${colorScheme}, ${name}: renders under the CSP, no serious axe findings`, { timeout: 600000 }, async () => {
       const { context, page } = await person(browser, { colorScheme, viewport });
       await page.goto(URL_ + '/');
-      await page.getByRole('heading', { name: 'Sign in to jitgate' }).waitFor();
+      await waitShown(page, page.getByRole('heading', { name: 'Sign in to jitgate' }));
       await page.getByLabel('Access token').waitFor();
       assert.equal(await page.evaluate(() => document.querySelectorAll('script:not([src]), [style]').length), 0,
         'no inline script or style');
