@@ -130,8 +130,17 @@ class HttpLimitsTest(unittest.TestCase):
         self.srv = Server(base_config(extra=LIMITS.replace("header_timeout: 1s",
                                                            "header_timeout: 1h")))
         flood = Flood(self.srv.port, ["127.0.3.%d" % i for i in range(1, 41)])
+        # The rule holds at 3/4 of http_connections (30 of 40): it cuts
+        # every slow head the daemon holds then.  On a loaded machine the
+        # daemon may accept the last of the 40 only after that cut, with
+        # so few open that the rule rightly leaves them alone; at most 29
+        # may therefore stay, and at least 11 must go, which nothing but
+        # the rule can do here (header_timeout is an hour).
+        below = 40 * 3 // 4 - 1
         try:
-            wait_for(lambda: flood.n_closed() == len(flood.socks), timeout=30,
+            self.assertEqual(len(flood.socks), 40)
+            wait_for(lambda: flood.n_closed() >= len(flood.socks) - below,
+                     timeout=30,
                      what="slow heads cut near the connection limit")
             wait_for(lambda: healthz(self.srv), timeout=30, what="/healthz")
         finally:
