@@ -40,6 +40,13 @@ STAMP=$(date -u +%Y%m%dT%H%MZ)
 OUT=${1:-$SRC/bench-results-$STAMP.md}
 RAW=${OUT%.md}.log
 QUICK=${QUICK:-0}
+# every step's output goes to the terminal and is appended to RAW: with
+# the terminal redirected to RAW as well, each line would be there twice,
+# the copies interleaved
+if [ -e "$RAW" ] && { [ "$RAW" -ef /dev/stdout ] || [ "$RAW" -ef /dev/stderr ]; }; then
+	echo "bench/all.sh: $RAW is this script's own log; redirect its output elsewhere" >&2
+	exit 2
+fi
 q() { # full-value quick-value
 	if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi
 }
