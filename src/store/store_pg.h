@@ -168,6 +168,24 @@ int store_pg_tx_changed_requests(struct store *s, int64_t after_seq, int64_t *up
 /* Frees the writer's state (not the connection). */
 void store_pg_tx_free(struct pgs *s);
 
+/* store_pg_cache.c: what the writer knows between batches */
+void store_pg_cache_clear(struct pgs *s);
+/* the known request id, or NULL */
+struct request *store_pg_cache_find(struct pgs *s, int64_t id);
+/* Forgets what was known: the next batch locks and reads the head. */
+void store_pg_go_cold(struct pgs *s);
+/* Keeps a copy of r as this transaction sees it (0, or JG_ERR_NOMEM). */
+int store_pg_cache_put(struct pgs *s, const struct request *r) JG_WUR;
+/* Adds a prefetch's rows to what is known. */
+int store_pg_cache_fill(struct pgs *s, const PGresult *r) JG_WUR;
+/* Appends the ids of r (one column) to the pool. */
+int store_pg_ids_fill(struct pgs *s, const PGresult *r) JG_WUR;
+size_t store_pg_ids_left(const struct pgs *s);
+/* How many ids to draw ahead of a batch creating ncreates. */
+size_t store_pg_id_block(size_t ncreates);
+/* The smallest block drawn (store_pg_id_block's floor). */
+#define STORE_PG_ID_BLOCK 64
+
 int store_pg_watch_start(struct store *s, const char *node_id, int64_t stale_after_ms,
 			 const struct store_watch_hooks *h) JG_WUR;
 void store_pg_watch_stop(struct store *s);

@@ -26,7 +26,7 @@
 #include "util/log.h"
 #include "util/vec.h"
 
-#define ID_BLOCK 64 /* ids drawn at least at a time from requests_id_seq */
+#define COOL_DOWN 64 /* locked commits after a conflict */
 
 enum stmt {
 	S_INSERT,
@@ -117,148 +117,6 @@ static const struct {
 
 _Static_assert(S_CHANGED + 1 == STORE_PG_NSTMT, "one name and text per statement");
 
-/* ---- requests read ahead ---- */
-
-static void cache_clear(struct pgs *s)
-{
-	for (size_t i = 0; i < s->ncache; i++)
-		request_clear(&s->cache[i]);
-	s->ncache = 0;
-}
-
-static struct request *cache_find(struct pgs *s, int64_t id)
-{
-	size_t lo = 0, hi = s->ncache;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->cache[mid].id == id)
-			return &s->cache[mid];
-		if (s->cache[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-#define CACHE_MAX 4096 /* requests kept across batches while hot */
-#define COOL_DOWN 64   /* locked commits after a conflict */
-
-/* Forgets what was known: the next batch locks and reads the head. */
-static void go_cold(struct pgs *s)
-{
-	s->hot = false;
-	cache_clear(s);
-}
-
-/* Makes room in a full cache: the older half (lower ids) goes, the
- * requests of recent batches, which the next ones act on, stay. */
-static void cache_evict(struct pgs *s)
-{
-	size_t drop = s->ncache / 2;
-
-	for (size_t i = 0; i < drop; i++)
-		request_clear(&s->cache[i]);
-	memmove(s->cache, s->cache + drop, (s->ncache - drop) * sizeof(*s->cache));
-	s->ncache -= drop;
-}
-
-/* Keeps a copy of r as this transaction sees it, in id order. */
-static int cache_put(struct pgs *s, const struct request *r)
-{
-	struct request *hit = cache_find(s, r->id);
-	size_t at = 0;
-	int rc;
-
-	if (hit) {
-		request_clear(hit);
-		rc = request_copy(hit, r);
-		if (rc != JG_OK)
-			hit->id = 0; /* cleared: never found again (ids are > 0) */
-		return rc;
-	}
-	if (s->ncache >= CACHE_MAX)
-		cache_evict(s);
-	if (s->ncache == s->cache_cap) {
-		struct request *v = vec_grow(s->cache, &s->cache_cap, sizeof(*v), 64);
-
-		if (v == NULL)
-			return JG_ERR_NOMEM;
-		s->cache = v;
-	}
-	/* ids mostly grow: the place is found by halving, not by a walk */
-	for (size_t hi = s->ncache; at < hi;) {
-		size_t mid = at + (hi - at) / 2;
-
-		if (s->cache[mid].id < r->id)
-			at = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(s->cache + at + 1, s->cache + at, (s->ncache - at) * sizeof(*s->cache));
-	rc = request_copy(&s->cache[at], r);
-	if (rc != JG_OK) {
-		memmove(s->cache + at, s->cache + at + 1, (s->ncache - at) * sizeof(*s->cache));
-		return rc;
-	}
-	s->ncache++;
-	return JG_OK;
-}
-
-/* The prefetch's rows, added to what is known (take_result of the head,
- * just before, dropped what may be stale). */
-static int cache_fill(struct pgs *s, const PGresult *r)
-{
-	int n = PQntuples(r), rc = JG_OK;
-
-	for (int i = 0; rc == JG_OK && i < n; i++) {
-		struct request q;
-
-		rc = store_pg_row_request(r, i, &q);
-		if (rc == JG_OK)
-			rc = cache_put(s, &q);
-		request_clear(&q);
-	}
-	return rc;
-}
-
-/* ---- the id pool ---- */
-
-static int ids_fill(struct pgs *s, const PGresult *r)
-{
-	size_t n = (size_t)PQntuples(r), left = s->nids - s->ids_next;
-
-	if (left)
-		memmove(s->ids, s->ids + s->ids_next, left * sizeof(*s->ids));
-	s->ids_next = 0;
-	s->nids = left;
-	if (left + n > s->ids_cap) {
-		int64_t *v = realloc(s->ids, (left + n) * sizeof(*v));
-
-		if (v == NULL)
-			return JG_ERR_NOMEM;
-		s->ids = v;
-		s->ids_cap = left + n;
-	}
-	for (size_t i = 0; i < n; i++)
-		s->ids[s->nids++] = pgconn_int(r, (int)i, 0);
-	return JG_OK;
-}
-
-static size_t ids_left(const struct pgs *s)
-{
-	return s->nids - s->ids_next;
-}
-
-/* How many ids to draw ahead of a batch creating ncreates: at least
- * ID_BLOCK, and enough for a few more batches like it. */
-static size_t id_block(size_t ncreates)
-{
-	return ncreates * 4 > ID_BLOCK ? ncreates * 4 : ID_BLOCK;
-}
-
 /* ---- the pipeline ---- */
 
 static void audit_reset(struct pgs *s);
@@ -270,7 +128,7 @@ static void pipe_drop(struct pgs *s)
 	s->w = NULL;
 	s->piping = false;
 	s->pending = 0;
-	go_cold(s);
+	store_pg_go_cold(s);
 }
 
 static int pend_push(struct pgs *s, enum pg_pend k)
@@ -310,12 +168,12 @@ static int take_result(struct pgs *s, enum pg_pend k, const PGresult *r)
 		/* what this writer knew stays true only if the head is the one
 		 * its last commit left: no other node wrote since */
 		if (!s->hot || s->head_seq != s->hot_seq || strcmp(h, s->hot_hash) != 0)
-			go_cold(s);
+			store_pg_go_cold(s);
 		return JG_OK;
 	case PEND_PREFETCH:
-		return cache_fill(s, r);
+		return store_pg_cache_fill(s, r);
 	case PEND_IDS:
-		return ids_fill(s, r);
+		return store_pg_ids_fill(s, r);
 	case PEND_VERIFY:
 		/* another node moved the head: the batch is run again */
 		if (PQntuples(r) != 1)
@@ -531,7 +389,7 @@ static int pipe_commit(struct pgs *s)
 	    PQexitPipelineMode(s->w) == 1 && PQtransactionStatus(s->w) == PQTRANS_IDLE) {
 		s->piping = false;
 		s->pending = 0;
-		go_cold(s);
+		store_pg_go_cold(s);
 		return JG_ERR_STORE;
 	}
 	if (rc != JG_OK) {
@@ -553,7 +411,7 @@ static void commit_done(struct pgs *s)
 		s->hot_seq = s->head_seq;
 		memcpy(s->hot_hash, s->head_hash, sizeof(s->hot_hash));
 	} else if (!s->optimistic) {
-		go_cold(s); /* nothing says what the head is */
+		store_pg_go_cold(s); /* nothing says what the head is */
 		return;
 	}
 	s->hot = true;
@@ -585,7 +443,7 @@ int store_pg_commit(struct store *base)
 		if (s->optimistic && (rc != JG_OK || s->conflict)) {
 			bool moved = s->conflict;
 
-			go_cold(s);
+			store_pg_go_cold(s);
 			s->cool_down = COOL_DOWN;
 			/* only a head another node moved is a conflict worth
 			 * running the batch again for; a timeout or any other
@@ -601,7 +459,7 @@ int store_pg_commit(struct store *base)
 		commit_done(s);
 		return JG_OK;
 	}
-	go_cold(s);
+	store_pg_go_cold(s);
 	if ((rc = audit_flush(s)) != JG_OK)
 		return rc;
 	if (notify && (rc = defer(s, S_NOTIFY, &p, PEND_DISCARD)) != JG_OK)
@@ -617,7 +475,7 @@ void store_pg_rollback(struct store *base)
 {
 	struct pgs *s = (struct pgs *)base;
 
-	go_cold(s);
+	store_pg_go_cold(s);
 	audit_reset(s);
 	if (s->piping) {
 		pipe_drop(s); /* the server rolls back with the connection */
@@ -666,10 +524,10 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 		return JG_OK; /* only a hint */
 	/* everything the batch reads is known, and ids are at hand: no round
 	 * trip before the commit (verified then) */
-	if (s->hot && s->cool_down == 0 && ncreates <= ids_left(s)) {
+	if (s->hot && s->cool_down == 0 && ncreates <= store_pg_ids_left(s)) {
 		size_t i = 0;
 
-		while (i < n && cache_find(s, ids[i]) != NULL)
+		while (i < n && store_pg_cache_find(s, ids[i]) != NULL)
 			i++;
 		if (i == n) {
 			/* the lock, on condition that the head is still the
@@ -681,9 +539,9 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 			rc = send_stmt(s, S_VERIFY, &p, PEND_VERIFY);
 			/* ids for the batches after this one come back with its
 			 * commit: a busy writer never stops for them */
-			if (rc == JG_OK && ids_left(s) < ncreates + id_block(ncreates)) {
+			if (rc == JG_OK && store_pg_ids_left(s) < ncreates + store_pg_id_block(ncreates)) {
 				memset(&p, 0, sizeof(p));
-				pgp_int(&p, (int64_t)id_block(ncreates));
+				pgp_int(&p, (int64_t)store_pg_id_block(ncreates));
 				rc = send_stmt(s, S_IDS, &p, PEND_IDS);
 			}
 			if (rc != JG_OK) {
@@ -702,9 +560,9 @@ int store_pg_tx_prefetch(struct store *base, const int64_t *ids, size_t n, size_
 		rc = arr ? send_stmt(s, S_PREFETCH, &p, PEND_PREFETCH) : JG_ERR_NOMEM;
 		free(arr);
 	}
-	if (rc == JG_OK && ncreates > ids_left(s)) {
+	if (rc == JG_OK && ncreates > store_pg_ids_left(s)) {
 		memset(&p, 0, sizeof(p));
-		pgp_int(&p, (int64_t)(ncreates - ids_left(s) + id_block(ncreates)));
+		pgp_int(&p, (int64_t)(ncreates - store_pg_ids_left(s) + store_pg_id_block(ncreates)));
 		rc = send_stmt(s, S_IDS, &p, PEND_IDS);
 	}
 	if (rc != JG_OK) {
@@ -800,15 +658,15 @@ static int next_id(struct pgs *s, int64_t *id)
 	PGresult *res;
 	int rc;
 
-	if (ids_left(s) == 0) {
-		pgp_int(&p, ID_BLOCK);
+	if (store_pg_ids_left(s) == 0) {
+		pgp_int(&p, STORE_PG_ID_BLOCK);
 		rc = ask(s, NULL, S_IDS, &p, &res);
 		if (rc == JG_OK)
-			rc = ids_fill(s, res);
+			rc = store_pg_ids_fill(s, res);
 		PQclear(res);
 		if (rc != JG_OK)
 			return rc;
-		if (ids_left(s) == 0)
+		if (store_pg_ids_left(s) == 0)
 			return JG_ERR_STORE;
 	}
 	*id = s->ids[s->ids_next++];
@@ -833,7 +691,7 @@ int store_pg_tx_request_insert(struct store *base, struct request *r)
 	}
 	if (rc == JG_OK) {
 		r->id = id;
-		rc = cache_put(s, r);
+		rc = store_pg_cache_put(s, r);
 	}
 	/* a copied id: the sequence goes on after the largest, and ids
 	 * drawn before may be taken */
@@ -864,14 +722,14 @@ int store_pg_tx_request_update(struct store *base, const struct request *r)
 	free(appr);
 	/* later reads in this transaction (and batch) see the update */
 	if (rc == JG_OK)
-		rc = cache_put(s, r);
+		rc = store_pg_cache_put(s, r);
 	return rc;
 }
 
 int store_pg_tx_request_get(struct store *base, int64_t id, struct request *out)
 {
 	struct pgs *s = (struct pgs *)base;
-	struct request *hit = cache_find(s, id);
+	struct request *hit = store_pg_cache_find(s, id);
 	struct pgp p = {0};
 	PGresult *res;
 	int rc;
@@ -885,7 +743,7 @@ int store_pg_tx_request_get(struct store *base, int64_t id, struct request *out)
 		rc = PQntuples(res) == 1 ? store_pg_row_request(res, 0, out) : JG_ERR_NOTFOUND;
 	PQclear(res);
 	if (rc == JG_OK && s->piping)
-		rc = cache_put(s, out);
+		rc = store_pg_cache_put(s, out);
 	return rc;
 }
 
@@ -940,11 +798,11 @@ int store_pg_tx_changed_requests(struct store *base, int64_t after_seq,
 		 * if the head is still the one its last commit left (its own
 		 * notification, a beat seeing its own writes) */
 		if (!s->piping && (rc != JG_OK || *upto_seq != s->hot_seq))
-			go_cold(s);
+			store_pg_go_cold(s);
 		return rc;
 	}
 	if (!s->piping)
-		go_cold(s);
+		store_pg_go_cold(s);
 	pgp_int(&p, *upto_seq);
 	rc = ask(s, NULL, S_CHANGED, &p, &res);
 	if (rc == JG_OK) {
@@ -1036,7 +894,7 @@ void store_pg_tx_free(struct pgs *s)
 {
 	for (int i = 0; i < STORE_PG_AUDIT_COLS; i++)
 		pgarray_free(&s->audit_cols[i]);
-	cache_clear(s);
+	store_pg_cache_clear(s);
 	free(s->cache);
 	free(s->pend);
 	free(s->ids);
