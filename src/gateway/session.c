@@ -1539,6 +1539,13 @@ void session_upstream_event(struct bufferevent *bev, short what, void *arg)
 		session_close(s, s->cut_why);
 		return;
 	}
+	/* The client's Terminate went up and the backend exited on it before
+	 * the client's own close reached us: the client ended the session. */
+	if (s->c2s.nmsgs > 0 && pgproto_framer_at_boundary(&s->c2s) &&
+	    s->c2s.type == 'X') {
+		session_close(s, "client closed");
+		return;
+	}
 	/* whatever it sent before closing is already queued to the client */
 	session_close(s, (what & BEV_EVENT_EOF) ? "upstream closed" :
 		     "upstream error");

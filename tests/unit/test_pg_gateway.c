@@ -249,6 +249,21 @@ static int find_event(const char *action, const char *needle)
 	return found;
 }
 
+/* How many events with action have needle in their detail (NULL: any). */
+static int count_events(const char *action, const char *needle)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < nevents; i++)
+		if (strcmp(events[i].action, action) == 0 &&
+		    (!needle ||
+		     (events[i].detail && strstr(events[i].detail, needle))))
+			n++;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
 /* Waits (bounded, as a hang guard only) for an audit event. */
 static int wait_event(const char *action, const char *needle)
 {
@@ -582,6 +597,30 @@ static void test_query_scram(void **state)
 	assert_true(find_event("session.started", "\"request_id\":") >= 0);
 	assert_true(find_event("session.query", "select count(*) from items") >= 0);
 	(void)id;
+}
+
+/* A client's Terminate makes the backend exit and close its side, often
+ * before the client's own close reaches the gateway (CI saw the session
+ * ended as "upstream closed" once): the session still ended because the
+ * client ended it.  Here the client's socket stays open, so only the
+ * Terminate can end the session. */
+static void test_terminate_ends_as_client_closed(void **state)
+{
+	static const uint8_t term[5] = {'X', 0, 0, 0, 4};
+	PGconn *c;
+	int ended, closed;
+
+	(void)state;
+	c = alice_reading();
+	ended = count_events("session.ended", NULL);
+	closed = count_events("session.ended", "client closed");
+	assert_int_equal(send(PQsocket(c), term, sizeof(term), MSG_NOSIGNAL),
+			 (ssize_t)sizeof(term));
+	for (int i = 0; i < 1000 && count_events("session.ended", NULL) == ended; i++)
+		usleep(10000);
+	assert_int_equal(count_events("session.ended", NULL), ended + 1);
+	assert_int_equal(count_events("session.ended", "client closed"), closed + 1);
+	PQfinish(c);
 }
 
 static void test_role_inferred_and_params(void **state)
@@ -969,20 +1008,6 @@ static void test_copy_and_notify(void **state)
 	PQfreemem(n);
 	PQfinish(c);
 	PQfinish(l);
-}
-
-/* Number of events with action whose detail contains needle. */
-static int count_events(const char *action, const char *needle)
-{
-	int n = 0;
-
-	pthread_mutex_lock(&mu);
-	for (size_t i = 0; i < nevents; i++)
-		if (strcmp(events[i].action, action) == 0 && events[i].detail &&
-		    strstr(events[i].detail, needle))
-			n++;
-	pthread_mutex_unlock(&mu);
-	return n;
 }
 
 /* Runs a pipeline to its Sync; returns the number of result rows. */
@@ -1434,6 +1459,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_scram),
+		cmocka_unit_test(test_terminate_ends_as_client_closed),
 		cmocka_unit_test(test_role_inferred_and_params),
 		cmocka_unit_test(test_md5_trust_tls_upstreams),
 		cmocka_unit_test(test_refusals),
