@@ -328,7 +328,8 @@ static int run(size_t ngrants, size_t nlookups, const struct served *sv, int64_t
 	if (subjects == NULL || order == NULL || queries == NULL)
 		goto out;
 	for (size_t i = 0; i < ngrants; i++)
-		snprintf(subjects + i * SUBJECT_LEN, SUBJECT_LEN, "user-%07zu", i);
+		snprintf(subjects + i * SUBJECT_LEN, SUBJECT_LEN, "user-%07u",
+			 (unsigned)(i % 10000000u)); /* < 10^7 grants */
 	for (size_t i = 0; i < nlookups; i++) {
 		order[i] = (uint32_t)(rng() % ngrants);
 		memcpy(queries + i * SUBJECT_LEN, subjects + order[i] * SUBJECT_LEN,
