@@ -25,6 +25,7 @@
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/vec.h"
 
 /* A connection that outlives its session to deliver its last bytes.
  * bev is what the session wrote to; for a TLS side that is a filter
@@ -75,8 +76,8 @@ static void grave_add(struct gw_ctx *gw, evutil_socket_t fd)
 	static const struct timeval now = {0, 0};
 
 	if (gw->ngraves == gw->graves_cap) {
-		size_t cap = gw->graves_cap ? gw->graves_cap * 2 : 64;
-		evutil_socket_t *g = realloc(gw->graves, cap * sizeof(*g));
+		evutil_socket_t *g = vec_grow(gw->graves, &gw->graves_cap,
+					      sizeof(*g), 64);
 
 		if (!g) {
 			/* out of memory: close now; the worst is an epoll_ctl
@@ -85,7 +86,6 @@ static void grave_add(struct gw_ctx *gw, evutil_socket_t fd)
 			return;
 		}
 		gw->graves = g;
-		gw->graves_cap = cap;
 	}
 	gw->graves[gw->ngraves++] = fd;
 	if (!gw->grave_ev || evtimer_add(gw->grave_ev, &now) != 0)
