@@ -69,6 +69,20 @@ int store_pg_reconnect(struct pgs *s, PGconn **c)
 	return rc == JG_OK ? JG_OK : JG_ERR_STORE;
 }
 
+/* A statement's outcome on *c: a connection that failed or timed out is
+ * closed (reopened by the next call) and the error is JG_ERR_STORE. */
+static int conn_outcome(PGconn **c, int rc)
+{
+	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
+		log_error(NULL, "store: the database connection %s; it will be reopened",
+			  rc == JG_ERR_TIMEOUT ? "timed out" : "failed");
+		PQfinish(*c);
+		*c = NULL;
+		rc = JG_ERR_STORE;
+	}
+	return rc;
+}
+
 /* Runs one statement on *c; drops the connection when it broke. */
 int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p,
 		 PGresult **out)
@@ -82,14 +96,7 @@ int store_pg_run(struct pgs *s, PGconn **c, const char *sql, const struct pgp *p
 	if (*c == NULL || (w && !store_pg_watch_reachable(w)))
 		return JG_ERR_STORE;
 	rc = pgconn_exec(*c, sql, p ? p->n : 0, p ? p->v : NULL, call_ms(s, c), out, NULL);
-	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
-		log_error(NULL, "store: the database connection %s; it will be reopened",
-			  rc == JG_ERR_TIMEOUT ? "timed out" : "failed");
-		PQfinish(*c);
-		*c = NULL;
-		rc = JG_ERR_STORE;
-	}
-	return rc;
+	return conn_outcome(c, rc);
 }
 
 int store_pg_run_named(struct pgs *s, PGconn **c, const char *name, const char *sql,
@@ -109,14 +116,7 @@ int store_pg_run_named(struct pgs *s, PGconn **c, const char *name, const char *
 	if (rc == JG_OK)
 		rc = pgconn_exec_prepared(*c, name, p ? p->n : 0, p ? p->v : NULL, call_ms(s, c),
 					  out, NULL);
-	if (rc == JG_ERR_IO || rc == JG_ERR_TIMEOUT) {
-		log_error(NULL, "store: the database connection %s; it will be reopened",
-			  rc == JG_ERR_TIMEOUT ? "timed out" : "failed");
-		PQfinish(*c);
-		*c = NULL;
-		rc = JG_ERR_STORE;
-	}
-	return rc;
+	return conn_outcome(c, rc);
 }
 
 /* A reader connection, or &s->none (on which store_pg_run fails at once)
