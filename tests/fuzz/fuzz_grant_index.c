@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const resources[] = {"", "db", "orders-db",
 					"\xff\xfe\x80 not utf-8 resource name, long enough"};
-static const char *const roles[] = {"", "read", "\xc0\xaf", "admin-role-xxxxxxxxxxxxx"};
+static const char *const roles[] = {"", "read", "\xc0\xaf", "administrator-on-call-24"};
 
 struct mkey {
 	char subject[SUBJECT_MAX + 1];
